@@ -1,0 +1,237 @@
+/**
+ * Every error edgecrew throws is an {@link EdgecrewError}: a stable string `code` that programs and the CLI
+ * can switch on, an optional `cause`, and a readonly `context` with the facts a user needs to fix the problem.
+ * Subclasses exist where callers want to catch a family (`AgentDefinitionError`, `ModelError`, …); each has
+ * an `isXxx` guard that works across package copies because it checks `code`, not `instanceof`.
+ */
+
+/** Stable error codes. Never renamed once released; the CLI maps them to exit codes. */
+export const ErrorCodes = {
+  /** An agent definition (YAML or object) failed validation; `issues` lists every problem. */
+  AGENT_INVALID: "AGENT_INVALID",
+  /** A model reference string cannot be parsed or is not allowed where it is used. */
+  MODEL_REF_INVALID: "MODEL_REF_INVALID",
+  /** A local model file does not exist or cannot be read. */
+  MODEL_NOT_FOUND: "MODEL_NOT_FOUND",
+  /** A file is not a usable GGUF model (bad magic, truncated, missing required metadata, wrong architecture). */
+  MODEL_INVALID: "MODEL_INVALID",
+  /** llama.cpp failed to load a model or create its context. */
+  MODEL_LOAD_FAILED: "MODEL_LOAD_FAILED",
+  /** A model (with its context) cannot fit in `device.memory`, even alone. */
+  MEMORY_BUDGET_EXCEEDED: "MEMORY_BUDGET_EXCEEDED",
+  /** The planner produced no valid plan within its bounded number of attempts. */
+  PLAN_INVALID: "PLAN_INVALID",
+  /** The planner model itself failed (network, provider error, unparsable reply after retries). */
+  PLANNER_FAILED: "PLANNER_FAILED",
+  /** A worker could not produce a schema-valid answer and escalation was not possible. */
+  SUBTASK_FAILED: "SUBTASK_FAILED",
+  /** A JSON Schema (a worker's `output`, an agent's `answer`, a tool's input) cannot be used. */
+  SCHEMA_INVALID: "SCHEMA_INVALID",
+  /** A value failed validation against a JSON Schema / zod schema. */
+  OUTPUT_INVALID: "OUTPUT_INVALID",
+  /** A tool name that no registry knows. */
+  TOOL_NOT_FOUND: "TOOL_NOT_FOUND",
+  /** A tool definition is malformed (duplicate name, bad schema). */
+  TOOL_INVALID: "TOOL_INVALID",
+  /** A run crossed one of its limits (time, subtasks, tokens). */
+  LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+  /** The operation was cancelled through its AbortSignal. */
+  ABORTED: "ABORTED",
+  /** An object was used after `dispose()`. */
+  DISPOSED: "DISPOSED",
+  /** The command line was used wrongly. */
+  USAGE: "USAGE",
+  /** Anything else: a bug in edgecrew or an unexpected failure of a dependency. */
+  INTERNAL: "INTERNAL",
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Facts attached to an error; JSON-serialisable so that events and run logs can carry them. */
+export type ErrorContext = Readonly<Record<string, unknown>>;
+
+/** A plain, JSON-safe description of an error, as carried by events and run results. */
+export interface ErrorInfo {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly context?: ErrorContext;
+}
+
+/** Base class of every error edgecrew throws. */
+export class EdgecrewError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EdgecrewError";
+    this.code = code;
+    this.context = Object.freeze({ ...(options.context ?? {}) });
+  }
+
+  /** The JSON-safe form carried by events and results. */
+  toInfo(): ErrorInfo {
+    return Object.keys(this.context).length > 0
+      ? { code: this.code, message: this.message, context: this.context }
+      : { code: this.code, message: this.message };
+  }
+}
+
+/** One problem in an agent definition, located in its source file when it came from YAML. */
+export interface DefinitionIssue {
+  /** The YAML file, when known. */
+  readonly file?: string;
+  /** 1-based line and column of the offending node, when known. */
+  readonly line?: number;
+  readonly col?: number;
+  /** Dotted path to the key, e.g. `workers[1].model`; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Formats an issue as `file:line:col: path: message` (parts that are unknown are left out). */
+export function formatIssue(issue: DefinitionIssue): string {
+  const where = [issue.file, issue.line, issue.col].filter((part) => part !== undefined).join(":");
+  const parts = [where, issue.path].filter((part) => part !== undefined && part !== "");
+  return parts.length > 0 ? `${parts.join(": ")}: ${issue.message}` : issue.message;
+}
+
+/** An agent definition is invalid; `issues` lists every problem found, not just the first. */
+export class AgentDefinitionError extends EdgecrewError {
+  readonly issues: readonly DefinitionIssue[];
+
+  constructor(issues: readonly DefinitionIssue[], options: { file?: string; cause?: unknown } = {}) {
+    const count = issues.length;
+    const head = `${options.file ?? "agent definition"}: ${count} problem${count === 1 ? "" : "s"}`;
+    super(ErrorCodes.AGENT_INVALID, `${head}\n${issues.map(formatIssue).join("\n")}`, {
+      cause: options.cause,
+      context: { file: options.file, issues: issues.map((issue) => ({ ...issue })) },
+    });
+    this.name = "AgentDefinitionError";
+    this.issues = Object.freeze([...issues]);
+  }
+}
+
+/** A model file or reference problem: not found, not a valid GGUF, failed to load, too big for the budget. */
+export class ModelError extends EdgecrewError {
+  constructor(
+    code:
+      | typeof ErrorCodes.MODEL_REF_INVALID
+      | typeof ErrorCodes.MODEL_NOT_FOUND
+      | typeof ErrorCodes.MODEL_INVALID
+      | typeof ErrorCodes.MODEL_LOAD_FAILED
+      | typeof ErrorCodes.MEMORY_BUDGET_EXCEEDED,
+    message: string,
+    options: { cause?: unknown; context?: ErrorContext } = {},
+  ) {
+    super(code, message, options);
+    this.name = "ModelError";
+  }
+}
+
+/** The planner could not produce a valid plan; `errors` are the validation problems of the last attempt. */
+export class PlanError extends EdgecrewError {
+  readonly errors: readonly string[];
+
+  constructor(
+    message: string,
+    errors: readonly string[],
+    options: { cause?: unknown; attempts?: number } = {},
+  ) {
+    super(ErrorCodes.PLAN_INVALID, `${message}\n${errors.map((e) => `  - ${e}`).join("\n")}`, {
+      cause: options.cause,
+      context: { errors: [...errors], attempts: options.attempts },
+    });
+    this.name = "PlanError";
+    this.errors = Object.freeze([...errors]);
+  }
+}
+
+/** A value did not match its schema; `errors` are human-readable `path: message` strings. */
+export class ValidationError extends EdgecrewError {
+  readonly errors: readonly string[];
+
+  constructor(
+    message: string,
+    errors: readonly string[],
+    options: { cause?: unknown; context?: ErrorContext } = {},
+  ) {
+    super(ErrorCodes.OUTPUT_INVALID, message, {
+      cause: options.cause,
+      context: { ...(options.context ?? {}), errors: [...errors] },
+    });
+    this.name = "ValidationError";
+    this.errors = Object.freeze([...errors]);
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. */
+export class AbortError extends EdgecrewError {
+  constructor(message = "the operation was aborted", options: { cause?: unknown } = {}) {
+    super(ErrorCodes.ABORTED, message, options);
+    this.name = "AbortError";
+  }
+}
+
+/** An object was used after it was disposed. */
+export class DisposedError extends EdgecrewError {
+  constructor(what: string) {
+    super(ErrorCodes.DISPOSED, `${what} was used after dispose()`, { context: { what } });
+    this.name = "DisposedError";
+  }
+}
+
+/** True for any edgecrew error (checks the shape, so it works across duplicated package copies). */
+export function isEdgecrewError(value: unknown): value is EdgecrewError {
+  return (
+    value instanceof Error &&
+    typeof (value as { code?: unknown }).code === "string" &&
+    (value as { code: string }).code in ErrorCodes
+  );
+}
+
+function hasCode<E extends EdgecrewError>(code: ErrorCode) {
+  return (value: unknown): value is E => isEdgecrewError(value) && value.code === code;
+}
+
+export const isAgentDefinitionError = hasCode<AgentDefinitionError>(ErrorCodes.AGENT_INVALID);
+export const isPlanError = hasCode<PlanError>(ErrorCodes.PLAN_INVALID);
+export const isValidationError = hasCode<ValidationError>(ErrorCodes.OUTPUT_INVALID);
+export const isAbortError = hasCode<AbortError>(ErrorCodes.ABORTED);
+export const isDisposedError = hasCode<DisposedError>(ErrorCodes.DISPOSED);
+export function isModelError(value: unknown): value is ModelError {
+  return (
+    isEdgecrewError(value) &&
+    (value.code === ErrorCodes.MODEL_REF_INVALID ||
+      value.code === ErrorCodes.MODEL_NOT_FOUND ||
+      value.code === ErrorCodes.MODEL_INVALID ||
+      value.code === ErrorCodes.MODEL_LOAD_FAILED ||
+      value.code === ErrorCodes.MEMORY_BUDGET_EXCEEDED)
+  );
+}
+
+/**
+ * Turns anything thrown into an EdgecrewError: edgecrew errors pass through, an AbortSignal's reason becomes
+ * an AbortError, anything else becomes INTERNAL with the original as `cause`.
+ */
+export function toEdgecrewError(
+  value: unknown,
+  fallbackCode: ErrorCode = ErrorCodes.INTERNAL,
+): EdgecrewError {
+  if (isEdgecrewError(value)) return value;
+  if (value instanceof Error && (value.name === "AbortError" || value.name === "TimeoutError")) {
+    return new AbortError(value.message, { cause: value });
+  }
+  const message = value instanceof Error ? value.message : String(value);
+  return new EdgecrewError(fallbackCode, message, { cause: value });
+}
+
+/** Throws an AbortError when the signal is already aborted (use at the top of every async step). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new AbortError(
+      signal.reason instanceof Error ? signal.reason.message : "the operation was aborted",
+      { cause: signal.reason },
+    );
+  }
+}

@@ -1,0 +1,318 @@
+/**
+ * Domain types shared by every layer, and the ports through which the runtime talks to the planner, the
+ * workers and the tools. The runtime imports nothing but this file, errors.ts and tools/: it never sees
+ * LangChain or node-llama-cpp, so it can be tested with plain fakes and can drive any planner or worker.
+ */
+import type { ErrorInfo } from "./errors.js";
+
+// ─── JSON ────────────────────────────────────────────────────────────────────────────────────────────────
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+/** A JSON Schema document (draft 2020-12 subset), as written in an agent's YAML. */
+export type JsonSchema = JsonObject;
+
+// ─── Model references ──────────────────────────────────────────────────────────────────────────────────
+
+/** Size classes of generated fixture models (see `edgecrew/testing`). */
+export type FixtureSize = "tiny" | "small" | "bench";
+
+/**
+ * A parsed model reference. Workers accept the local kinds only; the planner also accepts `remote`
+ * (a LangChain `provider:model` id, created with `initChatModel`).
+ */
+export type ModelRef =
+  | { readonly kind: "file"; readonly raw: string; readonly path: string }
+  | { readonly kind: "hf"; readonly raw: string; readonly uri: string }
+  | {
+      readonly kind: "fixture";
+      readonly raw: string;
+      readonly name: string;
+      readonly seed: number;
+      readonly size: FixtureSize;
+    }
+  | { readonly kind: "remote"; readonly raw: string; readonly provider: string; readonly model: string };
+
+/** A model that runs in-process through node-llama-cpp. */
+export type LocalModelRef = Exclude<ModelRef, { kind: "remote" }>;
+
+// ─── Agent definition ────────────────────────────────────────────────────────────────────────────────────
+
+/** GPU backend choice; `false` runs on the CPU only. */
+export type GpuSetting = "auto" | "cuda" | "vulkan" | "metal" | false;
+
+export interface DeviceConfig {
+  /** Memory budget for resident models + contexts, in bytes; `undefined` means no budget. */
+  readonly memoryBytes?: number;
+  /** Threads for llama.cpp; `undefined` means the machine's physical cores (never more). */
+  readonly threads?: number;
+  readonly gpu: GpuSetting;
+}
+
+export interface Limits {
+  /** Most subtasks a plan may have. */
+  readonly maxSubtasks: number;
+  /** Most subtasks running at once across all workers. */
+  readonly maxParallel: number;
+  /** Most revised plans the joiner may ask for. */
+  readonly maxReplans: number;
+  /** Whole-run wall-clock limit. */
+  readonly timeoutSeconds: number;
+  /** Per-subtask wall-clock limit. */
+  readonly subtaskTimeoutSeconds: number;
+}
+
+export interface EscalationConfig {
+  /** Repair turns a worker gets after its answer fails validation. */
+  readonly retries: number;
+  /** Who takes a subtask the worker could not answer: the planner model, or nobody (the subtask fails). */
+  readonly to: "planner" | "fail";
+}
+
+export interface PlannerConfig {
+  readonly model: ModelRef;
+  readonly temperature?: number;
+  readonly maxTokens?: number;
+  /** Context size when the planner is a local GGUF. */
+  readonly contextSize?: number;
+}
+
+export interface WorkerDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly model: LocalModelRef;
+  readonly system?: string;
+  /** Names of the tools this worker may call (a subset of the agent's tools). */
+  readonly tools: readonly string[];
+  /** JSON Schema of the worker's answer; every answer is grammar-constrained and validated by it. */
+  readonly output: JsonSchema;
+  readonly contextSize: number;
+  readonly maxTokens: number;
+  readonly temperature: number;
+  /** Sequences on this worker's model: how many of its subtasks may run at once. */
+  readonly parallel: number;
+}
+
+/** A built-in tool enabled by the agent, with its options (validated per tool by the config layer). */
+export interface BuiltinToolConfig {
+  readonly kind: "builtin";
+  readonly name: "calculator" | "fs" | "http" | "shell";
+  readonly options: JsonObject;
+}
+
+export type ToolConfig = BuiltinToolConfig;
+
+/** A validated agent definition: what `loadAgent` returns and `createCrew` consumes. */
+export interface AgentDefinition {
+  readonly name: string;
+  readonly description: string;
+  /** The file it was loaded from, when it came from YAML (relative model paths resolve against it). */
+  readonly source?: string;
+  readonly planner: PlannerConfig;
+  readonly workers: readonly WorkerDefinition[];
+  readonly tools: readonly ToolConfig[];
+  readonly limits: Limits;
+  readonly device: DeviceConfig;
+  readonly escalation: EscalationConfig;
+  /** Optional JSON Schema for the final answer the joiner gives. */
+  readonly answer?: JsonSchema;
+}
+
+// ─── Plans and results ─────────────────────────────────────────────────────────────────────────────────
+
+/** One node of a plan's DAG. */
+export interface Subtask {
+  /** Unique within the plan, e.g. `s1`. */
+  readonly id: string;
+  /** The worker that runs it. */
+  readonly worker: string;
+  /** What to do; may reference a dependency's answer as `{{s1.answer.field}}`. */
+  readonly instruction: string;
+  /** Ids of subtasks that must complete first. */
+  readonly dependsOn: readonly string[];
+}
+
+/** A validated plan: a DAG of subtasks (acyclic, every dependency exists, every worker exists). */
+export interface Plan {
+  readonly subtasks: readonly Subtask[];
+}
+
+/** Who produced a subtask's answer. */
+export type AnsweredBy = "worker" | "planner";
+
+export interface SubtaskResult {
+  readonly subtaskId: string;
+  readonly worker: string;
+  /** The answer, valid against the worker's output schema. */
+  readonly answer: JsonValue;
+  readonly by: AnsweredBy;
+  /** Generation attempts: 1 for a first-try answer, more after repairs. */
+  readonly attempts: number;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly usage: readonly UsageRecord[];
+}
+
+/** The joiner's decision after seeing the results. */
+export type JoinDecision =
+  | { readonly kind: "answer"; readonly answer: JsonValue }
+  | { readonly kind: "replan"; readonly reason: string };
+
+// ─── Usage ───────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Whether a model ran in-process (local) or behind a provider's API (remote). */
+export type Locality = "local" | "remote";
+
+/** Tokens and time of one model call (or one model load, with zero tokens). */
+export interface UsageRecord {
+  /** The model reference as written (`fixture:tiny?seed=1`, `openai:gpt-4o-mini`, …). */
+  readonly model: string;
+  readonly locality: Locality;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** Wall time of the call, in milliseconds. */
+  readonly durationMs: number;
+  /** Time spent loading the model for this call, in milliseconds (0 when it was already resident). */
+  readonly loadMs: number;
+}
+
+export interface ModelUsage {
+  readonly model: string;
+  readonly locality: Locality;
+  readonly calls: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly durationMs: number;
+  readonly loadMs: number;
+}
+
+/** Tokens and time per model, split local vs remote. */
+export interface Ledger {
+  readonly models: readonly ModelUsage[];
+  readonly local: { readonly promptTokens: number; readonly completionTokens: number };
+  readonly remote: { readonly promptTokens: number; readonly completionTokens: number };
+}
+
+// ─── Events ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The payload of each event type. Names are namespaced (`plan.created`, `subtask.completed`, …). */
+export interface RunEventPayloads {
+  "run.started": { readonly task: string; readonly agent: string };
+  "plan.created": { readonly plan: Plan; readonly attempt: number };
+  "plan.rejected": { readonly errors: readonly string[]; readonly attempt: number };
+  "subtask.started": { readonly subtaskId: string; readonly worker: string; readonly model: string };
+  "subtask.repairing": {
+    readonly subtaskId: string;
+    readonly attempt: number;
+    readonly errors: readonly string[];
+  };
+  "subtask.completed": { readonly subtaskId: string; readonly result: SubtaskResult };
+  "subtask.failed": { readonly subtaskId: string; readonly error: ErrorInfo };
+  "model.loading": { readonly model: string; readonly estimatedBytes?: number };
+  "model.loaded": { readonly model: string; readonly bytes?: number; readonly ms: number };
+  "model.unloaded": { readonly model: string; readonly bytes?: number };
+  "run.completed": { readonly answer: JsonValue };
+  "run.failed": { readonly error: ErrorInfo };
+  "run.cancelled": { readonly reason: string };
+}
+
+export type RunEventType = keyof RunEventPayloads;
+
+/** One event of a run: its type, payload, the run it belongs to, a sequence number and a timestamp (ms). */
+export type RunEvent = {
+  [K in RunEventType]: {
+    readonly type: K;
+    readonly runId: string;
+    readonly seq: number;
+    readonly at: number;
+  } & RunEventPayloads[K];
+}[RunEventType];
+
+/** An event as emitted by a port: the runtime stamps `runId`, `seq` and `at`. */
+export type RunEventInput = {
+  [K in RunEventType]: { readonly type: K } & RunEventPayloads[K];
+}[RunEventType];
+
+// ─── Ports ───────────────────────────────────────────────────────────────────────────────────────────────
+
+/** What every port call receives: a signal to abort it and a way to report events. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  readonly emit: (event: RunEventInput) => void;
+}
+
+/** A worker's view of the agent, as the planner sees it when planning. */
+export interface WorkerSummary {
+  readonly name: string;
+  readonly description: string;
+  readonly output: JsonSchema;
+  readonly tools: readonly string[];
+}
+
+export interface PlanRequest {
+  readonly task: string;
+  readonly workers: readonly WorkerSummary[];
+  readonly maxSubtasks: number;
+}
+
+export interface JoinRequest {
+  readonly task: string;
+  readonly plan: Plan;
+  readonly results: readonly SubtaskResult[];
+  /** JSON Schema the final answer must satisfy, when the agent declares one. */
+  readonly answerSchema?: JsonSchema;
+}
+
+/** A value produced by a model, with the usage it cost. */
+export interface Produced<T> {
+  readonly value: T;
+  readonly usage: readonly UsageRecord[];
+}
+
+/**
+ * The planner port. Implementations validate what they return: `plan` resolves only with a valid DAG (it
+ * re-asks its model with the errors a bounded number of times, emitting `plan.rejected`, then throws a
+ * PlanError); `join` resolves with a decision whose answer matches `answerSchema` when one is given.
+ */
+export interface PlannerPort {
+  /** The planner model's reference, for events and the ledger. */
+  readonly model: string;
+  plan(request: PlanRequest, context: CallContext): Promise<Produced<Plan>>;
+  join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>>;
+}
+
+/** A subtask ready to run: references already substituted, dependencies' answers attached. */
+export interface SubtaskRequest {
+  readonly runId: string;
+  readonly task: string;
+  readonly subtask: Subtask;
+  readonly worker: WorkerDefinition;
+  /** Validated answers of the subtasks this one depends on, by id. */
+  readonly dependencies: Readonly<Record<string, JsonValue>>;
+}
+
+/** What a worker returns: a schema-valid answer, or the reason it could not give one. */
+export type WorkerOutcome =
+  | {
+      readonly ok: true;
+      readonly answer: JsonValue;
+      readonly attempts: number;
+      readonly usage: readonly UsageRecord[];
+    }
+  | {
+      readonly ok: false;
+      /** `invalid-output`: every attempt failed validation; `model-failed`: the model could not run. */
+      readonly reason: "invalid-output" | "model-failed";
+      readonly errors: readonly string[];
+      readonly attempts: number;
+      readonly usage: readonly UsageRecord[];
+    };
+
+/** The worker port: runs subtasks on local models. Owns the models it loads and frees them on dispose. */
+export interface WorkerPort extends AsyncDisposable {
+  execute(request: SubtaskRequest, context: CallContext): Promise<WorkerOutcome>;
+  /** Whether the model of this worker is resident (the scheduler prefers such subtasks). */
+  isResident(worker: string): boolean;
+  dispose(): Promise<void>;
+}

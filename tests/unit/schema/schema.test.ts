@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { isEdgecrewError } from "../../../src/errors.js";
+import { compileSchema, describeSchema, parseJsonAgainst } from "../../../src/schema/index.js";
+
+const trip = {
+  type: "object",
+  properties: {
+    title: { type: "string", maxLength: 40, description: "a short title" },
+    days: { type: "integer", minimum: 1, maximum: 7 },
+    tags: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 3 },
+    mode: { enum: ["car", "train"] },
+    note: { anyOf: [{ type: "string" }, { type: "null" }] },
+    stop: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+  required: ["title", "days", "stop"],
+  additionalProperties: false,
+};
+
+describe("compileSchema", () => {
+  it("accepts a valid value and returns it", () => {
+    const value = {
+      title: "Alps",
+      days: 3,
+      tags: ["hike"],
+      mode: "train",
+      note: null,
+      stop: { city: "Bern" },
+    };
+    expect(compileSchema(trip).validate(value)).toEqual({ ok: true, value });
+  });
+
+  it("lists every problem with its path", () => {
+    const result = compileSchema(trip).validate({
+      title: "x".repeat(41),
+      days: 9,
+      tags: [],
+      extra: 1,
+      stop: {},
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const joined = result.errors.join("\n");
+    expect(joined).toMatch(/^title: /m);
+    expect(joined).toMatch(/^days: .*<=7/m);
+    expect(joined).toMatch(/^tags: /m);
+    expect(joined).toMatch(/^stop\.city: /m);
+    expect(joined).toMatch(/extra/);
+  });
+
+  it("caches per schema object", () => {
+    expect(compileSchema(trip)).toBe(compileSchema(trip));
+  });
+
+  it("throws SCHEMA_INVALID for an unusable schema", () => {
+    try {
+      compileSchema({ type: "object", properties: { a: { $ref: "#/$defs/missing" } } });
+      expect.unreachable("should have thrown");
+    } catch (error) {
+      expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
+    }
+  });
+
+  it("parse throws a ValidationError carrying the errors", () => {
+    expect(() => compileSchema(trip).parse({})).toThrow(/title/);
+  });
+
+  it("parseJsonAgainst reports text that is not JSON", () => {
+    const result = parseJsonAgainst(compileSchema(trip), "{ nope");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]).toMatch(/^\(root\): not valid JSON/);
+  });
+});
+
+describe("describeSchema", () => {
+  it("names every field with its type, bounds and whether it is required", () => {
+    const text = describeSchema(trip);
+    expect(text).toContain('- "title" (string at most 40 characters, required): a short title');
+    expect(text).toContain('- "days" (integer from 1 to 7, required)');
+    expect(text).toContain('- "tags" (array of string, 1 to 3 items, optional)');
+    expect(text).toContain('- "mode" (one of "car", "train", optional)');
+    expect(text).toContain('- "note" (string or null, optional)');
+    expect(text).toContain('  - "city" (string, required)');
+  });
+});

@@ -1,0 +1,38 @@
+import { defineConfig } from "vitest/config";
+
+// Three tiers (see docs/ARCHITECTURE.md): unit (no model), model (real node-llama-cpp on generated fixture
+// GGUFs), e2e (the built CLI in a child process). All three run in `npm test` and in CI.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["tests/unit/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "model",
+          include: ["tests/model/**/*.test.ts"],
+          // Each file loads llama.cpp once; tests use maxThreads 1, so two files fit the two cores.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          pool: "forks",
+          maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["tests/e2e/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          pool: "forks",
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
