@@ -183,11 +183,9 @@ export class DisposedError extends EdgecrewError {
 
 /** True for any edgecrew error (checks the shape, so it works across duplicated package copies). */
 export function isEdgecrewError(value: unknown): value is EdgecrewError {
-  return (
-    value instanceof Error &&
-    typeof (value as { code?: unknown }).code === "string" &&
-    (value as { code: string }).code in ErrorCodes
-  );
+  if (!(value instanceof Error)) return false;
+  const code: unknown = (value as { code?: unknown }).code;
+  return typeof code === "string" && code in ErrorCodes;
 }
 
 function hasCode<E extends EdgecrewError>(code: ErrorCode) {

@@ -316,3 +316,23 @@ export interface WorkerPort extends AsyncDisposable {
   isResident(worker: string): boolean;
   dispose(): Promise<void>;
 }
+
+// ─── Runs ────────────────────────────────────────────────────────────────────────────────────────────────
+
+export type RunStatus = "completed" | "failed" | "cancelled";
+
+/** How a run ended: the plan, every validated subtask result, the final answer or the error, and the ledger. */
+export interface RunResult {
+  readonly runId: string;
+  readonly agent: string;
+  readonly task: string;
+  readonly status: RunStatus;
+  readonly plan?: Plan;
+  /** Completed subtasks, in completion order (a failed or cancelled run keeps what finished). */
+  readonly results: readonly SubtaskResult[];
+  readonly answer?: JsonValue;
+  readonly error?: ErrorInfo;
+  readonly ledger: Ledger;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}

@@ -1,0 +1,207 @@
+/**
+ * The planner port over any LangChain chat model: a cloud model through `initChatModel`, edgecrew's own local
+ * chat model on node-llama-cpp, or any `BaseChatModel` a library user passes in. It asks for structured output,
+ * validates what comes back, and re-asks with the exact problems a bounded number of times.
+ */
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import {
+  AbortError,
+  EdgecrewError,
+  ErrorCodes,
+  isAbortError,
+  isValidationError,
+  PlanError,
+  throwIfAborted,
+} from "../errors.js";
+import { compileSchema } from "../schema/compile.js";
+import type {
+  CallContext,
+  JoinDecision,
+  JoinRequest,
+  JsonSchema,
+  JsonValue,
+  Locality,
+  Plan,
+  PlannerPort,
+  PlanRequest,
+  Produced,
+  UsageRecord,
+} from "../types.js";
+import { planGrammarSchema, planReplySchema } from "./planSchema.js";
+import {
+  joinRepairPrompt,
+  joinSystemPrompt,
+  joinUserPrompt,
+  planRepairPrompt,
+  planSystemPrompt,
+  planUserPrompt,
+} from "./prompts.js";
+import { validatePlan } from "./validatePlan.js";
+
+/** The final answer's schema when the agent declares none. */
+export const DEFAULT_ANSWER_SCHEMA: JsonSchema = { type: "string", minLength: 1, maxLength: 4000 };
+
+export interface LangChainPlannerOptions {
+  /** The chat model that plans and joins. */
+  readonly model: BaseChatModel;
+  /** How the model is named in events and the ledger (the agent's model reference, as written). */
+  readonly label: string;
+  /** Whether the model runs in-process or behind an API (for the ledger's local/remote split). */
+  readonly locality: Locality;
+  /** Asks per step (plan or join) before giving up: the first ask plus re-asks with the errors. Default 3. */
+  readonly maxAttempts?: number;
+}
+
+/** A model that decodes under a JSON-Schema grammar (edgecrew's local chat model says so). */
+function supportsGrammar(model: BaseChatModel): boolean {
+  return (model as { supportsGrammar?: unknown }).supportsGrammar === true;
+}
+
+interface Reply {
+  readonly parsed: unknown;
+  /** Text of the reply, to put back into the conversation before a re-ask. */
+  readonly text: string;
+  readonly usage: UsageRecord;
+  /** Why the reply could not be parsed at all (not JSON, failed the model-side schema check). */
+  readonly parseErrors?: readonly string[];
+}
+
+function messageText(message: unknown): string {
+  if (!(message instanceof AIMessage)) return "";
+  return typeof message.content === "string" ? message.content : JSON.stringify(message.content);
+}
+
+function isParseFailure(error: unknown): boolean {
+  return (
+    isValidationError(error) ||
+    (error instanceof Error && (error.name === "OutputParserException" || error instanceof SyntaxError))
+  );
+}
+
+/**
+ * Creates the planner port over a LangChain chat model.
+ *
+ * @example
+ * const planner = createLangChainPlanner({ model: new ChatOpenAI({ model: "gpt-4o-mini" }), label: "openai:gpt-4o-mini", locality: "remote" });
+ */
+export function createLangChainPlanner(options: LangChainPlannerOptions): PlannerPort {
+  const { model, label, locality } = options;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const grammar = supportsGrammar(model);
+
+  async function ask(
+    schema: JsonSchema | typeof planReplySchema,
+    name: string,
+    messages: BaseMessage[],
+    signal: AbortSignal,
+  ): Promise<Reply> {
+    throwIfAborted(signal);
+    const started = Date.now();
+    const runnable = model.withStructuredOutput(schema, { includeRaw: true, name });
+    let raw: unknown;
+    let parsed: unknown;
+    let parseErrors: string[] | undefined;
+    try {
+      const out = (await runnable.invoke(messages, { signal })) as { raw: unknown; parsed: unknown };
+      raw = out.raw;
+      parsed = out.parsed;
+      if (parsed === null || parsed === undefined)
+        parseErrors = ["the reply was not valid JSON in the requested format"];
+    } catch (error) {
+      if (signal.aborted || isAbortError(error))
+        throw new AbortError("planning was aborted", { cause: error });
+      if (!isParseFailure(error)) {
+        throw new EdgecrewError(
+          ErrorCodes.PLANNER_FAILED,
+          `planner model ${label} failed: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, context: { model: label } },
+        );
+      }
+      parseErrors = isValidationError(error)
+        ? [...error.errors]
+        : [error instanceof Error ? error.message : String(error)];
+    }
+    const meta = raw instanceof AIMessage ? raw.usage_metadata : undefined;
+    const loadMs = raw instanceof AIMessage ? raw.response_metadata?.loadMs : undefined;
+    return {
+      parsed,
+      text: messageText(raw) || (parsed === undefined ? "" : JSON.stringify(parsed)),
+      parseErrors,
+      usage: {
+        model: label,
+        locality,
+        promptTokens: meta?.input_tokens ?? 0,
+        completionTokens: meta?.output_tokens ?? 0,
+        durationMs: Date.now() - started,
+        loadMs: typeof loadMs === "number" ? loadMs : 0,
+      },
+    };
+  }
+
+  return {
+    model: label,
+
+    async plan(request: PlanRequest, context: CallContext): Promise<Produced<Plan>> {
+      const schema = grammar ? planGrammarSchema(request.workers, request.maxSubtasks) : planReplySchema;
+      const messages: BaseMessage[] = [
+        new SystemMessage(planSystemPrompt(request)),
+        new HumanMessage(planUserPrompt(request)),
+      ];
+      const usage: UsageRecord[] = [];
+      let errors: readonly string[] = [];
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const reply = await ask(schema, "plan", messages, context.signal);
+        usage.push(reply.usage);
+        const checked = reply.parseErrors
+          ? { ok: false as const, errors: reply.parseErrors }
+          : validatePlan(reply.parsed, { workers: request.workers, maxSubtasks: request.maxSubtasks });
+        if (checked.ok) {
+          context.emit({ type: "plan.created", plan: checked.plan, attempt });
+          return { value: checked.plan, usage };
+        }
+        errors = checked.errors;
+        context.emit({ type: "plan.rejected", errors, attempt });
+        messages.push(new AIMessage(reply.text), new HumanMessage(planRepairPrompt(errors)));
+      }
+      throw new PlanError(`the planner gave no valid plan in ${maxAttempts} attempts`, errors, {
+        attempts: maxAttempts,
+      });
+    },
+
+    async join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>> {
+      const answerSchema = request.answerSchema ?? DEFAULT_ANSWER_SCHEMA;
+      const schema: JsonSchema = {
+        type: "object",
+        properties: { answer: answerSchema },
+        required: ["answer"],
+        additionalProperties: false,
+      };
+      const validator = compileSchema(schema);
+      const messages: BaseMessage[] = [
+        new SystemMessage(joinSystemPrompt()),
+        new HumanMessage(joinUserPrompt(request)),
+      ];
+      const usage: UsageRecord[] = [];
+      let errors: readonly string[] = [];
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const reply = await ask(schema, "final_answer", messages, context.signal);
+        usage.push(reply.usage);
+        const checked = reply.parseErrors
+          ? { ok: false as const, errors: reply.parseErrors }
+          : validator.validate(reply.parsed);
+        if (checked.ok) {
+          const answer = (checked.value as { answer: JsonValue }).answer;
+          return { value: { kind: "answer", answer }, usage };
+        }
+        errors = checked.errors;
+        messages.push(new AIMessage(reply.text), new HumanMessage(joinRepairPrompt(errors)));
+      }
+      throw new EdgecrewError(
+        ErrorCodes.PLANNER_FAILED,
+        `the planner gave no valid final answer in ${maxAttempts} attempts:\n${errors.map((e) => `  - ${e}`).join("\n")}`,
+        { context: { model: label, errors: [...errors] } },
+      );
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The planner's prompts. Kept apart from the code that sends them so they can be read, reviewed and tested as
+ * text; every fact the model needs (workers, their answer fields, limits, the reference syntax) is stated here.
+ */
+import { describeType } from "../schema/describe.js";
+import type { JoinRequest, JsonSchema, PlanRequest, WorkerSummary } from "../types.js";
+
+function fieldList(schema: JsonSchema): string {
+  const properties = schema.properties;
+  if (typeof properties !== "object" || properties === null || Array.isArray(properties))
+    return describeType(schema);
+  return Object.entries(properties)
+    .map(([name, field]) =>
+      typeof field === "object" && field !== null && !Array.isArray(field)
+        ? `${name} (${describeType(field)})`
+        : name,
+    )
+    .join(", ");
+}
+
+function workerLine(worker: WorkerSummary): string {
+  const tools = worker.tools.length > 0 ? ` Tools: ${worker.tools.join(", ")}.` : "";
+  return `- ${worker.name}: ${worker.description} Answer fields: ${fieldList(worker.output)}.${tools}`;
+}
+
+/** System prompt for planning. */
+export function planSystemPrompt(request: PlanRequest): string {
+  return [
+    "You are the planner of a team of small specialised workers. Break the user's task into a short plan of subtasks; each subtask is done by one worker.",
+    "",
+    "Workers:",
+    ...request.workers.map(workerLine),
+    "",
+    "Rules:",
+    `- Use at most ${request.maxSubtasks} subtasks; fewer is better. Give them ids s1, s2, s3, … in order.`,
+    "- dependsOn lists the ids of earlier subtasks whose answers a subtask needs. No cycles.",
+    "- An instruction may quote a dependency's answer as {{s1.answer}} or one of its fields as {{s1.answer.field}}; the field must be one of that worker's answer fields.",
+    "- Each instruction must be self-contained: the worker sees only its instruction, the task and its dependencies' answers.",
+    "",
+    'Reply with JSON only: {"subtasks": [{"id": "s1", "worker": "<worker name>", "instruction": "<what to do>", "dependsOn": []}]}',
+  ].join("\n");
+}
+
+/** User prompt for planning. */
+export function planUserPrompt(request: PlanRequest): string {
+  return `Task: ${request.task}`;
+}
+
+/** Follow-up after a rejected plan: every problem, and what to do. */
+export function planRepairPrompt(errors: readonly string[]): string {
+  return [
+    "Your plan was rejected:",
+    ...errors.map((e) => `- ${e}`),
+    "Reply with a corrected plan as JSON only, in the same format.",
+  ].join("\n");
+}
+
+/** System prompt for joining results into the final answer. */
+export function joinSystemPrompt(): string {
+  return [
+    "You are the planner of a team of workers. They have completed the subtasks of your plan.",
+    "Using their results, give the final answer to the user's task.",
+    'Reply with JSON only: {"answer": <the final answer>}.',
+  ].join("\n");
+}
+
+/** User prompt for joining: the task, then each subtask with its validated answer. */
+export function joinUserPrompt(request: JoinRequest): string {
+  const byId = new Map(request.results.map((r) => [r.subtaskId, r]));
+  const lines = [`Task: ${request.task}`, "", "Results:"];
+  for (const subtask of request.plan.subtasks) {
+    const result = byId.get(subtask.id);
+    lines.push(`- ${subtask.id} (${subtask.worker}): ${subtask.instruction}`);
+    lines.push(`  answer: ${result === undefined ? "(none)" : JSON.stringify(result.answer)}`);
+  }
+  return lines.join("\n");
+}
+
+/** Follow-up after a final answer that failed its schema. */
+export function joinRepairPrompt(errors: readonly string[]): string {
+  return [
+    "Your answer was rejected:",
+    ...errors.map((e) => `- ${e}`),
+    'Reply with JSON only: {"answer": …}.',
+  ].join("\n");
+}

@@ -1,0 +1,185 @@
+/**
+ * Fakes for the runtime's ports, for unit tests that need no model: a planner that returns given plans and a
+ * worker pool whose answers come from a function, with recorded spans so tests can check real concurrency.
+ */
+import { AbortError } from "../../src/errors.js";
+import { DEFAULT_WORKER_OUTPUT } from "../../src/schema/describe.js";
+import type {
+  AgentDefinition,
+  CallContext,
+  JoinRequest,
+  JsonValue,
+  Plan,
+  PlannerPort,
+  SubtaskRequest,
+  WorkerDefinition,
+  WorkerOutcome,
+  WorkerPort,
+} from "../../src/types.js";
+
+export function worker(name: string, overrides: Partial<WorkerDefinition> = {}): WorkerDefinition {
+  return {
+    name,
+    description: `${name} worker`,
+    model: { kind: "fixture", raw: `fixture:${name}`, name, seed: 1, size: "tiny" },
+    tools: [],
+    output: DEFAULT_WORKER_OUTPUT,
+    contextSize: 512,
+    maxTokens: 32,
+    temperature: 0,
+    parallel: 1,
+    ...overrides,
+  };
+}
+
+export function agent(overrides: Partial<AgentDefinition> = {}): AgentDefinition {
+  return {
+    name: "test-agent",
+    description: "an agent for tests",
+    planner: { model: { kind: "remote", raw: "scripted:planner", provider: "scripted", model: "planner" } },
+    workers: [worker("alpha", { parallel: 4 }), worker("beta", { parallel: 4 })],
+    tools: [],
+    limits: { maxSubtasks: 8, maxParallel: 4, maxReplans: 0, timeoutSeconds: 30, subtaskTimeoutSeconds: 10 },
+    device: { gpu: false },
+    escalation: { retries: 1, to: "fail" },
+    ...overrides,
+  };
+}
+
+export function fakePlanner(plan: Plan, options: { join?: (request: JoinRequest) => JsonValue } = {}) {
+  const joins: JoinRequest[] = [];
+  const port: PlannerPort = {
+    model: "scripted:planner",
+    async plan(_request, context) {
+      context.emit({ type: "plan.created", plan, attempt: 1 });
+      return {
+        value: plan,
+        usage: [
+          {
+            model: "scripted:planner",
+            locality: "remote",
+            promptTokens: 100,
+            completionTokens: 20,
+            durationMs: 1,
+            loadMs: 0,
+          },
+        ],
+      };
+    },
+    async join(request) {
+      joins.push(request);
+      const answer = options.join ? options.join(request) : `joined ${request.results.length}`;
+      return {
+        value: { kind: "answer", answer },
+        usage: [
+          {
+            model: "scripted:planner",
+            locality: "remote",
+            promptTokens: 50,
+            completionTokens: 10,
+            durationMs: 1,
+            loadMs: 0,
+          },
+        ],
+      };
+    },
+  };
+  return { port, joins };
+}
+
+export interface Span {
+  readonly id: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new AbortError());
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(new AbortError());
+      },
+      { once: true },
+    );
+  });
+}
+
+export function fakeWorkers(
+  answer: (request: SubtaskRequest) => WorkerOutcome | JsonValue = (r) => ({
+    answer: `done ${r.subtask.id}`,
+  }),
+  options: {
+    delayMs?: number | ((request: SubtaskRequest) => number);
+    resident?: (worker: string) => boolean;
+  } = {},
+) {
+  const spans: Span[] = [];
+  const requests: SubtaskRequest[] = [];
+  const aborted: string[] = [];
+  let disposed = false;
+  const port: WorkerPort = {
+    async execute(request: SubtaskRequest, context: CallContext): Promise<WorkerOutcome> {
+      requests.push(request);
+      const start = performance.now();
+      const ms = typeof options.delayMs === "function" ? options.delayMs(request) : (options.delayMs ?? 5);
+      try {
+        await delay(ms, context.signal);
+      } catch (error) {
+        aborted.push(request.subtask.id);
+        throw error;
+      }
+      spans.push({ id: request.subtask.id, start, end: performance.now() });
+      const value = answer(request);
+      if (typeof value === "object" && value !== null && "ok" in value) return value as WorkerOutcome;
+      return {
+        ok: true,
+        answer: value as JsonValue,
+        attempts: 1,
+        usage: [
+          {
+            model: request.worker.model.raw,
+            locality: "local",
+            promptTokens: 10,
+            completionTokens: 5,
+            durationMs: ms,
+            loadMs: 0,
+          },
+        ],
+      };
+    },
+    isResident: (name) => options.resident?.(name) ?? false,
+    async dispose() {
+      disposed = true;
+    },
+    async [Symbol.asyncDispose]() {
+      disposed = true;
+    },
+  };
+  return { port, spans, requests, aborted, isDisposed: () => disposed };
+}
+
+/** True when two spans overlap in time. */
+export function overlaps(a: Span, b: Span): boolean {
+  return a.start < b.end && b.start < a.end;
+}
+
+/** The largest number of spans running at one instant. */
+export function maxConcurrency(spans: readonly Span[]): number {
+  const edges = spans.flatMap((s) => [
+    { at: s.start, delta: 1 },
+    { at: s.end, delta: -1 },
+  ]);
+  // Ends sort before starts at the same instant: back-to-back spans do not overlap.
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let current = 0;
+  let max = 0;
+  for (const e of edges) {
+    current += e.delta;
+    max = Math.max(max, current);
+  }
+  return max;
+}
