@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { PlanError } from "../../../src/errors.js";
 import { startRun } from "../../../src/runtime/startRun.js";
-import type { Plan, RunEvent } from "../../../src/types.js";
+import type { JsonValue, Plan, RunEvent, WorkerOutcome } from "../../../src/types.js";
 import { agent, fakePlanner, fakeWorkers, maxConcurrency, overlaps } from "../../helpers/fakes.js";
 
 const diamond: Plan = {
@@ -100,7 +100,7 @@ describe("a run", () => {
   });
 
   it("fails with SUBTASK_FAILED when a worker gives no valid answer", async () => {
-    const workers = fakeWorkers((r) =>
+    const workers = fakeWorkers((r): WorkerOutcome | JsonValue =>
       r.subtask.id === "s1"
         ? { ok: false, reason: "invalid-output", errors: ["answer: Required"], attempts: 2, usage: [] }
         : { answer: "x" },
