@@ -212,6 +212,8 @@ export interface RunEventPayloads {
   "model.loading": { readonly model: string; readonly estimatedBytes?: number };
   "model.loaded": { readonly model: string; readonly bytes?: number; readonly ms: number };
   "model.unloaded": { readonly model: string; readonly bytes?: number };
+  "tool.called": { readonly subtaskId: string; readonly tool: string; readonly args: JsonValue };
+  "tool.result": { readonly subtaskId: string; readonly tool: string; readonly result: ToolCallResult; readonly ms: number };
   "run.completed": { readonly answer: JsonValue };
   "run.failed": { readonly error: ErrorInfo };
   "run.cancelled": { readonly reason: string };
@@ -335,4 +337,45 @@ export interface RunResult {
   readonly ledger: Ledger;
   readonly startedAt: number;
   readonly endedAt: number;
+}
+
+// ─── Tools ───────────────────────────────────────────────────────────────────────────────────────────────
+
+/** What a model and the planner see of a tool. */
+export interface ToolSpec {
+  /** Unique in a registry; namespaced for MCP tools (`server.tool`). */
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the arguments: drives the call grammar and is validated again before the tool runs. */
+  readonly input: JsonSchema;
+  /** Safe to run twice with the same arguments (a resumed run may then repeat it). */
+  readonly idempotent: boolean;
+  /** Needs a human's approval before each call. */
+  readonly approve: boolean;
+}
+
+/**
+ * The result of one tool call, returned to the model as data: bad arguments, a denial or a failing tool are
+ * things the model can react to, not exceptions that end the subtask.
+ */
+export type ToolCallResult =
+  | { readonly ok: true; readonly output: JsonValue }
+  | {
+      readonly ok: false;
+      readonly reason: "invalid-input" | "not-granted" | "denied" | "failed" | "timeout";
+      readonly error: string;
+    };
+
+/** Context of one tool call: the run's signal and event sink, and who is calling. */
+export interface ToolCallContext extends CallContext {
+  readonly subtaskId: string;
+  readonly worker: string;
+}
+
+/** The tool registry port: lists tools and runs calls with validation, limits and approval. */
+export interface ToolRegistryPort {
+  /** Specs of the named tools (all tools when no names are given). Unknown names throw TOOL_NOT_FOUND. */
+  list(names?: readonly string[]): readonly ToolSpec[];
+  /** Validates the arguments against the tool's schema and runs it; never throws for the model's mistakes. */
+  call(name: string, args: unknown, context: ToolCallContext): Promise<ToolCallResult>;
 }

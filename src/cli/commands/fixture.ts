@@ -1,0 +1,37 @@
+/** `edgecrew fixture`: writes a deterministic random-weight GGUF model for offline tests. */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { EdgecrewError, ErrorCodes } from "../../errors.js";
+import { createFixtureModel } from "../../testing/fixtureModel.js";
+import type { FixtureSize } from "../../types.js";
+import type { CliIo } from "../io.js";
+import type { CommandOutcome } from "../main.js";
+
+const SIZES: readonly FixtureSize[] = ["tiny", "small", "bench"];
+
+export function registerFixtureCommand(program: Command, io: CliIo, _outcome: CommandOutcome): void {
+  program
+    .command("fixture")
+    .description("write a deterministic fixture GGUF model (random weights: real inference, noise text)")
+    .argument("<out>", "output .gguf file")
+    .option("--seed <n>", "PRNG seed (same seed, same bytes)", "1")
+    .option("--size <size>", `model size: ${SIZES.join(", ")}`, "tiny")
+    .option("--name <name>", "the model's general.name", "fixture")
+    .addHelpText("after", "\nExample:\n  edgecrew fixture ./tiny.gguf --seed 7 --size tiny")
+    .action(async (out: string, options: { seed: string; size: string; name: string }) => {
+      const seed = Number(options.seed);
+      if (!Number.isSafeInteger(seed) || seed < 0) {
+        throw new EdgecrewError(ErrorCodes.USAGE, `--seed must be a non-negative integer, got "${options.seed}"`);
+      }
+      if (!SIZES.includes(options.size as FixtureSize)) {
+        throw new EdgecrewError(ErrorCodes.USAGE, `--size must be one of ${SIZES.join(", ")}, got "${options.size}"`);
+      }
+      const model = await createFixtureModel({
+        seed,
+        size: options.size as FixtureSize,
+        name: options.name,
+        path: resolve(io.cwd, out),
+      });
+      io.stdout.write(`${model.path} (${model.bytes} bytes, sha256 ${model.sha256})\n`);
+    });
+}

@@ -1,0 +1,59 @@
+/**
+ * The `edgecrew` command line (commander). This is a composition root: it may import any layer. Each command
+ * lives in its own file under commands/; `main` returns the exit code instead of calling `process.exit`.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { registerFixtureCommand } from "./commands/fixture.js";
+import { registerRunCommand } from "./commands/run.js";
+import { registerSchemaCommand } from "./commands/schema.js";
+import { registerValidateCommand } from "./commands/validate.js";
+import { type CliIo, ExitCode, processIo, reportError } from "./io.js";
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+  return pkg.version ?? "0.0.0";
+}
+
+/** Holds the exit code a command decided on. */
+export interface CommandOutcome {
+  code: number;
+}
+
+/** Builds the commander program; commands write through `io` and record their exit code in `outcome`. */
+export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
+  const program = new Command("edgecrew")
+    .description("Run agents whose planner splits a task into a DAG and whose small local models do the subtasks.")
+    .version(packageVersion(), "-v, --version")
+    .option("--debug", "print stack traces and error causes")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  registerRunCommand(program, io, outcome);
+  registerValidateCommand(program, io, outcome);
+  registerSchemaCommand(program, io, outcome);
+  registerFixtureCommand(program, io, outcome);
+  return program;
+}
+
+/**
+ * Runs the CLI with `argv` (as in `process.argv`: node, script, args…) and returns the exit code:
+ * 0 success, 1 run failed, 2 usage or invalid definition, 130 interrupted.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const outcome: CommandOutcome = { code: ExitCode.OK };
+  const program = buildProgram(io, outcome);
+  try {
+    await program.parseAsync([...argv]);
+    return outcome.code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit through here with code 0; usage errors were already printed by commander.
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Plain, line-per-event rendering of a run for terminals and logs: the plan, each subtask's worker and
+ * validated answer, model loads, and the token ledger at the end.
+ */
+import type { Ledger, RunEvent, RunResult, UsageRecord } from "../types.js";
+
+function clip(text: string, max = 160): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? "" : `${(bytes / 1024 / 1024).toFixed(1)} MiB, `;
+}
+
+function tokens(usage: readonly UsageRecord[]): string {
+  const prompt = usage.reduce((n, u) => n + u.promptTokens, 0);
+  const completion = usage.reduce((n, u) => n + u.completionTokens, 0);
+  return `${prompt}+${completion} tokens`;
+}
+
+/** One line (or a few) for an event; undefined for events not shown. */
+export function renderEvent(event: RunEvent): string | undefined {
+  switch (event.type) {
+    case "run.started":
+      return `run ${event.runId} · agent ${event.agent}\ntask: ${clip(event.task, 400)}`;
+    case "plan.rejected":
+      return `plan rejected (attempt ${event.attempt}):\n${event.errors.map((e) => `  - ${clip(e)}`).join("\n")}`;
+    case "plan.created": {
+      const lines = [`plan (${event.plan.subtasks.length} subtask${event.plan.subtasks.length === 1 ? "" : "s"}):`];
+      for (const s of event.plan.subtasks) {
+        const deps = s.dependsOn.length > 0 ? ` ← ${s.dependsOn.join(", ")}` : "";
+        lines.push(`  ${s.id} [${s.worker}]${deps}: ${clip(s.instruction, 120)}`);
+      }
+      return lines.join("\n");
+    }
+    case "model.loading":
+      return `  loading model ${event.model}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
+    case "model.loaded":
+      return `  loaded model ${event.model} (${mib(event.bytes)}${event.ms} ms)`;
+    case "model.unloaded":
+      return `  unloaded model ${event.model}`;
+    case "subtask.started":
+      return `▶ ${event.subtaskId} [${event.worker}] on ${event.model}`;
+    case "subtask.repairing":
+      return `  ${event.subtaskId} repair ${event.attempt}: ${clip(event.errors.join("; "))}`;
+    case "subtask.completed": {
+      const r = event.result;
+      const by = r.by === "planner" ? " (escalated to planner)" : "";
+      return `✓ ${event.subtaskId} [${r.worker}]${by} ${clip(JSON.stringify(r.answer))} (${tokens(r.usage)}, ${r.endedAt - r.startedAt} ms)`;
+    }
+    case "subtask.failed":
+      return `✗ ${event.subtaskId} ${event.error.code}: ${clip(event.error.message, 300)}`;
+    case "run.completed":
+    case "run.failed":
+    case "run.cancelled":
+      return undefined;
+  }
+}
+
+/** The ledger as a few lines: one per model, then local/remote totals. */
+export function renderLedger(ledger: Ledger): string {
+  const lines = ["tokens (prompt+completion):"];
+  for (const m of ledger.models) {
+    const load = m.loadMs > 0 ? `, load ${m.loadMs} ms` : "";
+    lines.push(
+      `  ${m.locality.padEnd(6)} ${m.model}: ${m.promptTokens}+${m.completionTokens} in ${m.calls} call${m.calls === 1 ? "" : "s"}, ${m.durationMs} ms${load}`,
+    );
+  }
+  lines.push(
+    `  total local ${ledger.local.promptTokens}+${ledger.local.completionTokens}, remote ${ledger.remote.promptTokens}+${ledger.remote.completionTokens}`,
+  );
+  return lines.join("\n");
+}
+
+/** The end of a run: the answer (or the error) and the ledger. */
+export function renderResult(result: RunResult): string {
+  const seconds = ((result.endedAt - result.startedAt) / 1000).toFixed(1);
+  const head =
+    result.status === "completed"
+      ? `answer: ${typeof result.answer === "string" ? result.answer : JSON.stringify(result.answer, null, 2)}`
+      : `run ${result.status}: ${result.error?.code ?? ""} ${result.error?.message ?? ""}`.trim();
+  return `${head}\n${renderLedger(result.ledger)}\n${result.status} in ${seconds} s (run ${result.runId})`;
+}
