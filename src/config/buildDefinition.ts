@@ -1,0 +1,114 @@
+/**
+ * The last step of loading an agent: a schema-valid, cross-checked input becomes the {@link AgentDefinition}
+ * the rest of edgecrew consumes. The return type is the shared contract, so the compiler keeps the YAML shape
+ * and the domain type in step: a key added to one and not mapped here fails the build.
+ */
+import { EdgecrewError, ErrorCodes } from "../errors.js";
+import type {
+  AgentDefinition,
+  DeviceConfig,
+  JsonSchema,
+  LocalModelRef,
+  ModelRef,
+  PlannerConfig,
+  ToolConfig,
+  WorkerDefinition,
+} from "../types.js";
+import type { ValidatedAgentInput } from "./agentSchema.js";
+import { parseMemorySize } from "./memory.js";
+import { isLocalModelRef, parseModelRef } from "./modelRef.js";
+import { resolveDefinitionPath } from "./paths.js";
+import type { ToolEntry } from "./toolSchema.js";
+
+/** Where the definition came from: the directory relative paths resolve against, and the file, if any. */
+export interface BuildContext {
+  readonly baseDir: string;
+  readonly source?: string;
+}
+
+// Validation has already accepted everything below, so a failure here is a bug in edgecrew, not in the YAML.
+function bug(message: string): EdgecrewError {
+  return new EdgecrewError(ErrorCodes.INTERNAL, `agent definition: ${message} after validation`);
+}
+
+function localRef(raw: string, baseDir: string): LocalModelRef {
+  const ref: ModelRef = parseModelRef(raw, { baseDir });
+  if (!isLocalModelRef(ref)) throw bug(`remote worker model "${raw}"`);
+  return ref;
+}
+
+function toPlanner(planner: ValidatedAgentInput["planner"], baseDir: string): PlannerConfig {
+  return {
+    model: parseModelRef(planner.model, { baseDir }),
+    ...(planner.temperature !== undefined ? { temperature: planner.temperature } : {}),
+    ...(planner.maxTokens !== undefined ? { maxTokens: planner.maxTokens } : {}),
+    ...(planner.contextSize !== undefined ? { contextSize: planner.contextSize } : {}),
+  };
+}
+
+function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: string): WorkerDefinition {
+  return {
+    name: worker.name,
+    description: worker.description,
+    model: localRef(worker.model, baseDir),
+    ...(worker.system !== undefined ? { system: worker.system } : {}),
+    tools: [...worker.tools],
+    // The schema checked that this is plain JSON with `type: object`.
+    output: worker.output as JsonSchema,
+    contextSize: worker.context.size,
+    maxTokens: worker.maxTokens,
+    temperature: worker.temperature,
+    parallel: worker.parallel,
+  };
+}
+
+function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
+  if (typeof entry === "string") return { kind: "builtin", name: entry, options: {} };
+  if (entry.fs !== undefined) {
+    return {
+      kind: "builtin",
+      name: "fs",
+      options: { ...entry.fs, root: resolveDefinitionPath(entry.fs.root, baseDir) },
+    };
+  }
+  if (entry.http !== undefined) return { kind: "builtin", name: "http", options: { ...entry.http } };
+  if (entry.shell !== undefined) return { kind: "builtin", name: "shell", options: { ...entry.shell } };
+  if ("calculator" in entry) return { kind: "builtin", name: "calculator", options: {} };
+  throw bug("a tool entry without a tool");
+}
+
+function toDevice(device: ValidatedAgentInput["device"]): DeviceConfig {
+  const { memory, threads, gpu } = device;
+  let memoryBytes: number | undefined;
+  if (typeof memory === "number") memoryBytes = memory;
+  else if (memory !== undefined) {
+    memoryBytes = parseMemorySize(memory);
+    if (memoryBytes === undefined) throw bug(`memory "${memory}"`);
+  }
+  return {
+    ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    gpu,
+  };
+}
+
+/**
+ * Builds the AgentDefinition from validated input: model strings become ModelRefs (relative paths resolved
+ * against `baseDir`), `context.size` becomes `contextSize`, memory strings become bytes, tool entries become
+ * `{ kind: "builtin", name, options }` with their defaults (and the fs root made absolute).
+ */
+export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildContext): AgentDefinition {
+  const { baseDir } = context;
+  return {
+    name: input.name,
+    description: input.description,
+    ...(context.source !== undefined ? { source: context.source } : {}),
+    planner: toPlanner(input.planner, baseDir),
+    workers: input.workers.map((worker) => toWorker(worker, baseDir)),
+    tools: input.tools.map((entry) => toTool(entry, baseDir)),
+    limits: { ...input.limits },
+    device: toDevice(input.device),
+    escalation: { ...input.escalation },
+    ...(input.answer !== undefined ? { answer: input.answer as JsonSchema } : {}),
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Checks that relate one part of an agent definition to another, or to the file system: unique worker names,
+ * tools declared before use (and only once), local model files that exist, token budgets that fit the context,
+ * timeouts that nest. They run on the raw, unvalidated value, each one skipping whatever is malformed (the
+ * schema reports that), so that one broken key never hides the other problems of a file.
+ */
+import { statSync } from "node:fs";
+import { ErrorCodes } from "../errors.js";
+import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
+import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
+import { parseModelRef } from "./modelRef.js";
+import { didYouMean } from "./suggest.js";
+import { BUILTIN_TOOLS, toolNameOf } from "./toolSchema.js";
+
+type Mapping = Readonly<Record<string, unknown>>;
+
+function asMapping(value: unknown): Mapping | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Mapping)
+    : undefined;
+}
+
+function asList(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0;
+}
+
+/**
+ * Runs every cross-field check on an unvalidated agent definition and returns the problems found. `baseDir`
+ * is where relative model paths resolve (the YAML file's directory).
+ */
+export function crossCheckAgent(raw: unknown, baseDir: string): RawIssue[] {
+  const agent = asMapping(raw);
+  if (agent === undefined) return [];
+  const workers = asList(agent.workers);
+  const declared = checkToolDeclarations(asList(agent.tools));
+  return [
+    ...declared.issues,
+    ...checkWorkerNames(workers),
+    ...workers.flatMap((worker, index) => checkWorker(asMapping(worker), index, declared.names)),
+    ...checkModelFile(asMapping(agent.planner)?.model, ["planner", "model"], baseDir),
+    ...workers.flatMap((worker, index) =>
+      checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
+    ),
+    ...checkTimeouts(asMapping(agent.limits)),
+  ];
+}
+
+function checkToolDeclarations(tools: readonly unknown[]): { names: Set<string>; issues: RawIssue[] } {
+  const firstAt = new Map<string, number>();
+  const issues: RawIssue[] = [];
+  tools.forEach((entry, index) => {
+    const name = toolNameOf(entry);
+    if (name === undefined) return;
+    const first = firstAt.get(name);
+    if (first === undefined) firstAt.set(name, index);
+    else
+      issues.push(
+        valueIssue(["tools", index], `the ${name} tool is declared twice (first at tools[${first}])`),
+      );
+  });
+  return { names: new Set(firstAt.keys()), issues };
+}
+
+function checkWorkerNames(workers: readonly unknown[]): RawIssue[] {
+  const firstAt = new Map<string, number>();
+  const issues: RawIssue[] = [];
+  workers.forEach((worker, index) => {
+    const name = asMapping(worker)?.name;
+    if (typeof name !== "string") return;
+    const first = firstAt.get(name);
+    if (first === undefined) firstAt.set(name, index);
+    else {
+      issues.push(
+        valueIssue(
+          ["workers", index, "name"],
+          `duplicate worker name \`${name}\` (first used by workers[${first}])`,
+        ),
+      );
+    }
+  });
+  return issues;
+}
+
+function checkWorker(worker: Mapping | undefined, index: number, declared: ReadonlySet<string>): RawIssue[] {
+  if (worker === undefined) return [];
+  const issues: RawIssue[] = [];
+  const seen = new Set<string>();
+  asList(worker.tools).forEach((tool, position) => {
+    if (typeof tool !== "string" || tool === "") return;
+    const path: PathSegment[] = ["workers", index, "tools", position];
+    if (seen.has(tool)) issues.push(valueIssue(path, `the tool \`${tool}\` is listed twice`));
+    seen.add(tool);
+    if (declared.has(tool)) return;
+    if (BUILTIN_TOOLS.some((builtin) => builtin === tool)) {
+      issues.push(
+        valueIssue(
+          path,
+          `the tool \`${tool}\` is not declared under top-level \`tools\`; declare it there to enable it`,
+        ),
+      );
+      return;
+    }
+    const known = declared.size > 0 ? [...declared].join(", ") : "none";
+    issues.push(
+      valueIssue(
+        path,
+        `unknown tool \`${tool}\`${didYouMean(tool, [...declared, ...BUILTIN_TOOLS])} (declared tools: ${known})`,
+      ),
+    );
+  });
+  const size = asMapping(worker.context)?.size ?? DEFAULT_WORKER_SETTINGS.contextSize;
+  const maxTokens = worker.maxTokens ?? DEFAULT_WORKER_SETTINGS.maxTokens;
+  if (isCount(size) && isCount(maxTokens) && maxTokens >= size) {
+    const given = worker.maxTokens === undefined ? " (the default)" : "";
+    issues.push(
+      valueIssue(
+        ["workers", index, "maxTokens"],
+        `maxTokens ${maxTokens}${given} must be smaller than the context size ${size}, which also holds the prompt`,
+      ),
+    );
+  }
+  return issues;
+}
+
+function checkModelFile(model: unknown, path: readonly PathSegment[], baseDir: string): RawIssue[] {
+  if (typeof model !== "string") return [];
+  let file: string;
+  try {
+    const ref = parseModelRef(model, { baseDir });
+    // Only plain files can be checked offline: hf: refs download later, fixture: refs are generated.
+    if (ref.kind !== "file") return [];
+    file = ref.path;
+  } catch {
+    return []; // a malformed reference is reported by the schema
+  }
+  try {
+    if (statSync(file).isFile()) return [];
+    return [valueIssue(path, `model path is not a file (${ErrorCodes.MODEL_NOT_FOUND}): ${file}`)];
+  } catch {
+    return [
+      valueIssue(
+        path,
+        `model file not found (${ErrorCodes.MODEL_NOT_FOUND}): ${file} (relative paths resolve against ${baseDir}; download the GGUF there or use an hf: reference)`,
+      ),
+    ];
+  }
+}
+
+function checkTimeouts(limits: Mapping | undefined): RawIssue[] {
+  const total = limits?.timeoutSeconds ?? DEFAULT_LIMITS.timeoutSeconds;
+  const each = limits?.subtaskTimeoutSeconds ?? DEFAULT_LIMITS.subtaskTimeoutSeconds;
+  if (!isCount(total) || !isCount(each) || each <= total) return [];
+  const given = limits?.subtaskTimeoutSeconds === undefined ? " (the default)" : "";
+  return [
+    valueIssue(
+      ["limits", "subtaskTimeoutSeconds"],
+      `subtaskTimeoutSeconds ${each}${given} is longer than the whole run's timeoutSeconds ${total}`,
+    ),
+  ];
+}

@@ -1,0 +1,38 @@
+/**
+ * Default values of every optional key of an agent definition, in one place so that the zod schema, the
+ * cross-field checks and the JSON Schema for editors cannot disagree about them.
+ */
+import type { EscalationConfig, GpuSetting, Limits } from "../types.js";
+
+/** Run limits used when the YAML has no `limits` (or leaves some out). */
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxSubtasks: 8,
+  maxParallel: 2,
+  maxReplans: 1,
+  timeoutSeconds: 600,
+  subtaskTimeoutSeconds: 120,
+});
+
+/** Per-worker settings used when a worker leaves them out. */
+export const DEFAULT_WORKER_SETTINGS = Object.freeze({
+  contextSize: 2048,
+  maxTokens: 512,
+  temperature: 0,
+  parallel: 1,
+});
+
+/** Escalation used when the YAML has no `escalation`: one repair turn, then the planner takes over. */
+export const DEFAULT_ESCALATION: EscalationConfig = Object.freeze({ retries: 1, to: "planner" });
+
+/** GPU backend used when `device.gpu` is absent: let node-llama-cpp pick the best available. */
+export const DEFAULT_GPU: GpuSetting = "auto";
+
+/** One mebibyte, the default size cap of the file-system and HTTP tools. */
+const MIB = 1024 * 1024;
+
+/** Options the built-in tools get for the keys their YAML entry leaves out. */
+export const DEFAULT_TOOL_OPTIONS = Object.freeze({
+  fs: Object.freeze({ write: false, maxBytes: MIB }),
+  http: Object.freeze({ methods: Object.freeze(["GET"] as const), timeoutMs: 10_000, maxBytes: MIB }),
+  shell: Object.freeze({ timeoutMs: 10_000, maxOutputBytes: 64 * 1024 }),
+});

@@ -1,0 +1,168 @@
+/**
+ * The `tools:` entries of an agent: a bare built-in name (`- calculator`) or a one-key mapping from a built-in
+ * name to its options (`- fs: { root: ./data }`). Options are validated here, per tool, so that a bad sandbox
+ * setting is a definition error with a line number rather than a surprise at the first tool call.
+ */
+import { z } from "zod";
+import type { BuiltinToolConfig } from "../types.js";
+import { DEFAULT_TOOL_OPTIONS } from "./defaults.js";
+import { didYouMean } from "./suggest.js";
+
+/** Names of the built-in tools an agent can enable. */
+export const BUILTIN_TOOLS: readonly BuiltinToolConfig["name"][] = ["calculator", "fs", "http", "shell"];
+
+/** HTTP methods the `http` tool can be allowed to use. */
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+// Tools that cannot be enabled by name alone, with the smallest entry that would work: shown when someone
+// writes `- fs` without options.
+const NEEDS_OPTIONS: Readonly<Record<string, string>> = {
+  fs: "- fs: { root: ./data }",
+  http: '- http: { allow: ["https://api.example.com/*"] }',
+  shell: "- shell: { allow: [ls, cat] }",
+};
+
+// A URL pattern needs at least a scheme and a host; `*` wildcards are matched later by the tools layer.
+const URL_PATTERN = /^https?:\/\/[^\s/*]+/;
+// One program name: no path (so the sandbox decides where it comes from), no arguments, no metacharacters.
+const COMMAND_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/;
+
+const positiveInt = () => z.number().int().positive();
+
+const calculatorOptions = z
+  .strictObject({})
+  .nullable()
+  .describe("The calculator takes no options; `- calculator` is the usual way to enable it.");
+
+const fsOptions = z
+  .strictObject({
+    root: z
+      .string()
+      .min(1)
+      .describe(
+        "Directory the tool is confined to; a relative path resolves against the YAML file's directory.",
+      ),
+    write: z
+      .boolean()
+      .default(DEFAULT_TOOL_OPTIONS.fs.write)
+      .describe("Whether the tool may create and overwrite files under `root` (default false: read-only)."),
+    maxBytes: positiveInt()
+      .default(DEFAULT_TOOL_OPTIONS.fs.maxBytes)
+      .describe("Largest file, in bytes, the tool reads or writes (default 1 MiB)."),
+  })
+  .describe("Sandboxed file access under `root`.");
+
+const httpOptions = z
+  .strictObject({
+    allow: z
+      .array(
+        z.string().regex(URL_PATTERN, {
+          error: (issue) =>
+            `${JSON.stringify(issue.input)} is not a URL pattern: it must start with http:// or https:// and a host, e.g. https://api.example.com/*`,
+        }),
+      )
+      .min(1, 'the http tool needs at least one allowed URL pattern, e.g. ["https://api.example.com/*"]')
+      .describe(
+        "URL patterns the tool may fetch (`*` matches any run of characters); nothing else is allowed.",
+      ),
+    methods: z
+      .array(z.enum(HTTP_METHODS))
+      .min(1)
+      .default(() => [...DEFAULT_TOOL_OPTIONS.http.methods])
+      .describe("HTTP methods the tool may use (default [GET])."),
+    timeoutMs: positiveInt()
+      .default(DEFAULT_TOOL_OPTIONS.http.timeoutMs)
+      .describe("Per-request timeout in milliseconds (default 10000)."),
+    maxBytes: positiveInt()
+      .default(DEFAULT_TOOL_OPTIONS.http.maxBytes)
+      .describe("Largest response body, in bytes, returned to the model (default 1 MiB)."),
+  })
+  .describe("HTTP requests to an allow-list of URL patterns.");
+
+const shellOptions = z
+  .strictObject({
+    allow: z
+      .array(
+        z.string().regex(COMMAND_NAME, {
+          error: (issue) =>
+            `${JSON.stringify(issue.input)} is not a bare command name: write a program name such as ls or cat, without a path, spaces, arguments or shell metacharacters`,
+        }),
+      )
+      .min(1, "the shell tool needs at least one allowed command, e.g. [ls, cat]")
+      .describe("Program names the tool may run (no paths, no arguments); nothing else is allowed."),
+    timeoutMs: positiveInt()
+      .default(DEFAULT_TOOL_OPTIONS.shell.timeoutMs)
+      .describe("Per-command timeout in milliseconds (default 10000)."),
+    maxOutputBytes: positiveInt()
+      .default(DEFAULT_TOOL_OPTIONS.shell.maxOutputBytes)
+      .describe("Largest stdout+stderr, in bytes, returned to the model (default 64 KiB)."),
+  })
+  .describe("Opt-in shell: runs allow-listed programs without a shell.");
+
+/** Marks the "entry has no tool key" issue, which is noise when the same entry also has an unknown key. */
+export const EMPTY_TOOL_ENTRY = "edgecrew/empty-tool-entry";
+
+const toolWithOptions = z
+  .strictObject({
+    calculator: calculatorOptions.optional(),
+    fs: fsOptions.optional(),
+    http: httpOptions.optional(),
+    shell: shellOptions.optional(),
+  })
+  .superRefine((entry, ctx) => {
+    const names = Object.keys(entry);
+    if (names.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `a tool entry needs a built-in tool name as its key (${BUILTIN_TOOLS.join(", ")})`,
+        params: { tag: EMPTY_TOOL_ENTRY },
+      });
+    } else if (names.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `one entry declares ${names.length} tools (${names.join(", ")}); list each tool as its own item`,
+      });
+    }
+  })
+  // The one-key rule above is a refinement, invisible to JSON Schema; say it to editors explicitly.
+  .meta({ minProperties: 1, maxProperties: 1 });
+
+function toolEntryError(input: unknown): string {
+  if (typeof input === "string") {
+    const example = NEEDS_OPTIONS[input];
+    if (example !== undefined) return `the ${input} tool needs options; write it as \`${example}\``;
+    return `unknown built-in tool \`${input}\`${didYouMean(input, BUILTIN_TOOLS)} (built-ins: ${BUILTIN_TOOLS.join(", ")})`;
+  }
+  return "a tool entry is a built-in name (calculator) or a mapping from one built-in name to its options, e.g. `- fs: { root: ./data }`";
+}
+
+/** Schema of one `tools:` entry, before defaults and path resolution are applied. */
+export const toolEntrySchema = z
+  .union([z.literal("calculator"), toolWithOptions], { error: (issue) => toolEntryError(issue.input) })
+  .describe(
+    "A built-in tool: `calculator`, or a one-key mapping `fs: {…}`, `http: {…}`, `shell: {…}` with its options.",
+  );
+
+/** One validated `tools:` entry, with option defaults applied. */
+export type ToolEntry = z.output<typeof toolEntrySchema>;
+
+/**
+ * The name of the tool an entry enables, or `undefined` for a malformed entry. Works on unvalidated input so
+ * that cross-field checks (undeclared or duplicate tools) can run even when some other entry is broken.
+ *
+ * @example
+ * toolNameOf("calculator"); // "calculator"
+ * toolNameOf({ fs: { root: "./data" } }); // "fs"
+ */
+export function toolNameOf(entry: unknown): BuiltinToolConfig["name"] | undefined {
+  const name =
+    typeof entry === "string"
+      ? entry
+      : typeof entry === "object" &&
+          entry !== null &&
+          !Array.isArray(entry) &&
+          Object.keys(entry).length === 1
+        ? Object.keys(entry)[0]
+        : undefined;
+  return BUILTIN_TOOLS.find((builtin) => builtin === name);
+}
