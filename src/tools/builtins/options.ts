@@ -1,0 +1,85 @@
+/**
+ * Options of the built-in tools as the tools layer reads them. The config layer validates the YAML with its own
+ * schema and fills in defaults; these schemas check the same option names again because `createBuiltinTool`
+ * is also public API, called by code that never went through a YAML file. Defaults here equal the config
+ * layer's (`DEFAULT_TOOL_OPTIONS`), which cannot be imported from here: config depends on tools, not back.
+ */
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+import { EdgecrewError, ErrorCodes } from "../../errors.js";
+import { formatZodIssues } from "../../schema/compile.js";
+
+const MIB = 1024 * 1024;
+
+/** Defaults of the built-in tools' options (the same values the YAML defaults to). */
+export const BUILTIN_TOOL_DEFAULTS = Object.freeze({
+  fs: Object.freeze({ write: false, maxBytes: MIB }),
+  http: Object.freeze({ methods: Object.freeze(["GET"] as const), timeoutMs: 10_000, maxBytes: MIB }),
+  shell: Object.freeze({ timeoutMs: 10_000, maxOutputBytes: 64 * 1024 }),
+});
+
+/** HTTP methods the http tool knows. */
+export const HTTP_TOOL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+/** One HTTP method the http tool can be allowed to use. */
+export type HttpToolMethod = (typeof HTTP_TOOL_METHODS)[number];
+
+const positiveInt = () => z.number().int().positive();
+
+/** Options of the `fs` built-in; `root` must already be absolute (the config layer resolves it). */
+export const fsToolOptionsSchema = z.strictObject({
+  root: z.string().min(1).refine(isAbsolute, {
+    message:
+      "must be an absolute path (the agent loader resolves a relative root against the YAML's directory)",
+  }),
+  write: z.boolean().default(BUILTIN_TOOL_DEFAULTS.fs.write),
+  maxBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.fs.maxBytes),
+});
+/** Validated `fs` options, defaults applied. */
+export type FsToolOptions = z.output<typeof fsToolOptionsSchema>;
+
+/** Options of the `http` built-in. URL patterns are parsed (and rejected when malformed) by the tool itself. */
+export const httpToolOptionsSchema = z.strictObject({
+  allow: z.array(z.string().min(1)).min(1),
+  methods: z
+    .array(z.enum(HTTP_TOOL_METHODS))
+    .min(1)
+    .default(() => [...BUILTIN_TOOL_DEFAULTS.http.methods]),
+  timeoutMs: positiveInt().default(BUILTIN_TOOL_DEFAULTS.http.timeoutMs),
+  maxBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.http.maxBytes),
+});
+/** Validated `http` options, defaults applied. */
+export type HttpToolOptions = z.output<typeof httpToolOptionsSchema>;
+
+/** A bare program name: no path separator, no whitespace, no shell metacharacter. */
+export const COMMAND_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/;
+
+/** Options of the `shell` built-in. */
+export const shellToolOptionsSchema = z.strictObject({
+  allow: z
+    .array(
+      z.string().regex(COMMAND_NAME_PATTERN, { message: "must be a bare program name such as ls or cat" }),
+    )
+    .min(1),
+  timeoutMs: positiveInt().default(BUILTIN_TOOL_DEFAULTS.shell.timeoutMs),
+  maxOutputBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.shell.maxOutputBytes),
+});
+/** Validated `shell` options, defaults applied. */
+export type ShellToolOptions = z.output<typeof shellToolOptionsSchema>;
+
+/** Parses a built-in's options, throwing TOOL_INVALID with every problem as `tool.path: message`. */
+export function parseToolOptions<S extends z.ZodType>(
+  tool: string,
+  schema: S,
+  options: unknown,
+): z.output<S> {
+  const parsed = z.safeParse(schema, options);
+  if (parsed.success) return parsed.data;
+  const errors = formatZodIssues(parsed.error.issues);
+  throw new EdgecrewError(
+    ErrorCodes.TOOL_INVALID,
+    `invalid options for the ${tool} tool:\n${errors.join("\n")}`,
+    {
+      context: { tool, errors },
+    },
+  );
+}
