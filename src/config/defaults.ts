@@ -2,6 +2,7 @@
  * Default values of every optional key of an agent definition, in one place so that the zod schema, the
  * cross-field checks and the JSON Schema for editors cannot disagree about them.
  */
+import { BUILTIN_TOOL_DEFAULTS } from "../tools/builtins/options.js";
 import type { EscalationConfig, GpuSetting, Limits } from "../types.js";
 
 /** Run limits used when the YAML has no `limits` (or leaves some out). */
@@ -27,12 +28,5 @@ export const DEFAULT_ESCALATION: EscalationConfig = Object.freeze({ retries: 1, 
 /** GPU backend used when `device.gpu` is absent: let node-llama-cpp pick the best available. */
 export const DEFAULT_GPU: GpuSetting = "auto";
 
-/** One mebibyte, the default size cap of the file-system and HTTP tools. */
-const MIB = 1024 * 1024;
-
-/** Options the built-in tools get for the keys their YAML entry leaves out. */
-export const DEFAULT_TOOL_OPTIONS = Object.freeze({
-  fs: Object.freeze({ write: false, maxBytes: MIB }),
-  http: Object.freeze({ methods: Object.freeze(["GET"] as const), timeoutMs: 10_000, maxBytes: MIB }),
-  shell: Object.freeze({ timeoutMs: 10_000, maxOutputBytes: 64 * 1024 }),
-});
+/** Options the built-in tools get for the keys their YAML entry leaves out (the tools layer owns them). */
+export const DEFAULT_TOOL_OPTIONS = BUILTIN_TOOL_DEFAULTS;

@@ -23,7 +23,13 @@ export {
 } from "./defineAgent.js";
 export { formatIssuePath, type PathSegment, type RawIssue } from "./issues.js";
 export { agentJsonSchema } from "./jsonSchema.js";
-export { loadAgent, type ParseAgentOptions, parseAgent } from "./loadAgent.js";
+export {
+  type LoadAgentOptions,
+  loadAgent,
+  type ModelFileCheck,
+  type ParseAgentOptions,
+  parseAgent,
+} from "./loadAgent.js";
 export { MEMORY_SIZE_PATTERN, parseMemorySize } from "./memory.js";
 export { FIXTURE_SIZES, isLocalModelRef, type ParseModelRefOptions, parseModelRef } from "./modelRef.js";
 export { closestMatch, didYouMean, editDistance } from "./suggest.js";

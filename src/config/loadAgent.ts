@@ -100,6 +100,53 @@ export function parseAgent(text: string, options: ParseAgentOptions = {}): Agent
   ]);
 }
 
+/** A check of a local model file, injected by callers that may inspect GGUF headers (the config layer may not). */
+export type ModelFileCheck = (path: string) => Promise<string | undefined>;
+
+/** Options of {@link loadAgent}. */
+export interface LoadAgentOptions {
+  /**
+   * Also checks every local model file the agent names (planner and workers); a returned message becomes an
+   * issue at that model's line:col. `edgecrew validate` passes a GGUF header check here.
+   */
+  readonly checkModelFile?: ModelFileCheck;
+}
+
+/** Runs the model-file check over every `file` model of a definition and locates each problem in the YAML. */
+async function checkModelFiles(
+  agent: AgentDefinition,
+  text: string,
+  file: string,
+  check: ModelFileCheck,
+): Promise<DefinitionIssue[]> {
+  const targets: { path: PathSegment[]; model: AgentDefinition["planner"]["model"] }[] = [
+    { path: ["planner", "model"], model: agent.planner.model },
+    ...agent.workers.map((w, i) => ({ path: ["workers", i, "model"] as PathSegment[], model: w.model })),
+  ];
+  const seen = new Map<string, Promise<string | undefined>>();
+  const problems = await Promise.all(
+    targets.map(async (target) => {
+      if (target.model.kind !== "file") return undefined;
+      const modelPath = target.model.path;
+      let pending = seen.get(modelPath);
+      if (pending === undefined) {
+        pending = check(modelPath);
+        seen.set(modelPath, pending);
+      }
+      const message = await pending;
+      return message === undefined ? undefined : { path: target.path, message };
+    }),
+  );
+  const found = problems.filter((p) => p !== undefined);
+  if (found.length === 0) return [];
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: true });
+  return found.map((p) => {
+    const { line, col } = lineCounter.linePos(offsetOfPath(doc, p.path, "value"));
+    return { file, line, col, path: formatIssuePath(p.path), message: p.message };
+  });
+}
+
 /**
  * Reads, parses and validates an agent YAML file. Relative model and tool paths in it resolve against the
  * file's directory, and the definition's `source` is the file's absolute path. Throws one AgentDefinitionError
@@ -109,7 +156,7 @@ export function parseAgent(text: string, options: ParseAgentOptions = {}): Agent
  * const agent = await loadAgent("agents/trip-planner.yaml");
  * console.log(agent.workers.map((w) => w.name));
  */
-export async function loadAgent(path: string): Promise<AgentDefinition> {
+export async function loadAgent(path: string, options: LoadAgentOptions = {}): Promise<AgentDefinition> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -123,5 +170,9 @@ export async function loadAgent(path: string): Promise<AgentDefinition> {
           : `cannot read the file: ${error instanceof Error ? error.message : String(error)}`;
     throw new AgentDefinitionError([{ file: path, path: "", message }], { file: path, cause: error });
   }
-  return parseAgent(text, { file: path });
+  const agent = parseAgent(text, { file: path });
+  if (options.checkModelFile === undefined) return agent;
+  const issues = await checkModelFiles(agent, text, path, options.checkModelFile);
+  if (issues.length > 0) throw new AgentDefinitionError(issues, { file: path });
+  return agent;
 }

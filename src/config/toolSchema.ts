@@ -3,7 +3,9 @@
  * name to its options (`- fs: { root: ./data }`). Options are validated here, per tool, so that a bad sandbox
  * setting is a definition error with a line number rather than a surprise at the first tool call.
  */
+
 import { z } from "zod";
+import { HTTP_TOOL_METHODS } from "../tools/builtins/options.js";
 import type { BuiltinToolConfig } from "../types.js";
 import { DEFAULT_TOOL_OPTIONS } from "./defaults.js";
 import { didYouMean } from "./suggest.js";
@@ -12,7 +14,7 @@ import { didYouMean } from "./suggest.js";
 export const BUILTIN_TOOLS: readonly BuiltinToolConfig["name"][] = ["calculator", "fs", "http", "shell"];
 
 /** HTTP methods the `http` tool can be allowed to use. */
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+export const HTTP_METHODS = HTTP_TOOL_METHODS;
 
 // Tools that cannot be enabled by name alone, with the smallest entry that would work: shown when someone
 // writes `- fs` without options.
