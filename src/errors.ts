@@ -1,3 +1,5 @@
+import type { UsageRecord } from "./types.js";
+
 /**
  * Every error edgecrew throws is an {@link EdgecrewError}: a stable string `code` that programs and the CLI
  * can switch on, an optional `cause`, and a readonly `context` with the facts a user needs to fix the problem.
@@ -61,6 +63,11 @@ export interface ErrorInfo {
 export class EdgecrewError extends Error {
   readonly code: ErrorCode;
   readonly context: ErrorContext;
+  /**
+   * Model usage spent before the failure (e.g. every rejected plan), so that a failed run's ledger still counts
+   * the tokens it cost. Not part of `toInfo()`.
+   */
+  usage: readonly UsageRecord[] = [];
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

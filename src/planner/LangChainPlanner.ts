@@ -28,7 +28,7 @@ import type {
   Produced,
   UsageRecord,
 } from "../types.js";
-import { planGrammarSchema, planReplySchema } from "./planSchema.js";
+import { instructionBudget, planGrammarSchema, planReplySchema } from "./planSchema.js";
 import {
   joinRepairPrompt,
   joinSystemPrompt,
@@ -51,6 +51,11 @@ export interface LangChainPlannerOptions {
   readonly locality: Locality;
   /** Asks per step (plan or join) before giving up: the first ask plus re-asks with the errors. Default 3. */
   readonly maxAttempts?: number;
+  /**
+   * The model's output token limit. For a grammar-constrained model, string lengths in the plan and answer
+   * schemas are bounded so that a complete reply always fits in it.
+   */
+  readonly maxTokens?: number;
 }
 
 /** A model that decodes under a JSON-Schema grammar (edgecrew's local chat model says so). */
@@ -89,6 +94,15 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
   const { model, label, locality } = options;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const grammar = supportsGrammar(model);
+  let charsPerToken: Promise<number> | undefined;
+  // Measured on the planner's own tokenizer (a prompt-sized sample), once.
+  const measureCharsPerToken = (sample: string): Promise<number> => {
+    charsPerToken ??= model.getNumTokens(sample).then(
+      (tokens) => (tokens > 0 ? sample.length / tokens : 1),
+      () => 1,
+    );
+    return charsPerToken;
+  };
 
   async function ask(
     schema: JsonSchema | typeof planReplySchema,
@@ -143,11 +157,21 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     model: label,
 
     async plan(request: PlanRequest, context: CallContext): Promise<Produced<Plan>> {
-      const schema = grammar ? planGrammarSchema(request.workers, request.maxSubtasks) : planReplySchema;
-      const messages: BaseMessage[] = [
-        new SystemMessage(planSystemPrompt(request)),
-        new HumanMessage(planUserPrompt(request)),
-      ];
+      const system = planSystemPrompt(request);
+      let schema: JsonSchema | typeof planReplySchema = planReplySchema;
+      if (grammar) {
+        const budget =
+          options.maxTokens === undefined
+            ? undefined
+            : instructionBudget({
+                maxTokens: options.maxTokens,
+                maxSubtasks: request.maxSubtasks,
+                charsPerToken: await measureCharsPerToken(system),
+                workers: request.workers,
+              });
+        schema = planGrammarSchema(request.workers, request.maxSubtasks, budget);
+      }
+      const messages: BaseMessage[] = [new SystemMessage(system), new HumanMessage(planUserPrompt(request))];
       const usage: UsageRecord[] = [];
       let errors: readonly string[] = [];
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -164,13 +188,21 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         context.emit({ type: "plan.rejected", errors, attempt });
         messages.push(new AIMessage(reply.text), new HumanMessage(planRepairPrompt(errors)));
       }
-      throw new PlanError(`the planner gave no valid plan in ${maxAttempts} attempts`, errors, {
+      const error = new PlanError(`the planner gave no valid plan in ${maxAttempts} attempts`, errors, {
         attempts: maxAttempts,
       });
+      error.usage = usage;
+      throw error;
     },
 
     async join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>> {
-      const answerSchema = request.answerSchema ?? DEFAULT_ANSWER_SCHEMA;
+      let answerSchema = request.answerSchema ?? DEFAULT_ANSWER_SCHEMA;
+      if (request.answerSchema === undefined && grammar && options.maxTokens !== undefined) {
+        // Bound the default free-text answer so a complete reply fits the output budget.
+        const chars =
+          Math.floor((options.maxTokens - 16) * (await measureCharsPerToken(joinSystemPrompt()))) - 16;
+        answerSchema = { ...DEFAULT_ANSWER_SCHEMA, maxLength: Math.max(16, Math.min(4000, chars)) };
+      }
       const schema: JsonSchema = {
         type: "object",
         properties: { answer: answerSchema },
@@ -197,11 +229,13 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         errors = checked.errors;
         messages.push(new AIMessage(reply.text), new HumanMessage(joinRepairPrompt(errors)));
       }
-      throw new EdgecrewError(
+      const error = new EdgecrewError(
         ErrorCodes.PLANNER_FAILED,
         `the planner gave no valid final answer in ${maxAttempts} attempts:\n${errors.map((e) => `  - ${e}`).join("\n")}`,
         { context: { model: label, errors: [...errors] } },
       );
+      error.usage = usage;
+      throw error;
     },
   };
 }

@@ -36,7 +36,11 @@ export function positionalId(index: number): string {
  * The grammar-tight JSON Schema for a local planner. Grammar size grows with `maxSubtasks`² (each position
  * lists the ids before it), which stays small for the plans edgecrew targets (≤ 16 subtasks).
  */
-export function planGrammarSchema(workers: readonly WorkerSummary[], maxSubtasks: number): JsonSchema {
+export function planGrammarSchema(
+  workers: readonly WorkerSummary[],
+  maxSubtasks: number,
+  maxInstructionLength: number = MAX_INSTRUCTION_LENGTH,
+): JsonSchema {
   const names = workers.map((w) => w.name);
   const positions: JsonSchema[] = [];
   for (let i = 0; i < maxSubtasks; i++) {
@@ -46,7 +50,7 @@ export function planGrammarSchema(workers: readonly WorkerSummary[], maxSubtasks
       properties: {
         id: { const: positionalId(i) },
         worker: { enum: names },
-        instruction: { type: "string", minLength: 1, maxLength: MAX_INSTRUCTION_LENGTH },
+        instruction: { type: "string", minLength: 1, maxLength: maxInstructionLength },
         dependsOn:
           i === 0 ? { type: "array", maxItems: 0 } : { type: "array", items: { enum: earlier }, maxItems: i },
       },
@@ -62,4 +66,24 @@ export function planGrammarSchema(workers: readonly WorkerSummary[], maxSubtasks
     required: ["subtasks"],
     additionalProperties: false,
   };
+}
+
+/**
+ * The longest instruction that still lets a plan of `maxSubtasks` close within `maxTokens` of output, given how
+ * many characters the model's tokenizer packs into a token. A grammar guarantees a plan's shape only if
+ * generation is not cut off first; a weak model may fill every string to its `maxLength`, so the lengths must
+ * add up to less than the token budget. Clamped to [16, MAX_INSTRUCTION_LENGTH].
+ */
+export function instructionBudget(options: {
+  readonly maxTokens: number;
+  readonly maxSubtasks: number;
+  readonly charsPerToken: number;
+  readonly workers: readonly WorkerSummary[];
+}): number {
+  const longestWorker = Math.max(...options.workers.map((w) => w.name.length), 1);
+  // {"id":"s12","worker":"…","instruction":"…","dependsOn":["s1",…]}, with some whitespace.
+  const scaffoldChars = 64 + longestWorker + options.maxSubtasks * 6;
+  const perSubtaskTokens = (options.maxTokens - 24) / options.maxSubtasks;
+  const chars = Math.floor(perSubtaskTokens * options.charsPerToken - scaffoldChars);
+  return Math.min(MAX_INSTRUCTION_LENGTH, Math.max(16, chars));
 }

@@ -197,7 +197,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
 
     guards: {
       allComplete: ({ context: ctx }) =>
-        ctx.plan !== undefined && ctx.plan.subtasks.every((s) => ctx.results[s.id] !== undefined),
+        ctx.plan?.subtasks.every((s) => ctx.results[s.id] !== undefined) === true,
       outcomeValid: ({ event }) => event.type === "SUBTASK.SETTLED" && event.outcome.ok,
     },
 
@@ -301,7 +301,10 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         usage: [...ctx.usage, ...produced.usage],
       })),
 
-      setError: assign((_, error: unknown) => ({ error: toEdgecrewError(error).toInfo() })),
+      setError: assign(({ context: ctx }, error: unknown) => {
+        const typed = toEdgecrewError(error);
+        return { error: typed.toInfo(), usage: [...ctx.usage, ...typed.usage] };
+      }),
 
       setCancelled: assign(({ event }) => ({
         error: new AbortError(event.type === "CANCEL" ? event.reason : "cancelled").toInfo(),

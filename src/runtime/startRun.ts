@@ -6,7 +6,15 @@
 import { randomBytes } from "node:crypto";
 import { createActor } from "xstate";
 import { EdgecrewError, ErrorCodes } from "../errors.js";
-import type { AgentDefinition, PlannerPort, RunEvent, RunResult, RunStatus, WorkerPort } from "../types.js";
+import type {
+  AgentDefinition,
+  PlannerPort,
+  RunEvent,
+  RunEventInput,
+  RunResult,
+  RunStatus,
+  WorkerPort,
+} from "../types.js";
 import { EventHub, type RunEventListener } from "./EventHub.js";
 import { buildLedger } from "./ledger.js";
 import { createOrchestratorMachine } from "./machine.js";
@@ -27,7 +35,13 @@ export interface StartRunOptions {
   readonly workers: WorkerPort;
   readonly signal?: AbortSignal;
   readonly runId?: string;
-  readonly onEvent?: RunEventListener;
+  /** Listeners called with every event, in order; one that throws is reported and the run goes on. */
+  readonly listeners?: readonly RunEventListener[];
+  /**
+   * Receives a sink into this run's event stream, for events that originate outside the run (e.g. a shared
+   * model manager loading a model). Events sent after the run has ended are dropped.
+   */
+  readonly connect?: (emit: (event: RunEventInput) => void) => void;
   /** Called when an event listener throws (the run goes on). */
   readonly onListenerError?: (error: unknown, event: RunEvent) => void;
   readonly clock?: () => number;
@@ -47,7 +61,8 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
   const runId = options.runId ?? newRunId();
   const clock = options.clock ?? Date.now;
   const hub = new EventHub(runId, { clock, onListenerError: options.onListenerError });
-  if (options.onEvent) hub.subscribe(options.onEvent);
+  for (const listener of options.listeners ?? []) hub.subscribe(listener);
+  options.connect?.((event) => hub.emit(event));
   const pending = new Set<Promise<unknown>>();
   const machine = createOrchestratorMachine({
     planner: options.planner,

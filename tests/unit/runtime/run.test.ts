@@ -176,9 +176,11 @@ describe("a run", () => {
     const run = startRun(agent(), "t", {
       planner: fakePlanner(diamond).port,
       workers: fakeWorkers().port,
-      onEvent: () => {
-        throw new Error("listener bug");
-      },
+      listeners: [
+        () => {
+          throw new Error("listener bug");
+        },
+      ],
       onListenerError,
     });
     expect((await run.result).status).toBe("completed");
