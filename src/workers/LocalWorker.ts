@@ -1,0 +1,221 @@
+/**
+ * The worker port on local models: runs each subtask on its worker's GGUF model through the shared model
+ * manager, under a grammar built from the worker's output schema, validates the answer with zod, and re-asks
+ * with the exact errors when validation fails. A bad answer or a model that cannot run is returned as a
+ * WorkerOutcome (data for the runtime to repair or escalate); only an abort is thrown.
+ */
+import type { ChatHistoryItem, LlamaGrammar } from "node-llama-cpp";
+import { DisposedError, isAbortError, isEdgecrewError, throwIfAborted } from "../errors.js";
+import { type CompiledSchema, compileSchema, parseJsonAgainst } from "../schema/compile.js";
+import type {
+  CallContext,
+  DeviceConfig,
+  SubtaskRequest,
+  UsageRecord,
+  WorkerDefinition,
+  WorkerOutcome,
+  WorkerPort,
+} from "../types.js";
+import { abortErrorFor, safeEmit, settleWithin } from "./asyncGuards.js";
+import { type Generation, generateTurn } from "./generate.js";
+import type { GrammarSchemaOptions } from "./grammarSchema.js";
+import { ModelManager, type ModelManagerOptions, type SequenceLease } from "./ModelManager.js";
+import { repairPrompt, workerSystemPrompt, workerUserPrompt } from "./workerPrompts.js";
+
+/** Options of {@link createLocalWorkers}. */
+export interface LocalWorkersOptions {
+  /** The agent's workers; each one's model is declared to the manager up front (context size, `parallel`). */
+  readonly workers: readonly WorkerDefinition[];
+  /** Device settings, used when no `manager` is given. */
+  readonly device?: DeviceConfig;
+  /**
+   * A shared model manager (e.g. also used by a local planner). When omitted, the workers create their own
+   * from `manager` options and dispose it with themselves; a passed-in manager is left to its owner.
+   */
+  readonly manager?: ModelManager;
+  /** Options for the manager created when none is passed. */
+  readonly managerOptions?: Omit<ModelManagerOptions, "device">;
+  /** Repair turns after an answer fails validation (default 1). */
+  readonly retries?: number;
+  /** Wall-clock limit of one subtask, model load included; exceeding it is a `model-failed` outcome. */
+  readonly subtaskTimeoutMs?: number;
+  /** Grammar conversion settings (default string `maxLength`, integer-enum range). */
+  readonly grammar?: GrammarSchemaOptions;
+  /** Keep each sequence's evaluated tokens between subtasks and reuse the common prefix (default false). */
+  readonly reusePrefix?: boolean;
+  /** Sampling seed for every generation, for reproducible runs; default a fresh random seed per generation. */
+  readonly seed?: number;
+}
+
+class SubtaskTimeout extends Error {
+  constructor(ms: number) {
+    super(`the subtask timed out after ${ms} ms`);
+    this.name = "SubtaskTimeout";
+  }
+}
+
+/**
+ * Runs subtasks on local models (see the file comment). Create it with {@link createLocalWorkers}.
+ */
+export class LocalWorker implements WorkerPort {
+  /** The model manager the workers run on. */
+  readonly manager: ModelManager;
+  readonly #workers: ReadonlyMap<string, WorkerDefinition>;
+  readonly #ownsManager: boolean;
+  readonly #options: LocalWorkersOptions;
+  #disposing: Promise<void> | undefined;
+
+  constructor(options: LocalWorkersOptions) {
+    if (options.manager === undefined && options.device === undefined) {
+      throw new TypeError("createLocalWorkers needs either a manager or device settings");
+    }
+    this.#options = options;
+    this.#ownsManager = options.manager === undefined;
+    this.manager =
+      options.manager ??
+      new ModelManager({ ...options.managerOptions, device: options.device as DeviceConfig });
+    this.#workers = new Map(options.workers.map((worker) => [worker.name, worker]));
+    for (const worker of options.workers) {
+      this.manager.declare(worker.model, {
+        contextSize: worker.contextSize,
+        sequences: Math.max(1, worker.parallel),
+      });
+      // Fail at construction, not mid-run, on an output schema zod cannot compile.
+      compileSchema(worker.output);
+    }
+  }
+
+  /** Whether the named worker's model is loaded. */
+  isResident(worker: string): boolean {
+    const definition = this.#workers.get(worker);
+    return definition !== undefined && !this.manager.disposed && this.manager.isResident(definition.model);
+  }
+
+  /**
+   * Runs one subtask (see the file comment). Resolves with a schema-valid answer, an `invalid-output` outcome
+   * after `retries` repair turns, or a `model-failed` outcome; rejects only with an AbortError (the signal
+   * fired) or a DisposedError (used after `dispose()`).
+   */
+  async execute(request: SubtaskRequest, context: CallContext): Promise<WorkerOutcome> {
+    if (this.#disposing !== undefined) throw new DisposedError("LocalWorker");
+    throwIfAborted(context.signal);
+    const worker = request.worker;
+    const schema = compileSchema(worker.output);
+    const timeoutMs = this.#options.subtaskTimeoutMs;
+    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    const signal = timeout === undefined ? context.signal : AbortSignal.any([context.signal, timeout]);
+    const usage: UsageRecord[] = [];
+    let attempts = 0;
+    let lease: SequenceLease | undefined;
+    try {
+      const grammar = await this.manager.grammarFor(worker.output, this.#options.grammar, signal);
+      lease = await this.manager.acquire(worker.model, {
+        contextSize: worker.contextSize,
+        sequences: Math.max(1, worker.parallel),
+        signal,
+        emit: context.emit,
+      });
+      return await this.#answer(request, context, { lease, grammar, schema, signal, usage }, (n) => {
+        attempts = n;
+      });
+    } catch (error) {
+      if (context.signal.aborted)
+        throw isAbortError(error) ? error : abortErrorFor(context.signal, "the subtask");
+      if (this.#disposing !== undefined) throw new DisposedError("LocalWorker");
+      // A schema the grammar cannot express also lands here: the planner may still answer without a grammar.
+      const reason = timeout?.aborted === true ? new SubtaskTimeout(timeoutMs as number) : error;
+      return { ok: false, reason: "model-failed", errors: [describeFailure(reason)], attempts, usage };
+    } finally {
+      lease?.release();
+    }
+  }
+
+  async #answer(
+    request: SubtaskRequest,
+    context: CallContext,
+    run: {
+      lease: SequenceLease;
+      grammar: LlamaGrammar;
+      schema: CompiledSchema;
+      signal: AbortSignal;
+      usage: UsageRecord[];
+    },
+    countAttempt: (attempts: number) => void,
+  ): Promise<WorkerOutcome> {
+    const { lease, grammar, schema, signal, usage } = run;
+    const worker = request.worker;
+    const retries = Math.max(0, this.#options.retries ?? 1);
+    let history: ChatHistoryItem[] = [
+      { type: "system", text: workerSystemPrompt(request) },
+      { type: "user", text: workerUserPrompt(request) },
+    ];
+    let errors: readonly string[] = [];
+    for (let attempt = 1; attempt <= retries + 1; attempt++) {
+      countAttempt(attempt);
+      const generation: Generation = await generateTurn(lease, history, {
+        grammar,
+        maxTokens: worker.maxTokens,
+        temperature: worker.temperature,
+        signal,
+        // A repair turn continues the conversation already in the sequence.
+        reusePrefix: attempt > 1 || this.#options.reusePrefix === true,
+        ...(this.#options.seed === undefined ? {} : { seed: this.#options.seed }),
+      });
+      usage.push({
+        model: worker.model.raw,
+        locality: "local",
+        promptTokens: generation.promptTokens,
+        completionTokens: generation.completionTokens,
+        durationMs: generation.durationMs,
+        loadMs: attempt === 1 ? lease.loadMs : 0,
+      });
+      const result = parseJsonAgainst(schema, generation.text);
+      if (result.ok) return { ok: true, answer: result.value, attempts: attempt, usage };
+      errors =
+        generation.stopReason === "maxTokens"
+          ? [
+              `(root): the answer was cut off at ${worker.maxTokens} tokens before the JSON was complete; answer more briefly`,
+            ]
+          : result.errors;
+      if (attempt <= retries) {
+        safeEmit(context.emit, {
+          type: "subtask.repairing",
+          subtaskId: request.subtask.id,
+          attempt: attempt + 1,
+          errors,
+        });
+        history = [...generation.history, { type: "user", text: repairPrompt(errors) }];
+      }
+    }
+    return { ok: false, reason: "invalid-output", errors, attempts: retries + 1, usage };
+  }
+
+  /** Frees the models when this instance owns its manager; idempotent and bounded in time. */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#ownsManager
+      ? settleWithin(this.manager.dispose(), 30_000).then(() => undefined)
+      : Promise.resolve();
+    return this.#disposing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+function describeFailure(error: unknown): string {
+  if (isEdgecrewError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Creates the worker port that runs an agent's workers on local GGUF models.
+ *
+ * @example
+ * const workers = createLocalWorkers({ workers: agent.workers, device: agent.device, retries: agent.escalation.retries });
+ * const outcome = await workers.execute(request, { signal, emit });
+ * await workers.dispose();
+ */
+export function createLocalWorkers(options: LocalWorkersOptions): LocalWorker {
+  return new LocalWorker(options);
+}

@@ -1,0 +1,74 @@
+/**
+ * Loads a checked GGUF file into llama.cpp and creates its one context. Either step can fail (memory, a
+ * backend error); a half-opened model is disposed with a bounded wait, because after a failed `createContext`
+ * `model.dispose()` was once seen never to resolve.
+ */
+import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
+import { ErrorCodes, ModelError, throwIfAborted } from "../errors.js";
+import { abortErrorFor, settleWithin } from "./asyncGuards.js";
+
+/** What to open and how. */
+export interface OpenModelOptions {
+  /** The model's reference as written, for error messages. */
+  readonly model: string;
+  readonly path: string;
+  /** Tokens per sequence. */
+  readonly contextSize: number;
+  readonly sequences: number;
+  readonly threads: number;
+  readonly signal: AbortSignal;
+  readonly disposeTimeoutMs: number;
+}
+
+/** An opened model with its context and the memory node-llama-cpp accounts for both. */
+export interface OpenedModel {
+  readonly model: LlamaModel;
+  readonly context: LlamaContext;
+  /** RAM + VRAM node-llama-cpp reserved for the weights and the context (0 when it reports nothing). */
+  readonly bytes: number;
+}
+
+function loadFailed(options: OpenModelOptions, what: string, cause: unknown): ModelError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new ModelError(ErrorCodes.MODEL_LOAD_FAILED, `${options.model}: ${what}: ${reason}`, {
+    cause,
+    context: { model: options.model, path: options.path },
+  });
+}
+
+/**
+ * Loads the model and creates its context. Throws a ModelError MODEL_LOAD_FAILED (with the cause) when either
+ * fails, an AbortError when the signal fires; nothing stays allocated in either case.
+ */
+export async function openModel(llama: Llama, options: OpenModelOptions): Promise<OpenedModel> {
+  const { signal } = options;
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({ modelPath: options.path, loadSignal: signal });
+  } catch (cause) {
+    throwIfAborted(signal);
+    throw loadFailed(options, "could not load the model", cause);
+  }
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      contextSize: options.contextSize,
+      sequences: options.sequences,
+      threads: options.threads,
+      createSignal: signal,
+      failedCreationRemedy: false,
+    });
+  } catch (cause) {
+    await settleWithin(model.dispose(), options.disposeTimeoutMs);
+    throwIfAborted(signal);
+    throw loadFailed(options, "could not create a context", cause);
+  }
+  if (signal.aborted) {
+    await settleWithin(context.dispose(), options.disposeTimeoutMs);
+    await settleWithin(model.dispose(), options.disposeTimeoutMs);
+    throw abortErrorFor(signal, `loading ${options.model}`);
+  }
+  const bytes =
+    model.memoryUsage.ram + model.memoryUsage.vram + context.memoryUsage.ram + context.memoryUsage.vram;
+  return { model, context, bytes };
+}

@@ -1,0 +1,161 @@
+import { AIMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  isAbortError,
+  isDisposedError,
+  isValidationError,
+  type ValidationError,
+} from "../../../src/errors.js";
+import type { RunEventInput } from "../../../src/types.js";
+import { ChatNodeLlamaCpp } from "../../../src/workers/ChatNodeLlamaCpp.js";
+import { ModelManager } from "../../../src/workers/ModelManager.js";
+import { fixtureRef, TEST_DEVICE, tempDir } from "./helpers.js";
+
+let cleanup: () => Promise<void>;
+let manager: ModelManager;
+const events: RunEventInput[] = [];
+
+beforeAll(async () => {
+  const temp = await tempDir("edgecrew-chat-");
+  cleanup = temp.cleanup;
+  manager = new ModelManager({
+    device: TEST_DEVICE,
+    resolve: { fixtureCacheDir: temp.dir },
+    onEvent: (event) => events.push(event),
+  });
+});
+
+afterAll(async () => {
+  await manager.dispose();
+  await cleanup();
+});
+
+function planner(
+  overrides: Partial<ConstructorParameters<typeof ChatNodeLlamaCpp>[0]> = {},
+): ChatNodeLlamaCpp {
+  return new ChatNodeLlamaCpp({
+    manager,
+    model: fixtureRef(11),
+    contextSize: 1024,
+    maxTokens: 48,
+    ...overrides,
+  });
+}
+
+const Plan = z.object({
+  steps: z
+    .array(
+      z.object({
+        id: z.enum(["s1", "s2", "s3"]),
+        worker: z.enum(["weather", "packing"]),
+        instruction: z.string().max(40),
+      }),
+    )
+    .min(1)
+    .max(3),
+  parallel: z.boolean(),
+  note: z.string().max(20).nullable(),
+});
+
+describe("ChatNodeLlamaCpp", () => {
+  it("answers a system+human invoke with text and usage_metadata", async () => {
+    // A fixed seed: free text from random weights may otherwise end at once.
+    const model = planner({ seed: 42 });
+    expect(model.supportsGrammar).toBe(true);
+    expect(model._llmType()).toBe("node-llama-cpp");
+    const reply = await model.invoke([
+      new SystemMessage("You are a planner."),
+      new HumanMessage("Plan a trip."),
+    ]);
+    expect(reply).toBeInstanceOf(AIMessage);
+    expect(typeof reply.content).toBe("string");
+    expect(reply.text.length).toBeGreaterThan(0);
+    const usage = reply.usage_metadata;
+    expect(usage?.input_tokens).toBeGreaterThan(5);
+    expect(usage?.output_tokens).toBeGreaterThan(0);
+    expect(usage?.output_tokens).toBeLessThanOrEqual(48);
+    expect(usage?.total_tokens).toBe((usage?.input_tokens ?? 0) + (usage?.output_tokens ?? 0));
+    expect(reply.response_metadata).toMatchObject({ model: "fixture:tiny?seed=11" });
+    expect(events.filter((e) => e.type === "model.loaded")).toHaveLength(1);
+  });
+
+  it("accepts a multi-turn conversation including an earlier AI turn", async () => {
+    const reply = await planner().invoke([
+      new SystemMessage("You are a planner."),
+      new HumanMessage("Plan a trip."),
+      new AIMessage("Where to?"),
+      new HumanMessage("The mountains."),
+    ]);
+    expect(reply.usage_metadata?.input_tokens).toBeGreaterThan(15);
+  });
+
+  it("withStructuredOutput(zod) returns valid objects under a grammar", async () => {
+    // Random weights spend about one token per character: leave room for the longest plan the grammar allows.
+    const structured = planner({ maxTokens: 700, temperature: 0.8 }).withStructuredOutput(Plan);
+    for (let i = 0; i < 5; i++) {
+      const value = await structured.invoke([
+        new SystemMessage("Make a plan."),
+        new HumanMessage("Trip to the Alps"),
+      ]);
+      expect(Plan.safeParse(value).success).toBe(true);
+    }
+  });
+
+  it("withStructuredOutput(JSON Schema, includeRaw) returns { raw, parsed }", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        city: { type: "string", maxLength: 15 },
+        days: { type: "integer", minimum: 1, maximum: 3 },
+      },
+      required: ["city", "days"],
+    };
+    const result = await planner({ maxTokens: 80 })
+      .withStructuredOutput<{ city: string; days: number }>(schema, { includeRaw: true })
+      .invoke("Pick a city");
+    expect(result.raw).toBeInstanceOf(AIMessage);
+    expect(JSON.parse(result.raw.text as string)).toEqual(result.parsed);
+    expect([1, 2, 3]).toContain(result.parsed.days);
+    expect(result.parsed.city.length).toBeLessThanOrEqual(15);
+  });
+
+  it("throws a ValidationError with the errors when the value breaks a rule the grammar cannot enforce", async () => {
+    const strict = z.object({
+      code: z
+        .string()
+        .length(4)
+        .regex(/^zzzz$/),
+    });
+    const error = await planner({ maxTokens: 30 })
+      .withStructuredOutput(strict)
+      .invoke("Give the code")
+      .catch((e: unknown) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).errors.join("\n")).toMatch(/^code: /m);
+  });
+
+  it("is abortable through the call options' signal", async () => {
+    const controller = new AbortController();
+    const pending = planner({ maxTokens: 3000, contextSize: 4096 })
+      .withStructuredOutput(z.object({ text: z.string().min(1999).max(1999) }))
+      .invoke("Write", { signal: controller.signal });
+    setTimeout(() => controller.abort(), 200);
+    const started = performance.now();
+    const error = await pending.catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(isAbortError(error) || (error instanceof Error && /abort/i.test(error.message))).toBe(true);
+    // The model is usable afterwards.
+    const reply = await planner().invoke("Hello");
+    expect(reply.text.length).toBeGreaterThan(0);
+  });
+
+  it("dispose() is idempotent and use after dispose throws DisposedError; the shared manager stays", async () => {
+    const model = planner();
+    await model.dispose();
+    await model[Symbol.asyncDispose]();
+    const error = await model.invoke("Hello").catch((e: unknown) => e);
+    expect(isDisposedError(error)).toBe(true);
+    expect(manager.disposed).toBe(false);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Shared setup of the workers' model tests: a temporary fixture cache, fixture model references, worker
+ * definitions and requests, and a recording event sink.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type {
+  DeviceConfig,
+  JsonSchema,
+  LocalModelRef,
+  RunEventInput,
+  SubtaskRequest,
+  WorkerDefinition,
+} from "../../../src/types.js";
+
+/** Tests run llama.cpp on one CPU thread, never the GPU (see NODE-LLAMA-CPP-NOTES: the threads trap). */
+export const TEST_DEVICE: DeviceConfig = { gpu: false, threads: 1 };
+
+export function fixtureRef(seed = 1): LocalModelRef {
+  return { kind: "fixture", raw: `fixture:tiny?seed=${seed}`, name: "fixture", seed, size: "tiny" };
+}
+
+export function fileRef(path: string): LocalModelRef {
+  return { kind: "file", raw: path, path };
+}
+
+export async function tempDir(
+  prefix = "edgecrew-workers-",
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function workerDef(output: JsonSchema, overrides: Partial<WorkerDefinition> = {}): WorkerDefinition {
+  return {
+    name: "w",
+    description: "test worker",
+    model: fixtureRef(),
+    tools: [],
+    output,
+    contextSize: 1024,
+    maxTokens: 256,
+    temperature: 0.8,
+    parallel: 1,
+    ...overrides,
+  };
+}
+
+export function request(
+  worker: WorkerDefinition,
+  id = "s1",
+  dependencies: SubtaskRequest["dependencies"] = {},
+): SubtaskRequest {
+  return {
+    runId: "run-1",
+    task: "Plan a weekend trip to the mountains",
+    subtask: {
+      id,
+      worker: worker.name,
+      instruction: "Answer for your part of the trip.",
+      dependsOn: Object.keys(dependencies),
+    },
+    worker,
+    dependencies,
+  };
+}
+
+/** A CallContext that records events. */
+export function recorder(signal: AbortSignal = new AbortController().signal) {
+  const events: RunEventInput[] = [];
+  return { events, context: { signal, emit: (event: RunEventInput) => events.push(event) } };
+}
