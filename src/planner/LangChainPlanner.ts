@@ -117,11 +117,19 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     let parsed: unknown;
     let parseErrors: string[] | undefined;
     try {
-      const out = (await runnable.invoke(messages, { signal })) as { raw: unknown; parsed: unknown };
+      const out = (await runnable.invoke(messages, { signal })) as {
+        raw: unknown;
+        parsed: unknown;
+        parsingError?: unknown;
+      };
       raw = out.raw;
       parsed = out.parsed;
-      if (parsed === null || parsed === undefined)
-        parseErrors = ["the reply was not valid JSON in the requested format"];
+      if (parsed === null || parsed === undefined) {
+        const why = out.parsingError;
+        parseErrors = isValidationError(why)
+          ? [...why.errors]
+          : [why instanceof Error ? why.message : "the reply was not valid JSON in the requested format"];
+      }
     } catch (error) {
       if (signal.aborted || isAbortError(error))
         throw new AbortError("planning was aborted", { cause: error });

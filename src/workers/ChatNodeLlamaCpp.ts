@@ -15,7 +15,7 @@ import {
   type BaseChatModelCallOptions,
   type BaseChatModelParams,
 } from "@langchain/core/language_models/chat_models";
-import { AIMessage, type BaseMessage } from "@langchain/core/messages";
+import { AIMessage, type BaseMessage, type MessageContent } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { type Runnable, RunnableLambda } from "@langchain/core/runnables";
 import type { SerializableSchema } from "@langchain/core/utils/standard_schema";
@@ -271,10 +271,16 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
     if (config?.includeRaw === true) {
       return bound
         .pipe(
-          RunnableLambda.from(async (raw: BaseMessage) => ({
-            raw,
-            parsed: (await parseStructured(raw, structured)) as RunOutput,
-          })),
+          // LangChain's convention for includeRaw: a value that fails to parse is `parsed: null` with the error
+          // beside it, so the caller keeps the raw message (and its token usage) for its re-ask.
+          RunnableLambda.from(async (raw: BaseMessage) => {
+            try {
+              return { raw, parsed: (await parseStructured(raw, structured)) as RunOutput };
+            } catch (parsingError) {
+              // Typed like LangChain's own models, whose declared `parsed` type also omits the null case.
+              return { raw, parsed: null, parsingError } as unknown as { raw: BaseMessage; parsed: RunOutput };
+            }
+          }),
         )
         .withConfig({ runName: "StructuredOutputRunnable" });
     }
@@ -285,6 +291,18 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
         ),
       )
       .withConfig({ runName: "StructuredOutput" });
+  }
+
+  /** Counts tokens with the model's own tokenizer (LangChain's default would try to download a GPT tokenizer). */
+  override async getNumTokens(content: MessageContent): Promise<number> {
+    if (this.#disposed) throw new DisposedError("ChatNodeLlamaCpp");
+    const text = typeof content === "string" ? content : JSON.stringify(content);
+    const lease = await this.manager.acquire(this.model, { contextSize: this.contextSize, sequences: 1 });
+    try {
+      return lease.model.tokenize(text).length;
+    } finally {
+      lease.release();
+    }
   }
 
   /** Marks the model unusable; the shared manager (and its models) stay with their owner. Idempotent. */

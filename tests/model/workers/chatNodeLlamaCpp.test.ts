@@ -135,6 +135,23 @@ describe("ChatNodeLlamaCpp", () => {
     expect((error as ValidationError).errors.join("\n")).toMatch(/^code: /m);
   });
 
+  it("with includeRaw, an invalid value is { raw, parsed: null, parsingError } so usage is kept", async () => {
+    const strict = z.object({ code: z.string().regex(/^zzzz$/) });
+    const result = (await planner({ maxTokens: 30 })
+      .withStructuredOutput(strict, { includeRaw: true })
+      .invoke("Give the code")) as unknown as { raw: AIMessage; parsed: unknown; parsingError: unknown };
+    expect(result.parsed).toBeNull();
+    expect(isValidationError(result.parsingError)).toBe(true);
+    expect(result.raw.usage_metadata?.output_tokens ?? 0).toBeGreaterThan(0);
+  });
+
+  it("counts tokens with the model's own tokenizer", async () => {
+    const model = planner({});
+    const tokens = await model.getNumTokens("hello world");
+    expect(tokens).toBeGreaterThan(2);
+    expect(tokens).toBeLessThanOrEqual("hello world".length + 1);
+  });
+
   it("is abortable through the call options' signal", async () => {
     const controller = new AbortController();
     const pending = planner({ maxTokens: 3000, contextSize: 4096 })
