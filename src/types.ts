@@ -213,7 +213,12 @@ export interface RunEventPayloads {
   "model.loaded": { readonly model: string; readonly bytes?: number; readonly ms: number };
   "model.unloaded": { readonly model: string; readonly bytes?: number };
   "tool.called": { readonly subtaskId: string; readonly tool: string; readonly args: JsonValue };
-  "tool.result": { readonly subtaskId: string; readonly tool: string; readonly result: ToolCallResult; readonly ms: number };
+  "tool.result": {
+    readonly subtaskId: string;
+    readonly tool: string;
+    readonly result: ToolCallResult;
+    readonly ms: number;
+  };
   "run.completed": { readonly answer: JsonValue };
   "run.failed": { readonly error: ErrorInfo };
   "run.cancelled": { readonly reason: string };

@@ -2,7 +2,7 @@
  * The CLI's view of the outside world, injected so that commands can be tested in-process and never touch
  * `process` directly (library code never calls `process.exit`).
  */
-import { ErrorCodes, type EdgecrewError, isEdgecrewError, toEdgecrewError } from "../errors.js";
+import { type EdgecrewError, ErrorCodes, isEdgecrewError, toEdgecrewError } from "../errors.js";
 
 export interface CliIo {
   readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean };
@@ -48,7 +48,8 @@ export function reportError(io: CliIo, value: unknown, debug: boolean): number {
   io.stderr.write(`edgecrew: ${error.message}\n`);
   if (debug) {
     io.stderr.write(`[${error.code}]\n${error.stack ?? ""}\n`);
-    if (error.cause !== undefined) io.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
+    if (error.cause !== undefined)
+      io.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
   } else if (!isEdgecrewError(value)) {
     io.stderr.write("(run with --debug for details)\n");
   }

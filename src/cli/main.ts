@@ -11,7 +11,9 @@ import { registerValidateCommand } from "./commands/validate.js";
 import { type CliIo, ExitCode, processIo, reportError } from "./io.js";
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version?: string;
+  };
   return pkg.version ?? "0.0.0";
 }
 
@@ -23,7 +25,9 @@ export interface CommandOutcome {
 /** Builds the commander program; commands write through `io` and record their exit code in `outcome`. */
 export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
   const program = new Command("edgecrew")
-    .description("Run agents whose planner splits a task into a DAG and whose small local models do the subtasks.")
+    .description(
+      "Run agents whose planner splits a task into a DAG and whose small local models do the subtasks.",
+    )
     .version(packageVersion(), "-v, --version")
     .option("--debug", "print stack traces and error causes")
     .showHelpAfterError("(run with --help for usage)")

@@ -27,7 +27,9 @@ export function renderEvent(event: RunEvent): string | undefined {
     case "plan.rejected":
       return `plan rejected (attempt ${event.attempt}):\n${event.errors.map((e) => `  - ${clip(e)}`).join("\n")}`;
     case "plan.created": {
-      const lines = [`plan (${event.plan.subtasks.length} subtask${event.plan.subtasks.length === 1 ? "" : "s"}):`];
+      const lines = [
+        `plan (${event.plan.subtasks.length} subtask${event.plan.subtasks.length === 1 ? "" : "s"}):`,
+      ];
       for (const s of event.plan.subtasks) {
         const deps = s.dependsOn.length > 0 ? ` ← ${s.dependsOn.join(", ")}` : "";
         lines.push(`  ${s.id} [${s.worker}]${deps}: ${clip(s.instruction, 120)}`);

@@ -278,7 +278,10 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
               return { raw, parsed: (await parseStructured(raw, structured)) as RunOutput };
             } catch (parsingError) {
               // Typed like LangChain's own models, whose declared `parsed` type also omits the null case.
-              return { raw, parsed: null, parsingError } as unknown as { raw: BaseMessage; parsed: RunOutput };
+              return { raw, parsed: null, parsingError } as unknown as {
+                raw: BaseMessage;
+                parsed: RunOutput;
+              };
             }
           }),
         )

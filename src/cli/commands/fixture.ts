@@ -21,10 +21,16 @@ export function registerFixtureCommand(program: Command, io: CliIo, _outcome: Co
     .action(async (out: string, options: { seed: string; size: string; name: string }) => {
       const seed = Number(options.seed);
       if (!Number.isSafeInteger(seed) || seed < 0) {
-        throw new EdgecrewError(ErrorCodes.USAGE, `--seed must be a non-negative integer, got "${options.seed}"`);
+        throw new EdgecrewError(
+          ErrorCodes.USAGE,
+          `--seed must be a non-negative integer, got "${options.seed}"`,
+        );
       }
       if (!SIZES.includes(options.size as FixtureSize)) {
-        throw new EdgecrewError(ErrorCodes.USAGE, `--size must be one of ${SIZES.join(", ")}, got "${options.size}"`);
+        throw new EdgecrewError(
+          ErrorCodes.USAGE,
+          `--size must be one of ${SIZES.join(", ")}, got "${options.size}"`,
+        );
       }
       const model = await createFixtureModel({
         seed,

@@ -36,7 +36,10 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       const file = resolve(io.cwd, agentPath);
       let agent = await loadAgent(file);
       if (options.planner !== undefined) {
-        agent = { ...agent, planner: { ...agent.planner, model: parseModelRef(options.planner, { baseDir: io.cwd }) } };
+        agent = {
+          ...agent,
+          planner: { ...agent.planner, model: parseModelRef(options.planner, { baseDir: io.cwd }) },
+        };
       }
       const task = taskWords.join(" ");
       const controller = new AbortController();
@@ -63,7 +66,9 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
           io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         } else if (options.quiet) {
           if (result.status === "completed") {
-            io.stdout.write(`${typeof result.answer === "string" ? result.answer : JSON.stringify(result.answer)}\n`);
+            io.stdout.write(
+              `${typeof result.answer === "string" ? result.answer : JSON.stringify(result.answer)}\n`,
+            );
           } else {
             io.stderr.write(`edgecrew: run ${result.status}: ${result.error?.message ?? ""}\n`);
           }

@@ -13,7 +13,7 @@ export function registerSchemaCommand(program: Command, io: CliIo, _outcome: Com
     .option("-o, --out <file>", "write it to a file instead of stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  edgecrew schema --out edgecrew.schema.json\n  # then in .vscode/settings.json: \"yaml.schemas\": { \"./edgecrew.schema.json\": \"agents/*.yaml\" }",
+      '\nExample:\n  edgecrew schema --out edgecrew.schema.json\n  # then in .vscode/settings.json: "yaml.schemas": { "./edgecrew.schema.json": "agents/*.yaml" }',
     )
     .action(async (options: { out?: string }) => {
       const text = `${JSON.stringify(agentJsonSchema(), null, 2)}\n`;
