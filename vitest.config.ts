@@ -9,6 +9,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["tests/unit/**/*.test.ts"],
+          // Tiers run one after another (unit, model, e2e): model and e2e tests each want the CPU to themselves.
+          sequence: { groupOrder: 0 },
           testTimeout: 20_000,
         },
       },
@@ -16,6 +18,7 @@ export default defineConfig({
         test: {
           name: "model",
           include: ["tests/model/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
           // Each file loads llama.cpp once; tests use maxThreads 1, so two files fit the two cores.
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -27,6 +30,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["tests/e2e/**/*.test.ts"],
+          sequence: { groupOrder: 2 },
           testTimeout: 180_000,
           hookTimeout: 180_000,
           pool: "forks",

@@ -85,6 +85,12 @@ export interface WorkerDefinition {
   readonly system?: string;
   /** Names of the tools this worker may call (a subset of the agent's tools). */
   readonly tools: readonly string[];
+  /**
+   * Whether the worker must call a tool before it answers. `"auto"` (also what an absent key means): the model
+   * decides, and may answer at once. `"required"`: the first model turn of every subtask is forced to be a call
+   * of one of the granted tools (small models often answer instead of calling); after it, the model decides.
+   */
+  readonly toolChoice?: "auto" | "required";
   /** JSON Schema of the worker's answer; every answer is grammar-constrained and validated by it. */
   readonly output: JsonSchema;
   readonly contextSize: number;
@@ -207,6 +213,13 @@ export interface RunEventPayloads {
     readonly attempt: number;
     readonly errors: readonly string[];
   };
+  "subtask.escalated": {
+    readonly subtaskId: string;
+    readonly worker: string;
+    /** Why the worker could not answer: every attempt invalid, or its model failed. */
+    readonly reason: "invalid-output" | "model-failed";
+    readonly errors: readonly string[];
+  };
   "subtask.completed": { readonly subtaskId: string; readonly result: SubtaskResult };
   "subtask.failed": { readonly subtaskId: string; readonly error: ErrorInfo };
   "model.loading": { readonly model: string; readonly estimatedBytes?: number };
@@ -287,6 +300,16 @@ export interface PlannerPort {
   readonly model: string;
   plan(request: PlanRequest, context: CallContext): Promise<Produced<Plan>>;
   join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>>;
+  /**
+   * Does a subtask its worker could not answer (escalation), under the worker's output schema. Resolves with a
+   * schema-valid answer or throws an EdgecrewError (SUBTASK_FAILED) after its bounded attempts.
+   */
+  solve(request: EscalationRequest, context: CallContext): Promise<Produced<JsonValue>>;
+}
+
+/** A subtask handed to the planner after its worker failed, with the worker's errors. */
+export interface EscalationRequest extends SubtaskRequest {
+  readonly errors: readonly string[];
 }
 
 /** A subtask ready to run: references already substituted, dependencies' answers attached. */

@@ -17,6 +17,7 @@ import {
 import { compileSchema } from "../schema/compile.js";
 import type {
   CallContext,
+  EscalationRequest,
   JoinDecision,
   JoinRequest,
   JsonSchema,
@@ -36,6 +37,9 @@ import {
   planRepairPrompt,
   planSystemPrompt,
   planUserPrompt,
+  solveRepairPrompt,
+  solveSystemPrompt,
+  solveUserPrompt,
 } from "./prompts.js";
 import { validatePlan } from "./validatePlan.js";
 
@@ -241,6 +245,35 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         ErrorCodes.PLANNER_FAILED,
         `the planner gave no valid final answer in ${maxAttempts} attempts:\n${errors.map((e) => `  - ${e}`).join("\n")}`,
         { context: { model: label, errors: [...errors] } },
+      );
+      error.usage = usage;
+      throw error;
+    },
+
+    async solve(request: EscalationRequest, context: CallContext): Promise<Produced<JsonValue>> {
+      const validator = compileSchema(request.worker.output);
+      const messages: BaseMessage[] = [
+        new SystemMessage(solveSystemPrompt(request)),
+        new HumanMessage(solveUserPrompt(request)),
+      ];
+      const usage: UsageRecord[] = [];
+      let errors: readonly string[] = [];
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const reply = await ask(request.worker.output, "answer", messages, context.signal);
+        usage.push(reply.usage);
+        const checked = reply.parseErrors
+          ? { ok: false as const, errors: reply.parseErrors }
+          : validator.validate(reply.parsed);
+        if (checked.ok) return { value: checked.value, usage };
+        errors = checked.errors;
+        messages.push(new AIMessage(reply.text), new HumanMessage(solveRepairPrompt(errors)));
+      }
+      const error = new EdgecrewError(
+        ErrorCodes.SUBTASK_FAILED,
+        `subtask ${request.subtask.id}: neither worker ${request.worker.name} nor the planner gave a valid answer (planner: ${maxAttempts} attempts):\n${errors.map((e) => `  - ${e}`).join("\n")}`,
+        {
+          context: { subtaskId: request.subtask.id, errors: [...errors], workerErrors: [...request.errors] },
+        },
       );
       error.usage = usage;
       throw error;

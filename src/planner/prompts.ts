@@ -2,8 +2,8 @@
  * The planner's prompts. Kept apart from the code that sends them so they can be read, reviewed and tested as
  * text; every fact the model needs (workers, their answer fields, limits, the reference syntax) is stated here.
  */
-import { describeType } from "../schema/describe.js";
-import type { JoinRequest, JsonSchema, PlanRequest, WorkerSummary } from "../types.js";
+import { describeSchema, describeType } from "../schema/describe.js";
+import type { EscalationRequest, JoinRequest, JsonSchema, PlanRequest, WorkerSummary } from "../types.js";
 
 function fieldList(schema: JsonSchema): string {
   const properties = schema.properties;
@@ -82,5 +82,39 @@ export function joinRepairPrompt(errors: readonly string[]): string {
     "Your answer was rejected:",
     ...errors.map((e) => `- ${e}`),
     'Reply with JSON only: {"answer": …}.',
+  ].join("\n");
+}
+
+/** System prompt for doing a worker's subtask after the worker failed (escalation). */
+export function solveSystemPrompt(request: EscalationRequest): string {
+  const worker = request.worker;
+  return [
+    `You are standing in for the worker "${worker.name}" (${worker.description}), whose small model could not do this subtask.`,
+    ...(worker.system === undefined ? [] : [worker.system]),
+    describeSchema(worker.output),
+    "Reply with JSON only.",
+  ].join("\n");
+}
+
+/** User prompt for escalation: the task, the subtask, its dependencies' answers and what went wrong. */
+export function solveUserPrompt(request: EscalationRequest): string {
+  const deps = Object.entries(request.dependencies);
+  return [
+    `Task: ${request.task}`,
+    `Subtask ${request.subtask.id}: ${request.subtask.instruction}`,
+    ...(deps.length === 0
+      ? []
+      : ["Answers of earlier subtasks:", ...deps.map(([id, a]) => `- ${id}: ${JSON.stringify(a)}`)]),
+    "The worker's attempts failed with:",
+    ...request.errors.map((e) => `- ${e}`),
+  ].join("\n");
+}
+
+/** Follow-up after an escalated answer that failed the worker's schema. */
+export function solveRepairPrompt(errors: readonly string[]): string {
+  return [
+    "Your answer was rejected:",
+    ...errors.map((e) => `- ${e}`),
+    "Reply with a corrected JSON value only.",
   ].join("\n");
 }

@@ -60,7 +60,15 @@ export interface OrchestratorContext {
 export type OrchestratorEvent =
   | { type: "CANCEL"; reason: string }
   | { type: "SUBTASK.SETTLED"; subtaskId: string; outcome: WorkerOutcome; startedAt: number; endedAt: number }
-  | { type: "SUBTASK.ERROR"; subtaskId: string; error: ErrorInfo };
+  | { type: "SUBTASK.ERROR"; subtaskId: string; error: ErrorInfo }
+  | {
+      type: "ESCALATION.DONE";
+      subtaskId: string;
+      produced: Produced<JsonValue>;
+      startedAt: number;
+      endedAt: number;
+    }
+  | { type: "ESCALATION.ERROR"; subtaskId: string; error: ErrorInfo; usage: readonly UsageRecord[] };
 
 interface SubtaskInput {
   readonly runId: string;
@@ -174,6 +182,56 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         };
       }),
 
+      escalateSubtask: fromCallback<OrchestratorEvent, SubtaskInput & { errors: readonly string[] }>(
+        ({ input, sendBack }) => {
+          const controller = new AbortController();
+          let stopped = false;
+          const startedAt = ports.clock();
+          const work = ports.planner
+            .solve(
+              {
+                runId: input.runId,
+                task: input.task,
+                subtask: {
+                  ...input.subtask,
+                  instruction: substituteReferences(input.subtask.instruction, input.dependencies),
+                },
+                worker: workerOf(input.agent, input.subtask.worker),
+                dependencies: input.dependencies,
+                errors: input.errors,
+              },
+              context(controller.signal),
+            )
+            .then(
+              (produced) => {
+                if (stopped) return;
+                sendBack({
+                  type: "ESCALATION.DONE",
+                  subtaskId: input.subtask.id,
+                  produced,
+                  startedAt,
+                  endedAt: ports.clock(),
+                });
+              },
+              (error: unknown) => {
+                if (stopped) return;
+                const typed = toEdgecrewError(error);
+                sendBack({
+                  type: "ESCALATION.ERROR",
+                  subtaskId: input.subtask.id,
+                  error: typed.toInfo(),
+                  usage: typed.usage,
+                });
+              },
+            );
+          ports.track(work);
+          return () => {
+            stopped = true;
+            if (!controller.signal.aborted) controller.abort(new Error("escalation stopped: the run ended"));
+          };
+        },
+      ),
+
       joinResults: fromPromise<Produced<JoinDecision>, { ctx: OrchestratorContext }>(({ input, signal }) => {
         const { ctx } = input;
         if (ctx.plan === undefined) throw new EdgecrewError(ErrorCodes.INTERNAL, "joining without a plan");
@@ -199,6 +257,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
       allComplete: ({ context: ctx }) =>
         ctx.plan?.subtasks.every((s) => ctx.results[s.id] !== undefined) === true,
       outcomeValid: ({ event }) => event.type === "SUBTASK.SETTLED" && event.outcome.ok,
+      canEscalate: ({ context: ctx }) => ctx.agent.escalation.to === "planner",
     },
 
     actions: {
@@ -260,6 +319,56 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         };
       }),
 
+      escalate: enqueueActions(({ context: ctx, event, enqueue }) => {
+        if (event.type !== "SUBTASK.SETTLED" || event.outcome.ok) return;
+        const subtask = ctx.plan?.subtasks.find((s) => s.id === event.subtaskId);
+        if (subtask === undefined) return;
+        ports.emit({
+          type: "subtask.escalated",
+          subtaskId: subtask.id,
+          worker: subtask.worker,
+          reason: event.outcome.reason,
+          errors: event.outcome.errors,
+        });
+        const answers = answersOf(ctx.results);
+        const dependencies = Object.fromEntries(
+          subtask.dependsOn.flatMap((id) => (answers[id] === undefined ? [] : [[id, answers[id]]])),
+        );
+        // The worker's spent usage stays in the ledger even though the planner gives the answer.
+        enqueue.assign({ usage: [...ctx.usage, ...event.outcome.usage] });
+        enqueue.spawnChild("escalateSubtask", {
+          id: `escalation:${subtask.id}`,
+          input: {
+            runId: ctx.runId,
+            task: ctx.task,
+            subtask,
+            agent: ctx.agent,
+            dependencies,
+            errors: event.outcome.errors,
+          },
+        });
+      }),
+
+      recordEscalated: assign(({ context: ctx, event }) => {
+        if (event.type !== "ESCALATION.DONE") return {};
+        const worker = ctx.plan?.subtasks.find((s) => s.id === event.subtaskId)?.worker ?? "";
+        const result: SubtaskResult = {
+          subtaskId: event.subtaskId,
+          worker,
+          answer: event.produced.value,
+          by: "planner",
+          attempts: 1,
+          startedAt: event.startedAt,
+          endedAt: event.endedAt,
+          usage: event.produced.usage,
+        };
+        ports.emit({ type: "subtask.completed", subtaskId: event.subtaskId, result });
+        return {
+          results: { ...ctx.results, [event.subtaskId]: result },
+          running: ctx.running.filter((id) => id !== event.subtaskId),
+        };
+      }),
+
       recordFailure: assign(({ context: ctx, event }) => {
         let error: ErrorInfo;
         let usage: readonly UsageRecord[] = [];
@@ -280,6 +389,9 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           ).toInfo();
         } else if (event.type === "SUBTASK.ERROR") {
           error = event.error;
+        } else if (event.type === "ESCALATION.ERROR") {
+          error = event.error;
+          usage = event.usage;
         } else {
           return {};
         }
@@ -361,9 +473,12 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
             on: {
               "SUBTASK.SETTLED": [
                 { guard: "outcomeValid", actions: ["recordResult", "dispatch"] },
+                { guard: "canEscalate", actions: "escalate" },
                 { target: "#run.failed", actions: "recordFailure" },
               ],
               "SUBTASK.ERROR": { target: "#run.failed", actions: "recordFailure" },
+              "ESCALATION.DONE": { actions: ["recordEscalated", "dispatch"] },
+              "ESCALATION.ERROR": { target: "#run.failed", actions: "recordFailure" },
             },
           },
           joining: {

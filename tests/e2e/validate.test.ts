@@ -88,6 +88,19 @@ describe("edgecrew validate / schema / help (child process)", () => {
     expect(result.stderr).toMatch(/agent\.yaml:5:\d+: workers\[0\]\.model: .*broken\.gguf/);
   });
 
+  it("writes a deterministic fixture model", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-"));
+    const first = await runCli(["fixture", join(dir, "a.gguf"), "--seed", "3"]);
+    const second = await runCli(["fixture", join(dir, "b.gguf"), "--seed", "3"]);
+    expect(first.code).toBe(0);
+    const hash = (out: string) => /sha256 ([0-9a-f]{64})/.exec(out)?.[1];
+    expect(hash(first.stdout)).toBeDefined();
+    expect(hash(first.stdout)).toBe(hash(second.stdout));
+    const bad = await runCli(["fixture", join(dir, "c.gguf"), "--size", "huge"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--size must be one of tiny, small, bench");
+  });
+
   it("prints the JSON Schema of agent files", async () => {
     const result = await runCli(["schema"]);
     expect(result.code).toBe(0);

@@ -7,11 +7,13 @@ import { DEFAULT_WORKER_OUTPUT } from "../../src/schema/describe.js";
 import type {
   AgentDefinition,
   CallContext,
+  EscalationRequest,
   JoinRequest,
   JsonValue,
   Plan,
   PlannerPort,
   SubtaskRequest,
+  UsageRecord,
   WorkerDefinition,
   WorkerOutcome,
   WorkerPort,
@@ -46,8 +48,16 @@ export function agent(overrides: Partial<AgentDefinition> = {}): AgentDefinition
   };
 }
 
-export function fakePlanner(plan: Plan, options: { join?: (request: JoinRequest) => JsonValue } = {}) {
+export function fakePlanner(
+  plan: Plan,
+  options: {
+    join?: (request: JoinRequest) => JsonValue;
+    /** The planner's answer for an escalated subtask; throwing fails the escalation. */
+    solve?: (request: EscalationRequest) => JsonValue;
+  } = {},
+) {
   const joins: JoinRequest[] = [];
+  const escalations: EscalationRequest[] = [];
   const port: PlannerPort = {
     model: "scripted:planner",
     async plan(_request, context) {
@@ -83,8 +93,21 @@ export function fakePlanner(plan: Plan, options: { join?: (request: JoinRequest)
         ],
       };
     },
+    async solve(request) {
+      escalations.push(request);
+      const answer = options.solve ? options.solve(request) : { answer: `planner did ${request.subtask.id}` };
+      const usage: UsageRecord = {
+        model: "scripted:planner",
+        locality: "remote",
+        promptTokens: 30,
+        completionTokens: 7,
+        durationMs: 1,
+        loadMs: 0,
+      };
+      return { value: answer, usage: [usage] };
+    },
   };
-  return { port, joins };
+  return { port, joins, escalations };
 }
 
 export interface Span {

@@ -130,4 +130,35 @@ describe("LangChain planner", () => {
     const error = await promise.catch((e: unknown) => e);
     expect(isEdgecrewError(error) && error.code).toBe("ABORTED");
   });
+
+  it("solves an escalated subtask under the worker's schema, re-asking when the answer is invalid", async () => {
+    const model = new ScriptedChatModel([JSON.stringify({ place: 7 }), JSON.stringify({ place: "Bern" })]);
+    const produced = await createLangChainPlanner({ model, label: "scripted", locality: "remote" }).solve(
+      {
+        runId: "r",
+        task: "write about a place",
+        subtask: { id: "s1", worker: "finder", instruction: "find a place", dependsOn: [] },
+        worker: {
+          name: "finder",
+          description: "finds places",
+          model: { kind: "fixture", raw: "fixture:f", name: "f", seed: 1, size: "tiny" },
+          tools: [],
+          output: workers[0]?.output ?? {},
+          contextSize: 512,
+          maxTokens: 64,
+          temperature: 0,
+          parallel: 1,
+        },
+        dependencies: {},
+        errors: ["place: Required"],
+      },
+      context().ctx,
+    );
+    expect(produced.value).toEqual({ place: "Bern" });
+    expect(produced.usage).toHaveLength(2);
+    const first = model.calls[0]?.map((m) => String(m.content)).join("\n") ?? "";
+    expect(first).toContain('standing in for the worker "finder"');
+    expect(first).toContain("- place: Required");
+    expect(String(model.calls[1]?.at(-1)?.content)).toMatch(/^Your answer was rejected:\n- place: /);
+  });
 });

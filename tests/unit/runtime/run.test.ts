@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { PlanError } from "../../../src/errors.js";
+import { EdgecrewError, ErrorCodes, PlanError } from "../../../src/errors.js";
 import { startRun } from "../../../src/runtime/startRun.js";
 import type { JsonValue, Plan, RunEvent, WorkerOutcome } from "../../../src/types.js";
 import { agent, fakePlanner, fakeWorkers, maxConcurrency, overlaps } from "../../helpers/fakes.js";
@@ -112,6 +112,68 @@ describe("a run", () => {
     expect(result.error?.message).toContain("answer: Required");
     expect(events.find((e) => e.type === "subtask.failed")).toMatchObject({ subtaskId: "s1" });
     expect(events.at(-1)?.type).toBe("run.failed");
+  });
+
+  it("escalates a subtask the worker could not answer to the planner, which answers with the same schema", async () => {
+    const planner = fakePlanner(diamond, { solve: (r) => ({ answer: `rescued ${r.subtask.id}` }) });
+    const workers = fakeWorkers((r): WorkerOutcome | JsonValue =>
+      r.subtask.id === "s3"
+        ? {
+            ok: false,
+            reason: "invalid-output",
+            errors: ["answer: Too long"],
+            attempts: 2,
+            usage: [
+              {
+                model: "fixture:alpha",
+                locality: "local",
+                promptTokens: 40,
+                completionTokens: 20,
+                durationMs: 5,
+                loadMs: 0,
+              },
+            ],
+          }
+        : { answer: `${r.subtask.id}-answer` },
+    );
+    const run = startRun(agent({ escalation: { retries: 1, to: "planner" } }), "t", {
+      planner: planner.port,
+      workers: workers.port,
+    });
+    const [events, result] = await Promise.all([collect(run.events), run.result]);
+    expect(result.status).toBe("completed");
+    const s3 = result.results.find((r) => r.subtaskId === "s3");
+    expect(s3).toMatchObject({ by: "planner", answer: { answer: "rescued s3" } });
+    expect(planner.escalations[0]?.errors).toEqual(["answer: Too long"]);
+    expect(planner.escalations[0]?.dependencies).toEqual({ s1: { answer: "s1-answer" } });
+    expect(events.find((e) => e.type === "subtask.escalated")).toMatchObject({
+      subtaskId: "s3",
+      reason: "invalid-output",
+    });
+    // s5 depends on s3: it ran after the escalation, with the planner's answer.
+    expect(workers.requests.find((r) => r.subtask.id === "s5")?.dependencies.s3).toEqual({
+      answer: "rescued s3",
+    });
+    // The worker's spent tokens and the planner's stand-in both count.
+    expect(result.ledger.local.promptTokens).toBe(5 * 10 + 40);
+    expect(result.ledger.remote.promptTokens).toBe(100 + 30 + 50);
+  });
+
+  it("fails with SUBTASK_FAILED when the escalated subtask also fails on the planner", async () => {
+    const planner = fakePlanner(diamond, {
+      solve: () => {
+        throw new EdgecrewError(ErrorCodes.SUBTASK_FAILED, "planner also failed");
+      },
+    });
+    const workers = fakeWorkers(
+      (): WorkerOutcome => ({ ok: false, reason: "model-failed", errors: ["boom"], attempts: 0, usage: [] }),
+    );
+    const result = await startRun(agent({ escalation: { retries: 0, to: "planner" } }), "t", {
+      planner: planner.port,
+      workers: workers.port,
+    }).result;
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ code: "SUBTASK_FAILED", message: "planner also failed" });
   });
 
   it("fails with the planner's typed error when planning fails", async () => {
