@@ -207,6 +207,13 @@ export interface RunEventPayloads {
   "run.started": { readonly task: string; readonly agent: string };
   "plan.created": { readonly plan: Plan; readonly attempt: number };
   "plan.rejected": { readonly errors: readonly string[]; readonly attempt: number };
+  "plan.revised": {
+    readonly reason: string;
+    /** Which replan this is (1 for the first). */
+    readonly revision: number;
+    /** Subtasks of the new plan whose results were reused from the previous one (not run again). */
+    readonly reused: readonly string[];
+  };
   "subtask.started": { readonly subtaskId: string; readonly worker: string; readonly model: string };
   "subtask.repairing": {
     readonly subtaskId: string;
@@ -274,6 +281,15 @@ export interface PlanRequest {
   readonly task: string;
   readonly workers: readonly WorkerSummary[];
   readonly maxSubtasks: number;
+  /** Present when the joiner asked for a revised plan: what was planned, what came back, and why revise. */
+  readonly revision?: PlanRevision;
+}
+
+/** The context of a replan. */
+export interface PlanRevision {
+  readonly reason: string;
+  readonly previous: Plan;
+  readonly results: readonly SubtaskResult[];
 }
 
 export interface JoinRequest {
@@ -282,6 +298,8 @@ export interface JoinRequest {
   readonly results: readonly SubtaskResult[];
   /** JSON Schema the final answer must satisfy, when the agent declares one. */
   readonly answerSchema?: JsonSchema;
+  /** Whether the joiner may ask for a revised plan instead of answering (replans left under the limit). */
+  readonly allowReplan: boolean;
 }
 
 /** A value produced by a model, with the usage it cost. */

@@ -62,6 +62,41 @@ export interface LangChainPlannerOptions {
   readonly maxTokens?: number;
 }
 
+/**
+ * The joiner's reply schema: `{ answer }`, or — while replans are left — `{ decision: { answer } | { replan } }`
+ * (a cloud model's structured output wants an object at the top, so the alternatives sit one level down).
+ */
+export function joinSchema(answerSchema: JsonSchema, allowReplan: boolean): JsonSchema {
+  const answer: JsonSchema = {
+    type: "object",
+    properties: { answer: answerSchema },
+    required: ["answer"],
+    additionalProperties: false,
+  };
+  if (!allowReplan) return answer;
+  const replan: JsonSchema = {
+    type: "object",
+    properties: { replan: { type: "string", minLength: 1, maxLength: 400 } },
+    required: ["replan"],
+    additionalProperties: false,
+  };
+  return {
+    type: "object",
+    properties: { decision: { oneOf: [answer, replan] } },
+    required: ["decision"],
+    additionalProperties: false,
+  };
+}
+
+function toJoinDecision(value: JsonValue): JoinDecision {
+  type Decision = { answer?: JsonValue; replan?: string };
+  const reply = value as Decision & { decision?: Decision };
+  const decision: Decision = reply.decision ?? reply;
+  return typeof decision.replan === "string"
+    ? { kind: "replan", reason: decision.replan }
+    : { kind: "answer", answer: decision.answer ?? null };
+}
+
 /** A model that decodes under a JSON-Schema grammar (edgecrew's local chat model says so). */
 function supportsGrammar(model: BaseChatModel): boolean {
   return (model as { supportsGrammar?: unknown }).supportsGrammar === true;
@@ -165,6 +200,42 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     };
   }
 
+  /**
+   * One structured conversation: ask, check, and re-ask with the exact problems until a reply passes or the
+   * attempts run out; then `fail` builds the typed error, which carries the usage spent.
+   */
+  async function converse<T>(spec: {
+    readonly schema: JsonSchema | typeof planReplySchema;
+    readonly name: string;
+    readonly messages: BaseMessage[];
+    readonly signal: AbortSignal;
+    readonly check: (parsed: unknown) => { ok: true; value: T } | { ok: false; errors: readonly string[] };
+    readonly repair: (errors: readonly string[]) => string;
+    readonly onRejected?: (errors: readonly string[], attempt: number) => void;
+    readonly onAccepted?: (value: T, attempt: number) => void;
+    readonly fail: (errors: readonly string[]) => EdgecrewError;
+  }): Promise<Produced<T>> {
+    const usage: UsageRecord[] = [];
+    let errors: readonly string[] = [];
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const reply = await ask(spec.schema, spec.name, spec.messages, spec.signal);
+      usage.push(reply.usage);
+      const checked = reply.parseErrors
+        ? { ok: false as const, errors: reply.parseErrors }
+        : spec.check(reply.parsed);
+      if (checked.ok) {
+        spec.onAccepted?.(checked.value, attempt);
+        return { value: checked.value, usage };
+      }
+      errors = checked.errors;
+      spec.onRejected?.(errors, attempt);
+      spec.messages.push(new AIMessage(reply.text), new HumanMessage(spec.repair(errors)));
+    }
+    const error = spec.fail(errors);
+    error.usage = usage;
+    throw error;
+  }
+
   return {
     model: label,
 
@@ -183,28 +254,26 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
               });
         schema = planGrammarSchema(request.workers, request.maxSubtasks, budget);
       }
-      const messages: BaseMessage[] = [new SystemMessage(system), new HumanMessage(planUserPrompt(request))];
-      const usage: UsageRecord[] = [];
-      let errors: readonly string[] = [];
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const reply = await ask(schema, "plan", messages, context.signal);
-        usage.push(reply.usage);
-        const checked = reply.parseErrors
-          ? { ok: false as const, errors: reply.parseErrors }
-          : validatePlan(reply.parsed, { workers: request.workers, maxSubtasks: request.maxSubtasks });
-        if (checked.ok) {
-          context.emit({ type: "plan.created", plan: checked.plan, attempt });
-          return { value: checked.plan, usage };
-        }
-        errors = checked.errors;
-        context.emit({ type: "plan.rejected", errors, attempt });
-        messages.push(new AIMessage(reply.text), new HumanMessage(planRepairPrompt(errors)));
-      }
-      const error = new PlanError(`the planner gave no valid plan in ${maxAttempts} attempts`, errors, {
-        attempts: maxAttempts,
+      return converse({
+        schema,
+        name: "plan",
+        messages: [new SystemMessage(system), new HumanMessage(planUserPrompt(request))],
+        signal: context.signal,
+        check: (parsed) => {
+          const checked = validatePlan(parsed, {
+            workers: request.workers,
+            maxSubtasks: request.maxSubtasks,
+          });
+          return checked.ok ? { ok: true, value: checked.plan } : checked;
+        },
+        repair: planRepairPrompt,
+        onRejected: (errors, attempt) => context.emit({ type: "plan.rejected", errors, attempt }),
+        onAccepted: (plan, attempt) => context.emit({ type: "plan.created", plan, attempt }),
+        fail: (errors) =>
+          new PlanError(`the planner gave no valid plan in ${maxAttempts} attempts`, errors, {
+            attempts: maxAttempts,
+          }),
       });
-      error.usage = usage;
-      throw error;
     },
 
     async join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>> {
@@ -212,71 +281,55 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
       if (request.answerSchema === undefined && grammar && options.maxTokens !== undefined) {
         // Bound the default free-text answer so a complete reply fits the output budget.
         const chars =
-          Math.floor((options.maxTokens - 16) * (await measureCharsPerToken(joinSystemPrompt()))) - 16;
+          Math.floor((options.maxTokens - 16) * (await measureCharsPerToken(joinSystemPrompt(false)))) - 16;
         answerSchema = { ...DEFAULT_ANSWER_SCHEMA, maxLength: Math.max(16, Math.min(4000, chars)) };
       }
-      const schema: JsonSchema = {
-        type: "object",
-        properties: { answer: answerSchema },
-        required: ["answer"],
-        additionalProperties: false,
-      };
+      const schema = joinSchema(answerSchema, request.allowReplan);
       const validator = compileSchema(schema);
-      const messages: BaseMessage[] = [
-        new SystemMessage(joinSystemPrompt()),
-        new HumanMessage(joinUserPrompt(request)),
-      ];
-      const usage: UsageRecord[] = [];
-      let errors: readonly string[] = [];
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const reply = await ask(schema, "final_answer", messages, context.signal);
-        usage.push(reply.usage);
-        const checked = reply.parseErrors
-          ? { ok: false as const, errors: reply.parseErrors }
-          : validator.validate(reply.parsed);
-        if (checked.ok) {
-          const answer = (checked.value as { answer: JsonValue }).answer;
-          return { value: { kind: "answer", answer }, usage };
-        }
-        errors = checked.errors;
-        messages.push(new AIMessage(reply.text), new HumanMessage(joinRepairPrompt(errors)));
-      }
-      const error = new EdgecrewError(
-        ErrorCodes.PLANNER_FAILED,
-        `the planner gave no valid final answer in ${maxAttempts} attempts:\n${errors.map((e) => `  - ${e}`).join("\n")}`,
-        { context: { model: label, errors: [...errors] } },
-      );
-      error.usage = usage;
-      throw error;
+      return converse({
+        schema,
+        name: "final_answer",
+        messages: [
+          new SystemMessage(joinSystemPrompt(request.allowReplan)),
+          new HumanMessage(joinUserPrompt(request)),
+        ],
+        signal: context.signal,
+        check: (parsed) => {
+          const checked = validator.validate(parsed);
+          return checked.ok ? { ok: true, value: toJoinDecision(checked.value) } : checked;
+        },
+        repair: joinRepairPrompt,
+        fail: (errors) =>
+          new EdgecrewError(
+            ErrorCodes.PLANNER_FAILED,
+            `the planner gave no valid final answer in ${maxAttempts} attempts:\n${errors.map((e) => `  - ${e}`).join("\n")}`,
+            { context: { model: label, errors: [...errors] } },
+          ),
+      });
     },
 
     async solve(request: EscalationRequest, context: CallContext): Promise<Produced<JsonValue>> {
       const validator = compileSchema(request.worker.output);
-      const messages: BaseMessage[] = [
-        new SystemMessage(solveSystemPrompt(request)),
-        new HumanMessage(solveUserPrompt(request)),
-      ];
-      const usage: UsageRecord[] = [];
-      let errors: readonly string[] = [];
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const reply = await ask(request.worker.output, "answer", messages, context.signal);
-        usage.push(reply.usage);
-        const checked = reply.parseErrors
-          ? { ok: false as const, errors: reply.parseErrors }
-          : validator.validate(reply.parsed);
-        if (checked.ok) return { value: checked.value, usage };
-        errors = checked.errors;
-        messages.push(new AIMessage(reply.text), new HumanMessage(solveRepairPrompt(errors)));
-      }
-      const error = new EdgecrewError(
-        ErrorCodes.SUBTASK_FAILED,
-        `subtask ${request.subtask.id}: neither worker ${request.worker.name} nor the planner gave a valid answer (planner: ${maxAttempts} attempts):\n${errors.map((e) => `  - ${e}`).join("\n")}`,
-        {
-          context: { subtaskId: request.subtask.id, errors: [...errors], workerErrors: [...request.errors] },
-        },
-      );
-      error.usage = usage;
-      throw error;
+      return converse({
+        schema: request.worker.output,
+        name: "answer",
+        messages: [new SystemMessage(solveSystemPrompt(request)), new HumanMessage(solveUserPrompt(request))],
+        signal: context.signal,
+        check: (parsed) => validator.validate(parsed),
+        repair: solveRepairPrompt,
+        fail: (errors) =>
+          new EdgecrewError(
+            ErrorCodes.SUBTASK_FAILED,
+            `subtask ${request.subtask.id}: neither worker ${request.worker.name} nor the planner gave a valid answer (planner: ${maxAttempts} attempts):\n${errors.map((e) => `  - ${e}`).join("\n")}`,
+            {
+              context: {
+                subtaskId: request.subtask.id,
+                errors: [...errors],
+                workerErrors: [...request.errors],
+              },
+            },
+          ),
+      });
     },
   };
 }

@@ -41,9 +41,24 @@ export function planSystemPrompt(request: PlanRequest): string {
   ].join("\n");
 }
 
-/** User prompt for planning. */
+/** User prompt for planning; for a revision, the previous plan, its results and the reason to change it. */
 export function planUserPrompt(request: PlanRequest): string {
-  return `Task: ${request.task}`;
+  const revision = request.revision;
+  if (revision === undefined) return `Task: ${request.task}`;
+  const byId = new Map(revision.results.map((r) => [r.subtaskId, r]));
+  return [
+    `Task: ${request.task}`,
+    "",
+    "Your previous plan and its results:",
+    ...revision.previous.subtasks.map((s) => {
+      const result = byId.get(s.id);
+      const deps = s.dependsOn.length > 0 ? ` (after ${s.dependsOn.join(", ")})` : "";
+      return `- ${s.id} [${s.worker}]${deps}: ${s.instruction}\n  answer: ${result === undefined ? "(none)" : JSON.stringify(result.answer)}`;
+    }),
+    "",
+    `Revise the plan because: ${revision.reason}`,
+    "Keep a subtask exactly as it was (same worker, instruction and dependencies) to reuse its result without running it again.",
+  ].join("\n");
 }
 
 /** Follow-up after a rejected plan: every problem, and what to do. */
@@ -55,12 +70,17 @@ export function planRepairPrompt(errors: readonly string[]): string {
   ].join("\n");
 }
 
-/** System prompt for joining results into the final answer. */
-export function joinSystemPrompt(): string {
-  return [
+/** System prompt for joining results into the final answer (or, when allowed, asking for a revised plan). */
+export function joinSystemPrompt(allowReplan: boolean): string {
+  const lines = [
     "You are the planner of a team of workers. They have completed the subtasks of your plan.",
     "Using their results, give the final answer to the user's task.",
-    'Reply with JSON only: {"answer": <the final answer>}.',
+  ];
+  if (!allowReplan) return [...lines, 'Reply with JSON only: {"answer": <the final answer>}.'].join("\n");
+  return [
+    ...lines,
+    "If the results cannot answer the task, you may instead ask for a revised plan and say why; finished subtasks that stay the same are not run again.",
+    'Reply with JSON only: {"decision": {"answer": <the final answer>}} or {"decision": {"replan": "<why the plan must change>"}}.',
   ].join("\n");
 }
 

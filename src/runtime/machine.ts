@@ -16,6 +16,7 @@ import type {
   JsonValue,
   Plan,
   PlannerPort,
+  PlanRevision,
   Produced,
   RunEventInput,
   Subtask,
@@ -24,6 +25,7 @@ import type {
   WorkerOutcome,
   WorkerPort,
 } from "../types.js";
+import { reuseResults } from "./reuse.js";
 import { pickDispatch, readySubtasks } from "./scheduler.js";
 
 /** What the machine needs from the outside world. */
@@ -55,6 +57,10 @@ export interface OrchestratorContext {
   readonly error: ErrorInfo | undefined;
   /** Usage of planner calls and of subtasks that did not complete (completed ones carry their own). */
   readonly usage: readonly UsageRecord[];
+  /** Revised plans so far (≤ limits.maxReplans). */
+  readonly replans: number;
+  /** Set while planning a revision: why, and what the previous plan produced. */
+  readonly revision: PlanRevision | undefined;
 }
 
 export type OrchestratorEvent =
@@ -100,7 +106,10 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
       input: {} as OrchestratorInput,
     },
     actors: {
-      planTask: fromPromise<Produced<Plan>, { task: string; agent: AgentDefinition }>(({ input, signal }) => {
+      planTask: fromPromise<
+        Produced<Plan>,
+        { task: string; agent: AgentDefinition; revision: PlanRevision | undefined }
+      >(({ input, signal }) => {
         const work = ports.planner.plan(
           {
             task: input.task,
@@ -111,6 +120,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
               tools: w.tools,
             })),
             maxSubtasks: input.agent.limits.maxSubtasks,
+            ...(input.revision === undefined ? {} : { revision: input.revision }),
           },
           context(signal),
         );
@@ -240,7 +250,8 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
             task: ctx.task,
             plan: ctx.plan,
             results: Object.values(ctx.results),
-            answerSchema: ctx.agent.answer,
+            ...(ctx.agent.answer === undefined ? {} : { answerSchema: ctx.agent.answer }),
+            allowReplan: ctx.replans < ctx.agent.limits.maxReplans,
           },
           context(signal),
         );
@@ -258,6 +269,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         ctx.plan?.subtasks.every((s) => ctx.results[s.id] !== undefined) === true,
       outcomeValid: ({ event }) => event.type === "SUBTASK.SETTLED" && event.outcome.ok,
       canEscalate: ({ context: ctx }) => ctx.agent.escalation.to === "planner",
+      wantsReplan: (_, produced: Produced<JoinDecision>) => produced.value.kind === "replan",
     },
 
     actions: {
@@ -403,8 +415,33 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         };
       }),
 
-      setPlan: assign(({ context: ctx }, produced: Produced<Plan>) => ({
-        plan: produced.value,
+      setPlan: assign(({ context: ctx }, produced: Produced<Plan>) => {
+        const plan = produced.value;
+        const revision = ctx.revision;
+        if (revision === undefined) return { plan, usage: [...ctx.usage, ...produced.usage] };
+        const { results, dropped } = reuseResults(revision.previous, ctx.results, plan);
+        ports.emit({
+          type: "plan.revised",
+          reason: revision.reason,
+          revision: ctx.replans,
+          reused: Object.keys(results),
+        });
+        return {
+          plan,
+          results,
+          revision: undefined,
+          // Results the new plan drops still cost tokens: keep their usage in the ledger.
+          usage: [...ctx.usage, ...produced.usage, ...dropped.flatMap((r) => r.usage)],
+        };
+      }),
+
+      startReplan: assign(({ context: ctx }, produced: Produced<JoinDecision>) => ({
+        replans: ctx.replans + 1,
+        revision: {
+          reason: produced.value.kind === "replan" ? produced.value.reason : "",
+          previous: ctx.plan ?? { subtasks: [] },
+          results: Object.values(ctx.results),
+        },
         usage: [...ctx.usage, ...produced.usage],
       })),
 
@@ -442,6 +479,8 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
       answer: undefined,
       error: undefined,
       usage: [],
+      replans: 0,
+      revision: undefined,
     }),
     initial: "active",
     states: {
@@ -453,7 +492,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           planning: {
             invoke: {
               src: "planTask",
-              input: ({ context: ctx }) => ({ task: ctx.task, agent: ctx.agent }),
+              input: ({ context: ctx }) => ({ task: ctx.task, agent: ctx.agent, revision: ctx.revision }),
               onDone: {
                 target: "executing",
                 actions: { type: "setPlan", params: ({ event }) => event.output },
@@ -485,10 +524,14 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
             invoke: {
               src: "joinResults",
               input: ({ context: ctx }) => ({ ctx }),
-              onDone: {
-                target: "#run.done",
-                actions: { type: "setAnswer", params: ({ event }) => event.output },
-              },
+              onDone: [
+                {
+                  guard: { type: "wantsReplan", params: ({ event }) => event.output },
+                  target: "planning",
+                  actions: { type: "startReplan", params: ({ event }) => event.output },
+                },
+                { target: "#run.done", actions: { type: "setAnswer", params: ({ event }) => event.output } },
+              ],
               onError: {
                 target: "#run.failed",
                 actions: {

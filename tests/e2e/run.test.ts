@@ -56,7 +56,7 @@ describe("edgecrew run (child process, real inference on fixture models)", () =>
     writeFileSync(join(dir, "broken.gguf"), Buffer.concat([Buffer.from("GGUF"), Buffer.alloc(200, 1)]));
     writeFileSync(
       join(dir, "agent.yaml"),
-      'name: t\ndescription: d\nplanner: { model: "fixture:p" }\nworkers:\n  - { name: w, description: d, model: ./broken.gguf }\n',
+      'name: t\ndescription: d\nplanner: { model: "fixture:p", maxTokens: 256 }\nworkers:\n  - { name: w, description: d, model: ./broken.gguf }\nlimits: { maxSubtasks: 2 }\ndevice: { threads: 1, gpu: false }\n',
     );
     const result = await runCli(["run", join(dir, "agent.yaml"), "anything"], { env });
     expect(result.signal).toBeNull();

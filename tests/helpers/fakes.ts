@@ -8,10 +8,12 @@ import type {
   AgentDefinition,
   CallContext,
   EscalationRequest,
+  JoinDecision,
   JoinRequest,
   JsonValue,
   Plan,
   PlannerPort,
+  PlanRequest,
   SubtaskRequest,
   UsageRecord,
   WorkerDefinition,
@@ -49,18 +51,25 @@ export function agent(overrides: Partial<AgentDefinition> = {}): AgentDefinition
 }
 
 export function fakePlanner(
-  plan: Plan,
+  /** One plan, or the plans of successive plan calls (the last one repeats). */
+  plans: Plan | readonly Plan[],
   options: {
     join?: (request: JoinRequest) => JsonValue;
+    /** Overrides `join`: the joiner's whole decision (answer or replan). */
+    decide?: (request: JoinRequest) => JoinDecision;
     /** The planner's answer for an escalated subtask; throwing fails the escalation. */
     solve?: (request: EscalationRequest) => JsonValue;
   } = {},
 ) {
   const joins: JoinRequest[] = [];
   const escalations: EscalationRequest[] = [];
+  const planRequests: PlanRequest[] = [];
+  const sequence: readonly Plan[] = "subtasks" in plans ? [plans as Plan] : (plans as readonly Plan[]);
   const port: PlannerPort = {
     model: "scripted:planner",
-    async plan(_request, context) {
+    async plan(request, context) {
+      planRequests.push(request);
+      const plan = sequence[Math.min(planRequests.length, sequence.length) - 1] ?? { subtasks: [] };
       context.emit({ type: "plan.created", plan, attempt: 1 });
       return {
         value: plan,
@@ -80,7 +89,7 @@ export function fakePlanner(
       joins.push(request);
       const answer = options.join ? options.join(request) : `joined ${request.results.length}`;
       return {
-        value: { kind: "answer", answer },
+        value: options.decide ? options.decide(request) : { kind: "answer", answer },
         usage: [
           {
             model: "scripted:planner",
@@ -107,7 +116,7 @@ export function fakePlanner(
       return { value: answer, usage: [usage] };
     },
   };
-  return { port, joins, escalations };
+  return { port, joins, escalations, planRequests };
 }
 
 export interface Span {

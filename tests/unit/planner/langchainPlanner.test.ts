@@ -103,6 +103,7 @@ describe("LangChain planner", () => {
         plan: { subtasks: [{ id: "s1", worker: "finder", instruction: "x", dependsOn: [] }] },
         results: [],
         answerSchema: { type: "object", properties: { summary: { type: "string" } }, required: ["summary"] },
+        allowReplan: false,
       },
       context().ctx,
     );

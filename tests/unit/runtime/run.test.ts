@@ -176,6 +176,51 @@ describe("a run", () => {
     expect(result.error).toMatchObject({ code: "SUBTASK_FAILED", message: "planner also failed" });
   });
 
+  it("replans when the joiner asks, reusing results of unchanged subtasks, within maxReplans", async () => {
+    const first: Plan = {
+      subtasks: [
+        { id: "s1", worker: "alpha", instruction: "list places", dependsOn: [] },
+        { id: "s2", worker: "beta", instruction: "weather in {{s1.answer.answer}}", dependsOn: ["s1"] },
+      ],
+    };
+    // Renumbered, s1's work kept (as a1), s2 replaced by two new subtasks.
+    const second: Plan = {
+      subtasks: [
+        { id: "a1", worker: "alpha", instruction: "list places", dependsOn: [] },
+        { id: "a2", worker: "beta", instruction: "trains to {{a1.answer.answer}}", dependsOn: ["a1"] },
+        { id: "a3", worker: "alpha", instruction: "summarise", dependsOn: ["a2"] },
+      ],
+    };
+    const planner = fakePlanner([first, second], {
+      decide: (r) =>
+        r.allowReplan ? { kind: "replan", reason: "no trains considered" } : { kind: "answer", answer: "ok" },
+    });
+    const workers = fakeWorkers((r) => ({ answer: `${r.subtask.id}-answer` }));
+    const run = startRun(agent({ limits: { ...agent().limits, maxReplans: 1 } }), "t", {
+      planner: planner.port,
+      workers: workers.port,
+    });
+    const [events, result] = await Promise.all([collect(run.events), run.result]);
+    expect(result.status).toBe("completed");
+    expect(result.answer).toBe("ok");
+    expect(planner.joins.map((j) => j.allowReplan)).toEqual([true, false]);
+    expect(planner.planRequests[1]?.revision).toMatchObject({
+      reason: "no trains considered",
+      previous: first,
+    });
+    expect(planner.planRequests[1]?.revision?.results.map((r) => r.subtaskId)).toEqual(["s1", "s2"]);
+    // s1's work was not run again: a1 reuses it.
+    expect(workers.requests.map((r) => r.subtask.id)).toEqual(["s1", "s2", "a2", "a3"]);
+    expect(events.find((e) => e.type === "plan.revised")).toMatchObject({ revision: 1, reused: ["a1"] });
+    expect(result.plan).toEqual(second);
+    expect(result.results.map((r) => r.subtaskId).sort()).toEqual(["a1", "a2", "a3"]);
+    expect(workers.requests.find((r) => r.subtask.id === "a2")?.subtask.instruction).toBe(
+      "trains to s1-answer",
+    );
+    // The dropped s2 still counts in the ledger: 4 worker calls × 10 prompt tokens.
+    expect(result.ledger.local.promptTokens).toBe(40);
+  });
+
   it("fails with the planner's typed error when planning fails", async () => {
     const planner = fakePlanner(diamond);
     planner.port.plan = async () => {
