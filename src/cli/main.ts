@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerFixtureCommand } from "./commands/fixture.js";
+import { registerModelsCommand } from "./commands/models.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerSchemaCommand } from "./commands/schema.js";
 import { registerValidateCommand } from "./commands/validate.js";
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
   registerValidateCommand(program, io, outcome);
   registerSchemaCommand(program, io, outcome);
   registerFixtureCommand(program, io, outcome);
+  registerModelsCommand(program, io, outcome);
   return program;
 }
 

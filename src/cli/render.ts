@@ -36,6 +36,14 @@ export function renderEvent(event: RunEvent): string | undefined {
       }
       return lines.join("\n");
     }
+    case "plan.revised":
+      return `plan revised (${event.revision}): ${clip(event.reason)}${event.reused.length > 0 ? `; reusing ${event.reused.join(", ")}` : ""}`;
+    case "subtask.escalated":
+      return `↑ ${event.subtaskId} [${event.worker}] escalated to the planner (${event.reason}): ${clip(event.errors.join("; "))}`;
+    case "tool.called":
+      return `  ${event.subtaskId} → ${event.tool} ${clip(JSON.stringify(event.args), 120)}`;
+    case "tool.result":
+      return `  ${event.subtaskId} ← ${event.tool} ${event.result.ok ? clip(JSON.stringify(event.result.output), 120) : `${event.result.reason}: ${clip(event.result.error)}`} (${event.ms} ms)`;
     case "model.loading":
       return `  loading model ${event.model}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
     case "model.loaded":
@@ -57,6 +65,11 @@ export function renderEvent(event: RunEvent): string | undefined {
     case "run.failed":
     case "run.cancelled":
       return undefined;
+    default: {
+      // A new event type must be given a rendering (or an explicit undefined) here.
+      const unhandled: never = event;
+      return unhandled;
+    }
   }
 }
 
