@@ -37,6 +37,12 @@ export const ErrorCodes = {
   TOOL_INVALID: "TOOL_INVALID",
   /** A run crossed one of its limits (time, subtasks, tokens). */
   LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+  /** No stored run has this id. */
+  RUN_NOT_FOUND: "RUN_NOT_FOUND",
+  /** A stored run's directory is damaged or partial and cannot be trusted for resume. */
+  RUN_CORRUPT: "RUN_CORRUPT",
+  /** The run store could not write (disk full, read-only directory, permissions). */
+  RUN_STORE_FAILED: "RUN_STORE_FAILED",
   /** The operation was cancelled through its AbortSignal. */
   ABORTED: "ABORTED",
   /** An object was used after `dispose()`. */

@@ -425,3 +425,61 @@ export interface ToolRegistryPort {
   /** Validates the arguments against the tool's schema and runs it; never throws for the model's mistakes. */
   call(name: string, args: unknown, context: ToolCallContext): Promise<ToolCallResult>;
 }
+
+// ─── Durable runs ────────────────────────────────────────────────────────────────────────────────────────
+
+/** What identifies a stored run. */
+export interface RunMeta {
+  readonly runId: string;
+  readonly agent: string;
+  /** The agent file, when the run came from one (resume reloads it). */
+  readonly agentSource?: string;
+  readonly task: string;
+  readonly createdAt: number;
+}
+
+/** A tool call as journaled: intent before it runs, result after. */
+export interface ToolJournalEntry {
+  readonly subtaskId: string;
+  /** Stable within the subtask: the n-th call of this subtask (1-based) and its tool. */
+  readonly callId: string;
+  readonly tool: string;
+  readonly args: JsonValue;
+  readonly idempotent: boolean;
+  /** Absent while only the intent is recorded. */
+  readonly result?: ToolCallResult;
+}
+
+/** Everything a store holds about one run. */
+export interface StoredRun {
+  readonly meta: RunMeta;
+  /** Every event recorded, in order. */
+  readonly events: readonly RunEvent[];
+  /** The current plan, when planning finished. */
+  readonly plan?: Plan;
+  /** Validated results of completed subtasks, by subtask id. */
+  readonly results: Readonly<Record<string, SubtaskResult>>;
+  /** The latest persisted machine snapshot (JSON), when one was written. */
+  readonly snapshot?: JsonValue;
+  readonly toolJournal: readonly ToolJournalEntry[];
+  /** The final result, when the run ended. */
+  readonly outcome?: RunResult;
+}
+
+/**
+ * The run store port. Every write is durable when its promise resolves (a crash right after loses nothing
+ * written); `saveResult` must resolve before anything depends on that result. A damaged run is RUN_CORRUPT,
+ * an unknown id RUN_NOT_FOUND, a failed write RUN_STORE_FAILED — never a silent fresh start.
+ */
+export interface RunStore {
+  create(meta: RunMeta): Promise<void>;
+  appendEvent(runId: string, event: RunEvent): Promise<void>;
+  savePlan(runId: string, plan: Plan): Promise<void>;
+  saveResult(runId: string, result: SubtaskResult): Promise<void>;
+  saveSnapshot(runId: string, snapshot: JsonValue): Promise<void>;
+  journalTool(runId: string, entry: ToolJournalEntry): Promise<void>;
+  saveOutcome(runId: string, outcome: RunResult): Promise<void>;
+  load(runId: string): Promise<StoredRun>;
+  /** Stored runs, newest first. */
+  list(): Promise<readonly RunMeta[]>;
+}
