@@ -455,9 +455,10 @@ export interface StoredRun {
   readonly meta: RunMeta;
   /** Every event recorded, in order. */
   readonly events: readonly RunEvent[];
-  /** The current plan, when planning finished. */
+  /** The current plan, when planning finished, and its revision (0 for the first plan, +1 per replan). */
   readonly plan?: Plan;
-  /** Validated results of completed subtasks, by subtask id. */
+  readonly revision: number;
+  /** Validated results of the current plan's completed subtasks, by subtask id. */
   readonly results: Readonly<Record<string, SubtaskResult>>;
   /** The latest persisted machine snapshot (JSON), when one was written. */
   readonly snapshot?: JsonValue;
@@ -474,8 +475,13 @@ export interface StoredRun {
 export interface RunStore {
   create(meta: RunMeta): Promise<void>;
   appendEvent(runId: string, event: RunEvent): Promise<void>;
-  savePlan(runId: string, plan: Plan): Promise<void>;
-  saveResult(runId: string, result: SubtaskResult): Promise<void>;
+  /**
+   * Records plan `revision` (0 first, +1 per replan) together with the results it carries over from the
+   * previous revision; from then on `load` returns this plan and only results of this revision.
+   */
+  savePlan(runId: string, revision: number, plan: Plan, carried: readonly SubtaskResult[]): Promise<void>;
+  /** Records a validated subtask result of plan `revision`; durable when it resolves. */
+  saveResult(runId: string, revision: number, result: SubtaskResult): Promise<void>;
   saveSnapshot(runId: string, snapshot: JsonValue): Promise<void>;
   journalTool(runId: string, entry: ToolJournalEntry): Promise<void>;
   saveOutcome(runId: string, outcome: RunResult): Promise<void>;
