@@ -205,6 +205,8 @@ export interface Ledger {
 /** The payload of each event type. Names are namespaced (`plan.created`, `subtask.completed`, …). */
 export interface RunEventPayloads {
   "run.started": { readonly task: string; readonly agent: string };
+  /** A stored run continues after a crash or stop: `completed` subtasks are not run again. */
+  "run.resumed": { readonly completed: readonly string[]; readonly revision: number };
   "plan.created": { readonly plan: Plan; readonly attempt: number };
   "plan.rejected": { readonly errors: readonly string[]; readonly attempt: number };
   "plan.revised": {

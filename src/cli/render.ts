@@ -24,6 +24,8 @@ export function renderEvent(event: RunEvent): string | undefined {
   switch (event.type) {
     case "run.started":
       return `run ${event.runId} · agent ${event.agent}\ntask: ${clip(event.task, 400)}`;
+    case "run.resumed":
+      return `run ${event.runId} resumed (plan revision ${event.revision}; done before: ${event.completed.length > 0 ? event.completed.join(", ") : "none"})`;
     case "plan.rejected":
       return `plan rejected (attempt ${event.attempt}):\n${event.errors.map((e) => `  - ${clip(e)}`).join("\n")}`;
     case "plan.created": {

@@ -14,15 +14,22 @@ export class EventHub {
   readonly #log: RunEvent[] = [];
   readonly #listeners = new Set<RunEventListener>();
   readonly #onListenerError: (error: unknown, event: RunEvent) => void;
+  readonly #firstSeq: number;
   #closed = false;
   #wake: (() => void) | undefined;
   #changed: Promise<void>;
 
   constructor(
     runId: string,
-    options: { clock?: () => number; onListenerError?: (error: unknown, event: RunEvent) => void } = {},
+    options: {
+      clock?: () => number;
+      onListenerError?: ((error: unknown, event: RunEvent) => void) | undefined;
+      /** Sequence number of the first event (a resumed run continues its stored numbering). */
+      firstSeq?: number;
+    } = {},
   ) {
     this.#runId = runId;
+    this.#firstSeq = options.firstSeq ?? 1;
     this.#clock = options.clock ?? Date.now;
     this.#onListenerError = options.onListenerError ?? (() => {});
     this.#changed = this.#nextChange();
@@ -52,7 +59,12 @@ export class EventHub {
   /** Stamps and records an event, then delivers it. Events after `close()` are dropped. */
   emit(input: RunEventInput): RunEvent | undefined {
     if (this.#closed) return undefined;
-    const event = { ...input, runId: this.#runId, seq: this.#log.length + 1, at: this.#clock() } as RunEvent;
+    const event = {
+      ...input,
+      runId: this.#runId,
+      seq: this.#firstSeq + this.#log.length,
+      at: this.#clock(),
+    } as RunEvent;
     this.#log.push(event);
     for (const listener of this.#listeners) {
       try {

@@ -6,43 +6,43 @@
  * persisted. The ports it talks to (planner, workers, event sink) are closed over by the actors, which are
  * declared by name in `setup()`: tests replace them with `machine.provide({ actors: … })`.
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from "xstate";
+import { assign, enqueueActions, setup } from "xstate";
 import { AbortError, EdgecrewError, ErrorCodes, type ErrorInfo, toEdgecrewError } from "../errors.js";
-import { substituteReferences } from "../references.js";
 import type {
   AgentDefinition,
-  CallContext,
   JoinDecision,
   JsonValue,
   Plan,
-  PlannerPort,
   PlanRevision,
   Produced,
-  RunEventInput,
-  Subtask,
   SubtaskResult,
   UsageRecord,
-  WorkerOutcome,
-  WorkerPort,
 } from "../types.js";
-import { reuseResults } from "./reuse.js";
+import {
+  createActors,
+  type OrchestratorEvent,
+  type OrchestratorPorts,
+  type PlannedRevision,
+  workerOf,
+} from "./actors.js";
 import { pickDispatch, readySubtasks } from "./scheduler.js";
 
-/** What the machine needs from the outside world. */
-export interface OrchestratorPorts {
-  readonly planner: PlannerPort;
-  readonly workers: WorkerPort;
-  /** Receives every event the run emits (the EventHub stamps and stores them). */
-  readonly emit: (event: RunEventInput) => void;
-  readonly clock: () => number;
-  /** Registers in-flight work so the run can wait for it to settle after a cancel or failure. */
-  readonly track: (work: Promise<unknown>) => void;
+export type { OrchestratorEvent, OrchestratorPorts, RunPersistence } from "./actors.js";
+
+/** Where a resumed run starts from: its plan, the durable results of that plan, and the usage so far. */
+export interface RestoredState {
+  readonly plan: Plan | undefined;
+  readonly revision: number;
+  readonly results: Readonly<Record<string, SubtaskResult>>;
+  readonly usage: readonly UsageRecord[];
 }
 
 export interface OrchestratorInput {
   readonly runId: string;
   readonly task: string;
   readonly agent: AgentDefinition;
+  /** Present when resuming a stored run. */
+  readonly restore?: RestoredState;
 }
 
 export interface OrchestratorContext {
@@ -50,238 +50,61 @@ export interface OrchestratorContext {
   readonly task: string;
   readonly agent: AgentDefinition;
   readonly plan: Plan | undefined;
-  /** Completed subtasks by id, in completion order. */
+  /** Completed subtasks of the current plan by id, in completion order. */
   readonly results: Readonly<Record<string, SubtaskResult>>;
   readonly running: readonly string[];
   readonly answer: JsonValue | undefined;
   readonly error: ErrorInfo | undefined;
-  /** Usage of planner calls and of subtasks that did not complete (completed ones carry their own). */
+  /** Usage of planner calls and of work no result carries (failed, dropped by a replan). */
   readonly usage: readonly UsageRecord[];
-  /** Revised plans so far (≤ limits.maxReplans). */
+  /** Revised plans so far (≤ limits.maxReplans); also the current plan's revision number. */
   readonly replans: number;
   /** Set while planning a revision: why, and what the previous plan produced. */
   readonly revision: PlanRevision | undefined;
-}
-
-export type OrchestratorEvent =
-  | { type: "CANCEL"; reason: string }
-  | { type: "SUBTASK.SETTLED"; subtaskId: string; outcome: WorkerOutcome; startedAt: number; endedAt: number }
-  | { type: "SUBTASK.ERROR"; subtaskId: string; error: ErrorInfo }
-  | {
-      type: "ESCALATION.DONE";
-      subtaskId: string;
-      produced: Produced<JsonValue>;
-      startedAt: number;
-      endedAt: number;
-    }
-  | { type: "ESCALATION.ERROR"; subtaskId: string; error: ErrorInfo; usage: readonly UsageRecord[] };
-
-interface SubtaskInput {
-  readonly runId: string;
-  readonly task: string;
-  readonly subtask: Subtask;
-  readonly agent: AgentDefinition;
-  readonly dependencies: Readonly<Record<string, JsonValue>>;
 }
 
 function answersOf(results: Readonly<Record<string, SubtaskResult>>): Record<string, JsonValue> {
   return Object.fromEntries(Object.entries(results).map(([id, r]) => [id, r.answer]));
 }
 
-function workerOf(agent: AgentDefinition, name: string) {
-  const worker = agent.workers.find((w) => w.name === name);
-  if (worker === undefined)
-    throw new EdgecrewError(ErrorCodes.INTERNAL, `plan names unknown worker "${name}"`);
-  return worker;
+function dependenciesOf(
+  dependsOn: readonly string[],
+  results: Readonly<Record<string, SubtaskResult>>,
+): Record<string, JsonValue> {
+  const answers = answersOf(results);
+  return Object.fromEntries(
+    dependsOn.flatMap((id) => (answers[id] === undefined ? [] : [[id, answers[id]]])),
+  );
 }
 
 /** Builds the orchestrator machine over the given ports. */
 export function createOrchestratorMachine(ports: OrchestratorPorts) {
-  const context = (signal: AbortSignal): CallContext => ({ signal, emit: ports.emit });
-
   return setup({
     types: {
       context: {} as OrchestratorContext,
       events: {} as OrchestratorEvent,
       input: {} as OrchestratorInput,
     },
-    actors: {
-      planTask: fromPromise<
-        Produced<Plan>,
-        { task: string; agent: AgentDefinition; revision: PlanRevision | undefined }
-      >(({ input, signal }) => {
-        const work = ports.planner.plan(
-          {
-            task: input.task,
-            workers: input.agent.workers.map((w) => ({
-              name: w.name,
-              description: w.description,
-              output: w.output,
-              tools: w.tools,
-            })),
-            maxSubtasks: input.agent.limits.maxSubtasks,
-            ...(input.revision === undefined ? {} : { revision: input.revision }),
-          },
-          context(signal),
-        );
-        ports.track(work);
-        return work;
-      }),
-
-      runSubtask: fromCallback<OrchestratorEvent, SubtaskInput>(({ input, sendBack }) => {
-        const controller = new AbortController();
-        const timeoutMs = input.agent.limits.subtaskTimeoutSeconds * 1000;
-        const timer = setTimeout(
-          () =>
-            controller.abort(
-              new EdgecrewError(
-                ErrorCodes.LIMIT_EXCEEDED,
-                `subtask ${input.subtask.id} exceeded limits.subtaskTimeoutSeconds (${input.agent.limits.subtaskTimeoutSeconds} s)`,
-                { context: { limit: "subtaskTimeoutSeconds", subtaskId: input.subtask.id } },
-              ),
-            ),
-          timeoutMs,
-        );
-        const startedAt = ports.clock();
-        // Once the run stops this actor, nothing may be sent back: the parent is gone.
-        let stopped = false;
-        const worker = workerOf(input.agent, input.subtask.worker);
-        const work = ports.workers
-          .execute(
-            {
-              runId: input.runId,
-              task: input.task,
-              subtask: {
-                ...input.subtask,
-                instruction: substituteReferences(input.subtask.instruction, input.dependencies),
-              },
-              worker,
-              dependencies: input.dependencies,
-            },
-            context(controller.signal),
-          )
-          .then(
-            (outcome) => {
-              if (stopped) return;
-              sendBack({
-                type: "SUBTASK.SETTLED",
-                subtaskId: input.subtask.id,
-                outcome,
-                startedAt,
-                endedAt: ports.clock(),
-              });
-            },
-            (error: unknown) => {
-              if (stopped) return;
-              // A timeout aborts with a LIMIT_EXCEEDED reason: report that, not the worker's AbortError.
-              const reason: unknown = controller.signal.reason;
-              const cause = reason instanceof EdgecrewError ? reason : error;
-              sendBack({
-                type: "SUBTASK.ERROR",
-                subtaskId: input.subtask.id,
-                error: toEdgecrewError(cause).toInfo(),
-              });
-            },
-          )
-          .finally(() => clearTimeout(timer));
-        ports.track(work);
-        return () => {
-          stopped = true;
-          clearTimeout(timer);
-          if (!controller.signal.aborted) controller.abort(new Error("subtask stopped: the run ended"));
-        };
-      }),
-
-      escalateSubtask: fromCallback<OrchestratorEvent, SubtaskInput & { errors: readonly string[] }>(
-        ({ input, sendBack }) => {
-          const controller = new AbortController();
-          let stopped = false;
-          const startedAt = ports.clock();
-          const work = ports.planner
-            .solve(
-              {
-                runId: input.runId,
-                task: input.task,
-                subtask: {
-                  ...input.subtask,
-                  instruction: substituteReferences(input.subtask.instruction, input.dependencies),
-                },
-                worker: workerOf(input.agent, input.subtask.worker),
-                dependencies: input.dependencies,
-                errors: input.errors,
-              },
-              context(controller.signal),
-            )
-            .then(
-              (produced) => {
-                if (stopped) return;
-                sendBack({
-                  type: "ESCALATION.DONE",
-                  subtaskId: input.subtask.id,
-                  produced,
-                  startedAt,
-                  endedAt: ports.clock(),
-                });
-              },
-              (error: unknown) => {
-                if (stopped) return;
-                const typed = toEdgecrewError(error);
-                sendBack({
-                  type: "ESCALATION.ERROR",
-                  subtaskId: input.subtask.id,
-                  error: typed.toInfo(),
-                  usage: typed.usage,
-                });
-              },
-            );
-          ports.track(work);
-          return () => {
-            stopped = true;
-            if (!controller.signal.aborted) controller.abort(new Error("escalation stopped: the run ended"));
-          };
-        },
-      ),
-
-      joinResults: fromPromise<Produced<JoinDecision>, { ctx: OrchestratorContext }>(({ input, signal }) => {
-        const { ctx } = input;
-        if (ctx.plan === undefined) throw new EdgecrewError(ErrorCodes.INTERNAL, "joining without a plan");
-        const work = ports.planner.join(
-          {
-            task: ctx.task,
-            plan: ctx.plan,
-            results: Object.values(ctx.results),
-            ...(ctx.agent.answer === undefined ? {} : { answerSchema: ctx.agent.answer }),
-            allowReplan: ctx.replans < ctx.agent.limits.maxReplans,
-          },
-          context(signal),
-        );
-        ports.track(work);
-        return work;
-      }),
-    },
+    actors: createActors(ports),
 
     delays: {
       runTimeout: ({ context: ctx }) => ctx.agent.limits.timeoutSeconds * 1000,
     },
 
     guards: {
+      hasPlan: ({ context: ctx }) => ctx.plan !== undefined,
       allComplete: ({ context: ctx }) =>
         ctx.plan?.subtasks.every((s) => ctx.results[s.id] !== undefined) === true,
-      outcomeValid: ({ event }) => event.type === "SUBTASK.SETTLED" && event.outcome.ok,
       canEscalate: ({ context: ctx }) => ctx.agent.escalation.to === "planner",
       wantsReplan: (_, produced: Produced<JoinDecision>) => produced.value.kind === "replan",
     },
 
     actions: {
-      emitStarted: ({ context: ctx }) =>
-        ports.emit({ type: "run.started", task: ctx.task, agent: ctx.agent.name }),
-
       dispatch: enqueueActions(({ context: ctx, enqueue }) => {
         const plan = ctx.plan;
         if (plan === undefined) return;
-        const completed = new Set(Object.keys(ctx.results));
         const running = new Set(ctx.running);
-        const ready = readySubtasks(plan, completed, running);
+        const ready = readySubtasks(plan, new Set(Object.keys(ctx.results)), running);
         const picks = pickDispatch(
           ready,
           plan.subtasks.filter((s) => running.has(s.id)),
@@ -292,11 +115,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           },
         );
         if (picks.length === 0) return;
-        const answers = answersOf(ctx.results);
         for (const subtask of picks) {
-          const dependencies = Object.fromEntries(
-            subtask.dependsOn.flatMap((id) => (answers[id] === undefined ? [] : [[id, answers[id]]])),
-          );
           ports.emit({
             type: "subtask.started",
             subtaskId: subtask.id,
@@ -305,34 +124,21 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           });
           enqueue.spawnChild("runSubtask", {
             id: `subtask:${subtask.id}`,
-            input: { runId: ctx.runId, task: ctx.task, subtask, agent: ctx.agent, dependencies },
+            input: {
+              runId: ctx.runId,
+              task: ctx.task,
+              subtask,
+              agent: ctx.agent,
+              dependencies: dependenciesOf(subtask.dependsOn, ctx.results),
+              revision: ctx.replans,
+            },
           });
         }
         enqueue.assign({ running: [...ctx.running, ...picks.map((s) => s.id)] });
       }),
 
-      recordResult: assign(({ context: ctx, event }) => {
-        if (event.type !== "SUBTASK.SETTLED" || !event.outcome.ok) return {};
-        const result: SubtaskResult = {
-          subtaskId: event.subtaskId,
-          worker: workerOf(ctx.agent, ctx.plan?.subtasks.find((s) => s.id === event.subtaskId)?.worker ?? "")
-            .name,
-          answer: event.outcome.answer,
-          by: "worker",
-          attempts: event.outcome.attempts,
-          startedAt: event.startedAt,
-          endedAt: event.endedAt,
-          usage: event.outcome.usage,
-        };
-        ports.emit({ type: "subtask.completed", subtaskId: event.subtaskId, result });
-        return {
-          results: { ...ctx.results, [event.subtaskId]: result },
-          running: ctx.running.filter((id) => id !== event.subtaskId),
-        };
-      }),
-
       escalate: enqueueActions(({ context: ctx, event, enqueue }) => {
-        if (event.type !== "SUBTASK.SETTLED" || event.outcome.ok) return;
+        if (event.type !== "SUBTASK.UNANSWERED") return;
         const subtask = ctx.plan?.subtasks.find((s) => s.id === event.subtaskId);
         if (subtask === undefined) return;
         ports.emit({
@@ -342,10 +148,6 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           reason: event.outcome.reason,
           errors: event.outcome.errors,
         });
-        const answers = answersOf(ctx.results);
-        const dependencies = Object.fromEntries(
-          subtask.dependsOn.flatMap((id) => (answers[id] === undefined ? [] : [[id, answers[id]]])),
-        );
         // The worker's spent usage stays in the ledger even though the planner gives the answer.
         enqueue.assign({ usage: [...ctx.usage, ...event.outcome.usage] });
         enqueue.spawnChild("escalateSubtask", {
@@ -355,53 +157,37 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
             task: ctx.task,
             subtask,
             agent: ctx.agent,
-            dependencies,
+            dependencies: dependenciesOf(subtask.dependsOn, ctx.results),
+            revision: ctx.replans,
             errors: event.outcome.errors,
           },
         });
       }),
 
-      recordEscalated: assign(({ context: ctx, event }) => {
-        if (event.type !== "ESCALATION.DONE") return {};
-        const worker = ctx.plan?.subtasks.find((s) => s.id === event.subtaskId)?.worker ?? "";
-        const result: SubtaskResult = {
-          subtaskId: event.subtaskId,
-          worker,
-          answer: event.produced.value,
-          by: "planner",
-          attempts: 1,
-          startedAt: event.startedAt,
-          endedAt: event.endedAt,
-          usage: event.produced.usage,
-        };
-        ports.emit({ type: "subtask.completed", subtaskId: event.subtaskId, result });
+      recordResult: assign(({ context: ctx, event }) => {
+        if (event.type !== "SUBTASK.DONE") return {};
+        const { result } = event;
+        ports.emit({ type: "subtask.completed", subtaskId: result.subtaskId, result });
         return {
-          results: { ...ctx.results, [event.subtaskId]: result },
-          running: ctx.running.filter((id) => id !== event.subtaskId),
+          results: { ...ctx.results, [result.subtaskId]: result },
+          running: ctx.running.filter((id) => id !== result.subtaskId),
         };
       }),
 
       recordFailure: assign(({ context: ctx, event }) => {
         let error: ErrorInfo;
-        let usage: readonly UsageRecord[] = [];
-        if (event.type === "SUBTASK.SETTLED" && !event.outcome.ok) {
-          usage = event.outcome.usage;
+        let usage: readonly UsageRecord[];
+        if (event.type === "SUBTASK.UNANSWERED") {
+          const { outcome } = event;
           const why =
-            event.outcome.reason === "invalid-output" ? "gave no valid answer" : "could not run its model";
+            outcome.reason === "invalid-output" ? "gave no valid answer" : "could not run its model";
+          usage = outcome.usage;
           error = new EdgecrewError(
             ErrorCodes.SUBTASK_FAILED,
-            `subtask ${event.subtaskId} ${why} after ${event.outcome.attempts} attempt(s):\n${event.outcome.errors.map((e) => `  - ${e}`).join("\n")}`,
-            {
-              context: {
-                subtaskId: event.subtaskId,
-                reason: event.outcome.reason,
-                errors: [...event.outcome.errors],
-              },
-            },
+            `subtask ${event.subtaskId} ${why} after ${outcome.attempts} attempt(s):\n${outcome.errors.map((e) => `  - ${e}`).join("\n")}`,
+            { context: { subtaskId: event.subtaskId, reason: outcome.reason, errors: [...outcome.errors] } },
           ).toInfo();
         } else if (event.type === "SUBTASK.ERROR") {
-          error = event.error;
-        } else if (event.type === "ESCALATION.ERROR") {
           error = event.error;
           usage = event.usage;
         } else {
@@ -415,25 +201,13 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         };
       }),
 
-      setPlan: assign(({ context: ctx }, produced: Produced<Plan>) => {
-        const plan = produced.value;
-        const revision = ctx.revision;
-        if (revision === undefined) return { plan, usage: [...ctx.usage, ...produced.usage] };
-        const { results, dropped } = reuseResults(revision.previous, ctx.results, plan);
-        ports.emit({
-          type: "plan.revised",
-          reason: revision.reason,
-          revision: ctx.replans,
-          reused: Object.keys(results),
-        });
-        return {
-          plan,
-          results,
-          revision: undefined,
-          // Results the new plan drops still cost tokens: keep their usage in the ledger.
-          usage: [...ctx.usage, ...produced.usage, ...dropped.flatMap((r) => r.usage)],
-        };
-      }),
+      setPlan: assign(({ context: ctx }, planned: PlannedRevision) => ({
+        plan: planned.value,
+        results: planned.carried,
+        revision: undefined,
+        // Results a replan drops still cost tokens: keep their usage in the ledger.
+        usage: [...ctx.usage, ...planned.usage, ...planned.dropped.flatMap((r) => r.usage)],
+      })),
 
       startReplan: assign(({ context: ctx }, produced: Produced<JoinDecision>) => ({
         replans: ctx.replans + 1,
@@ -455,6 +229,8 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         return { error: typed.toInfo(), usage: [...ctx.usage, ...typed.usage] };
       }),
 
+      setFailure: assign(({ event }) => (event.type === "FAIL" ? { error: event.error } : {})),
+
       setCancelled: assign(({ event }) => ({
         error: new AbortError(event.type === "CANCEL" ? event.reason : "cancelled").toInfo(),
       })),
@@ -473,26 +249,37 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
       runId: input.runId,
       task: input.task,
       agent: input.agent,
-      plan: undefined,
-      results: {},
+      plan: input.restore?.plan,
+      results: input.restore?.results ?? {},
       running: [],
       answer: undefined,
       error: undefined,
-      usage: [],
-      replans: 0,
+      usage: input.restore?.usage ?? [],
+      replans: input.restore?.revision ?? 0,
       revision: undefined,
     }),
     initial: "active",
     states: {
       active: {
-        initial: "planning",
+        initial: "start",
         after: { runTimeout: { target: "failed", actions: "setRunTimeout" } },
-        on: { CANCEL: { target: "cancelled", actions: "setCancelled" } },
+        on: {
+          CANCEL: { target: "cancelled", actions: "setCancelled" },
+          FAIL: { target: "failed", actions: "setFailure" },
+        },
         states: {
+          // A resumed run with a plan goes straight back to executing; completed subtasks are not redone.
+          start: { always: [{ guard: "hasPlan", target: "executing" }, { target: "planning" }] },
           planning: {
             invoke: {
               src: "planTask",
-              input: ({ context: ctx }) => ({ task: ctx.task, agent: ctx.agent, revision: ctx.revision }),
+              input: ({ context: ctx }) => ({
+                task: ctx.task,
+                agent: ctx.agent,
+                revision: ctx.replans,
+                previous: ctx.revision,
+                results: ctx.results,
+              }),
               onDone: {
                 target: "executing",
                 actions: { type: "setPlan", params: ({ event }) => event.output },
@@ -510,20 +297,24 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
             entry: "dispatch",
             always: { guard: "allComplete", target: "joining" },
             on: {
-              "SUBTASK.SETTLED": [
-                { guard: "outcomeValid", actions: ["recordResult", "dispatch"] },
+              "SUBTASK.DONE": { actions: ["recordResult", "dispatch"] },
+              "SUBTASK.UNANSWERED": [
                 { guard: "canEscalate", actions: "escalate" },
                 { target: "#run.failed", actions: "recordFailure" },
               ],
               "SUBTASK.ERROR": { target: "#run.failed", actions: "recordFailure" },
-              "ESCALATION.DONE": { actions: ["recordEscalated", "dispatch"] },
-              "ESCALATION.ERROR": { target: "#run.failed", actions: "recordFailure" },
             },
           },
           joining: {
             invoke: {
               src: "joinResults",
-              input: ({ context: ctx }) => ({ ctx }),
+              input: ({ context: ctx }) => ({
+                task: ctx.task,
+                plan: ctx.plan ?? { subtasks: [] },
+                results: Object.values(ctx.results),
+                agent: ctx.agent,
+                allowReplan: ctx.replans < ctx.agent.limits.maxReplans,
+              }),
               onDone: [
                 {
                   guard: { type: "wantsReplan", params: ({ event }) => event.output },

@@ -1,23 +1,29 @@
 /**
- * Starts one run: creates its event hub and orchestrator actor, links the caller's AbortSignal to CANCEL, and
- * resolves the result only after everything the run started (generation, planner calls) has settled, so that a
- * cancelled or failed run leaves nothing running behind it.
+ * Starts (or resumes) one run: creates its event hub and orchestrator actor, links the caller's AbortSignal to
+ * CANCEL, makes the run durable through a RunStore when one is given, and resolves the result only after
+ * everything the run started has settled and its outcome is on disk — so a cancelled or failed run leaves
+ * nothing running behind it, and a crash at any point loses nothing that was reported done.
  */
 import { randomBytes } from "node:crypto";
 import { createActor } from "xstate";
-import { EdgecrewError, ErrorCodes } from "../errors.js";
+import { EdgecrewError, ErrorCodes, type ErrorInfo, toEdgecrewError } from "../errors.js";
 import type {
   AgentDefinition,
+  JsonValue,
   PlannerPort,
   RunEvent,
   RunEventInput,
   RunResult,
   RunStatus,
+  RunStore,
+  StoredRun,
+  UsageRecord,
   WorkerPort,
 } from "../types.js";
+import type { RunPersistence } from "./actors.js";
 import { EventHub, type RunEventListener } from "./EventHub.js";
 import { buildLedger } from "./ledger.js";
-import { createOrchestratorMachine } from "./machine.js";
+import { createOrchestratorMachine, type OrchestratorContext } from "./machine.js";
 
 /** A run in progress. */
 export interface Run {
@@ -45,6 +51,12 @@ export interface StartRunOptions {
   /** Called when an event listener throws (the run goes on). */
   readonly onListenerError?: (error: unknown, event: RunEvent) => void;
   readonly clock?: () => number;
+  /** Makes the run durable: events, plans, results, snapshots and the outcome are written as they happen. */
+  readonly store?: RunStore;
+  /** The agent file, recorded in the stored run so `resume` can reload it. */
+  readonly agentSource?: string;
+  /** Continues this stored run (same id) instead of starting a new one; needs `store`. */
+  readonly resume?: StoredRun;
 }
 
 /** A sortable, unique run id: `20261128-153012-a1b2c3`. */
@@ -56,19 +68,102 @@ export function newRunId(now: Date = new Date()): string {
 /** How long to wait for cancelled work to notice its signal before giving up on it. */
 const SETTLE_TIMEOUT_MS = 10_000;
 
-/** Starts a run of `agent` on `task` with the given planner and workers. */
+/** The part of the machine's context a snapshot keeps (the agent is reloaded from its file on resume). */
+function snapshotOf(state: string, ctx: OrchestratorContext): JsonValue {
+  return JSON.parse(
+    JSON.stringify({
+      state,
+      revision: ctx.replans,
+      running: ctx.running,
+      completed: Object.keys(ctx.results),
+      usage: ctx.usage,
+    }),
+  ) as JsonValue;
+}
+
+function usageOfSnapshot(snapshot: JsonValue | undefined): readonly UsageRecord[] {
+  const usage = (snapshot as { usage?: unknown } | undefined)?.usage;
+  return Array.isArray(usage) ? (usage as UsageRecord[]) : [];
+}
+
+/**
+ * Writes to the store one at a time, in order. The first failure is kept and reported once through
+ * `onFailure`; later writes are skipped, since the stored run can no longer be trusted to be complete.
+ */
+function writeQueue(onFailure: (error: EdgecrewError) => void) {
+  let tail: Promise<void> = Promise.resolve();
+  let failed: EdgecrewError | undefined;
+  const enqueue = (write: () => Promise<void>): Promise<void> => {
+    const next = tail.then(async () => {
+      if (failed !== undefined) throw failed;
+      try {
+        await write();
+      } catch (error) {
+        failed = toEdgecrewError(error, ErrorCodes.RUN_STORE_FAILED);
+        onFailure(failed);
+        throw failed;
+      }
+    });
+    tail = next.catch(() => undefined);
+    return next;
+  };
+  return { enqueue, drain: () => tail };
+}
+
+/** Starts a run of `agent` on `task` with the given planner and workers (or resumes `options.resume`). */
 export function startRun(agent: AgentDefinition, task: string, options: StartRunOptions): Run {
-  const runId = options.runId ?? newRunId();
+  const stored = options.resume;
+  const runId = stored?.meta.runId ?? options.runId ?? newRunId();
   const clock = options.clock ?? Date.now;
-  const hub = new EventHub(runId, { clock, onListenerError: options.onListenerError });
+  const store = options.store;
+  if (stored !== undefined && store === undefined) {
+    throw new EdgecrewError(ErrorCodes.INTERNAL, "resuming a run needs the store it was loaded from");
+  }
+  const hub = new EventHub(runId, {
+    clock,
+    onListenerError: options.onListenerError,
+    firstSeq: (stored?.events.length ?? 0) + 1,
+  });
+  // Declared before the actor so that a store failure can fail the run.
+  let fail: (error: ErrorInfo) => void = () => {};
+  const writes = writeQueue((error) => fail(error.toInfo()));
+  if (store !== undefined) {
+    if (stored === undefined) {
+      void writes
+        .enqueue(() =>
+          store.create({
+            runId,
+            agent: agent.name,
+            task,
+            createdAt: clock(),
+            ...(options.agentSource === undefined ? {} : { agentSource: options.agentSource }),
+          }),
+        )
+        .catch(() => undefined);
+    }
+    hub.subscribe((event) => {
+      void writes.enqueue(() => store.appendEvent(runId, event)).catch(() => undefined);
+    });
+  }
   for (const listener of options.listeners ?? []) hub.subscribe(listener);
   options.connect?.((event) => hub.emit(event));
+
+  const persist: RunPersistence =
+    store === undefined
+      ? { plan: async () => {}, result: async () => {} }
+      : {
+          plan: (revision, plan, carried) =>
+            writes.enqueue(() => store.savePlan(runId, revision, plan, carried)),
+          result: (revision, result) => writes.enqueue(() => store.saveResult(runId, revision, result)),
+        };
+
   const pending = new Set<Promise<unknown>>();
   const machine = createOrchestratorMachine({
     planner: options.planner,
     workers: options.workers,
     emit: (event) => hub.emit(event),
     clock,
+    persist,
     track: (work) => {
       const settled = work.then(
         () => undefined,
@@ -79,7 +174,24 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
     },
   });
   const startedAt = clock();
-  const actor = createActor(machine, { input: { runId, task, agent } });
+  const actor = createActor(machine, {
+    input: {
+      runId,
+      task,
+      agent,
+      ...(stored === undefined
+        ? {}
+        : {
+            restore: {
+              plan: stored.plan,
+              revision: stored.revision,
+              results: stored.results,
+              usage: usageOfSnapshot(stored.snapshot),
+            },
+          }),
+    },
+  });
+  fail = (error) => actor.send({ type: "FAIL", error });
 
   const cancel = (reason = "cancelled") => actor.send({ type: "CANCEL", reason });
   const onAbort = () => {
@@ -89,44 +201,58 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
     );
   };
 
+  if (store !== undefined) {
+    let last = "";
+    actor.subscribe((snapshot) => {
+      const state = JSON.stringify(snapshot.value);
+      const body = snapshotOf(state, snapshot.context);
+      const text = JSON.stringify(body);
+      if (text === last) return;
+      last = text;
+      void writes.enqueue(() => store.saveSnapshot(runId, body)).catch(() => undefined);
+    });
+  }
+
+  const finish = async (): Promise<RunResult> => {
+    options.signal?.removeEventListener("abort", onAbort);
+    const snapshot = actor.getSnapshot();
+    const ctx = snapshot.context;
+    const status: RunStatus =
+      snapshot.value === "done" ? "completed" : snapshot.value === "cancelled" ? "cancelled" : "failed";
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, SETTLE_TIMEOUT_MS).unref());
+    await Promise.race([Promise.all([...pending]), timeout]);
+    const results = Object.values(ctx.results);
+    const error =
+      ctx.error ??
+      (status === "failed" ? new EdgecrewError(ErrorCodes.INTERNAL, "the run failed").toInfo() : undefined);
+    if (status === "completed") hub.emit({ type: "run.completed", answer: ctx.answer ?? null });
+    else if (status === "cancelled")
+      hub.emit({ type: "run.cancelled", reason: error?.message ?? "cancelled" });
+    else if (error) hub.emit({ type: "run.failed", error });
+    hub.close();
+    const result: RunResult = {
+      runId,
+      agent: agent.name,
+      task,
+      status,
+      ...(ctx.plan === undefined ? {} : { plan: ctx.plan }),
+      results,
+      ...(status === "completed" ? { answer: ctx.answer ?? null } : {}),
+      ...(status === "completed" || error === undefined ? {} : { error }),
+      ledger: buildLedger([...ctx.usage, ...results.flatMap((r) => r.usage)]),
+      startedAt,
+      endedAt: clock(),
+    };
+    if (store !== undefined) {
+      await writes.enqueue(() => store.saveOutcome(runId, result)).catch(() => undefined);
+      await writes.drain();
+    }
+    return result;
+  };
+
   const result = new Promise<RunResult>((resolve) => {
     actor.subscribe({
-      complete: () => {
-        options.signal?.removeEventListener("abort", onAbort);
-        const snapshot = actor.getSnapshot();
-        const ctx = snapshot.context;
-        const status: RunStatus =
-          snapshot.value === "done" ? "completed" : snapshot.value === "cancelled" ? "cancelled" : "failed";
-        const finish = async () => {
-          const timeout = new Promise<void>((r) => setTimeout(r, SETTLE_TIMEOUT_MS).unref());
-          await Promise.race([Promise.all([...pending]), timeout]);
-          const results = Object.values(ctx.results);
-          const error =
-            ctx.error ??
-            (status === "failed"
-              ? new EdgecrewError(ErrorCodes.INTERNAL, "the run failed").toInfo()
-              : undefined);
-          if (status === "completed") hub.emit({ type: "run.completed", answer: ctx.answer ?? null });
-          else if (status === "cancelled")
-            hub.emit({ type: "run.cancelled", reason: error?.message ?? "cancelled" });
-          else if (error) hub.emit({ type: "run.failed", error });
-          hub.close();
-          resolve({
-            runId,
-            agent: agent.name,
-            task,
-            status,
-            plan: ctx.plan,
-            results,
-            answer: status === "completed" ? (ctx.answer ?? null) : undefined,
-            error: status === "completed" ? undefined : error,
-            ledger: buildLedger([...ctx.usage, ...results.flatMap((r) => r.usage)]),
-            startedAt,
-            endedAt: clock(),
-          });
-        };
-        void finish();
-      },
+      complete: () => void finish().then(resolve),
       error: (error) => {
         // The machine itself threw (a bug): report it as a failed run rather than an unhandled rejection.
         options.signal?.removeEventListener("abort", onAbort);
@@ -150,7 +276,8 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
     });
   });
 
-  hub.emit({ type: "run.started", task, agent: agent.name });
+  if (stored === undefined) hub.emit({ type: "run.started", task, agent: agent.name });
+  else hub.emit({ type: "run.resumed", completed: Object.keys(stored.results), revision: stored.revision });
   actor.start();
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort, { once: true });
