@@ -4,105 +4,45 @@
  * sequences out (waiting, abortably, when all are busy) and takes them back. Workers and the local planner
  * share it, so a model used by both is loaded once.
  *
- * Memory budget and eviction are the next step; the seams are here: {@link ModelManager.residentModels} gives
- * each model's bytes, busy sequences and last use (for LRU), and `#makeRoom` is called with an estimate before
- * every load.
+ * Memory: before each load the model and its context are estimated from the GGUF header (`estimateModelMemory`,
+ * RAM + VRAM). With a budget (`device.memoryBytes`) the load first makes room by evicting least-recently-used
+ * idle models; a model that is busy (a lease is out, or a caller waits for one) is never evicted, so when only
+ * busy models hold the room the load waits, abortably, until one becomes idle. The estimate is reserved while
+ * the model loads, so concurrent loads cannot both squeeze in. A model that exceeds the budget alone — or,
+ * without a budget, the machine's memory — fails at once with MEMORY_BUDGET_EXCEEDED, before anything loads.
+ * Callers must not hold a lease while acquiring another model under a tight budget: that wait could be on
+ * themselves (their own signal or subtask timeout then ends it).
  */
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel } from "node-llama-cpp";
+import type { LlamaContextSequence, LlamaGrammar } from "node-llama-cpp";
 import { DisposedError, throwIfAborted } from "../errors.js";
-import type { DeviceConfig, JsonSchema, LocalModelRef, RunEventInput } from "../types.js";
-import { raceAbort, safeEmit, settleWithin } from "./asyncGuards.js";
+import type { JsonSchema, LocalModelRef, RunEventInput } from "../types.js";
+import { abortErrorFor, raceAbort, safeEmit, settleWithin } from "./asyncGuards.js";
+import { type BudgetedLoad, type LoadedModel as Loaded, loadWithinBudget } from "./budgetedLoad.js";
 import { GrammarCache } from "./GrammarCache.js";
-import { inspectModelFile, type ModelFileInfo } from "./ggufCheck.js";
 import type { GrammarSchemaOptions } from "./grammarSchema.js";
-import { type LlamaRuntime, type LlamaRuntimeOptions, startLlama } from "./llamaRuntime.js";
-import { openModel } from "./openModel.js";
-import { type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
-import { SequencePool } from "./SequencePool.js";
+import { type LlamaRuntime, startLlama } from "./llamaRuntime.js";
+import { MemoryBudget, type ResidentSnapshot } from "./MemoryBudget.js";
+import type {
+  AcquireOptions,
+  ModelManagerOptions,
+  ModelRequirements,
+  ResidentModel,
+  SequenceLease,
+} from "./modelManagerTypes.js";
+import { leaseSequence } from "./sequenceLease.js";
 
-/** How a model manager runs. */
-export interface ModelManagerOptions {
-  /** GPU, threads and (next issue) the memory budget. */
-  readonly device: DeviceConfig;
-  /** Where models come from (models directory, fixture cache, base directory for relative paths). */
-  readonly resolve?: Omit<ResolveModelOptions, "signal" | "onProgress">;
-  /**
-   * Receives every `model.*` event (loads triggered by any caller, unloads). When set, it is the only channel:
-   * acquires' `emit` callbacks get nothing, so a run that also listens here never sees an event twice.
-   */
-  readonly onEvent?: (event: RunEventInput) => void;
-  /** Longest wait for one disposal step before giving up on it (default 5000 ms). */
-  readonly disposeTimeoutMs?: number;
-  /** llama.cpp's log level (default `"warn"`). */
-  readonly logLevel?: LlamaRuntimeOptions["logLevel"];
-  /** Most sequences one context gets (default {@link MAX_SEQUENCES}, llama.cpp's limit). */
-  readonly maxSequences?: number;
-}
-
-/** Context shape wanted for a model: the context is created with the largest of each seen so far. */
-export interface ModelRequirements {
-  /** Tokens per sequence. */
-  readonly contextSize: number;
-  /** Sequences (parallel generations). */
-  readonly sequences: number;
-}
-
-/** Options of {@link ModelManager.acquire}. */
-export interface AcquireOptions extends Partial<ModelRequirements> {
-  readonly signal?: AbortSignal;
-  /**
-   * Receives the `model.loading` / `model.loaded` events of a load this call triggers, when the manager has no
-   * `onEvent` listener (which otherwise receives them instead).
-   */
-  readonly emit?: (event: RunEventInput) => void;
-}
-
-/**
- * A sequence borrowed from the pool. Give it back with `release()` (idempotent) or a `using` declaration;
- * never dispose the sequence itself.
- */
-export interface SequenceLease extends Disposable {
-  readonly ref: LocalModelRef;
-  readonly llama: Llama;
-  readonly model: LlamaModel;
-  readonly sequence: LlamaContextSequence;
-  /** Milliseconds this acquire spent loading the model; 0 when it was already resident. */
-  readonly loadMs: number;
-  /** Whether the model has random weights (an edgecrew fixture), so generation must ban invalid UTF-8 bytes. */
-  readonly randomWeights: boolean;
-  release(): void;
-}
-
-/** A resident model as the memory budget sees it. */
-export interface ResidentModel {
-  readonly model: string;
-  readonly path: string;
-  /** Model weights plus context, as node-llama-cpp accounts them (file size when it reports nothing). */
-  readonly bytes: number;
-  readonly sequences: number;
-  readonly busySequences: number;
-  /** `performance.now()` of the last acquire or release. */
-  readonly lastUsedAt: number;
-}
-
-interface Loaded {
-  readonly path: string;
-  readonly info: ModelFileInfo;
-  readonly model: LlamaModel;
-  readonly context: LlamaContext;
-  readonly pool: SequencePool;
-  readonly bytes: number;
-  readonly loadMs: number;
-}
+export type * from "./modelManagerTypes.js";
 
 interface Entry {
   readonly key: string;
   readonly ref: LocalModelRef;
-  /** Aborts the load (on dispose). */
+  /** Aborts the load (on dispose, or when every caller waiting for it gave up). */
   readonly abort: AbortController;
   /** Settles when the load finishes; rejects (and the entry is dropped) when it fails. */
   readonly ready: Promise<Loaded>;
   lastUsedAt: number;
+  /** Callers inside `acquire` for this entry (waiting for the load or a sequence): they keep it busy. */
+  pending: number;
 }
 
 const DEFAULT_DISPOSE_TIMEOUT_MS = 5000;
@@ -116,30 +56,42 @@ function keyOf(ref: LocalModelRef): string {
 }
 
 /**
- * Loads local models lazily and pools their context sequences. One per crew; idempotent `dispose()`.
+ * Loads local models lazily under a memory budget and pools their context sequences. One per crew; idempotent
+ * `dispose()`.
  *
  * @example
- * await using manager = new ModelManager({ device: { gpu: false, threads: 1 } });
+ * await using manager = new ModelManager({ device: { gpu: false, threads: 1, memoryBytes: 2 * 1024 ** 3 } });
  * const lease = await manager.acquire(ref, { contextSize: 2048, sequences: 2, signal });
  * try { ... lease.sequence ... } finally { lease.release(); }
  */
 export class ModelManager implements AsyncDisposable {
   readonly #options: ModelManagerOptions;
   readonly #entries = new Map<string, Entry>();
-  /** Loaded models by entry; an entry is in `#entries` from the start of its load until it is unloaded. */
+  /**
+   * Loaded models by entry. An entry is in `#entries` from the start of its load until it is unloaded or
+   * evicted, and here from the end of its load until its disposal finishes (its memory is held until then).
+   */
   readonly #loaded = new Map<Entry, Loaded>();
   readonly #requirements = new Map<string, ModelRequirements>();
   readonly #grammars = new GrammarCache();
+  readonly #budget: MemoryBudget | undefined;
   #runtime: Promise<LlamaRuntime> | undefined;
   #disposing: Promise<void> | undefined;
 
   constructor(options: ModelManagerOptions) {
     this.#options = options;
+    const budget = options.device.memoryBytes;
+    this.#budget = budget === undefined ? undefined : new MemoryBudget(budget);
   }
 
   /** Whether `dispose()` has been called. */
   get disposed(): boolean {
     return this.#disposing !== undefined;
+  }
+
+  /** The memory budget in bytes (`device.memoryBytes`); `undefined` when there is none. */
+  get budgetBytes(): number | undefined {
+    return this.#budget?.budgetBytes;
   }
 
   /**
@@ -167,22 +119,34 @@ export class ModelManager implements AsyncDisposable {
     return entry !== undefined && this.#loaded.has(entry);
   }
 
-  /** Resident models with their size, sequence use and last use: the input of a memory budget / LRU. */
+  /**
+   * Models holding memory now — loaded, including any whose unload has not finished — with their estimated
+   * bytes (what the budget counts), node-llama-cpp's measured bytes, sequence use and last use.
+   */
   residentModels(): ResidentModel[] {
     const out: ResidentModel[] = [];
-    for (const entry of this.#entries.values()) {
-      const loaded = this.#loaded.get(entry);
-      if (loaded === undefined) continue;
+    for (const [entry, loaded] of this.#loaded) {
       out.push({
         model: entry.key,
         path: loaded.path,
-        bytes: loaded.bytes,
+        bytes: loaded.estimatedBytes,
+        measuredBytes: loaded.bytes,
         sequences: loaded.pool.size,
         busySequences: loaded.pool.busy,
         lastUsedAt: entry.lastUsedAt,
       });
     }
     return out;
+  }
+
+  /**
+   * Estimated bytes of every model holding memory now (see {@link residentModels}); loads in progress are not
+   * included (they hold a reservation until they are counted here). Never above {@link budgetBytes}.
+   */
+  residentBytes(): number {
+    let total = 0;
+    for (const loaded of this.#loaded.values()) total += loaded.estimatedBytes;
+    return total;
   }
 
   /** The started llama.cpp backend (started on first call; ≈1 s). */
@@ -218,8 +182,11 @@ export class ModelManager implements AsyncDisposable {
 
   /**
    * Borrows a sequence of a model's context, loading the model first if needed (emitting `model.loading` and
-   * `model.loaded`). Waits, abortably, while every sequence is busy. Throws a ModelError when the model cannot
-   * be found, checked or loaded; an AbortError when the signal fires; a DisposedError after `dispose()`.
+   * `model.loaded`, and `model.unloaded` for each model evicted to make room). Waits, abortably, while every
+   * sequence is busy or while the budget has room only once busy models become idle; a load that every
+   * waiting caller gave up on is stopped. Throws a ModelError when the model cannot be found, checked, fit or
+   * loaded (MEMORY_BUDGET_EXCEEDED when it exceeds the budget alone); an AbortError when the signal fires; a
+   * DisposedError after `dispose()`.
    */
   async acquire(ref: LocalModelRef, options: AcquireOptions = {}): Promise<SequenceLease> {
     this.#assertUsable();
@@ -231,10 +198,22 @@ export class ModelManager implements AsyncDisposable {
     let entry = this.#entries.get(keyOf(ref));
     const loadsHere = entry === undefined;
     entry ??= this.#startLoad(ref, options.emit);
-    const loaded = await raceAbort(entry.ready, options.signal, `loading ${ref.raw}`);
-    this.#assertUsable();
-    const sequence = await loaded.pool.take(options.signal);
-    return this.#lease(entry, loaded, sequence, loadsHere ? loaded.loadMs : 0);
+    entry.pending++;
+    try {
+      const loaded = await raceAbort(entry.ready, options.signal, `loading ${ref.raw}`);
+      this.#assertUsable();
+      const sequence = await loaded.pool.take(options.signal);
+      return this.#lease(entry, loaded, sequence, loadsHere ? loaded.loadMs : 0);
+    } catch (error) {
+      // A load (or a wait for room) stopped by dispose() reads as what it is, not as the abort used to stop it.
+      if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
+      if (options.signal?.aborted && entry.pending === 1 && !this.#loaded.has(entry)) this.#cancelLoad(entry);
+      throw error;
+    } finally {
+      entry.pending--;
+      // This caller no longer keeps the model busy: a load waiting for room may now evict it.
+      this.#budget?.notify();
+    }
   }
 
   /**
@@ -257,7 +236,8 @@ export class ModelManager implements AsyncDisposable {
 
   /**
    * Frees every model, context and the backend; idempotent. Pending acquires reject with DisposedError, loads
-   * in progress are aborted, and each disposal step is bounded by `disposeTimeoutMs`.
+   * in progress (and loads waiting for room) are aborted, and each disposal step is bounded by
+   * `disposeTimeoutMs`.
    */
   dispose(): Promise<void> {
     this.#disposing ??= this.#disposeAll();
@@ -278,8 +258,16 @@ export class ModelManager implements AsyncDisposable {
     const key = keyOf(ref);
     const abort = new AbortController();
     const ready = this.#load(key, ref, abort.signal, emit).then(
-      (loaded) => {
+      async ({ loaded, reservation }) => {
+        // Counted as resident and no longer reserved in one step, so the total never double counts or drops.
         this.#loaded.set(entry, loaded);
+        reservation?.release();
+        if (abort.signal.aborted) {
+          // Cancelled or disposed just as the model opened: free it rather than keep a model nobody can reach.
+          await this.#close(entry, loaded, false);
+          throw abortErrorFor(abort.signal, `loading ${key}`);
+        }
+        this.#emit(emit, { type: "model.loaded", model: key, bytes: loaded.bytes, ms: loaded.loadMs });
         return loaded;
       },
       (error: unknown) => {
@@ -289,9 +277,15 @@ export class ModelManager implements AsyncDisposable {
     );
     // Callers that gave up (aborted) must not leave an unhandled rejection behind.
     ready.catch(() => undefined);
-    const entry: Entry = { key, ref, abort, ready, lastUsedAt: performance.now() };
+    const entry: Entry = { key, ref, abort, ready, lastUsedAt: performance.now(), pending: 0 };
     this.#entries.set(key, entry);
     return entry;
+  }
+
+  /** Stops a load nobody waits for any more; a later acquire starts a fresh one. */
+  #cancelLoad(entry: Entry): void {
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    entry.abort.abort(new Error(`every caller waiting for ${entry.key} gave up`));
   }
 
   async #load(
@@ -299,73 +293,77 @@ export class ModelManager implements AsyncDisposable {
     ref: LocalModelRef,
     signal: AbortSignal,
     emit: AcquireOptions["emit"],
-  ): Promise<Loaded> {
-    const started = performance.now();
-    const { llama, threads } = await this.runtime(signal);
-    const path = await resolveModelPath(ref, { ...this.#options.resolve, signal });
-    const info = await inspectModelFile(path, { signal });
-    const requirements = this.#requirements.get(key) ?? { contextSize: DEFAULT_CONTEXT_SIZE, sequences: 1 };
-    const estimatedBytes = this.#estimateBytes(info, requirements);
-    this.#emit(emit, { type: "model.loading", model: key, estimatedBytes });
-    await this.#makeRoom(estimatedBytes, signal);
-    const opened = await openModel(llama, {
-      model: key,
-      path,
-      contextSize: Math.min(requirements.contextSize, info.contextLength),
-      sequences: requirements.sequences,
-      threads,
-      signal,
+  ): Promise<BudgetedLoad> {
+    const startedAt = performance.now();
+    return await loadWithinBudget({
+      key,
+      ref,
+      runtime: await this.runtime(signal),
+      requirements: this.#requirements.get(key) ?? { contextSize: DEFAULT_CONTEXT_SIZE, sequences: 1 },
+      resolve: this.#options.resolve ?? {},
+      budget: this.#budget,
+      snapshot: () => this.#snapshot(),
+      evict: (keys) => this.#evict(keys),
+      onLoading: (estimatedBytes) => this.#emit(emit, { type: "model.loading", model: key, estimatedBytes }),
       disposeTimeoutMs: this.#disposeTimeoutMs,
+      signal,
+      startedAt,
     });
-    const loadMs = Math.max(1, Math.round(performance.now() - started));
-    const bytes = opened.bytes > 0 ? opened.bytes : info.bytes;
-    this.#emit(emit, { type: "model.loaded", model: key, bytes, ms: loadMs });
-    return { path, info, ...opened, pool: new SequencePool(opened.context), bytes, loadMs };
+  }
+
+  /** The manager's models as the budget sees them: evictable residents, and bytes still being freed. */
+  #snapshot(): ResidentSnapshot {
+    const resident: ResidentSnapshot["resident"][number][] = [];
+    let unloadingBytes = 0;
+    for (const [entry, loaded] of this.#loaded) {
+      if (this.#entries.get(entry.key) !== entry) {
+        unloadingBytes += loaded.estimatedBytes;
+        continue;
+      }
+      resident.push({
+        key: entry.key,
+        bytes: loaded.estimatedBytes,
+        busy: entry.pending > 0 || loaded.pool.busy > 0,
+        lastUsedAt: entry.lastUsedAt,
+      });
+    }
+    return { resident, unloadingBytes };
   }
 
   /**
-   * Resident bytes a model will take with its context. For now the file size (weights are mapped whole); the
-   * memory budget will refine this with node-llama-cpp's GgufInsights estimates (KV cache per sequence).
+   * Evicts idle models: removes them from the manager synchronously (so no acquire can pick them up), then
+   * resolves when their memory is freed.
    */
-  #estimateBytes(info: ModelFileInfo, _requirements: ModelRequirements): number {
-    return info.bytes;
-  }
-
-  /**
-   * Makes `bytes` available under `device.memoryBytes` before a load. The budget/LRU step evicts idle models
-   * here (least recently used first, never one with busy sequences); today there is no budget to enforce.
-   */
-  async #makeRoom(_bytes: number, signal: AbortSignal): Promise<void> {
-    throwIfAborted(signal);
+  #evict(keys: readonly string[]): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const key of keys) {
+      const entry = this.#entries.get(key);
+      const loaded = entry === undefined ? undefined : this.#loaded.get(entry);
+      if (entry === undefined || loaded === undefined) continue;
+      this.#entries.delete(key);
+      closing.push(this.#close(entry, loaded));
+    }
+    return Promise.all(closing).then(() => undefined);
   }
 
   #lease(entry: Entry, loaded: Loaded, sequence: LlamaContextSequence, loadMs: number): SequenceLease {
     entry.lastUsedAt = performance.now();
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
+    const onRelease = () => {
       entry.lastUsedAt = performance.now();
-      loaded.pool.give(sequence);
+      this.#budget?.notify(); // The model may be idle now, and so evictable by a load waiting for room.
     };
-    return {
-      ref: entry.ref,
-      llama: loaded.model.llama,
-      model: loaded.model,
-      sequence,
-      loadMs,
-      randomWeights: entry.ref.kind === "fixture" || loaded.info.isFixture,
-      release,
-      [Symbol.dispose]: release,
-    };
+    return leaseSequence({ ref: entry.ref, loaded, sequence, loadMs, onRelease });
   }
 
-  async #close(entry: Entry, loaded: Loaded): Promise<void> {
-    this.#loaded.delete(entry);
+  /** Frees a loaded model; `announce: false` for one that was never announced as loaded. */
+  async #close(entry: Entry, loaded: Loaded, announce = true): Promise<void> {
     loaded.pool.close(new DisposedError(`model ${entry.key}`));
     await settleWithin(loaded.context.dispose(), this.#disposeTimeoutMs);
     await settleWithin(loaded.model.dispose(), this.#disposeTimeoutMs);
-    this.#emit(undefined, { type: "model.unloaded", model: entry.key, bytes: loaded.bytes });
+    // Counted until here: the memory is held until the disposal finishes.
+    this.#loaded.delete(entry);
+    if (announce) this.#emit(undefined, { type: "model.unloaded", model: entry.key, bytes: loaded.bytes });
+    this.#budget?.notify();
   }
 
   async #disposeAll(): Promise<void> {

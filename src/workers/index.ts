@@ -4,11 +4,19 @@
  * node-llama-cpp; the package root imports it lazily (`await import()`), on first use of a local model.
  */
 export {
+  type AgentMemoryEstimate,
+  type AgentMemoryOptions,
+  DEFAULT_PLANNER_CONTEXT_SIZE,
+  estimateAgentMemory,
+  type ModelMemoryRow,
+} from "./agentMemory.js";
+export {
   ChatNodeLlamaCpp,
   type ChatNodeLlamaCppCallOptions,
   type ChatNodeLlamaCppFields,
   type StructuredOutputSchema,
 } from "./ChatNodeLlamaCpp.js";
+export { formatBytes } from "./formatBytes.js";
 export { inspectModelFile, type ModelFileInfo } from "./ggufCheck.js";
 export {
   DEFAULT_GRAMMAR_MAX_ENUM_RANGE,
@@ -37,4 +45,19 @@ export {
   type ResidentModel,
   type SequenceLease,
 } from "./ModelManager.js";
+export {
+  estimateModelMemory,
+  type MemoryEstimate,
+  type MemoryEstimateRequest,
+  machineMemoryBytes,
+} from "./memoryEstimate.js";
+export {
+  type EvictionCandidate,
+  type Peak,
+  type PeakModel,
+  peakMemory,
+  planRoom,
+  type RoomPlan,
+  type RoomRequest,
+} from "./memoryPolicy.js";
 export { defaultModelsDir, type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
