@@ -11,6 +11,7 @@ import type { LocalModelRef } from "../types.js";
 import { formatBytes } from "./formatBytes.js";
 import { inspectModelFile, type ModelFileInfo } from "./ggufCheck.js";
 import type { LlamaRuntime } from "./llamaRuntime.js";
+import { threadsForModel } from "./llamaRuntime.js";
 import type { MemoryBudget, Reservation, ResidentSnapshot } from "./MemoryBudget.js";
 import { estimateModelMemory, machineMemoryBytes } from "./memoryEstimate.js";
 import type { ModelRequirements } from "./modelManagerTypes.js";
@@ -69,7 +70,7 @@ export interface BudgetedLoad {
  */
 export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<BudgetedLoad> {
   const { key, signal, budget, requirements } = options;
-  const { llama, threads } = options.runtime;
+  const { llama } = options.runtime;
   const path = await resolveModelPath(options.ref, { ...options.resolve, signal });
   const info = await inspectModelFile(path, { signal });
   const limitBytes = budget?.budgetBytes ?? (await machineMemoryBytes(llama));
@@ -98,7 +99,7 @@ export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<Bu
       path,
       contextSize: estimate.contextSize,
       sequences: requirements.sequences,
-      threads,
+      threads: threadsForModel(options.runtime, info.parameters),
       signal,
       disposeTimeoutMs: options.disposeTimeoutMs,
     });

@@ -64,6 +64,23 @@ export interface LlamaRuntimeOptions {
 export interface LlamaRuntime {
   readonly llama: Llama;
   readonly threads: number;
+  /** Whether `threads` was set by the user (`device.threads`) rather than derived from the machine. */
+  readonly explicitThreads: boolean;
+}
+
+/**
+ * Below this many parameters one thread beats several: synchronising threads costs more than a token's compute.
+ * Measured on a 2-core machine with a 0.5 MB fixture model: 1 thread about 2000 tok/s, 2 threads about 94 tok/s.
+ */
+export const SINGLE_THREAD_MAX_PARAMETERS = 50_000_000;
+
+/**
+ * Threads for one model's context: `device.threads` when the user set it; otherwise the physical cores, except
+ * for tiny models (fewer than {@link SINGLE_THREAD_MAX_PARAMETERS} parameters), which get one.
+ */
+export function threadsForModel(runtime: LlamaRuntime, parameters: number): number {
+  if (runtime.explicitThreads) return runtime.threads;
+  return parameters < SINGLE_THREAD_MAX_PARAMETERS ? 1 : runtime.threads;
 }
 
 /**
@@ -79,7 +96,7 @@ export async function startLlama(options: LlamaRuntimeOptions): Promise<LlamaRun
       build: "never",
       logLevel: (options.logLevel ?? "warn") as LlamaLogLevel,
     });
-    return { llama, threads };
+    return { llama, threads, explicitThreads: options.threads !== undefined };
   } catch (cause) {
     throw new ModelError(
       ErrorCodes.MODEL_LOAD_FAILED,

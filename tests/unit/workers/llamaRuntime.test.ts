@@ -1,6 +1,14 @@
 import os from "node:os";
+import type { Llama } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
-import { parseCpuinfoCores, physicalCoreCount, resolveThreads } from "../../../src/workers/llamaRuntime.js";
+import {
+  type LlamaRuntime,
+  parseCpuinfoCores,
+  physicalCoreCount,
+  resolveThreads,
+  SINGLE_THREAD_MAX_PARAMETERS,
+  threadsForModel,
+} from "../../../src/workers/llamaRuntime.js";
 
 const block = (processor: number, physical: number, core: number) =>
   `processor\t: ${processor}\nvendor_id\t: GenuineIntel\nphysical id\t: ${physical}\nsiblings\t: 4\ncore id\t\t: ${core}\ncpu cores\t: 2\n`;
@@ -46,5 +54,20 @@ describe("resolveThreads", () => {
     expect(resolveThreads(0, 4)).toBe(1);
     expect(resolveThreads(2.7, 4)).toBe(2);
     expect(resolveThreads(1, 4)).toBe(1);
+  });
+});
+
+describe("threadsForModel", () => {
+  const runtime = (threads: number, explicitThreads: boolean): LlamaRuntime => ({
+    llama: {} as Llama,
+    threads,
+    explicitThreads,
+  });
+
+  it("gives tiny models one thread unless the user chose a count", () => {
+    expect(threadsForModel(runtime(8, false), 1_000_000)).toBe(1);
+    expect(threadsForModel(runtime(8, false), SINGLE_THREAD_MAX_PARAMETERS)).toBe(8);
+    expect(threadsForModel(runtime(8, false), 1_500_000_000)).toBe(8);
+    expect(threadsForModel(runtime(4, true), 1_000_000)).toBe(4);
   });
 });
