@@ -88,6 +88,20 @@ describe("edgecrew validate / schema / help (child process)", () => {
     expect(result.stderr).toMatch(/agent\.yaml:5:\d+: workers\[0\]\.model: .*broken\.gguf/);
   });
 
+  it("rejects an agent whose model can never fit device.memory, before any run", async () => {
+    const file = tempAgent(
+      "agent.yaml",
+      'name: t\ndescription: d\nplanner: { model: "fixture:p" }\nworkers:\n  - { name: w, description: d, model: "fixture:w?size=small" }\ndevice: { memory: 2MB }\n',
+    );
+    const result = await runCli(["validate", file], {
+      env: { EDGECREW_CACHE_DIR: mkdtempSync(join(tmpdir(), "ec-")) },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /fixture:w\?size=small \(w\) needs about [\d.]+ MiB, more than device\.memory/,
+    );
+  });
+
   it("writes a deterministic fixture model", async () => {
     const dir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-"));
     const first = await runCli(["fixture", join(dir, "a.gguf"), "--seed", "3"]);

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadAgent } from "../../config/index.js";
 import { isAgentDefinitionError, isModelError } from "../../errors.js";
+import type { AgentDefinition } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 
@@ -18,6 +19,35 @@ async function checkModelFile(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The memory check of `validate`: a model that cannot fit `device.memory` even alone is an error now, not
+ * mid-run. Models not downloaded yet are left to `edgecrew models estimate`.
+ */
+async function checkMemory(
+  agent: AgentDefinition,
+): Promise<{ ok: true; summary: string } | { ok: false; problems: string[] }> {
+  const { estimateAgentMemory, formatBytes } = await import("../../workers/index.js");
+  const estimate = await estimateAgentMemory(agent);
+  const problems = estimate.models
+    .filter((m) => m.fits === false)
+    .map(
+      (m) =>
+        `${m.model} (${m.usedBy.join(", ")}) needs about ${formatBytes(m.estimatedBytes ?? 0)}, more than ${estimate.limitSource} (${formatBytes(estimate.limitBytes)}): it can never be loaded`,
+    );
+  if (problems.length > 0) return { ok: false, problems };
+  const missing = estimate.models.filter((m) => m.status === "not-downloaded").length;
+  if (missing > 0) {
+    return {
+      ok: true,
+      summary: `memory not estimated: ${missing} model(s) not downloaded yet (edgecrew models estimate)`,
+    };
+  }
+  return {
+    ok: true,
+    summary: `memory peak ${formatBytes(estimate.peakBytes)} of ${formatBytes(estimate.limitBytes)} (${estimate.limitSource})`,
+  };
+}
+
 export function registerValidateCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
   program
     .command("validate")
@@ -30,8 +60,14 @@ export function registerValidateCommand(program: Command, io: CliIo, outcome: Co
       for (const file of files) {
         try {
           const agent = await loadAgent(resolve(io.cwd, file), options.models ? { checkModelFile } : {});
+          const memory = options.models ? await checkMemory(agent) : undefined;
+          if (memory?.ok === false) {
+            failed++;
+            io.stderr.write(`${file}: ${memory.problems.join(`\n${file}: `)}\n`);
+            continue;
+          }
           io.stdout.write(
-            `ok ${file}: agent ${agent.name}, ${agent.workers.length} worker${agent.workers.length === 1 ? "" : "s"}, planner ${agent.planner.model.raw}\n`,
+            `ok ${file}: agent ${agent.name}, ${agent.workers.length} worker${agent.workers.length === 1 ? "" : "s"}, planner ${agent.planner.model.raw}${memory === undefined ? "" : `; ${memory.summary}`}\n`,
           );
         } catch (error) {
           failed++;
