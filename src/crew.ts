@@ -9,6 +9,7 @@ import { loadAgent } from "./config/loadAgent.js";
 import { DisposedError } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
 import { type Run, startRun } from "./runtime/startRun.js";
+import { createRegistryFromConfig, type Tool } from "./tools/index.js";
 import type { AgentDefinition, Locality, PlannerPort, RunEvent, RunEventInput, RunResult } from "./types.js";
 
 /** Options of {@link createCrew}. */
@@ -27,6 +28,11 @@ export interface CrewOptions {
   readonly seed?: number;
   /** Called when an event listener throws; the run goes on either way. */
   readonly onListenerError?: (error: unknown, event: RunEvent) => void;
+  /**
+   * Tools defined in code (`defineTool`, `fromLangChainTool`), registered next to the agent's built-in
+   * `tools:`; a worker calls the ones its `tools:` grant by name.
+   */
+  readonly tools?: readonly Tool[];
 }
 
 /** Options of {@link Crew.run}. */
@@ -84,12 +90,21 @@ export async function createCrew(
       for (const active of activeRuns.values()) active.emit(event);
     },
   });
-  const workers = workersModule.createLocalWorkers({
-    workers: agent.workers,
-    manager,
-    retries: agent.escalation.retries,
-    ...(options.seed === undefined ? {} : { seed: options.seed }),
-  });
+  let workers: ReturnType<typeof workersModule.createLocalWorkers>;
+  try {
+    // Built-ins from the YAML plus the caller's tools; each worker gets a view of only what it is granted.
+    const tools = createRegistryFromConfig(agent.tools, { tools: options.tools ?? [] });
+    workers = workersModule.createLocalWorkers({
+      workers: agent.workers,
+      manager,
+      tools,
+      retries: agent.escalation.retries,
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+    });
+  } catch (error) {
+    await manager.dispose();
+    throw error;
+  }
 
   let plannerPort: PlannerPort;
   try {

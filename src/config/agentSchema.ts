@@ -123,6 +123,12 @@ const workerSchema = z
       .array(z.string().min(1))
       .default(() => [])
       .describe("Names of tools (declared under top-level `tools`) this worker may call."),
+    toolChoice: z
+      .enum(["auto", "required"])
+      .default(DEFAULT_WORKER_SETTINGS.toolChoice)
+      .describe(
+        "auto (default): the model decides whether to call a tool before answering; required: every subtask starts with a forced call of one of the worker's tools (small models often answer instead of calling).",
+      ),
     output: answerSchemaField("output")
       .default(() => structuredClone(DEFAULT_WORKER_OUTPUT))
       .describe(

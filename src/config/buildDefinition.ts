@@ -53,6 +53,8 @@ function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: strin
     model: localRef(worker.model, baseDir),
     ...(worker.system !== undefined ? { system: worker.system } : {}),
     tools: [...worker.tools],
+    // `auto` is what an absent key means, so it is left out: definitions written in code stay equal to loaded ones.
+    ...(worker.toolChoice === "required" ? { toolChoice: worker.toolChoice } : {}),
     // The schema checked that this is plain JSON with `type: object`.
     output: worker.output as JsonSchema,
     contextSize: worker.context.size,

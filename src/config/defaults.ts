@@ -20,6 +20,8 @@ export const DEFAULT_WORKER_SETTINGS = Object.freeze({
   maxTokens: 512,
   temperature: 0,
   parallel: 1,
+  /** Whether a worker must call a tool before answering; `auto` lets the model decide. */
+  toolChoice: "auto" as "auto" | "required",
 });
 
 /** Escalation used when the YAML has no `escalation`: one repair turn, then the planner takes over. */

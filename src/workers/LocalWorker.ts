@@ -1,26 +1,41 @@
 /**
  * The worker port on local models: runs each subtask on its worker's GGUF model through the shared model
- * manager, under a grammar built from the worker's output schema, validates the answer with zod, and re-asks
- * with the exact errors when validation fails. A bad answer or a model that cannot run is returned as a
- * WorkerOutcome (data for the runtime to repair or escalate); only an abort is thrown.
+ * manager. A worker with tools first gets a tool phase (grammar-constrained calls of its granted tools only,
+ * run through the tool registry, results fed back as data; see toolPhase.ts); then the answer is generated under
+ * a grammar built from the worker's output schema, validated with zod, and re-asked with the exact errors when
+ * validation fails. The worker's system prompt and tool descriptions stay evaluated in the sequence between its
+ * subtasks (see prefixReuse.ts). A bad answer or a model that cannot run is returned as a WorkerOutcome (data for
+ * the runtime to repair or escalate); only an abort is thrown.
  */
 import type { ChatHistoryItem, LlamaGrammar } from "node-llama-cpp";
-import { DisposedError, isAbortError, isEdgecrewError, throwIfAborted } from "../errors.js";
+import {
+  DisposedError,
+  EdgecrewError,
+  ErrorCodes,
+  isAbortError,
+  isEdgecrewError,
+  throwIfAborted,
+} from "../errors.js";
 import { type CompiledSchema, compileSchema, parseJsonAgainst } from "../schema/compile.js";
 import type {
   CallContext,
   DeviceConfig,
   SubtaskRequest,
+  ToolRegistryPort,
   UsageRecord,
   WorkerDefinition,
   WorkerOutcome,
   WorkerPort,
 } from "../types.js";
 import { abortErrorFor, safeEmit, settleWithin } from "./asyncGuards.js";
-import { type Generation, generateTurn } from "./generate.js";
+import { chatWrapperFor, type Generation, generateTurn } from "./generate.js";
 import type { GrammarSchemaOptions } from "./grammarSchema.js";
 import { ModelManager, type ModelManagerOptions, type SequenceLease } from "./ModelManager.js";
+import { keepWorkerPrefix, workerPrefixTokens } from "./prefixReuse.js";
+import { ToolChatWrapper } from "./ToolChatWrapper.js";
+import { DEFAULT_MAX_TOOL_CALLS, runToolPhase } from "./toolPhase.js";
 import { repairPrompt, workerSystemPrompt, workerUserPrompt } from "./workerPrompts.js";
+import { type WorkerTools, workerTools } from "./workerTools.js";
 
 /** Options of {@link createLocalWorkers}. */
 export interface LocalWorkersOptions {
@@ -41,8 +56,19 @@ export interface LocalWorkersOptions {
   readonly subtaskTimeoutMs?: number;
   /** Grammar conversion settings (default string `maxLength`, integer-enum range). */
   readonly grammar?: GrammarSchemaOptions;
-  /** Keep each sequence's evaluated tokens between subtasks and reuse the common prefix (default false). */
+  /**
+   * Keep a worker's evaluated system prompt and tool descriptions in the sequence between its subtasks and
+   * evaluate only each subtask's own turn (default true; see prefixReuse.ts). `false` clears the sequence
+   * before every subtask.
+   */
   readonly reusePrefix?: boolean;
+  /**
+   * The tool registry. Each worker may call only what its definition grants (`registry.scoped(worker.tools)`
+   * on a ToolRegistry); required as soon as a worker is granted a tool.
+   */
+  readonly tools?: ToolRegistryPort;
+  /** Most tool calls in one subtask before the answer is required (default 8). */
+  readonly maxToolCalls?: number;
   /** Sampling seed for every generation, for reproducible runs; default a fresh random seed per generation. */
   readonly seed?: number;
 }
@@ -61,6 +87,8 @@ export class LocalWorker implements WorkerPort {
   /** The model manager the workers run on. */
   readonly manager: ModelManager;
   readonly #workers: ReadonlyMap<string, WorkerDefinition>;
+  /** Each tool-using worker's view of the registry, holding only its granted tools. */
+  readonly #toolViews = new Map<string, ToolRegistryPort>();
   readonly #ownsManager: boolean;
   readonly #options: LocalWorkersOptions;
   #disposing: Promise<void> | undefined;
@@ -70,6 +98,11 @@ export class LocalWorker implements WorkerPort {
       throw new TypeError("createLocalWorkers needs either a manager or device settings");
     }
     this.#options = options;
+    for (const worker of options.workers) {
+      // Fail at construction, not mid-run, on an output schema zod cannot compile or a grant that is wrong.
+      compileSchema(worker.output);
+      this.#declareTools(worker);
+    }
     this.#ownsManager = options.manager === undefined;
     this.manager =
       options.manager ??
@@ -80,9 +113,39 @@ export class LocalWorker implements WorkerPort {
         contextSize: worker.contextSize,
         sequences: Math.max(1, worker.parallel),
       });
-      // Fail at construction, not mid-run, on an output schema zod cannot compile.
-      compileSchema(worker.output);
     }
+  }
+
+  /** Checks a worker's grants and tool schemas now, so that a typo fails at start-up rather than mid-run. */
+  #declareTools(worker: WorkerDefinition): void {
+    if (worker.tools.length === 0) {
+      if (worker.toolChoice === "required") {
+        throw new EdgecrewError(
+          ErrorCodes.TOOL_NOT_FOUND,
+          `worker \`${worker.name}\` has toolChoice: required but is granted no tools`,
+          { context: { worker: worker.name } },
+        );
+      }
+      return;
+    }
+    const registry = this.#options.tools;
+    if (registry === undefined) {
+      throw new EdgecrewError(
+        ErrorCodes.TOOL_NOT_FOUND,
+        `worker \`${worker.name}\` is granted tools (${worker.tools.join(", ")}) but no tool registry was given`,
+        { context: { worker: worker.name, tools: [...worker.tools] } },
+      );
+    }
+    const tools = workerTools(registry, worker.tools, this.#options.grammar);
+    if (tools !== undefined) this.#toolViews.set(worker.name, tools.registry);
+  }
+
+  /** The worker's tools for one subtask, read from its live view (a family member registered later counts). */
+  #toolsFor(worker: WorkerDefinition): WorkerTools | undefined {
+    if (worker.tools.length === 0) return undefined;
+    const view = this.#toolViews.get(worker.name) ?? this.#options.tools;
+    if (view === undefined) throw new EdgecrewError(ErrorCodes.TOOL_NOT_FOUND, "no tool registry was given");
+    return workerTools(view, worker.tools, this.#options.grammar);
   }
 
   /** Whether the named worker's model is loaded. */
@@ -145,30 +208,65 @@ export class LocalWorker implements WorkerPort {
     const { lease, grammar, schema, signal, usage } = run;
     const worker = request.worker;
     const retries = Math.max(0, this.#options.retries ?? 1);
-    let history: ChatHistoryItem[] = [
-      { type: "system", text: workerSystemPrompt(request) },
-      { type: "user", text: workerUserPrompt(request) },
-    ];
-    let errors: readonly string[] = [];
-    for (let attempt = 1; attempt <= retries + 1; attempt++) {
-      countAttempt(attempt);
-      const generation: Generation = await generateTurn(lease, history, {
-        grammar,
-        maxTokens: worker.maxTokens,
-        temperature: worker.temperature,
-        signal,
-        // A repair turn continues the conversation already in the sequence.
-        reusePrefix: attempt > 1 || this.#options.reusePrefix === true,
-        ...(this.#options.seed === undefined ? {} : { seed: this.#options.seed }),
-      });
+    const seed = this.#options.seed === undefined ? {} : { seed: this.#options.seed };
+    // Prompt tokens of a subtask's first turn include the worker prefix it found already evaluated, as
+    // providers count cached prompt tokens: a subtask's usage does not depend on what ran before it. Later
+    // turns continue the conversation and count the tokens they add.
+    let reused = 0;
+    const record = (generation: Generation) => {
       usage.push({
         model: worker.model.raw,
         locality: "local",
-        promptTokens: generation.promptTokens,
+        promptTokens: generation.promptTokens + (usage.length === 0 ? reused : 0),
         completionTokens: generation.completionTokens,
         durationMs: generation.durationMs,
-        loadMs: attempt === 1 ? lease.loadMs : 0,
+        loadMs: usage.length === 0 ? lease.loadMs : 0,
       });
+    };
+
+    const tools = this.#toolsFor(worker);
+    const base = chatWrapperFor(lease.model);
+    // Every turn renders the same tool documentation, so tool turns, answer and repairs share one prefix.
+    const chatWrapper =
+      tools === undefined ? base : new ToolChatWrapper(base, { functions: tools.functions });
+    const system = workerSystemPrompt(request, { hasTools: tools !== undefined });
+    let history: ChatHistoryItem[] = [
+      { type: "system", text: system },
+      { type: "user", text: workerUserPrompt(request) },
+    ];
+    if (this.#options.reusePrefix === false) await lease.sequence.clearHistory();
+    else
+      reused = await keepWorkerPrefix(lease.sequence, workerPrefixTokens(lease.model, chatWrapper, system));
+
+    if (tools !== undefined) {
+      const phase = await runToolPhase(lease, history, {
+        tools,
+        toolChoice: worker.toolChoice ?? "auto",
+        maxCalls: Math.max(0, this.#options.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS),
+        chatWrapper: base,
+        call: { signal, emit: context.emit, subtaskId: request.subtask.id, worker: worker.name },
+        maxTokens: worker.maxTokens,
+        temperature: worker.temperature,
+        ...seed,
+        onGeneration: record,
+      });
+      history = phase.history;
+    }
+
+    let errors: readonly string[] = [];
+    for (let attempt = 1; attempt <= retries + 1; attempt++) {
+      countAttempt(attempt);
+      // After tool calls the answer continues the same model response, below the calls' results.
+      const generation: Generation = await generateTurn(lease, history, {
+        grammar,
+        chatWrapper,
+        maxTokens: worker.maxTokens,
+        temperature: worker.temperature,
+        signal,
+        reusePrefix: true,
+        ...seed,
+      });
+      record(generation);
       const result = parseJsonAgainst(schema, generation.text);
       if (result.ok) return { ok: true, answer: result.value, attempts: attempt, usage };
       errors =
@@ -212,7 +310,8 @@ function describeFailure(error: unknown): string {
  * Creates the worker port that runs an agent's workers on local GGUF models.
  *
  * @example
- * const workers = createLocalWorkers({ workers: agent.workers, device: agent.device, retries: agent.escalation.retries });
+ * const tools = createRegistryFromConfig(agent.tools);
+ * const workers = createLocalWorkers({ workers: agent.workers, device: agent.device, tools, retries: agent.escalation.retries });
  * const outcome = await workers.execute(request, { signal, emit });
  * await workers.dispose();
  */

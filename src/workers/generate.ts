@@ -1,15 +1,19 @@
 /**
  * One chat generation on a borrowed sequence, shared by the local worker and the LangChain chat model: picks
  * the chat wrapper from the model's template once per model, bans byte tokens for random-weight fixture
- * models, meters prompt and completion tokens on the sequence, and turns an abort into an AbortError.
+ * models, meters prompt and completion tokens on the sequence, and turns an abort into an AbortError. A turn
+ * may offer functions instead of a grammar: it then ends at the model's first function call (returned, not
+ * run: the caller runs it and continues the conversation with the result).
  */
 import { randomInt } from "node:crypto";
 import {
   type ChatHistoryItem,
+  type ChatModelFunctions,
   type ChatWrapper,
   LlamaChat,
   type LlamaGrammar,
   type LlamaModel,
+  type LlamaTextJSON,
   resolveChatWrapper,
   type Token,
   TokenBias,
@@ -32,6 +36,29 @@ export interface GenerateOptions {
    * seconds, which gave identical answers to every call within the same second.
    */
   readonly seed?: number;
+  /** The chat wrapper to render the history with; default the one node-llama-cpp picks for the model. */
+  readonly chatWrapper?: ChatWrapper;
+  /**
+   * Functions the model may call in this turn (exclusive with `grammar`). The turn ends at the first call,
+   * which is returned in `functionCalls`; the call's name and arguments are grammar-constrained by
+   * node-llama-cpp to these functions and their `params`.
+   */
+  readonly functions?: ChatModelFunctions;
+  /**
+   * End the turn as soon as the model writes text that is not a function call (whitespace aside). A tool turn
+   * uses it: text there means the model is answering, and the answer is generated again under the output
+   * grammar, so letting it run on would only waste tokens.
+   */
+  readonly endOnText?: boolean;
+}
+
+/** A function call the model generated (not yet run). */
+export interface GeneratedCall {
+  readonly name: string;
+  /** The arguments as decoded; node-llama-cpp's grammar shaped them, zod has not checked them yet. */
+  readonly params: unknown;
+  /** The call as the model wrote it, to render it back into the history exactly. */
+  readonly raw: LlamaTextJSON;
 }
 
 /** What one generation produced and cost. */
@@ -43,13 +70,15 @@ export interface Generation {
   readonly stopReason: string;
   /** The history including this response, to continue the conversation (e.g. with a repair turn). */
   readonly history: ChatHistoryItem[];
+  /** Function calls that ended the turn (empty unless `functions` were offered and the model called one). */
+  readonly functionCalls: readonly GeneratedCall[];
 }
 
 const chatWrappers = new WeakMap<LlamaModel, ChatWrapper>();
 const byteBans = new WeakMap<LlamaModel, TokenBias>();
 
 /** The chat wrapper node-llama-cpp picks for a model's template, resolved once per model (it renders Jinja). */
-function chatWrapperFor(model: LlamaModel): ChatWrapper {
+export function chatWrapperFor(model: LlamaModel): ChatWrapper {
   let wrapper = chatWrappers.get(model);
   if (wrapper === undefined) {
     wrapper = resolveChatWrapper(model);
@@ -77,7 +106,7 @@ export function fixtureByteBan(model: LlamaModel): TokenBias {
  * Generates the model's next turn for `history` on the lease's sequence: after a final user message, or
  * continuing a final model message.
  * Rejects with an AbortError when the signal fires (within one token), and with node-llama-cpp's error when
- * generation fails.
+ * generation fails; a TypeError when both `grammar` and `functions` are given.
  */
 export async function generateTurn(
   lease: SequenceLease,
@@ -85,27 +114,53 @@ export async function generateTurn(
   options: GenerateOptions,
 ): Promise<Generation> {
   const { sequence, model } = lease;
+  if (options.grammar !== undefined && options.functions !== undefined) {
+    throw new TypeError("generateTurn: a turn offers either a grammar or functions, not both");
+  }
   if (options.signal?.aborted) throw abortErrorFor(options.signal, "generation");
   if (options.reusePrefix !== true) await sequence.clearHistory();
   const chat = new LlamaChat({
     contextSequence: sequence,
-    chatWrapper: chatWrapperFor(model),
+    chatWrapper: options.chatWrapper ?? chatWrapperFor(model),
     autoDisposeSequence: false,
   });
+  // Ending on text is an abort of our own, answered with the response so far rather than an error.
+  const textSeen = options.endOnText === true ? new AbortController() : undefined;
+  const signal =
+    textSeen === undefined
+      ? options.signal
+      : options.signal === undefined
+        ? textSeen.signal
+        : AbortSignal.any([options.signal, textSeen.signal]);
   const meterBefore = sequence.tokenMeter.getState();
   const started = performance.now();
   try {
     const turn: ChatHistoryItem[] =
       history.at(-1)?.type === "model" ? [...history] : [...history, { type: "model", response: [] }];
-    const response = await chat.generateResponse(turn, {
-      ...(options.grammar === undefined ? {} : { grammar: options.grammar }),
+    const common = {
       maxTokens: options.maxTokens,
       temperature: options.temperature,
       seed: options.seed ?? randomInt(0, 2 ** 31),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      stopOnAbortSignal: false,
+      ...(signal === undefined ? {} : { signal }),
+      stopOnAbortSignal: textSeen !== undefined,
       ...(lease.randomWeights ? { tokenBias: fixtureByteBan(model) } : {}),
-    });
+      ...(textSeen === undefined
+        ? {}
+        : {
+            onTextChunk: (text: string) => {
+              if (text.trim() !== "") textSeen.abort();
+            },
+          }),
+    };
+    const response =
+      options.functions !== undefined
+        ? await chat.generateResponse(turn, { ...common, functions: options.functions })
+        : await chat.generateResponse(turn, {
+            ...common,
+            ...(options.grammar === undefined ? {} : { grammar: options.grammar }),
+          });
+    // With `stopOnAbortSignal` a caller's abort also returns normally: it must still reject.
+    if (options.signal?.aborted) throw abortErrorFor(options.signal, "generation");
     const used = TokenMeter.diff(sequence.tokenMeter, meterBefore);
     return {
       text: response.response,
@@ -114,6 +169,11 @@ export async function generateTurn(
       durationMs: Math.round(performance.now() - started),
       stopReason: response.metadata.stopReason,
       history: response.lastEvaluation.cleanHistory,
+      functionCalls: (response.functionCalls ?? []).map((call) => ({
+        name: call.functionName,
+        params: call.params as unknown,
+        raw: call.raw,
+      })),
     };
   } catch (error) {
     if (options.signal?.aborted) throw abortErrorFor(options.signal, "generation");
