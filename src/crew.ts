@@ -4,13 +4,29 @@
  * or one the caller passes in) — and wires them into the runtime through its ports. node-llama-cpp and LangChain
  * are imported lazily here, so importing `edgecrew` stays cheap.
  */
+import { join, resolve } from "node:path";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { loadAgent } from "./config/loadAgent.js";
-import { DisposedError } from "./errors.js";
+import { DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
 import { type Run, startRun } from "./runtime/startRun.js";
-import { createRegistryFromConfig, type Tool } from "./tools/index.js";
-import type { AgentDefinition, Locality, PlannerPort, RunEvent, RunEventInput, RunResult } from "./types.js";
+import { FileRunStore } from "./runtime/store/FileRunStore.js";
+import { type ApprovalCallback, createRegistryFromConfig, type Tool } from "./tools/index.js";
+import type {
+  AgentDefinition,
+  Locality,
+  PlannerPort,
+  RunEvent,
+  RunEventInput,
+  RunResult,
+  RunStore,
+  StoredRun,
+} from "./types.js";
+
+/** Where runs are kept when no `runDir` or `store` is given: `.edgecrew/runs` under the working directory. */
+export function defaultRunDir(cwd: string = process.cwd()): string {
+  return join(cwd, ".edgecrew", "runs");
+}
 
 /** Options of {@link createCrew}. */
 export interface CrewOptions {
@@ -33,6 +49,12 @@ export interface CrewOptions {
    * `tools:`; a worker calls the ones its `tools:` grant by name.
    */
   readonly tools?: readonly Tool[];
+  /** Asked before each call of a tool marked `approve`; without it such calls are denied (as data). */
+  readonly onApproval?: ApprovalCallback;
+  /** Directory of durable runs (default `.edgecrew/runs` under the working directory). */
+  readonly runDir?: string;
+  /** A run store to use instead of the file store in `runDir`; `false` keeps runs in memory only. */
+  readonly store?: RunStore | false;
 }
 
 /** Options of {@link Crew.run}. */
@@ -46,8 +68,15 @@ export interface CrewRunOptions {
 /** An agent with its models, ready to run tasks. Dispose it to free the models. */
 export interface Crew extends AsyncDisposable {
   readonly agent: AgentDefinition;
+  /** The store runs are written to (undefined when runs are not durable). */
+  readonly store: RunStore | undefined;
   /** Starts a run; its `events` stream and `result` promise report progress and outcome. */
   run(task: string, options?: CrewRunOptions): Run;
+  /**
+   * Continues a stored run of this agent after a crash or stop: completed subtasks are not run again. A run that
+   * already ended resolves to its stored outcome. Throws RUN_NOT_FOUND / RUN_CORRUPT from the store.
+   */
+  resume(runId: string, options?: CrewRunOptions): Promise<Run>;
   /** Cancels active runs, waits for them, and frees every model. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -77,6 +106,17 @@ export async function createCrew(
   const agent = typeof agentOrPath === "string" ? await loadAgent(agentOrPath) : agentOrPath;
   const workersModule = await import("./workers/index.js");
   const plannerModule = await import("./planner/index.js");
+  // A corrupt or missing model file fails here, before any planning spends tokens.
+  const files = new Set(
+    [agent.planner.model, ...agent.workers.map((w) => w.model)].flatMap((m) =>
+      m.kind === "file" ? [m.path] : [],
+    ),
+  );
+  await Promise.all([...files].map((path) => workersModule.inspectModelFile(path)));
+  const store =
+    options.store === false
+      ? undefined
+      : (options.store ?? new FileRunStore({ root: resolve(options.runDir ?? defaultRunDir()) }));
 
   // Model events concern every active run (the models are shared), so the manager's stream fans out to all.
   const activeRuns = new Map<string, { run: Run; emit: (event: RunEventInput) => void }>();
@@ -93,7 +133,10 @@ export async function createCrew(
   let workers: ReturnType<typeof workersModule.createLocalWorkers>;
   try {
     // Built-ins from the YAML plus the caller's tools; each worker gets a view of only what it is granted.
-    const tools = createRegistryFromConfig(agent.tools, { tools: options.tools ?? [] });
+    const tools = createRegistryFromConfig(agent.tools, {
+      tools: options.tools ?? [],
+      ...(options.onApproval === undefined ? {} : { onApproval: options.onApproval }),
+    });
     workers = workersModule.createLocalWorkers({
       workers: agent.workers,
       manager,
@@ -135,24 +178,61 @@ export async function createCrew(
   }
 
   let disposing: Promise<void> | undefined;
+  const start = (task: string, runOptions: CrewRunOptions, resume?: StoredRun): Run => {
+    if (disposing !== undefined) throw new DisposedError("Crew");
+    let emit: ((event: RunEventInput) => void) | undefined;
+    const run = startRun(agent, task, {
+      planner: plannerPort,
+      workers,
+      ...(store === undefined ? {} : { store }),
+      ...(agent.source === undefined ? {} : { agentSource: agent.source }),
+      ...(resume === undefined ? {} : { resume }),
+      ...(runOptions.signal === undefined ? {} : { signal: runOptions.signal }),
+      ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
+      listeners: [runOptions.onEvent, options.onEvent].filter((l) => l !== undefined),
+      connect: (sink) => {
+        emit = sink;
+      },
+    });
+    if (emit !== undefined) activeRuns.set(run.id, { run, emit });
+    void run.result.then(() => activeRuns.delete(run.id));
+    return run;
+  };
   const crew: Crew = {
     agent,
+    store,
     run(task, runOptions = {}) {
-      if (disposing !== undefined) throw new DisposedError("Crew");
-      let emit: ((event: RunEventInput) => void) | undefined;
-      const run = startRun(agent, task, {
-        planner: plannerPort,
-        workers,
-        ...(runOptions.signal === undefined ? {} : { signal: runOptions.signal }),
-        ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
-        listeners: [runOptions.onEvent, options.onEvent].filter((l) => l !== undefined),
-        connect: (sink) => {
-          emit = sink;
-        },
-      });
-      if (emit !== undefined) activeRuns.set(run.id, { run, emit });
-      void run.result.then(() => activeRuns.delete(run.id));
-      return run;
+      return start(task, runOptions);
+    },
+    async resume(runId, runOptions = {}) {
+      if (store === undefined) {
+        throw new EdgecrewError(
+          ErrorCodes.USAGE,
+          "this crew keeps no runs (store: false): nothing to resume",
+        );
+      }
+      if (activeRuns.has(runId)) throw new EdgecrewError(ErrorCodes.USAGE, `run ${runId} is already running`);
+      const stored = await store.load(runId);
+      if (stored.meta.agent !== agent.name) {
+        throw new EdgecrewError(
+          ErrorCodes.USAGE,
+          `run ${runId} belongs to agent "${stored.meta.agent}", not "${agent.name}"`,
+          { context: { runId, agent: stored.meta.agent } },
+        );
+      }
+      const outcome = stored.outcome;
+      if (outcome !== undefined) {
+        // Already ended: report what it recorded, run nothing.
+        return {
+          id: runId,
+          events: (async function* () {
+            yield* stored.events;
+          })(),
+          result: Promise.resolve(outcome),
+          cancel: () => {},
+        };
+      }
+      return start(stored.meta.task, runOptions, stored);
     },
     dispose() {
       disposing ??= (async () => {

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerFixtureCommand } from "./commands/fixture.js";
 import { registerModelsCommand } from "./commands/models.js";
+import { registerResumeCommand } from "./commands/resume.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerSchemaCommand } from "./commands/schema.js";
 import { registerValidateCommand } from "./commands/validate.js";
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
       writeErr: (text) => io.stderr.write(text),
     });
   registerRunCommand(program, io, outcome);
+  registerResumeCommand(program, io, outcome);
   registerValidateCommand(program, io, outcome);
   registerSchemaCommand(program, io, outcome);
   registerFixtureCommand(program, io, outcome);

@@ -116,12 +116,12 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         );
         if (picks.length === 0) return;
         for (const subtask of picks) {
-          ports.emit({
-            type: "subtask.started",
-            subtaskId: subtask.id,
-            worker: subtask.worker,
-            model: workerOf(ctx.agent, subtask.worker).model.raw,
-          });
+          // Side effects go through `enqueue` so they run when the actions execute, in order — not while
+          // xstate computes the transition (which, for an initial state, happens before the actor starts).
+          const model = workerOf(ctx.agent, subtask.worker).model.raw;
+          enqueue(() =>
+            ports.emit({ type: "subtask.started", subtaskId: subtask.id, worker: subtask.worker, model }),
+          );
           enqueue.spawnChild("runSubtask", {
             id: `subtask:${subtask.id}`,
             input: {
@@ -141,13 +141,16 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         if (event.type !== "SUBTASK.UNANSWERED") return;
         const subtask = ctx.plan?.subtasks.find((s) => s.id === event.subtaskId);
         if (subtask === undefined) return;
-        ports.emit({
-          type: "subtask.escalated",
-          subtaskId: subtask.id,
-          worker: subtask.worker,
-          reason: event.outcome.reason,
-          errors: event.outcome.errors,
-        });
+        const { reason, errors } = event.outcome;
+        enqueue(() =>
+          ports.emit({
+            type: "subtask.escalated",
+            subtaskId: subtask.id,
+            worker: subtask.worker,
+            reason,
+            errors,
+          }),
+        );
         // The worker's spent usage stays in the ledger even though the planner gives the answer.
         enqueue.assign({ usage: [...ctx.usage, ...event.outcome.usage] });
         enqueue.spawnChild("escalateSubtask", {

@@ -157,6 +157,9 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
           result: (revision, result) => writes.enqueue(() => store.saveResult(runId, revision, result)),
         };
 
+  if (stored === undefined) hub.emit({ type: "run.started", task, agent: agent.name });
+  else hub.emit({ type: "run.resumed", completed: Object.keys(stored.results), revision: stored.revision });
+
   const pending = new Set<Promise<unknown>>();
   const machine = createOrchestratorMachine({
     planner: options.planner,
@@ -276,8 +279,6 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
     });
   });
 
-  if (stored === undefined) hub.emit({ type: "run.started", task, agent: agent.name });
-  else hub.emit({ type: "run.resumed", completed: Object.keys(stored.results), revision: stored.revision });
   actor.start();
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort, { once: true });

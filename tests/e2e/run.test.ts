@@ -6,12 +6,16 @@ import type { RunResult } from "../../src/types.js";
 import { runCli } from "./cli.js";
 
 const env = { EDGECREW_CACHE_DIR: mkdtempSync(join(tmpdir(), "edgecrew-e2e-cache-")) };
+const runDir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-runs-"));
 
 describe("edgecrew run (child process, real inference on fixture models)", () => {
   it("runs the offline demo and prints the plan, each subtask's worker and answer, and tokens", async () => {
-    const result = await runCli(["run", "agents/offline-demo.yaml", "Plan a weekend trip to the mountains"], {
-      env,
-    });
+    const result = await runCli(
+      ["run", "agents/offline-demo.yaml", "--run-dir", runDir, "Plan a weekend trip to the mountains"],
+      {
+        env,
+      },
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^plan \(\d+ subtasks?\):$/m);
@@ -22,9 +26,12 @@ describe("edgecrew run (child process, real inference on fixture models)", () =>
   });
 
   it("--json prints exactly one JSON object with the whole result", async () => {
-    const result = await runCli(["run", "agents/offline-demo.yaml", "--json", "Three days in Lisbon"], {
-      env,
-    });
+    const result = await runCli(
+      ["run", "agents/offline-demo.yaml", "--run-dir", runDir, "--json", "Three days in Lisbon"],
+      {
+        env,
+      },
+    );
     expect(result.code).toBe(0);
     const parsed = JSON.parse(result.stdout) as RunResult;
     expect(parsed.status).toBe("completed");
@@ -35,15 +42,18 @@ describe("edgecrew run (child process, real inference on fixture models)", () =>
 
   it("cancels cleanly on SIGINT with exit code 130", async () => {
     let sent = false;
-    const result = await runCli(["run", "agents/offline-demo.yaml", "A road trip through Scotland"], {
-      env,
-      onStdout: (chunk, kill) => {
-        if (!sent && chunk.includes("plan (")) {
-          sent = true;
-          kill("SIGINT");
-        }
+    const result = await runCli(
+      ["run", "agents/offline-demo.yaml", "--run-dir", runDir, "A road trip through Scotland"],
+      {
+        env,
+        onStdout: (chunk, kill) => {
+          if (!sent && chunk.includes("plan (")) {
+            sent = true;
+            kill("SIGINT");
+          }
+        },
       },
-    });
+    );
     expect(sent).toBe(true);
     expect(result.code).toBe(130);
     expect(result.stderr).toContain("cancelling");
@@ -58,7 +68,7 @@ describe("edgecrew run (child process, real inference on fixture models)", () =>
       join(dir, "agent.yaml"),
       'name: t\ndescription: d\nplanner: { model: "fixture:p", maxTokens: 256 }\nworkers:\n  - { name: w, description: d, model: ./broken.gguf }\nlimits: { maxSubtasks: 2 }\ndevice: { threads: 1, gpu: false }\n',
     );
-    const result = await runCli(["run", join(dir, "agent.yaml"), "anything"], { env });
+    const result = await runCli(["run", join(dir, "agent.yaml"), "--run-dir", runDir, "anything"], { env });
     expect(result.signal).toBeNull();
     expect(result.code).toBe(1);
     expect(result.stdout + result.stderr).toMatch(/MODEL_INVALID|not a (valid )?GGUF|broken\.gguf/);

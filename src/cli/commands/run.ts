@@ -3,20 +3,15 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadAgent, parseModelRef } from "../../config/index.js";
 import { createCrew } from "../../crew.js";
-import type { RunResult } from "../../types.js";
-import { type CliIo, ExitCode } from "../io.js";
+import { followRun } from "../follow.js";
+import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
-import { renderEvent, renderResult } from "../render.js";
 
 interface RunOptions {
   json?: boolean;
   quiet?: boolean;
   planner?: string;
-}
-
-function exitCodeOf(result: RunResult): number {
-  if (result.status === "completed") return ExitCode.OK;
-  return result.status === "cancelled" ? ExitCode.INTERRUPTED : ExitCode.RUN_FAILED;
+  runDir?: string;
 }
 
 export function registerRunCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
@@ -28,13 +23,13 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
     .option("--json", "print one JSON object with the whole result (and nothing else) on stdout")
     .option("-q, --quiet", "print only the answer")
     .option("--planner <ref>", "override the planner model (e.g. openai:gpt-4o-mini, ./big.gguf)")
+    .option("--run-dir <dir>", "where runs are kept for resume and inspect (default .edgecrew/runs)")
     .addHelpText(
       "after",
-      '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"',
+      '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"',
     )
     .action(async (agentPath: string, taskWords: string[], options: RunOptions) => {
-      const file = resolve(io.cwd, agentPath);
-      let agent = await loadAgent(file);
+      let agent = await loadAgent(resolve(io.cwd, agentPath));
       if (options.planner !== undefined) {
         agent = {
           ...agent,
@@ -42,42 +37,9 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
         };
       }
       const task = taskWords.join(" ");
-      const controller = new AbortController();
-      let interrupts = 0;
-      const removeInterrupt = io.onInterrupt(() => {
-        interrupts++;
-        if (interrupts === 1) {
-          io.stderr.write("\ncancelling… (press ctrl-c again to force)\n");
-          controller.abort(new Error("interrupted by SIGINT"));
-        } else {
-          io.forceExit(ExitCode.INTERRUPTED);
-        }
+      await using crew = await createCrew(agent, {
+        runDir: resolve(io.cwd, options.runDir ?? ".edgecrew/runs"),
       });
-      await using crew = await createCrew(agent);
-      try {
-        const run = crew.run(task, { signal: controller.signal });
-        const live = !options.json && !options.quiet;
-        for await (const event of run.events) {
-          const line = live ? renderEvent(event) : undefined;
-          if (line !== undefined) io.stdout.write(`${line}\n`);
-        }
-        const result = await run.result;
-        if (options.json) {
-          io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        } else if (options.quiet) {
-          if (result.status === "completed") {
-            io.stdout.write(
-              `${typeof result.answer === "string" ? result.answer : JSON.stringify(result.answer)}\n`,
-            );
-          } else {
-            io.stderr.write(`edgecrew: run ${result.status}: ${result.error?.message ?? ""}\n`);
-          }
-        } else {
-          io.stdout.write(`${renderResult(result)}\n`);
-        }
-        outcome.code = exitCodeOf(result);
-      } finally {
-        removeInterrupt();
-      }
+      outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), options);
     });
 }

@@ -39,7 +39,10 @@ describe("offline demo agent through createCrew (real inference on fixture model
 
   beforeAll(async () => {
     const agent = await loadAgent(resolve(import.meta.dirname, "../../../agents/offline-demo.yaml"));
-    crew = await createCrew(agent, { fixtureCacheDir: mkdtempSync(join(tmpdir(), "edgecrew-fixtures-")) });
+    crew = await createCrew(agent, {
+      fixtureCacheDir: mkdtempSync(join(tmpdir(), "edgecrew-fixtures-")),
+      runDir: mkdtempSync(join(tmpdir(), "edgecrew-runs-")),
+    });
   });
 
   afterAll(async () => {
