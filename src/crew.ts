@@ -11,6 +11,7 @@ import { DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
 import { type Run, startRun } from "./runtime/startRun.js";
 import { FileRunStore } from "./runtime/store/FileRunStore.js";
+import { journalTools } from "./runtime/toolJournal.js";
 import { type ApprovalCallback, createRegistryFromConfig, type Tool } from "./tools/index.js";
 import type {
   AgentDefinition,
@@ -21,6 +22,7 @@ import type {
   RunResult,
   RunStore,
   StoredRun,
+  ToolJournalEntry,
 } from "./types.js";
 
 /** Where runs are kept when no `runDir` or `store` is given: `.edgecrew/runs` under the working directory. */
@@ -117,6 +119,8 @@ export async function createCrew(
     options.store === false
       ? undefined
       : (options.store ?? new FileRunStore({ root: resolve(options.runDir ?? defaultRunDir()) }));
+  // The tool journal of each run being resumed: journaled results are reused, uncertain side effects refused.
+  const journals = new Map<string, readonly ToolJournalEntry[]>();
 
   // Model events concern every active run (the models are shared), so the manager's stream fans out to all.
   const activeRuns = new Map<string, { run: Run; emit: (event: RunEventInput) => void }>();
@@ -140,7 +144,8 @@ export async function createCrew(
     workers = workersModule.createLocalWorkers({
       workers: agent.workers,
       manager,
-      tools,
+      tools:
+        store === undefined ? tools : journalTools(tools, { store, prior: (runId) => journals.get(runId) }),
       retries: agent.escalation.retries,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
     });
@@ -232,7 +237,15 @@ export async function createCrew(
           cancel: () => {},
         };
       }
-      return start(stored.meta.task, runOptions, stored);
+      journals.set(runId, stored.toolJournal);
+      try {
+        const run = start(stored.meta.task, runOptions, stored);
+        void run.result.finally(() => journals.delete(runId));
+        return run;
+      } catch (error) {
+        journals.delete(runId);
+        throw error;
+      }
     },
     dispose() {
       disposing ??= (async () => {

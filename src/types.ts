@@ -416,6 +416,11 @@ export type ToolCallResult =
 
 /** Context of one tool call: the run's signal and event sink, and who is calling. */
 export interface ToolCallContext extends CallContext {
+  /**
+   * The run the call belongs to: the tool journal records each call under it, so that a resumed run can find
+   * the calls it already made (one registry serves every run of a crew).
+   */
+  readonly runId: string;
   readonly subtaskId: string;
   readonly worker: string;
 }

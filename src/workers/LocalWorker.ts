@@ -5,7 +5,8 @@
  * a grammar built from the worker's output schema, validated with zod, and re-asked with the exact errors when
  * validation fails. The worker's system prompt and tool descriptions stay evaluated in the sequence between its
  * subtasks (see prefixReuse.ts). A bad answer or a model that cannot run is returned as a WorkerOutcome (data for
- * the runtime to repair or escalate); only an abort is thrown.
+ * the runtime to repair or escalate); only an abort, or a tool call that must end the subtask (its journal
+ * could not be written, or its side effect is uncertain after a crash), is thrown.
  */
 import type { ChatHistoryItem, LlamaGrammar } from "node-llama-cpp";
 import {
@@ -156,8 +157,9 @@ export class LocalWorker implements WorkerPort {
 
   /**
    * Runs one subtask (see the file comment). Resolves with a schema-valid answer, an `invalid-output` outcome
-   * after `retries` repair turns, or a `model-failed` outcome; rejects only with an AbortError (the signal
-   * fired) or a DisposedError (used after `dispose()`).
+   * after `retries` repair turns, or a `model-failed` outcome; rejects with an AbortError (the signal fired), a
+   * DisposedError (used after `dispose()`), or the SUBTASK_FAILED / RUN_STORE_FAILED error of a tool call that
+   * must end the subtask (see `endsSubtask`), which the runtime reports as the subtask's failure.
    */
   async execute(request: SubtaskRequest, context: CallContext): Promise<WorkerOutcome> {
     if (this.#disposing !== undefined) throw new DisposedError("LocalWorker");
@@ -185,6 +187,11 @@ export class LocalWorker implements WorkerPort {
       if (context.signal.aborted)
         throw isAbortError(error) ? error : abortErrorFor(context.signal, "the subtask");
       if (this.#disposing !== undefined) throw new DisposedError("LocalWorker");
+      if (endsSubtask(error)) {
+        // Keep what the subtask spent in the run's ledger, as a model-failed outcome would.
+        error.usage = [...error.usage, ...usage];
+        throw error;
+      }
       // A schema the grammar cannot express also lands here: the planner may still answer without a grammar.
       const reason = timeout?.aborted === true ? new SubtaskTimeout(timeoutMs as number) : error;
       return { ok: false, reason: "model-failed", errors: [describeFailure(reason)], attempts, usage };
@@ -244,7 +251,13 @@ export class LocalWorker implements WorkerPort {
         toolChoice: worker.toolChoice ?? "auto",
         maxCalls: Math.max(0, this.#options.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS),
         chatWrapper: base,
-        call: { signal, emit: context.emit, subtaskId: request.subtask.id, worker: worker.name },
+        call: {
+          signal,
+          emit: context.emit,
+          runId: request.runId,
+          subtaskId: request.subtask.id,
+          worker: worker.name,
+        },
         maxTokens: worker.maxTokens,
         temperature: worker.temperature,
         ...seed,
@@ -299,6 +312,20 @@ export class LocalWorker implements WorkerPort {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/**
+ * Whether a rejection must fail the subtask rather than be reported as a model failure (which the runtime may
+ * escalate to the planner). A tool registry rejects, beyond aborts, only when the run must not go on past the
+ * call: the tool journal could not be written (RUN_STORE_FAILED), or a resumed call's side effect is uncertain
+ * (SUBTASK_FAILED). Neither is the model's fault, and letting the planner answer instead would carry on past an
+ * effect nobody can vouch for.
+ */
+function endsSubtask(error: unknown): error is EdgecrewError {
+  return (
+    isEdgecrewError(error) &&
+    (error.code === ErrorCodes.SUBTASK_FAILED || error.code === ErrorCodes.RUN_STORE_FAILED)
+  );
 }
 
 function describeFailure(error: unknown): string {

@@ -221,6 +221,24 @@ describe("a run", () => {
     expect(result.ledger.local.promptTokens).toBe(40);
   });
 
+  it("never escalates a subtask whose worker rejected with SUBTASK_FAILED (e.g. an uncertain side effect)", async () => {
+    const planner = fakePlanner(diamond);
+    const workers = fakeWorkers((r) => {
+      if (r.subtask.id === "s1")
+        throw new EdgecrewError(ErrorCodes.SUBTASK_FAILED, "side effect uncertain: shell.run");
+      return { answer: "x" };
+    });
+    const run = startRun(agent({ escalation: { retries: 1, to: "planner" } }), "t", {
+      planner: planner.port,
+      workers: workers.port,
+    });
+    const [events, result] = await Promise.all([collect(run.events), run.result]);
+    expect(result.status).toBe("failed");
+    expect(result.error?.message).toContain("side effect uncertain");
+    expect(planner.escalations).toEqual([]);
+    expect(events.some((e) => e.type === "subtask.escalated")).toBe(false);
+  });
+
   it("fails with the planner's typed error when planning fails", async () => {
     const planner = fakePlanner(diamond);
     planner.port.plan = async () => {

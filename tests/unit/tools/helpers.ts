@@ -14,6 +14,7 @@ export function callContext(overrides: Partial<ToolCallContext> = {}): Recording
   const context: ToolCallContext = {
     signal: controller.signal,
     emit: (event) => events.push(event),
+    runId: "run-1",
     subtaskId: "s1",
     worker: "alpha",
     ...overrides,

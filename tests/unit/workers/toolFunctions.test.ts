@@ -24,6 +24,7 @@ function registry(): ToolRegistry {
 const context: ToolCallContext = {
   signal: new AbortController().signal,
   emit: () => undefined,
+  runId: "run-1",
   subtaskId: "s1",
   worker: "w",
 };
