@@ -16,7 +16,7 @@ export {
   parseAgent,
   parseModelRef,
 } from "./config/index.js";
-export { type Crew, type CrewOptions, type CrewRunOptions, createCrew } from "./crew.js";
+export { type Crew, type CrewOptions, type CrewRunOptions, createCrew, defaultRunDir } from "./crew.js";
 export {
   AbortError,
   AgentDefinitionError,
@@ -39,6 +39,7 @@ export {
   ValidationError,
 } from "./errors.js";
 export type { Run, RunEventListener } from "./runtime/index.js";
+export { FileRunStore, MemoryRunStore } from "./runtime/store/index.js";
 export { compileSchema, describeSchema } from "./schema/index.js";
 export {
   type ApprovalRequest,
