@@ -61,6 +61,8 @@ export interface Limits {
   readonly timeoutSeconds: number;
   /** Per-subtask wall-clock limit. */
   readonly subtaskTimeoutSeconds: number;
+  /** Tokens (prompt + completion) a run may spend on remote models; undefined means no budget. */
+  readonly maxRemoteTokens?: number;
 }
 
 export interface EscalationConfig {

@@ -201,6 +201,14 @@ const limitsSchema = z
       .positive()
       .default(DEFAULT_LIMITS.subtaskTimeoutSeconds)
       .describe("Per-subtask time limit in seconds (default 120); at most timeoutSeconds."),
+    maxRemoteTokens: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "Budget of tokens (prompt + completion) spent on remote models per run; crossing it fails the run (default: no budget).",
+      ),
   })
   .default(() => ({ ...DEFAULT_LIMITS }))
   .describe("Bounds on a run.");

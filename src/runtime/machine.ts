@@ -77,6 +77,12 @@ function dependenciesOf(
   );
 }
 
+/** Remote tokens (prompt + completion) spent so far: planner calls and results' usage. */
+function remoteTokens(ctx: OrchestratorContext): number {
+  const records = [...ctx.usage, ...Object.values(ctx.results).flatMap((r) => r.usage)];
+  return records.reduce((n, u) => (u.locality === "remote" ? n + u.promptTokens + u.completionTokens : n), 0);
+}
+
 /** Builds the orchestrator machine over the given ports. */
 export function createOrchestratorMachine(ports: OrchestratorPorts) {
   return setup({
@@ -92,6 +98,10 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
     },
 
     guards: {
+      remoteBudgetExceeded: ({ context: ctx }) => {
+        const budget = ctx.agent.limits.maxRemoteTokens;
+        return budget !== undefined && remoteTokens(ctx) > budget;
+      },
       hasPlan: ({ context: ctx }) => ctx.plan !== undefined,
       allComplete: ({ context: ctx }) =>
         ctx.plan?.subtasks.every((s) => ctx.results[s.id] !== undefined) === true,
@@ -238,6 +248,14 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         error: new AbortError(event.type === "CANCEL" ? event.reason : "cancelled").toInfo(),
       })),
 
+      setBudgetExceeded: assign(({ context: ctx }) => ({
+        error: new EdgecrewError(
+          ErrorCodes.LIMIT_EXCEEDED,
+          `the run spent ${remoteTokens(ctx)} remote tokens, over limits.maxRemoteTokens (${ctx.agent.limits.maxRemoteTokens})`,
+          { context: { limit: "maxRemoteTokens", spent: remoteTokens(ctx) } },
+        ).toInfo(),
+      })),
+
       setRunTimeout: assign(({ context: ctx }) => ({
         error: new EdgecrewError(
           ErrorCodes.LIMIT_EXCEEDED,
@@ -266,6 +284,8 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
       active: {
         initial: "start",
         after: { runTimeout: { target: "failed", actions: "setRunTimeout" } },
+        // Checked after every transition: a planner call that crosses the budget ends the run there.
+        always: { guard: "remoteBudgetExceeded", target: "failed", actions: "setBudgetExceeded" },
         on: {
           CANCEL: { target: "cancelled", actions: "setCancelled" },
           FAIL: { target: "failed", actions: "setFailure" },
@@ -324,7 +344,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
                   target: "planning",
                   actions: { type: "startReplan", params: ({ event }) => event.output },
                 },
-                { target: "#run.done", actions: { type: "setAnswer", params: ({ event }) => event.output } },
+                { target: "answered", actions: { type: "setAnswer", params: ({ event }) => event.output } },
               ],
               onError: {
                 target: "#run.failed",
@@ -334,6 +354,14 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
                 },
               },
             },
+          },
+          // The final answer is in; the budget is checked once more (a child's eventless transitions take
+          // precedence over its parent's, so the check must be here too).
+          answered: {
+            always: [
+              { guard: "remoteBudgetExceeded", target: "#run.failed", actions: "setBudgetExceeded" },
+              { target: "#run.done" },
+            ],
           },
         },
       },

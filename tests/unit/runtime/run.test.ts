@@ -296,6 +296,24 @@ describe("a run", () => {
     expect(workers.aborted).toEqual(["s1"]);
   });
 
+  it("fails with LIMIT_EXCEEDED when planner calls cross limits.maxRemoteTokens", async () => {
+    // The fake planner's plan call costs 120 remote tokens; the join would cost 60 more.
+    const limits = { ...agent().limits, maxRemoteTokens: 150 };
+    const workers = fakeWorkers();
+    const planner = fakePlanner(diamond);
+    const result = await startRun(agent({ limits }), "t", { planner: planner.port, workers: workers.port })
+      .result;
+    expect(result.status).toBe("failed");
+    expect(result.error?.code).toBe("LIMIT_EXCEEDED");
+    expect(result.error?.message).toContain("maxRemoteTokens");
+    expect(result.ledger.remote).toEqual({ promptTokens: 150, completionTokens: 30 });
+    const ok = await startRun(agent({ limits: { ...limits, maxRemoteTokens: 180 } }), "t", {
+      planner: fakePlanner(diamond).port,
+      workers: fakeWorkers().port,
+    }).result;
+    expect(ok.status).toBe("completed");
+  });
+
   it("keeps going when an event listener throws", async () => {
     const onListenerError = vi.fn();
     const run = startRun(agent(), "t", {
