@@ -105,7 +105,10 @@ export async function createCrew(
   agentOrPath: AgentDefinition | string,
   options: CrewOptions = {},
 ): Promise<Crew> {
-  const agent = typeof agentOrPath === "string" ? await loadAgent(agentOrPath) : agentOrPath;
+  const agent =
+    typeof agentOrPath === "string"
+      ? await loadAgent(agentOrPath, { tools: (options.tools ?? []).map((t) => t.spec.name) })
+      : agentOrPath;
   const workersModule = await import("./workers/index.js");
   const plannerModule = await import("./planner/index.js");
   // A corrupt or missing model file fails here, before any planning spends tokens.

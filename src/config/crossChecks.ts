@@ -30,13 +30,24 @@ function isCount(value: unknown): value is number {
 
 /**
  * Runs every cross-field check on an unvalidated agent definition and returns the problems found. `baseDir`
- * is where relative model paths resolve (the YAML file's directory).
+ * is where relative model paths resolve (the YAML file's directory); `providedTools` names tools supplied in
+ * code, which workers may grant without a YAML declaration.
  */
-export function crossCheckAgent(raw: unknown, baseDir: string): RawIssue[] {
+export function crossCheckAgent(
+  raw: unknown,
+  baseDir: string,
+  providedTools: readonly string[] = [],
+): RawIssue[] {
   const agent = asMapping(raw);
   if (agent === undefined) return [];
   const workers = asList(agent.workers);
   const declared = checkToolDeclarations(asList(agent.tools));
+  // Tools supplied in code (createCrew's `tools`) count as declared; a grant covers a whole `name.*` family.
+  for (const name of providedTools) {
+    declared.names.add(name);
+    const dot = name.indexOf(".");
+    if (dot > 0) declared.names.add(name.slice(0, dot));
+  }
   return [
     ...declared.issues,
     ...checkWorkerNames(workers),

@@ -23,21 +23,29 @@ export type AgentValidation =
  */
 export function validateAgentValue(
   value: unknown,
-  context: { baseDir: string; source?: string },
+  context: { baseDir: string; source?: string; providedTools?: readonly string[] },
 ): AgentValidation {
   const parsed = agentInputSchema.safeParse(value, { error: agentErrorMap, reportInput: true });
   const issues = [
     ...(parsed.success ? [] : translateZodIssues(parsed.error.issues, agentInputSchema)),
-    ...crossCheckAgent(value, context.baseDir),
+    ...crossCheckAgent(value, context.baseDir, context.providedTools),
   ];
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
-  return { ok: true, agent: buildAgentDefinition(parsed.data, context) };
+  return {
+    ok: true,
+    agent: buildAgentDefinition(parsed.data, {
+      baseDir: context.baseDir,
+      ...(context.source === undefined ? {} : { source: context.source }),
+    }),
+  };
 }
 
 /** Options of {@link defineAgent}. */
 export interface DefineAgentOptions {
   /** Directory relative model and tool paths resolve against; default: the current working directory. */
   readonly baseDir?: string;
+  /** Names of tools supplied in code (createCrew's `tools`), which workers may grant without declaring them. */
+  readonly tools?: readonly string[];
 }
 
 /**
@@ -55,7 +63,10 @@ export interface DefineAgentOptions {
  * agent.workers[0].maxTokens; // 512
  */
 export function defineAgent(definition: AgentInput, options: DefineAgentOptions = {}): AgentDefinition {
-  const result = validateAgentValue(definition, { baseDir: resolve(options.baseDir ?? process.cwd()) });
+  const result = validateAgentValue(definition, {
+    baseDir: resolve(options.baseDir ?? process.cwd()),
+    ...(options.tools === undefined ? {} : { providedTools: options.tools }),
+  });
   if (result.ok) return result.agent;
   const issues: DefinitionIssue[] = result.issues.map((issue) => ({
     path: formatIssuePath(issue.path),

@@ -18,6 +18,8 @@ export interface ParseAgentOptions {
   readonly file?: string;
   /** Directory relative paths resolve against; default: the file's directory, else the working directory. */
   readonly baseDir?: string;
+  /** Names of tools supplied in code (createCrew's `tools`), which workers may grant without declaring them. */
+  readonly tools?: readonly string[];
 }
 
 const AGENT_KEYS_HINT = "name, description, planner and workers";
@@ -89,7 +91,11 @@ export function parseAgent(text: string, options: ParseAgentOptions = {}): Agent
   } catch (error) {
     fail([at(0, [], `the YAML cannot be read: ${error instanceof Error ? error.message : String(error)}`)]);
   }
-  const result = validateAgentValue(value, source === undefined ? { baseDir } : { baseDir, source });
+  const result = validateAgentValue(value, {
+    baseDir,
+    ...(source === undefined ? {} : { source }),
+    ...(options.tools === undefined ? {} : { providedTools: options.tools }),
+  });
   if (result.ok && yamlIssues.length === 0) return result.agent;
   const issues = result.ok ? [] : result.issues;
   return fail([
@@ -110,6 +116,8 @@ export interface LoadAgentOptions {
    * issue at that model's line:col. `edgecrew validate` passes a GGUF header check here.
    */
   readonly checkModelFile?: ModelFileCheck;
+  /** Names of tools supplied in code (createCrew's `tools`), which workers may grant without declaring them. */
+  readonly tools?: readonly string[];
 }
 
 /** Runs the model-file check over every `file` model of a definition and locates each problem in the YAML. */
@@ -170,7 +178,10 @@ export async function loadAgent(path: string, options: LoadAgentOptions = {}): P
           : `cannot read the file: ${error instanceof Error ? error.message : String(error)}`;
     throw new AgentDefinitionError([{ file: path, path: "", message }], { file: path, cause: error });
   }
-  const agent = parseAgent(text, { file: path });
+  const agent = parseAgent(text, {
+    file: path,
+    ...(options.tools === undefined ? {} : { tools: options.tools }),
+  });
   if (options.checkModelFile === undefined) return agent;
   const issues = await checkModelFiles(agent, text, path, options.checkModelFile);
   if (issues.length > 0) throw new AgentDefinitionError(issues, { file: path });

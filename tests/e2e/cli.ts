@@ -14,17 +14,21 @@ export interface CliResult {
 }
 
 /** Runs `edgecrew ...args` and collects its output; kills it after `timeoutMs`. */
-export function runCli(
-  args: readonly string[],
-  options: {
-    cwd?: string;
-    env?: Record<string, string>;
-    timeoutMs?: number;
-    onStdout?: (chunk: string, kill: (signal: NodeJS.Signals) => void) => void;
-  } = {},
-): Promise<CliResult> {
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return runNode([bin, ...args], options);
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  onStdout?: (chunk: string, kill: (signal: NodeJS.Signals) => void) => void;
+}
+
+/** Runs `node ...args` (a script and its arguments) and collects its output; kills it after `timeoutMs`. */
+export function runNode(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(process.execPath, [...args], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],

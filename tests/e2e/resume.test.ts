@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { loadAgent } from "../../src/config/index.js";
 import { compileSchema } from "../../src/schema/compile.js";
 import type { RunEvent, RunResult } from "../../src/types.js";
-import { repoRoot, runCli } from "./cli.js";
+import { repoRoot, runCli, runNode } from "./cli.js";
 
 const agentFile = join(repoRoot, "tests/fixtures/agents/resumable.yaml");
 const env = { EDGECREW_CACHE_DIR: mkdtempSync(join(tmpdir(), "edgecrew-e2e-cache-")) };
@@ -111,4 +111,40 @@ describe("kill -9 and resume (child processes, real inference)", () => {
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/meta\.json/);
   });
+
+  for (const idempotent of [false, true]) {
+    it(`a run killed mid-tool-call ${idempotent ? "re-runs an idempotent tool" : "never repeats a non-idempotent tool"} on resume`, async () => {
+      const runDir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-runs-"));
+      const markers = mkdtempSync(join(tmpdir(), "edgecrew-e2e-marks-"));
+      const script = join(repoRoot, "tests/fixtures/toolCrash.mjs");
+      const flag = idempotent ? "idempotent" : "not-idempotent";
+      let output = "";
+      const first = await runNode([script, "run", runDir, markers, flag], {
+        env,
+        onStdout: (chunk, kill) => {
+          output += chunk;
+          if (output.includes("TOOL-STARTED")) kill("SIGKILL");
+        },
+      });
+      expect(first.signal, first.stdout + first.stderr).toBe("SIGKILL");
+      const runId = /^RUN-ID (\S+)$/m.exec(output)?.[1];
+      expect(runId).toBeDefined();
+      if (runId === undefined) return;
+
+      const resumed = await runNode([script, "resume", runDir, markers, flag, runId], { env });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const result = JSON.parse(resumed.stdout.trim().split("\n").at(-1) ?? "{}") as RunResult;
+      const calls = readFileSync(join(markers, "calls"), "utf8").trim().split("\n");
+      if (idempotent) {
+        expect(result.status).toBe("completed");
+        expect(calls).toEqual(["run", "resume"]);
+      } else {
+        expect(result.status).toBe("failed");
+        expect(result.error?.message).toContain("side effect uncertain");
+        expect(calls).toEqual(["run"]);
+        const events = readEvents(runDir, runId);
+        expect(events.some((e) => e.type === "subtask.escalated")).toBe(false);
+      }
+    });
+  }
 });
