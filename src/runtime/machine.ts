@@ -15,6 +15,7 @@ import type {
   Plan,
   PlanRevision,
   Produced,
+  Subtask,
   SubtaskResult,
   UsageRecord,
 } from "../types.js";
@@ -23,6 +24,7 @@ import {
   type OrchestratorEvent,
   type OrchestratorPorts,
   type PlannedRevision,
+  type SubtaskInput,
   workerOf,
 } from "./actors.js";
 import { pickDispatch, readySubtasks } from "./scheduler.js";
@@ -75,6 +77,18 @@ function dependenciesOf(
   return Object.fromEntries(
     dependsOn.flatMap((id) => (answers[id] === undefined ? [] : [[id, answers[id]]])),
   );
+}
+
+/** What a subtask actor needs: the subtask, its dependencies' answers and the plan revision. */
+function subtaskInput(ctx: OrchestratorContext, subtask: Subtask): SubtaskInput {
+  return {
+    runId: ctx.runId,
+    task: ctx.task,
+    subtask,
+    agent: ctx.agent,
+    dependencies: dependenciesOf(subtask.dependsOn, ctx.results),
+    revision: ctx.replans,
+  };
 }
 
 /** Remote tokens (prompt + completion) spent so far: planner calls and results' usage. */
@@ -134,14 +148,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           );
           enqueue.spawnChild("runSubtask", {
             id: `subtask:${subtask.id}`,
-            input: {
-              runId: ctx.runId,
-              task: ctx.task,
-              subtask,
-              agent: ctx.agent,
-              dependencies: dependenciesOf(subtask.dependsOn, ctx.results),
-              revision: ctx.replans,
-            },
+            input: subtaskInput(ctx, subtask),
           });
         }
         enqueue.assign({ running: [...ctx.running, ...picks.map((s) => s.id)] });
@@ -165,15 +172,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         enqueue.assign({ usage: [...ctx.usage, ...event.outcome.usage] });
         enqueue.spawnChild("escalateSubtask", {
           id: `escalation:${subtask.id}`,
-          input: {
-            runId: ctx.runId,
-            task: ctx.task,
-            subtask,
-            agent: ctx.agent,
-            dependencies: dependenciesOf(subtask.dependsOn, ctx.results),
-            revision: ctx.replans,
-            errors: event.outcome.errors,
-          },
+          input: { ...subtaskInput(ctx, subtask), errors: event.outcome.errors },
         });
       }),
 

@@ -8,23 +8,12 @@ import { readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadAgent } from "../../config/index.js";
-import { isAgentDefinitionError, isModelError } from "../../errors.js";
+import { isAgentDefinitionError } from "../../errors.js";
 import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
 import type { AgentMemoryEstimate, ModelMemoryRow } from "../../workers/agentMemory.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
-
-/** A GGUF header check for the loader: the message of a ModelError, or undefined when the file is usable. */
-async function checkModelFile(path: string): Promise<string | undefined> {
-  const { inspectModelFile } = await import("../../workers/ggufCheck.js");
-  try {
-    await inspectModelFile(path);
-    return undefined;
-  } catch (error) {
-    if (isModelError(error)) return error.message;
-    throw error;
-  }
-}
+import { checkModelFile } from "../modelCheck.js";
 
 /** Left-aligned columns, two spaces apart. */
 function table(rows: readonly (readonly string[])[]): string {

@@ -2,22 +2,11 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadAgent } from "../../config/index.js";
-import { isAgentDefinitionError, isModelError } from "../../errors.js";
+import { isAgentDefinitionError } from "../../errors.js";
 import type { AgentDefinition } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
-
-/** A GGUF header check for the loader: the message of a ModelError, or undefined when the file is usable. */
-async function checkModelFile(path: string): Promise<string | undefined> {
-  const { inspectModelFile } = await import("../../workers/ggufCheck.js");
-  try {
-    await inspectModelFile(path);
-    return undefined;
-  } catch (error) {
-    if (isModelError(error)) return error.message;
-    throw error;
-  }
-}
+import { checkModelFile } from "../modelCheck.js";
 
 /**
  * The memory check of `validate`: a model that cannot fit `device.memory` even alone is an error now, not
