@@ -13,7 +13,8 @@
  *   `minProperties`/`maxProperties`;
  * - arrays: `items`, `prefixItems` (and `items: false` after them closes the tuple), `minItems`, `maxItems`;
  * - strings: `minLength`, `maxLength` — a string without `maxLength` gets `defaultMaxLength` (256) because an
- *   unbounded string may never close on a weak model — and `format` `date`, `time`, `date-time`;
+ *   unbounded string may never close on a weak model — and the shape of `format` `date`, `time`, `date-time`
+ *   (not calendar validity: the grammar admits 2023-02-30, which zod rejects);
  * - lengths up to 1999 and item/property counts up to 999 (llama.cpp's grammar parser rejects larger
  *   repetitions): larger `minLength`/`maxLength`/`minItems`/`maxItems`/`min|maxProperties` are capped for the
  *   grammar (reported);

@@ -4,8 +4,13 @@
  */
 import type { JsonObject } from "../types.js";
 
-/** String formats node-llama-cpp's grammar writes exactly; any other `format` is checked by zod only. */
+/**
+ * String formats whose *shape* node-llama-cpp's grammar writes; any other `format` is checked by zod only. The
+ * grammar's date rule allows days 29–31 in every month, so calendar validity of `date` and `date-time` is
+ * zod's job too (reported as `format (calendar validity)`).
+ */
 export const GRAMMAR_STRING_FORMATS: ReadonlySet<string> = new Set(["date", "time", "date-time"]);
+const CALENDAR_FORMATS: ReadonlySet<string> = new Set(["date", "date-time"]);
 
 // Keywords that restrict values beyond what the grammar expresses, by the kind of value they apply to.
 const ZOD_ONLY: Readonly<Record<string, readonly string[]>> = {
@@ -31,7 +36,10 @@ export function zodOnlyKeywords(schema: JsonObject, options: { readonly integerE
   for (const [family, keywords] of Object.entries(ZOD_ONLY)) {
     for (const keyword of keywords) {
       if (schema[keyword] === undefined) continue;
-      if (keyword === "format" && GRAMMAR_STRING_FORMATS.has(String(schema.format))) continue;
+      if (keyword === "format" && GRAMMAR_STRING_FORMATS.has(String(schema.format))) {
+        if (CALENDAR_FORMATS.has(String(schema.format))) found.push("format (calendar validity)");
+        continue;
+      }
       if (family === "number" && options.integerEnum) continue;
       found.push(keyword);
     }
