@@ -218,7 +218,13 @@ export interface RunEventPayloads {
     /** Subtasks of the new plan whose results were reused from the previous one (not run again). */
     readonly reused: readonly string[];
   };
-  "subtask.started": { readonly subtaskId: string; readonly worker: string; readonly model: string };
+  "subtask.started": {
+    readonly subtaskId: string;
+    readonly worker: string;
+    readonly model: string;
+    /** The instruction as the worker gets it, references to dependencies' answers substituted. */
+    readonly instruction: string;
+  };
   "subtask.repairing": {
     readonly subtaskId: string;
     readonly attempt: number;

@@ -8,6 +8,7 @@
  */
 import { assign, enqueueActions, setup } from "xstate";
 import { AbortError, EdgecrewError, ErrorCodes, type ErrorInfo, toEdgecrewError } from "../errors.js";
+import { substituteReferences } from "../references.js";
 import type {
   AgentDefinition,
   JoinDecision,
@@ -143,13 +144,18 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
           // Side effects go through `enqueue` so they run when the actions execute, in order — not while
           // xstate computes the transition (which, for an initial state, happens before the actor starts).
           const model = workerOf(ctx.agent, subtask.worker).model.raw;
+          const input = subtaskInput(ctx, subtask);
+          const instruction = substituteReferences(subtask.instruction, input.dependencies);
           enqueue(() =>
-            ports.emit({ type: "subtask.started", subtaskId: subtask.id, worker: subtask.worker, model }),
+            ports.emit({
+              type: "subtask.started",
+              subtaskId: subtask.id,
+              worker: subtask.worker,
+              model,
+              instruction,
+            }),
           );
-          enqueue.spawnChild("runSubtask", {
-            id: `subtask:${subtask.id}`,
-            input: subtaskInput(ctx, subtask),
-          });
+          enqueue.spawnChild("runSubtask", { id: `subtask:${subtask.id}`, input });
         }
         enqueue.assign({ running: [...ctx.running, ...picks.map((s) => s.id)] });
       }),

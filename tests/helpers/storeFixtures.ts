@@ -31,6 +31,7 @@ export function fixtureEvent(runId: string, seq: number): RunEvent {
     at: 1_700_000_000_000 + seq,
     subtaskId: `s${seq}`,
     worker: "writer",
+    instruction: "do it",
     model: "fixture:tiny",
   };
 }
