@@ -1,9 +1,19 @@
 /**
- * A LangChain chat model on a local GGUF model held by edgecrew's model manager: the local planner. It shares
- * the crew's manager (a model used by both planner and workers is loaded once), maps LangChain messages to the
- * model's own chat template, reports token usage, and implements `withStructuredOutput` with a grammar, so a
- * small local model always returns parseable JSON in the requested shape; the value is then validated (zod
- * schema, or the JSON Schema through zod) and an invalid one is a ValidationError the planner can re-ask with.
+ * A LangChain chat model on a local GGUF model held by edgecrew's model manager: the local planner, and a chat
+ * model for LangChain users on its own. It shares the crew's manager (a model used by both planner and workers
+ * is loaded once) and maps LangChain messages — system, human, ai, tool — to the model's own chat template,
+ * tool calls and results included (chatHistory.ts). On top of `invoke` it offers:
+ *
+ * - `withStructuredOutput`, with a grammar, so a small local model always returns parseable JSON in the
+ *   requested shape; the value is then validated (zod schema, or the JSON Schema through zod) and an invalid
+ *   one is a ValidationError the planner can re-ask with (chatModelStructured.ts);
+ * - `bindTools`: the tools become node-llama-cpp chat functions with grammar-constrained arguments; a call the
+ *   model makes ends the generation and comes back as `tool_calls`, not run; `tool_choice` "any", "required"
+ *   or a tool's name forces a call (chatModelTools.ts);
+ * - streaming (`stream`, `streamEvents`): text chunks as node-llama-cpp generates them, tool calls and token
+ *   usage in the last chunk (chatModelStream.ts).
+ *
+ * Every call honours `options.signal` (an AbortError within a token) and reports token usage.
  */
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type {
@@ -14,19 +24,38 @@ import {
   BaseChatModel,
   type BaseChatModelCallOptions,
   type BaseChatModelParams,
+  type BindToolsInput,
 } from "@langchain/core/language_models/chat_models";
-import { AIMessage, type BaseMessage, type MessageContent } from "@langchain/core/messages";
-import type { ChatResult } from "@langchain/core/outputs";
+import {
+  AIMessage,
+  AIMessageChunk,
+  type BaseMessage,
+  type MessageContent,
+  type ToolCall,
+  type UsageMetadata,
+} from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { type Runnable, RunnableLambda } from "@langchain/core/runnables";
-import type { SerializableSchema } from "@langchain/core/utils/standard_schema";
-import { z } from "zod";
-import { DisposedError, ValidationError } from "../errors.js";
-import { compileSchema, formatZodIssues } from "../schema/compile.js";
+import { DisposedError } from "../errors.js";
 import type { JsonSchema, LocalModelRef } from "../types.js";
 import { toChatHistory } from "./chatHistory.js";
-import { generateTurn } from "./generate.js";
+import { textStream } from "./chatModelStream.js";
+import { parseStructured, type StructuredOutputSchema, structuredSchema } from "./chatModelStructured.js";
+import {
+  type ChatModelTool,
+  chatFunctions,
+  toChatModelTools,
+  toolChoicePlan,
+  toolTurn,
+  toToolCallChunks,
+  toToolCalls,
+} from "./chatModelTools.js";
+import { chatWrapperFor, type Generation, generateTurn } from "./generate.js";
 import type { GrammarSchemaOptions } from "./grammarSchema.js";
 import type { ModelManager } from "./ModelManager.js";
+
+export type { StructuredOutputSchema } from "./chatModelStructured.js";
+export type { ChatModelTool } from "./chatModelTools.js";
 
 /** Constructor fields of {@link ChatNodeLlamaCpp}. */
 export interface ChatNodeLlamaCppFields extends BaseChatModelParams {
@@ -37,110 +66,33 @@ export interface ChatNodeLlamaCppFields extends BaseChatModelParams {
   readonly contextSize?: number;
   /** Sampling temperature (default 0.2: planning wants little randomness). */
   readonly temperature?: number;
-  /** Most tokens per reply (default 1024). */
+  /** Most tokens per reply (default 1024); a tool call cut off here comes back as no call. */
   readonly maxTokens?: number;
   /** Sampling seed for reproducible replies; default a fresh random seed per call. */
   readonly seed?: number;
-  /** Grammar conversion settings for structured output. */
+  /** Grammar conversion settings for structured output and tool arguments. */
   readonly grammar?: GrammarSchemaOptions;
 }
 
-/** Call options: the usual ones, per-call sampling overrides, and the schema structured output sets. */
+/**
+ * Call options: the usual ones (`signal`, `tool_choice`, …), per-call sampling overrides, the schema structured
+ * output sets, and the tools `bindTools` sets.
+ */
 export interface ChatNodeLlamaCppCallOptions extends BaseChatModelCallOptions {
   /** A JSON Schema the reply must follow: generation runs under its grammar (set by `withStructuredOutput`). */
   readonly outputSchema?: JsonSchema;
+  /** Tools the model may call (set by `bindTools`); exclusive with `outputSchema`. */
+  readonly tools?: readonly ChatModelTool[];
   readonly temperature?: number;
   readonly maxTokens?: number;
   readonly seed?: number;
 }
 
-type Checked = { ok: true; value: unknown } | { ok: false; errors: readonly string[] };
-
-/** How a structured-output schema validates a parsed value. */
-interface StructuredSchema {
-  readonly jsonSchema: JsonSchema;
-  readonly validate: (value: unknown) => Checked | Promise<Checked>;
-}
-
-/** The schemas `withStructuredOutput` accepts: zod, any Standard (JSON) Schema, or a plain JSON Schema. */
-export type StructuredOutputSchema<RunOutput> =
-  | z.ZodType<RunOutput>
-  | SerializableSchema<RunOutput>
-  | JsonSchema;
-
-function isZodSchema(schema: unknown): schema is z.ZodType {
-  return typeof schema === "object" && schema !== null && "_zod" in schema;
-}
-
-function isSerializable(schema: unknown): schema is SerializableSchema {
-  if (typeof schema !== "object" || schema === null || !("~standard" in schema)) return false;
-  const standard = (schema as { "~standard": unknown })["~standard"];
-  return (
-    typeof standard === "object" && standard !== null && "validate" in standard && "jsonSchema" in standard
-  );
-}
-
-function structuredSchema(schema: unknown): StructuredSchema {
-  if (isZodSchema(schema)) {
-    return {
-      jsonSchema: z.toJSONSchema(schema) as JsonSchema,
-      validate: (value) => {
-        const result = schema.safeParse(value);
-        return result.success
-          ? { ok: true, value: result.data }
-          : { ok: false, errors: formatZodIssues(result.error.issues) };
-      },
-    };
-  }
-  if (isSerializable(schema)) {
-    const standard = schema["~standard"];
-    return {
-      jsonSchema: standard.jsonSchema.output({ target: "draft-2020-12" }) as JsonSchema,
-      validate: async (value) => {
-        const result = await standard.validate(value);
-        if (result.issues === undefined) return { ok: true, value: result.value };
-        return {
-          ok: false,
-          errors: result.issues.map((issue) => {
-            const path = (issue.path ?? []).map((part) => String(typeof part === "object" ? part.key : part));
-            return `${path.length > 0 ? path.join(".") : "(root)"}: ${issue.message}`;
-          }),
-        };
-      },
-    };
-  }
-  const jsonSchema = schema as JsonSchema;
-  const compiled = compileSchema(jsonSchema);
-  return { jsonSchema, validate: (value) => compiled.validate(value) };
-}
-
-async function parseStructured(message: BaseMessage, schema: StructuredSchema): Promise<unknown> {
-  const text = message.text;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    const excerpt = text.length > 120 ? `${text.slice(0, 120)}…` : text;
-    const metadata = message.response_metadata as { stopReason?: unknown } | undefined;
-    const cutOff = metadata?.stopReason === "maxTokens";
-    const errors = [
-      cutOff
-        ? "(root): the reply was cut off at the token limit before the JSON was complete; answer more briefly"
-        : `(root): not valid JSON: ${excerpt}`,
-    ];
-    throw new ValidationError("the model's reply is not valid JSON", errors, { cause, context: { text } });
-  }
-  const result = await schema.validate(value);
-  if (!result.ok) {
-    throw new ValidationError(
-      `the model's reply does not match the schema:\n${result.errors.join("\n")}`,
-      result.errors,
-      {
-        context: { text },
-      },
-    );
-  }
-  return result.value;
+/** One generation's outcome, shared by `_generate` and streaming. */
+interface Turn {
+  readonly generation: Generation;
+  readonly toolCalls: ToolCall[];
+  readonly loadMs: number;
 }
 
 /**
@@ -150,6 +102,8 @@ async function parseStructured(message: BaseMessage, schema: StructuredSchema): 
  * const planner = new ChatNodeLlamaCpp({ manager, model: { kind: "file", raw: "./qwen.gguf", path: "./qwen.gguf" } });
  * const reply = await planner.invoke([new SystemMessage("You plan."), new HumanMessage("Plan a trip")]);
  * const plan = await planner.withStructuredOutput(planSchema).invoke("Plan a trip");
+ * const call = await planner.bindTools([weatherTool], { tool_choice: "any" }).invoke("Weather in Oslo?");
+ * for await (const chunk of await planner.stream("Tell a story")) process.stdout.write(chunk.text);
  */
 export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions> {
   /** Structured output runs under a grammar, so the planner may use grammar-tight schemas (prefixItems, enums). */
@@ -189,16 +143,28 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
       model: this.model.raw,
       temperature: options?.temperature ?? this.temperature,
       max_tokens: options?.maxTokens ?? this.maxTokens,
+      ...(options?.tools === undefined ? {} : { tools: options.tools.map((tool) => tool.function.name) }),
+      ...(options?.tool_choice === undefined ? {} : { tool_choice: options.tool_choice }),
     };
   }
 
-  async _generate(
-    messages: BaseMessage[],
+  /**
+   * One generation for `messages` under the call options: the output grammar, or the bound tools as the
+   * `tool_choice` plan offers them. Throws TypeError when both an output schema and tools would apply.
+   */
+  async #turn(
+    messages: readonly BaseMessage[],
     options: this["ParsedCallOptions"],
-    _runManager?: CallbackManagerForLLMRun,
-  ): Promise<ChatResult> {
+    signal: AbortSignal | undefined,
+    onTextChunk?: (text: string) => void,
+  ): Promise<Turn> {
     if (this.#disposed) throw new DisposedError("ChatNodeLlamaCpp");
-    const signal = options.signal;
+    const tools = options.tools ?? [];
+    const plan = toolChoicePlan(options.tool_choice, tools);
+    if (plan.kind !== "none" && options.outputSchema !== undefined) {
+      throw new TypeError("ChatNodeLlamaCpp: a call offers either tools or an output schema, not both");
+    }
+    const functions = plan.kind === "none" ? undefined : chatFunctions(tools, this.#grammar);
     const grammar =
       options.outputSchema === undefined
         ? undefined
@@ -209,41 +175,129 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
       ...(signal === undefined ? {} : { signal }),
     });
     try {
-      const generation = await generateTurn(lease, toChatHistory(messages), {
+      const history = toChatHistory(messages);
+      const tooled =
+        plan.kind === "none" || functions === undefined
+          ? undefined
+          : toolTurn(plan, functions, chatWrapperFor(lease.model), history);
+      const seed = options.seed ?? this.seed;
+      const generation = await generateTurn(lease, tooled?.history ?? history, {
         ...(grammar === undefined ? {} : { grammar }),
+        ...(tooled === undefined ? {} : { functions: tooled.functions, chatWrapper: tooled.chatWrapper }),
         maxTokens: options.maxTokens ?? this.maxTokens,
         temperature: options.temperature ?? this.temperature,
         ...(signal === undefined ? {} : { signal }),
-        ...((options.seed ?? this.seed) === undefined ? {} : { seed: options.seed ?? this.seed }),
+        ...(seed === undefined ? {} : { seed }),
+        ...(onTextChunk === undefined ? {} : { onTextChunk }),
       });
-      const usage = {
-        input_tokens: generation.promptTokens,
-        output_tokens: generation.completionTokens,
-        total_tokens: generation.promptTokens + generation.completionTokens,
-      };
-      const message = new AIMessage({
-        content: generation.text,
-        usage_metadata: usage,
-        response_metadata: {
-          model: this.model.raw,
-          stopReason: generation.stopReason,
-          durationMs: generation.durationMs,
-          loadMs: lease.loadMs,
-        },
-      });
-      return {
-        generations: [{ text: generation.text, message }],
-        llmOutput: {
-          tokenUsage: {
-            promptTokens: usage.input_tokens,
-            completionTokens: usage.output_tokens,
-            totalTokens: usage.total_tokens,
-          },
-        },
-      };
+      return { generation, toolCalls: toToolCalls(generation.functionCalls), loadMs: lease.loadMs };
     } finally {
       lease.release();
     }
+  }
+
+  #usage(generation: Generation): UsageMetadata {
+    return {
+      input_tokens: generation.promptTokens,
+      output_tokens: generation.completionTokens,
+      total_tokens: generation.promptTokens + generation.completionTokens,
+    };
+  }
+
+  #metadata(turn: Turn): Record<string, unknown> {
+    return {
+      model: this.model.raw,
+      stopReason: turn.generation.stopReason,
+      durationMs: turn.generation.durationMs,
+      loadMs: turn.loadMs,
+    };
+  }
+
+  async _generate(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    _runManager?: CallbackManagerForLLMRun,
+  ): Promise<ChatResult> {
+    const turn = await this.#turn(messages, options, options.signal);
+    const { generation } = turn;
+    const usage = this.#usage(generation);
+    const message = new AIMessage({
+      content: generation.text,
+      tool_calls: turn.toolCalls,
+      usage_metadata: usage,
+      response_metadata: this.#metadata(turn),
+    });
+    return {
+      generations: [{ text: generation.text, message }],
+      llmOutput: {
+        tokenUsage: {
+          promptTokens: usage.input_tokens,
+          completionTokens: usage.output_tokens,
+          totalTokens: usage.total_tokens,
+        },
+      },
+    };
+  }
+
+  /**
+   * Streams the reply: one chunk per piece of text node-llama-cpp releases (about a token each), then a last
+   * chunk with the tool calls (whole: a call's arguments are decoded at its end), token usage and the response
+   * metadata. Stopping the iteration stops the generation; the call options' signal ends it with an AbortError.
+   */
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    let streamed = "";
+    const items = textStream(
+      (onText, signal) => this.#turn(messages, options, signal, onText),
+      options.signal,
+    );
+    for await (const item of items) {
+      if (item.type === "text") {
+        streamed += item.text;
+        const chunk = new ChatGenerationChunk({
+          text: item.text,
+          message: new AIMessageChunk({ content: item.text }),
+        });
+        yield chunk;
+        await runManager?.handleLLMNewToken(item.text, undefined, undefined, undefined, undefined, { chunk });
+        continue;
+      }
+      const turn = item.result;
+      // The chunks are what node-llama-cpp released; should its final text hold more (never seen), send the rest.
+      const text = turn.generation.text;
+      const rest = text.startsWith(streamed) ? text.slice(streamed.length) : "";
+      yield new ChatGenerationChunk({
+        text: rest,
+        message: new AIMessageChunk({
+          content: rest,
+          tool_call_chunks: toToolCallChunks(turn.toolCalls),
+          usage_metadata: this.#usage(turn.generation),
+          response_metadata: this.#metadata(turn),
+        }),
+      });
+    }
+  }
+
+  /**
+   * A runnable whose calls offer `tools` (LangChain tools, `tool()` results, OpenAI tool or function
+   * definitions) to the model as grammar-constrained chat functions, without running them: a call ends the
+   * generation and comes back in the AIMessage's `tool_calls` (ids `call_…`), with any text before it as the
+   * content. `kwargs.tool_choice`: "auto" (default), "none" (the tools are not shown to the model at all),
+   * "any"/"required" (force a call) or a tool's name (force that tool). Throws TOOL_INVALID for a malformed tool and SCHEMA_INVALID for parameters the grammar
+   * adapter cannot use — here, not at the first call.
+   */
+  override bindTools(
+    tools: BindToolsInput[],
+    kwargs?: Partial<ChatNodeLlamaCppCallOptions>,
+  ): Runnable<BaseLanguageModelInput, AIMessageChunk, ChatNodeLlamaCppCallOptions> {
+    const bound = toChatModelTools(tools);
+    // Converted again per call (cheap); converting here reports an unusable schema or choice at bind time.
+    chatFunctions(bound, this.#grammar);
+    toolChoicePlan(kwargs?.tool_choice, bound);
+    return this.withConfig({ ...kwargs, tools: bound });
   }
 
   /**

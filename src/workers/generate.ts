@@ -11,6 +11,7 @@ import {
   type ChatModelFunctions,
   type ChatWrapper,
   LlamaChat,
+  type LlamaChatResponse,
   type LlamaGrammar,
   type LlamaModel,
   type LlamaTextJSON,
@@ -20,7 +21,7 @@ import {
   TokenMeter,
 } from "node-llama-cpp";
 import { fixtureVocabulary } from "../testing/fixtureModel.js";
-import { abortErrorFor } from "./asyncGuards.js";
+import { abortErrorFor, raceAbort } from "./asyncGuards.js";
 import type { SequenceLease } from "./ModelManager.js";
 
 /** Sampling and limits of one generation. */
@@ -50,6 +51,11 @@ export interface GenerateOptions {
    * grammar, so letting it run on would only waste tokens.
    */
   readonly endOnText?: boolean;
+  /**
+   * Receives the response text as node-llama-cpp releases it (token by token, function-call text excluded),
+   * for streaming. Called synchronously from generation: it must be cheap and must not throw.
+   */
+  readonly onTextChunk?: (text: string) => void;
 }
 
 /** A function call the model generated (not yet run). */
@@ -85,6 +91,22 @@ export function chatWrapperFor(model: LlamaModel): ChatWrapper {
     chatWrappers.set(model, wrapper);
   }
   return wrapper;
+}
+
+/**
+ * Whether the turn's grammar or functions can only be satisfied with non-ASCII text (an enum value like
+ * "Tromsø"). The fixture byte ban must then stay off: a grammar that needs a banned token leaves llama.cpp's
+ * sampler with nothing to pick, and the generation gets stuck without noticing its abort signal.
+ */
+function needsNonAscii(options: GenerateOptions): boolean {
+  // For functions only the parameter schemas become grammar; descriptions are prompt text.
+  const text =
+    options.grammar?.grammar ??
+    JSON.stringify(
+      Object.values(options.functions ?? {}).map((fn) => (fn as { params?: unknown }).params ?? null),
+    );
+  // Anything above U+007F: a character plain ASCII bytes cannot spell.
+  return [...text].some((char) => (char.codePointAt(0) ?? 0) > 0x7f);
 }
 
 /**
@@ -143,22 +165,26 @@ export async function generateTurn(
       seed: options.seed ?? randomInt(0, 2 ** 31),
       ...(signal === undefined ? {} : { signal }),
       stopOnAbortSignal: textSeen !== undefined,
-      ...(lease.randomWeights ? { tokenBias: fixtureByteBan(model) } : {}),
-      ...(textSeen === undefined
+      ...(lease.randomWeights && !needsNonAscii(options) ? { tokenBias: fixtureByteBan(model) } : {}),
+      ...(textSeen === undefined && options.onTextChunk === undefined
         ? {}
         : {
             onTextChunk: (text: string) => {
-              if (text.trim() !== "") textSeen.abort();
+              options.onTextChunk?.(text);
+              if (textSeen !== undefined && text.trim() !== "") textSeen.abort();
             },
           }),
     };
-    const response =
+    const generation: Promise<LlamaChatResponse<ChatModelFunctions | undefined>> =
       options.functions !== undefined
-        ? await chat.generateResponse(turn, { ...common, functions: options.functions })
-        : await chat.generateResponse(turn, {
+        ? chat.generateResponse(turn, { ...common, functions: options.functions })
+        : chat.generateResponse(turn, {
             ...common,
             ...(options.grammar === undefined ? {} : { grammar: options.grammar }),
           });
+    // llama.cpp can get stuck without noticing the signal (seen: a grammar needing a token the sampler may not
+    // pick, "empty grammar stack"); the caller is released on abort whatever the generation does.
+    const response = await raceAbort(generation, options.signal, "generation");
     // With `stopOnAbortSignal` a caller's abort also returns normally: it must still reject.
     if (options.signal?.aborted) throw abortErrorFor(options.signal, "generation");
     const used = TokenMeter.diff(sequence.tokenMeter, meterBefore);

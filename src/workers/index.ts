@@ -11,6 +11,7 @@ export {
   type ModelMemoryRow,
 } from "./agentMemory.js";
 export {
+  type ChatModelTool,
   ChatNodeLlamaCpp,
   type ChatNodeLlamaCppCallOptions,
   type ChatNodeLlamaCppFields,

@@ -1,4 +1,5 @@
-import { AIMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { AIMessage, type AIMessageChunk, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { concat } from "@langchain/core/utils/stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -152,6 +153,16 @@ describe("ChatNodeLlamaCpp", () => {
     expect(tokens).toBeLessThanOrEqual("hello world".length + 1);
   });
 
+  it("answers a schema whose literals need non-ASCII text (the fixture byte ban steps aside)", async () => {
+    const Pick = z.object({ city: z.enum(["Tromsø", "Bodø"]) });
+    for (let i = 0; i < 3; i++) {
+      const value = await planner({ maxTokens: 64 })
+        .withStructuredOutput(Pick)
+        .invoke("Pick a city", { signal: AbortSignal.timeout(10_000) });
+      expect(Pick.safeParse(value).success).toBe(true);
+    }
+  });
+
   it("is abortable through the call options' signal", async () => {
     const controller = new AbortController();
     const pending = planner({ maxTokens: 3000, contextSize: 4096 })
@@ -165,6 +176,110 @@ describe("ChatNodeLlamaCpp", () => {
     // The model is usable afterwards.
     const reply = await planner().invoke("Hello");
     expect(reply.text.length).toBeGreaterThan(0);
+  });
+
+  it("streams text in chunks whose concatenation is the invoke reply, the last chunk carrying usage", async () => {
+    const model = planner({ seed: 7, maxTokens: 40 });
+    const input = [new SystemMessage("You are a planner."), new HumanMessage("Plan a trip.")];
+    const chunks: AIMessageChunk[] = [];
+    for await (const chunk of await model.stream(input)) chunks.push(chunk);
+    const reply = await model.invoke(input);
+    expect(chunks.length).toBeGreaterThanOrEqual(2);
+    const text = chunks.map((chunk) => chunk.text).join("");
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).toBe(reply.text);
+    const last = chunks.at(-1);
+    expect(last?.usage_metadata).toEqual(reply.usage_metadata);
+    expect(chunks.slice(0, -1).every((chunk) => chunk.usage_metadata === undefined)).toBe(true);
+    const merged = chunks.reduce((all, chunk) => concat(all, chunk));
+    expect(merged.usage_metadata).toMatchObject(reply.usage_metadata ?? {});
+    expect(merged.response_metadata).toMatchObject({ model: "fixture:tiny?seed=11" });
+    console.info(`stream: ${chunks.length} chunks for ${reply.usage_metadata?.output_tokens} tokens`);
+  });
+
+  it("streams through streamEvents (v2 events and the content-block stream)", async () => {
+    const model = planner({ seed: 7, maxTokens: 40 });
+    const expected = (await model.invoke("Hello")).text;
+    let streamed = "";
+    let streamEvents = 0;
+    for await (const event of model.streamEvents("Hello", { version: "v2" })) {
+      if (event.event !== "on_chat_model_stream") continue;
+      streamEvents++;
+      streamed += (event.data.chunk as AIMessageChunk).text;
+    }
+    expect(streamEvents).toBeGreaterThanOrEqual(2);
+    expect(streamed).toBe(expected);
+    const stream = model.streamEvents("Hello");
+    const deltas: string[] = [];
+    for await (const delta of stream.text) deltas.push(delta);
+    const message = await stream;
+    expect(deltas.join("")).toBe(expected);
+    expect(message.text).toBe(expected);
+    expect((await stream.usage)?.output_tokens).toBeGreaterThan(0);
+  });
+
+  it("withStructuredOutput streams through the grammar when a streaming handler listens", async () => {
+    const structured = planner({ maxTokens: 700, temperature: 0.8 }).withStructuredOutput(Plan);
+    let chunks = 0;
+    let output: unknown;
+    for await (const event of structured.streamEvents("Trip to the Alps", { version: "v2" })) {
+      if (event.event === "on_chat_model_stream") chunks++;
+      if (event.event === "on_chain_end" && event.name === "StructuredOutput") output = event.data.output;
+    }
+    expect(chunks).toBeGreaterThan(2);
+    expect(Plan.safeParse(output).success).toBe(true);
+  });
+
+  it("aborting mid-stream ends the iteration with an AbortError promptly, and the model stays usable", async () => {
+    const controller = new AbortController();
+    // A 1999-character string under the grammar: far more tokens than arrive before the abort.
+    const long = planner({ maxTokens: 3000, contextSize: 4096 }).withConfig({
+      outputSchema: {
+        type: "object",
+        properties: { text: { type: "string", minLength: 1999, maxLength: 1999 } },
+        required: ["text"],
+      },
+    });
+    let chunks = 0;
+    let abortedAt = 0;
+    const error = await (async () => {
+      for await (const _chunk of await long.stream("Write", { signal: controller.signal })) {
+        // Aborted from a timer, not inside the loop, so the generation itself (not LangChain's check between
+        // chunks) has to stop.
+        if (++chunks === 1) {
+          setTimeout(() => {
+            abortedAt = performance.now();
+            controller.abort();
+          }, 100);
+        }
+      }
+    })().catch((e: unknown) => e);
+    const latency = performance.now() - abortedAt;
+    expect(abortedAt).toBeGreaterThan(0);
+    expect(chunks).toBeGreaterThan(1);
+    expect(chunks).toBeLessThan(1999);
+    expect(latency).toBeLessThan(1000);
+    expect(isAbortError(error) || (error instanceof Error && error.name === "AbortError")).toBe(true);
+    console.info(`stream abort: ended ${latency.toFixed(1)} ms after abort(), after ${chunks} chunks`);
+    const reply = await planner().invoke("Hello");
+    expect(reply.text.length).toBeGreaterThan(0);
+  });
+
+  it("leaving a stream early stops the generation and releases the sequence", async () => {
+    const model = planner({ maxTokens: 3000, contextSize: 4096 }).withConfig({
+      outputSchema: {
+        type: "object",
+        properties: { text: { type: "string", minLength: 1999, maxLength: 1999 } },
+        required: ["text"],
+      },
+    });
+    let chunks = 0;
+    for await (const _chunk of await model.stream("Write")) if (++chunks === 3) break;
+    // One sequence per planner context: this waits forever unless the left stream gave it back.
+    const started = performance.now();
+    const reply = await planner({ maxTokens: 8 }).invoke("Hello");
+    expect(reply.usage_metadata?.output_tokens).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("dispose() is idempotent and use after dispose throws DisposedError; the shared manager stays", async () => {

@@ -67,9 +67,14 @@ describe("toChatHistory", () => {
     expect(history).toEqual([
       { type: "system", text: "plan" },
       { type: "user", text: "trip" },
-      { type: "model", response: ['ok\n[called fs with {"path":"a"}]'] },
-      { type: "user", text: "Tool result (c1): 42" },
-      { type: "model", response: ["more"] },
+      {
+        type: "model",
+        response: [
+          "ok",
+          { type: "functionCall", name: "fs", params: { path: "a" }, result: 42, startsNewChunk: true },
+          "more",
+        ],
+      },
       { type: "user", text: "also" },
     ]);
   });
