@@ -246,3 +246,43 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
     );
   }
 }
+
+/** The AbortError for a fired signal, naming what was aborted and keeping the signal's reason as the cause. */
+export function abortErrorFor(signal: AbortSignal, what = "the operation"): AbortError {
+  const reason: unknown = signal.reason;
+  const detail = reason instanceof Error && reason.message !== "" ? `: ${reason.message}` : "";
+  return new AbortError(`${what} was aborted${detail}`, { cause: reason });
+}
+
+/**
+ * Waits for a promise, or rejects with an AbortError as soon as the signal fires. The promise itself keeps
+ * running (callers clean up after it where that matters); a rejection it produces later is not left unhandled.
+ */
+export function raceAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  what?: string,
+): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(abortErrorFor(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => undefined);
+      reject(abortErrorFor(signal, what));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

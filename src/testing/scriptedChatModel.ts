@@ -19,7 +19,14 @@ import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/cor
 import type { ChatResult } from "@langchain/core/outputs";
 import { type Runnable, RunnableLambda } from "@langchain/core/runnables";
 import type { InteropZodType } from "@langchain/core/utils/types";
-import { AbortError, EdgecrewError, ErrorCodes, ValidationError } from "../errors.js";
+import {
+  type AbortError,
+  abortErrorFor,
+  EdgecrewError,
+  ErrorCodes,
+  raceAbort,
+  ValidationError,
+} from "../errors.js";
 
 // ─── Script types ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -97,10 +104,7 @@ function estimateTokens(characters: number): number {
 }
 
 function abortError(signal: AbortSignal): AbortError {
-  const reason: unknown = signal.reason;
-  return new AbortError(reason instanceof Error ? reason.message : "the scripted model call was aborted", {
-    cause: reason,
-  });
+  return abortErrorFor(signal, "the scripted model call");
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -122,27 +126,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /** Races a promise with a signal so that an aborted call rejects even while a reply function is pending. */
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /** Strips a Markdown code fence around JSON, as chat models often add one. */
 function unfence(text: string): string {
@@ -324,7 +307,9 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
     const info: ScriptedCallInfo =
       signal === undefined ? { index, tools: this.boundTools } : { index, tools: this.boundTools, signal };
     const value =
-      typeof next === "function" ? await withSignal(Promise.resolve(next(messages, info)), signal) : next;
+      typeof next === "function"
+        ? await raceAbort(Promise.resolve(next(messages, info)), signal, "the scripted model call")
+        : next;
     if (value instanceof Error) throw value;
 
     const reply: ScriptedMessage = typeof value === "string" ? { content: value } : value;

@@ -4,20 +4,13 @@
  * cancelled run is everyone's problem, so the call rejects with an AbortError and the subtask stops. Either way
  * the tool's own signal is aborted, and the caller does not wait for a tool that ignores it.
  */
-import { AbortError, throwIfAborted } from "../errors.js";
+import { abortErrorFor, throwIfAborted } from "../errors.js";
 
 /** How a limited run ended: the tool's value, its error, or the deadline. */
 export type LimitedOutcome<T> =
   | { readonly kind: "value"; readonly value: T }
   | { readonly kind: "error"; readonly error: unknown }
   | { readonly kind: "timeout" };
-
-function abortErrorFor(signal: AbortSignal): AbortError {
-  const reason: unknown = signal.reason;
-  return new AbortError(reason instanceof Error ? reason.message : "the tool call was aborted", {
-    cause: reason,
-  });
-}
 
 /**
  * Calls `work` with a signal that aborts after `timeoutMs` or when `signal` aborts. Resolves with what
@@ -46,7 +39,7 @@ export async function runWithLimits<T>(
   const cancelled = new Promise<never>((_, reject) => {
     onAbort = () => {
       controller.abort(signal.reason);
-      reject(abortErrorFor(signal));
+      reject(abortErrorFor(signal, "the tool call"));
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });

@@ -10,6 +10,7 @@
  */
 import type { ChatHistoryItem, LlamaGrammar } from "node-llama-cpp";
 import {
+  abortErrorFor,
   DisposedError,
   EdgecrewError,
   ErrorCodes,
@@ -28,7 +29,7 @@ import type {
   WorkerOutcome,
   WorkerPort,
 } from "../types.js";
-import { abortErrorFor, safeEmit, settleWithin } from "./asyncGuards.js";
+import { safeEmit, settleWithin } from "./asyncGuards.js";
 import { chatWrapperFor, type Generation, generateTurn } from "./generate.js";
 import type { GrammarSchemaOptions } from "./grammarSchema.js";
 import { ModelManager, type ModelManagerOptions, type SequenceLease } from "./ModelManager.js";

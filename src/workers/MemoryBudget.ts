@@ -5,8 +5,7 @@
  * synchronous step as the plan that allowed it, so two concurrent loads can never both count the same free
  * bytes.
  */
-import { ErrorCodes, ModelError } from "../errors.js";
-import { abortErrorFor } from "./asyncGuards.js";
+import { abortErrorFor, ErrorCodes, ModelError } from "../errors.js";
 import { formatBytes } from "./formatBytes.js";
 import { type EvictionCandidate, planRoom } from "./memoryPolicy.js";
 

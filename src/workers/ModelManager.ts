@@ -14,9 +14,9 @@
  * themselves (their own signal or subtask timeout then ends it).
  */
 import type { LlamaContextSequence, LlamaGrammar } from "node-llama-cpp";
-import { DisposedError, throwIfAborted } from "../errors.js";
+import { abortErrorFor, DisposedError, raceAbort, throwIfAborted } from "../errors.js";
 import type { JsonSchema, LocalModelRef, RunEventInput } from "../types.js";
-import { abortErrorFor, raceAbort, safeEmit, settleWithin } from "./asyncGuards.js";
+import { safeEmit, settleWithin } from "./asyncGuards.js";
 import { type BudgetedLoad, type LoadedModel as Loaded, loadWithinBudget } from "./budgetedLoad.js";
 import { GrammarCache } from "./GrammarCache.js";
 import type { GrammarSchemaOptions } from "./grammarSchema.js";

@@ -3,8 +3,9 @@
  * (parallel generations); when all are busy, borrowers wait in order, abortably, and a returned sequence goes
  * straight to the next waiter.
  */
+
 import type { LlamaContext, LlamaContextSequence } from "node-llama-cpp";
-import { abortErrorFor } from "./asyncGuards.js";
+import { abortErrorFor } from "../errors.js";
 
 interface Waiter {
   readonly resolve: (sequence: LlamaContextSequence) => void;

@@ -3,45 +3,7 @@
  * settle (measured: after a failed `createContext`, `model.dispose()` once never resolved), and calling user
  * callbacks so that they cannot break the caller.
  */
-import { AbortError } from "../errors.js";
 import type { RunEventInput } from "../types.js";
-
-/** The AbortError for a fired signal, keeping its reason as the cause. */
-export function abortErrorFor(signal: AbortSignal, what = "the operation"): AbortError {
-  const reason: unknown = signal.reason;
-  const detail = reason instanceof Error && reason.message !== "" ? `: ${reason.message}` : "";
-  return new AbortError(`${what} was aborted${detail}`, { cause: reason });
-}
-
-/**
- * Waits for a promise, or rejects with an AbortError as soon as the signal fires. The promise itself keeps
- * running (callers clean up after it where that matters).
- */
-export function raceAbort<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  what?: string,
-): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(abortErrorFor(signal, what));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortErrorFor(signal, what));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * Waits for a promise to settle, but at most `ms` milliseconds; never rejects. Returns whether it settled in

@@ -5,6 +5,7 @@
  * may offer functions instead of a grammar: it then ends at the model's first function call (returned, not
  * run: the caller runs it and continues the conversation with the result).
  */
+
 import { randomInt } from "node:crypto";
 import {
   type ChatHistoryItem,
@@ -20,8 +21,8 @@ import {
   TokenBias,
   TokenMeter,
 } from "node-llama-cpp";
+import { abortErrorFor, raceAbort } from "../errors.js";
 import { fixtureVocabulary } from "../testing/fixtureModel.js";
-import { abortErrorFor, raceAbort } from "./asyncGuards.js";
 import type { SequenceLease } from "./ModelManager.js";
 
 /** Sampling and limits of one generation. */

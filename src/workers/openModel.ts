@@ -4,8 +4,8 @@
  * `model.dispose()` was once seen never to resolve.
  */
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
-import { ErrorCodes, ModelError, throwIfAborted } from "../errors.js";
-import { abortErrorFor, settleWithin } from "./asyncGuards.js";
+import { abortErrorFor, ErrorCodes, ModelError, throwIfAborted } from "../errors.js";
+import { settleWithin } from "./asyncGuards.js";
 
 /** What to open and how. */
 export interface OpenModelOptions {
