@@ -9,6 +9,7 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import { loadAgent } from "./config/loadAgent.js";
 import { DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
+import { createRedactor, secretValuesFrom } from "./runtime/redact.js";
 import { type Run, startRun } from "./runtime/startRun.js";
 import { FileRunStore } from "./runtime/store/FileRunStore.js";
 import { journalTools } from "./runtime/toolJournal.js";
@@ -118,6 +119,8 @@ export async function createCrew(
     ),
   );
   await Promise.all([...files].map((path) => workersModule.inspectModelFile(path)));
+  // Secrets named by the agent, plus key-shaped strings, never reach events or the run directory.
+  const redactor = createRedactor(secretValuesFrom(agent.secrets ?? []));
   const store =
     options.store === false
       ? undefined
@@ -148,7 +151,9 @@ export async function createCrew(
       workers: agent.workers,
       manager,
       tools:
-        store === undefined ? tools : journalTools(tools, { store, prior: (runId) => journals.get(runId) }),
+        store === undefined
+          ? tools
+          : journalTools(tools, { store, prior: (runId) => journals.get(runId), redact: redactor.json }),
       retries: agent.escalation.retries,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
     });
@@ -195,6 +200,7 @@ export async function createCrew(
       ...(store === undefined ? {} : { store }),
       ...(agent.source === undefined ? {} : { agentSource: agent.source }),
       ...(resume === undefined ? {} : { resume }),
+      redactor,
       ...(runOptions.signal === undefined ? {} : { signal: runOptions.signal }),
       ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
       listeners: [runOptions.onEvent, options.onEvent].filter((l) => l !== undefined),

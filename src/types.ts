@@ -125,6 +125,8 @@ export interface AgentDefinition {
   readonly escalation: EscalationConfig;
   /** Optional JSON Schema for the final answer the joiner gives. */
   readonly answer?: JsonSchema;
+  /** Environment variables whose values are redacted from events and the run directory. */
+  readonly secrets?: readonly string[];
 }
 
 // ─── Plans and results ─────────────────────────────────────────────────────────────────────────────────

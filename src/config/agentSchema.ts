@@ -300,6 +300,14 @@ export const agentInputSchema = z
     answer: answerSchemaField("answer")
       .optional()
       .describe("JSON Schema (type: object) of the final answer; free-form when absent."),
+    secrets: z
+      .array(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name, e.g. OPENAI_API_KEY"),
+      )
+      .default(() => [])
+      .describe(
+        "Environment variables whose values are redacted from events and the run directory (API keys are redacted anyway).",
+      ),
   })
   .meta({
     title: "edgecrew agent",

@@ -112,5 +112,6 @@ export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildC
     device: toDevice(input.device),
     escalation: { ...input.escalation },
     ...(input.answer !== undefined ? { answer: input.answer as JsonSchema } : {}),
+    ...(input.secrets.length > 0 ? { secrets: [...input.secrets] } : {}),
   };
 }

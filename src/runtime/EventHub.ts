@@ -15,6 +15,7 @@ export class EventHub {
   readonly #listeners = new Set<RunEventListener>();
   readonly #onListenerError: (error: unknown, event: RunEvent) => void;
   readonly #firstSeq: number;
+  readonly #transform: (event: RunEventInput) => RunEventInput;
   #closed = false;
   #wake: (() => void) | undefined;
   #changed: Promise<void>;
@@ -26,10 +27,13 @@ export class EventHub {
       onListenerError?: ((error: unknown, event: RunEvent) => void) | undefined;
       /** Sequence number of the first event (a resumed run continues its stored numbering). */
       firstSeq?: number;
+      /** Applied to every event before it is recorded and delivered (secret redaction). */
+      transform?: (event: RunEventInput) => RunEventInput;
     } = {},
   ) {
     this.#runId = runId;
     this.#firstSeq = options.firstSeq ?? 1;
+    this.#transform = options.transform ?? ((event) => event);
     this.#clock = options.clock ?? Date.now;
     this.#onListenerError = options.onListenerError ?? (() => {});
     this.#changed = this.#nextChange();
@@ -60,7 +64,7 @@ export class EventHub {
   emit(input: RunEventInput): RunEvent | undefined {
     if (this.#closed) return undefined;
     const event = {
-      ...input,
+      ...this.#transform(input),
       runId: this.#runId,
       seq: this.#firstSeq + this.#log.length,
       at: this.#clock(),

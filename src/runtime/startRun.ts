@@ -24,6 +24,7 @@ import type { RunPersistence } from "./actors.js";
 import { EventHub, type RunEventListener } from "./EventHub.js";
 import { buildLedger } from "./ledger.js";
 import { createOrchestratorMachine, type OrchestratorContext } from "./machine.js";
+import type { Redactor } from "./redact.js";
 
 /** A run in progress. */
 export interface Run {
@@ -57,6 +58,8 @@ export interface StartRunOptions {
   readonly agentSource?: string;
   /** Continues this stored run (same id) instead of starting a new one; needs `store`. */
   readonly resume?: StoredRun;
+  /** Removes secrets from every event and from everything written to the store. */
+  readonly redactor?: Redactor;
 }
 
 /** A sortable, unique run id: `20261128-153012-a1b2c3`. */
@@ -119,11 +122,20 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
   if (stored !== undefined && store === undefined) {
     throw new EdgecrewError(ErrorCodes.INTERNAL, "resuming a run needs the store it was loaded from");
   }
+  const redact = options.redactor;
   const hub = new EventHub(runId, {
     clock,
     onListenerError: options.onListenerError,
     firstSeq: (stored?.events.length ?? 0) + 1,
+    ...(redact === undefined
+      ? {}
+      : {
+          transform: (event: RunEventInput) =>
+            redact.json(event as unknown as JsonValue) as unknown as RunEventInput,
+        }),
   });
+  const clean = <T>(value: T): T =>
+    redact === undefined ? value : (redact.json(value as unknown as JsonValue) as unknown as T);
   // Declared before the actor so that a store failure can fail the run.
   let fail: (error: ErrorInfo) => void = () => {};
   const writes = writeQueue((error) => fail(error.toInfo()));
@@ -134,7 +146,7 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
           store.create({
             runId,
             agent: agent.name,
-            task,
+            task: clean(task),
             createdAt: clock(),
             ...(options.agentSource === undefined ? {} : { agentSource: options.agentSource }),
           }),
@@ -153,8 +165,9 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
       ? { plan: async () => {}, result: async () => {} }
       : {
           plan: (revision, plan, carried) =>
-            writes.enqueue(() => store.savePlan(runId, revision, plan, carried)),
-          result: (revision, result) => writes.enqueue(() => store.saveResult(runId, revision, result)),
+            writes.enqueue(() => store.savePlan(runId, revision, clean(plan), carried.map(clean))),
+          result: (revision, result) =>
+            writes.enqueue(() => store.saveResult(runId, revision, clean(result))),
         };
 
   if (stored === undefined) hub.emit({ type: "run.started", task, agent: agent.name });
@@ -247,7 +260,7 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
       endedAt: clock(),
     };
     if (store !== undefined) {
-      await writes.enqueue(() => store.saveOutcome(runId, result)).catch(() => undefined);
+      await writes.enqueue(() => store.saveOutcome(runId, clean(result))).catch(() => undefined);
       await writes.drain();
     }
     return result;

@@ -51,6 +51,8 @@ export interface JournalToolsOptions {
   readonly store: RunStore;
   /** The journal of the run being resumed; absent for fresh runs. */
   readonly prior?: PriorToolJournal;
+  /** Applied to arguments and results before they are journaled (and compared): secret redaction. */
+  readonly redact?: (value: JsonValue) => JsonValue;
 }
 
 /** Marks the error {@link journalTools} throws for an uncertain side effect (in its `context.reason`). */
@@ -70,6 +72,7 @@ interface JournalState {
   readonly prior: (runId: string) => readonly ToolJournalEntry[];
   /** Journaled calls so far, by run and subtask, in this process. */
   readonly counts: Map<string, number>;
+  readonly redact: (value: JsonValue) => JsonValue;
 }
 
 type Decision =
@@ -102,6 +105,7 @@ export function journalTools(
           ? (runId) => prior(runId) ?? []
           : () => prior,
     counts: new Map(),
+    redact: options.redact ?? ((value) => value),
   };
   return wrap(registry, state);
 }
@@ -143,7 +147,7 @@ async function journaledCall(
   const key = JSON.stringify([runId, subtaskId]);
   const n = (state.counts.get(key) ?? 0) + 1;
   state.counts.set(key, n);
-  const logged = toLoggableJson(args);
+  const logged = state.redact(toLoggableJson(args));
   const decision = decide(state.prior(runId), subtaskId, `${n}:${name}`, spec, logged);
 
   if (decision.kind === "reuse") {
@@ -164,7 +168,7 @@ async function journaledCall(
   };
   await state.store.journalTool(runId, intent);
   const result = await registry.call(name, args, context);
-  await state.store.journalTool(runId, { ...intent, result });
+  await state.store.journalTool(runId, { ...intent, result: state.redact(result) as ToolCallResult });
   return result;
 }
 
