@@ -13,6 +13,8 @@ export interface CliIo {
   readonly onInterrupt: (handler: () => void) => () => void;
   /** Ends the process at once (only for a second SIGINT, when the user insists). */
   readonly forceExit: (code: number) => void;
+  /** Asks a question on the terminal; undefined when standard input is not a TTY (nobody to ask). */
+  readonly ask?: (question: string, signal: AbortSignal) => Promise<string>;
 }
 
 /** Exit codes, documented in the README. */
@@ -68,5 +70,18 @@ export function processIo(): CliIo {
       return () => process.off("SIGINT", handler);
     },
     forceExit: (code) => process.exit(code),
+    ...(process.stdin.isTTY
+      ? {
+          ask: async (question: string, signal: AbortSignal) => {
+            const { createInterface } = await import("node:readline/promises");
+            const rl = createInterface({ input: process.stdin, output: process.stderr });
+            try {
+              return await rl.question(question, { signal });
+            } finally {
+              rl.close();
+            }
+          },
+        }
+      : {}),
   };
 }
