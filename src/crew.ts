@@ -14,9 +14,12 @@ import { type Run, startRun } from "./runtime/startRun.js";
 import { FileRunStore } from "./runtime/store/FileRunStore.js";
 import { journalTools } from "./runtime/toolJournal.js";
 import { type ApprovalCallback, createRegistryFromConfig, type Tool } from "./tools/index.js";
+import { endSubtasksOnServerExit, type McpServers, startMcpServers } from "./tools/mcp/index.js";
 import type {
   AgentDefinition,
+  BuiltinToolConfig,
   Locality,
+  McpToolConfig,
   PlannerPort,
   RunEvent,
   RunEventInput,
@@ -58,6 +61,10 @@ export interface CrewOptions {
   readonly runDir?: string;
   /** A run store to use instead of the file store in `runDir`; `false` keeps runs in memory only. */
   readonly store?: RunStore | false;
+  /** How long each MCP server of the agent may take to start and list its tools (default 10 s). */
+  readonly mcpStartTimeoutMs?: number;
+  /** Receives warnings, e.g. an MCP tool skipped for an unusable schema (default: `process.emitWarning`). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Options of {@link Crew.run}. */
@@ -119,6 +126,14 @@ export async function createCrew(
     ),
   );
   await Promise.all([...files].map((path) => workersModule.inspectModelFile(path)));
+  // MCP servers start before any model loads, all at once: one that cannot start fails the crew here, by name.
+  const mcp: McpServers = await startMcpServers(
+    agent.tools.filter((tool): tool is McpToolConfig => tool.kind === "mcp"),
+    {
+      ...(options.mcpStartTimeoutMs === undefined ? {} : { startTimeoutMs: options.mcpStartTimeoutMs }),
+      onWarning: options.onWarning ?? ((message) => process.emitWarning(message, "EdgecrewWarning")),
+    },
+  );
   // Secrets named by the agent, plus key-shaped strings, never reach events or the run directory.
   const redactor = createRedactor(secretValuesFrom(agent.secrets ?? []));
   const store =
@@ -143,22 +158,27 @@ export async function createCrew(
   let workers: ReturnType<typeof workersModule.createLocalWorkers>;
   try {
     // Built-ins from the YAML plus the caller's tools; each worker gets a view of only what it is granted.
-    const tools = createRegistryFromConfig(agent.tools, {
-      tools: options.tools ?? [],
+    const builtins = agent.tools.filter((tool): tool is BuiltinToolConfig => tool.kind === "builtin");
+    const tools = createRegistryFromConfig(builtins, {
+      tools: [...mcp.tools, ...(options.tools ?? [])],
       ...(options.onApproval === undefined ? {} : { onApproval: options.onApproval }),
     });
     workers = workersModule.createLocalWorkers({
       workers: agent.workers,
       manager,
-      tools:
+      // A call of a dead MCP server's tool ends its subtask (after the journal has recorded the failed result).
+      tools: endSubtasksOnServerExit(
         store === undefined
           ? tools
           : journalTools(tools, { store, prior: (runId) => journals.get(runId), redact: redactor.json }),
+        mcp.connections,
+      ),
       retries: agent.escalation.retries,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
     });
   } catch (error) {
     await manager.dispose();
+    await mcp.close();
     throw error;
   }
 
@@ -187,6 +207,7 @@ export async function createCrew(
   } catch (error) {
     await workers.dispose();
     await manager.dispose();
+    await mcp.close();
     throw error;
   }
 
@@ -266,6 +287,7 @@ export async function createCrew(
         await Promise.all(pending);
         await workers.dispose();
         await manager.dispose();
+        await mcp.close();
       })();
       return disposing;
     },

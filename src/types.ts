@@ -109,7 +109,26 @@ export interface BuiltinToolConfig {
   readonly options: JsonObject;
 }
 
-export type ToolConfig = BuiltinToolConfig;
+/**
+ * An MCP server started over stdio when the crew is created; its tools are registered as `name.tool`, and a
+ * worker grants `name` (all of them) or `name.tool` (one).
+ */
+export interface McpToolConfig {
+  readonly kind: "mcp";
+  /** The namespace of the server's tools and the name workers grant. */
+  readonly name: string;
+  /** The program to run (no shell: `args` are passed as they are). */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Added to a minimal inherited environment (PATH, HOME, …). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Working directory of the server (absolute once loaded from YAML). */
+  readonly cwd?: string;
+  /** Per-call timeout in ms for the server's tools (default: the registry's). */
+  readonly timeoutMs?: number;
+}
+
+export type ToolConfig = BuiltinToolConfig | McpToolConfig;
 
 /** A validated agent definition: what `loadAgent` returns and `createCrew` consumes. */
 export interface AgentDefinition {

@@ -5,9 +5,11 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerFixtureCommand } from "./commands/fixture.js";
+import { registerInspectCommand } from "./commands/inspect.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerResumeCommand } from "./commands/resume.js";
 import { registerRunCommand } from "./commands/run.js";
+import { registerRunsCommand } from "./commands/runs.js";
 import { registerSchemaCommand } from "./commands/schema.js";
 import { registerValidateCommand } from "./commands/validate.js";
 import { type CliIo, ExitCode, processIo, reportError } from "./io.js";
@@ -40,6 +42,8 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
     });
   registerRunCommand(program, io, outcome);
   registerResumeCommand(program, io, outcome);
+  registerInspectCommand(program, io, outcome);
+  registerRunsCommand(program, io, outcome);
   registerValidateCommand(program, io, outcome);
   registerSchemaCommand(program, io, outcome);
   registerFixtureCommand(program, io, outcome);

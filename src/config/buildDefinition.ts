@@ -75,6 +75,18 @@ function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
   }
   if (entry.http !== undefined) return { kind: "builtin", name: "http", options: { ...entry.http } };
   if (entry.shell !== undefined) return { kind: "builtin", name: "shell", options: { ...entry.shell } };
+  if (entry.mcp !== undefined) {
+    const { name, command, args, env, cwd, timeoutMs } = entry.mcp;
+    return {
+      kind: "mcp",
+      name,
+      command,
+      args: [...args],
+      env: { ...env },
+      ...(cwd === undefined ? {} : { cwd: resolveDefinitionPath(cwd, baseDir) }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    };
+  }
   if ("calculator" in entry) return { kind: "builtin", name: "calculator", options: {} };
   throw bug("a tool entry without a tool");
 }
@@ -97,7 +109,9 @@ function toDevice(device: ValidatedAgentInput["device"]): DeviceConfig {
 /**
  * Builds the AgentDefinition from validated input: model strings become ModelRefs (relative paths resolved
  * against `baseDir`), `context.size` becomes `contextSize`, memory strings become bytes, tool entries become
- * `{ kind: "builtin", name, options }` with their defaults (and the fs root made absolute).
+ * `{ kind: "builtin", name, options }` with their defaults (and the fs root made absolute), or
+ * `{ kind: "mcp", name, command, args, env, cwd? }` (cwd made absolute; `command` is left as written, found on
+ * PATH like any program).
  */
 export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildContext): AgentDefinition {
   const { baseDir } = context;

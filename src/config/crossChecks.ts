@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
 import { parseModelRef } from "./modelRef.js";
 import { didYouMean } from "./suggest.js";
-import { BUILTIN_TOOLS, toolNameOf } from "./toolSchema.js";
+import { BUILTIN_TOOLS, mcpNameOf, toolNameOf } from "./toolSchema.js";
 
 type Mapping = Readonly<Record<string, unknown>>;
 
@@ -51,7 +51,9 @@ export function crossCheckAgent(
   return [
     ...declared.issues,
     ...checkWorkerNames(workers),
-    ...workers.flatMap((worker, index) => checkWorker(asMapping(worker), index, declared.names)),
+    ...workers.flatMap((worker, index) =>
+      checkWorker(asMapping(worker), index, declared.names, declared.servers),
+    ),
     ...checkModelFile(asMapping(agent.planner)?.model, ["planner", "model"], baseDir),
     ...workers.flatMap((worker, index) =>
       checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
@@ -60,20 +62,35 @@ export function crossCheckAgent(
   ];
 }
 
-function checkToolDeclarations(tools: readonly unknown[]): { names: Set<string>; issues: RawIssue[] } {
+function checkToolDeclarations(tools: readonly unknown[]): {
+  names: Set<string>;
+  servers: Set<string>;
+  issues: RawIssue[];
+} {
   const firstAt = new Map<string, number>();
+  const servers = new Set<string>();
   const issues: RawIssue[] = [];
   tools.forEach((entry, index) => {
     const name = toolNameOf(entry);
     if (name === undefined) return;
+    const server = mcpNameOf(entry);
+    if (server !== undefined) servers.add(server);
     const first = firstAt.get(name);
     if (first === undefined) firstAt.set(name, index);
+    else if (server !== undefined)
+      // Pointed at the name, since that is what clashes: the name is the namespace of the server's tools.
+      issues.push(
+        valueIssue(
+          ["tools", index, "mcp", "name"],
+          `the name \`${name}\` is already used by tools[${first}]; each MCP server needs its own name`,
+        ),
+      );
     else
       issues.push(
         valueIssue(["tools", index], `the ${name} tool is declared twice (first at tools[${first}])`),
       );
   });
-  return { names: new Set(firstAt.keys()), issues };
+  return { names: new Set(firstAt.keys()), servers, issues };
 }
 
 function checkWorkerNames(workers: readonly unknown[]): RawIssue[] {
@@ -96,7 +113,12 @@ function checkWorkerNames(workers: readonly unknown[]): RawIssue[] {
   return issues;
 }
 
-function checkWorker(worker: Mapping | undefined, index: number, declared: ReadonlySet<string>): RawIssue[] {
+function checkWorker(
+  worker: Mapping | undefined,
+  index: number,
+  declared: ReadonlySet<string>,
+  servers: ReadonlySet<string>,
+): RawIssue[] {
   if (worker === undefined) return [];
   const issues: RawIssue[] = [];
   const seen = new Set<string>();
@@ -106,6 +128,9 @@ function checkWorker(worker: Mapping | undefined, index: number, declared: Reado
     if (seen.has(tool)) issues.push(valueIssue(path, `the tool \`${tool}\` is listed twice`));
     seen.add(tool);
     if (declared.has(tool)) return;
+    // `server.tool` grants one tool of an MCP server; which tools it has is only known once it runs.
+    const dot = tool.indexOf(".");
+    if (dot > 0 && servers.has(tool.slice(0, dot))) return;
     if (BUILTIN_TOOLS.some((builtin) => builtin === tool)) {
       issues.push(
         valueIssue(

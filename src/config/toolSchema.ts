@@ -1,6 +1,6 @@
 /**
- * The `tools:` entries of an agent: a bare built-in name (`- calculator`) or a one-key mapping from a built-in
- * name to its options (`- fs: { root: ./data }`). Options are validated here, per tool, so that a bad sandbox
+ * The `tools:` entries of an agent: a bare built-in name (`- calculator`), a one-key mapping from a built-in
+ * name to its options (`- fs: { root: ./data }`), or an MCP server (`- mcp: { name, command, args, env }`). Options are validated here, per tool, so that a bad sandbox
  * setting is a definition error with a line number rather than a surprise at the first tool call.
  */
 
@@ -101,6 +101,42 @@ const shellOptions = z
   })
   .describe("Opt-in shell: runs allow-listed programs without a shell.");
 
+// An MCP server's name is the namespace of its tools (`name.tool`), so it may not contain a dot itself.
+const MCP_SERVER_NAME = /^[A-Za-z][\w-]*$/;
+
+const mcpOptions = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(MCP_SERVER_NAME, {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not an MCP server name: a letter, then letters, digits, _ or - (no dots: the name is the namespace of its tools)`,
+      })
+      .describe(
+        "The server's name: its tools are registered as `name.tool`; a worker grants `name` (all of them) or `name.tool`.",
+      ),
+    command: z
+      .string()
+      .min(1)
+      .describe("The program that starts the server over stdio (run without a shell)."),
+    args: z.array(z.string()).default([]).describe("Arguments passed to `command` as they are."),
+    env: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Environment variables for the server, added to a minimal inherited one (PATH, HOME, …)."),
+    cwd: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Working directory of the server; a relative path resolves against the YAML file's directory.",
+      ),
+    timeoutMs: positiveInt()
+      .optional()
+      .describe("Per-call timeout in milliseconds for the server's tools (default: the registry's, 30000)."),
+  })
+  .describe("An MCP server started over stdio when the crew is created, stopped when it is disposed.");
+
 /** Marks the "entry has no tool key" issue, which is noise when the same entry also has an unknown key. */
 export const EMPTY_TOOL_ENTRY = "edgecrew/empty-tool-entry";
 
@@ -110,13 +146,14 @@ const toolWithOptions = z
     fs: fsOptions.optional(),
     http: httpOptions.optional(),
     shell: shellOptions.optional(),
+    mcp: mcpOptions.optional(),
   })
   .superRefine((entry, ctx) => {
     const names = Object.keys(entry);
     if (names.length === 0) {
       ctx.addIssue({
         code: "custom",
-        message: `a tool entry needs a built-in tool name as its key (${BUILTIN_TOOLS.join(", ")})`,
+        message: `a tool entry needs a built-in tool name or \`mcp\` as its key (${BUILTIN_TOOLS.join(", ")}, mcp)`,
         params: { tag: EMPTY_TOOL_ENTRY },
       });
     } else if (names.length > 1) {
@@ -135,18 +172,29 @@ function toolEntryError(input: unknown): string {
     if (example !== undefined) return `the ${input} tool needs options; write it as \`${example}\``;
     return `unknown built-in tool \`${input}\`${didYouMean(input, BUILTIN_TOOLS)} (built-ins: ${BUILTIN_TOOLS.join(", ")})`;
   }
-  return "a tool entry is a built-in name (calculator) or a mapping from one built-in name to its options, e.g. `- fs: { root: ./data }`";
+  return "a tool entry is a built-in name (calculator) or a mapping from one built-in name to its options, e.g. `- fs: { root: ./data }`; an MCP server is `- mcp: { name: files, command: npx, args: [my-mcp-server] }`";
 }
 
 /** Schema of one `tools:` entry, before defaults and path resolution are applied. */
 export const toolEntrySchema = z
   .union([z.literal("calculator"), toolWithOptions], { error: (issue) => toolEntryError(issue.input) })
   .describe(
-    "A built-in tool: `calculator`, or a one-key mapping `fs: {…}`, `http: {…}`, `shell: {…}` with its options.",
+    "A built-in tool: `calculator`, or a one-key mapping `fs: {…}`, `http: {…}`, `shell: {…}` with its options; or an MCP server: `mcp: { name, command, args, env }`.",
   );
 
 /** One validated `tools:` entry, with option defaults applied. */
 export type ToolEntry = z.output<typeof toolEntrySchema>;
+
+/** The server name of an `mcp:` entry, when the entry is one and has a string name (unvalidated input). */
+export function mcpNameOf(entry: unknown): string | undefined {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return undefined;
+  const keys = Object.keys(entry);
+  if (keys.length !== 1 || keys[0] !== "mcp") return undefined;
+  const options: unknown = (entry as { mcp?: unknown }).mcp;
+  if (typeof options !== "object" || options === null) return undefined;
+  const name: unknown = (options as { name?: unknown }).name;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}
 
 /**
  * The name of the tool an entry enables, or `undefined` for a malformed entry. Works on unvalidated input so
@@ -155,8 +203,11 @@ export type ToolEntry = z.output<typeof toolEntrySchema>;
  * @example
  * toolNameOf("calculator"); // "calculator"
  * toolNameOf({ fs: { root: "./data" } }); // "fs"
+ * toolNameOf({ mcp: { name: "files", command: "npx" } }); // "files"
  */
-export function toolNameOf(entry: unknown): BuiltinToolConfig["name"] | undefined {
+export function toolNameOf(entry: unknown): string | undefined {
+  const server = mcpNameOf(entry);
+  if (server !== undefined) return server;
   const name =
     typeof entry === "string"
       ? entry

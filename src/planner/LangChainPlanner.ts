@@ -10,6 +10,7 @@ import {
   EdgecrewError,
   ErrorCodes,
   isAbortError,
+  isModelError,
   isValidationError,
   PlanError,
   throwIfAborted,
@@ -172,6 +173,8 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     } catch (error) {
       if (signal.aborted || isAbortError(error))
         throw new AbortError("planning was aborted", { cause: error });
+      // A local planner's own typed failures (model missing, corrupt, over the memory budget) keep their code.
+      if (isModelError(error)) throw error;
       if (!isParseFailure(error)) {
         throw new EdgecrewError(
           ErrorCodes.PLANNER_FAILED,

@@ -1,7 +1,7 @@
 /**
  * The tools layer: `defineTool`, the `ToolRegistry` that validates, approves, times and caps every call, the
- * sandboxed built-ins (calculator, fs, http, shell) created from an agent's config, and the LangChain tool
- * adapter. Importing it loads neither LangChain nor node-llama-cpp.
+ * sandboxed built-ins (calculator, fs, http, shell) created from an agent's config, MCP servers as tool
+ * sources, and the LangChain tool adapter. Importing it loads neither LangChain nor node-llama-cpp.
  */
 export { createCalculatorTool, MAX_EXPRESSION_LENGTH } from "./builtins/calculator.js";
 export { ExpressionError, evaluateExpression, parseExpression } from "./builtins/expression.js";
@@ -40,6 +40,18 @@ export {
   langChainOutputToJson,
 } from "./fromLangChainTool.js";
 export { type JsonCheck, jsonByteLength, toJsonValue } from "./jsonValue.js";
+export {
+  type ConnectMcpServerOptions,
+  connectMcpServer,
+  DEFAULT_MCP_START_TIMEOUT_MS,
+  endSubtasksOnServerExit,
+  isMcpServerError,
+  type McpServerConnection,
+  McpServerError,
+  type McpServerExit,
+  type McpServers,
+  startMcpServers,
+} from "./mcp/index.js";
 export {
   type ApprovalCallback,
   type ApprovalRequest,

@@ -11,25 +11,10 @@ import { loadAgent } from "../../config/index.js";
 import { isAgentDefinitionError } from "../../errors.js";
 import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
 import type { AgentMemoryEstimate, ModelMemoryRow } from "../../workers/agentMemory.js";
+import { columns } from "../columns.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 import { checkModelFile } from "../modelCheck.js";
-
-/** Left-aligned columns, two spaces apart. */
-function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) {
-    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
-  }
-  return rows
-    .map((row) =>
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
 
 function verdict(report: AgentMemoryEstimate): string {
   if (report.peakBytes > report.limitBytes) return "does not fit";
@@ -61,7 +46,7 @@ function renderEstimate(report: AgentMemoryEstimate, format: (bytes: number) => 
       : `the ${counted} largest models resident at once, limits.maxParallel ${report.maxParallel}`;
   const lines = [
     `agent ${report.agent}: ${report.models.length} local model${report.models.length === 1 ? "" : "s"}`,
-    table(rows),
+    ...columns(rows),
     `peak ${format(report.peakBytes)} (${why}) of ${limit}: ${verdict(report)}`,
   ];
   const missing = report.models.filter((row) => row.status === "not-downloaded").length;
@@ -175,7 +160,7 @@ export function registerModelsCommand(program: Command, io: CliIo, outcome: Comm
       for (const place of listed) {
         lines.push(`${place.kind} (${place.dir}):`);
         if (place.files.length === 0) lines.push("  (none)");
-        else lines.push(table(place.files.map((f) => [`  ${f.name}`, formatBytes(f.bytes)])));
+        else lines.push(...columns(place.files.map((f) => [`  ${f.name}`, formatBytes(f.bytes)])));
       }
       io.stdout.write(`${lines.join("\n")}\n`);
     });

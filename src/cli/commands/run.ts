@@ -1,7 +1,8 @@
 /** `edgecrew run`: runs an agent on a task, printing progress, the answer and the token ledger. */
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { loadAgent, parseModelRef } from "../../config/index.js";
+import { MEMORY_SIZE_HINT, parseMemorySize } from "../../config/memory.js";
 import { createCrew } from "../../crew.js";
 import { followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
@@ -12,6 +13,29 @@ interface RunOptions {
   quiet?: boolean;
   planner?: string;
   runDir?: string;
+  memory?: number;
+  threads?: number;
+  maxParallel?: number;
+}
+
+/**
+ * Parses a count flag (`--threads`, `--max-parallel`, `--limit`): a positive whole number. Commander turns the
+ * thrown InvalidArgumentError into one usage line and main() into exit 2.
+ */
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Parses `--memory` like the YAML's `device.memory` (6GiB, 512MB, …), so both accept the same sizes. */
+export function parseMemoryFlag(value: string): number {
+  const bytes = parseMemorySize(value);
+  if (bytes === undefined)
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a memory size: ${MEMORY_SIZE_HINT}`);
+  return bytes;
 }
 
 export function registerRunCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
@@ -24,9 +48,16 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
     .option("-q, --quiet", "print only the answer")
     .option("--planner <ref>", "override the planner model (e.g. openai:gpt-4o-mini, ./big.gguf)")
     .option("--run-dir <dir>", "where runs are kept for resume and inspect (default .edgecrew/runs)")
+    .option(
+      "--memory <size>",
+      "memory budget for models, overriding device.memory (e.g. 2GiB)",
+      parseMemoryFlag,
+    )
+    .option("--threads <n>", "llama.cpp threads, overriding device.threads", parsePositiveInt)
+    .option("--max-parallel <n>", "most subtasks at once, overriding limits.maxParallel", parsePositiveInt)
     .addHelpText(
       "after",
-      '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"',
+      '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"\n  edgecrew run agents/offline-demo.yaml --memory 2GiB --threads 4 --max-parallel 1 "A day in Rome"',
     )
     .action(async (agentPath: string, taskWords: string[], options: RunOptions) => {
       let agent = await loadAgent(resolve(io.cwd, agentPath));
@@ -35,6 +66,20 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
           ...agent,
           planner: { ...agent.planner, model: parseModelRef(options.planner, { baseDir: io.cwd }) },
         };
+      }
+      // The device flags win over the YAML, so one agent file serves boards with different resources.
+      if (options.memory !== undefined || options.threads !== undefined) {
+        agent = {
+          ...agent,
+          device: {
+            ...agent.device,
+            ...(options.memory === undefined ? {} : { memoryBytes: options.memory }),
+            ...(options.threads === undefined ? {} : { threads: options.threads }),
+          },
+        };
+      }
+      if (options.maxParallel !== undefined) {
+        agent = { ...agent, limits: { ...agent.limits, maxParallel: options.maxParallel } };
       }
       const task = taskWords.join(" ");
       await using crew = await createCrew(agent, {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isEdgecrewError, isPlanError } from "../../../src/errors.js";
+import { ErrorCodes, isEdgecrewError, isPlanError, ModelError } from "../../../src/errors.js";
 import { createLangChainPlanner } from "../../../src/planner/index.js";
 import { ScriptedChatModel } from "../../../src/testing/scriptedChatModel.js";
 import type { CallContext, PlanRequest, RunEventInput, WorkerSummary } from "../../../src/types.js";
@@ -118,6 +118,19 @@ describe("LangChain planner", () => {
       .catch((e: unknown) => e);
     expect(isEdgecrewError(error) && error.code).toBe("PLANNER_FAILED");
     expect(String((error as Error).message)).toContain("503 upstream overloaded");
+  });
+
+  it("keeps a local planner model's own typed error (e.g. over the memory budget) instead of PLANNER_FAILED", async () => {
+    const model = new ScriptedChatModel([
+      new ModelError(
+        ErrorCodes.MEMORY_BUDGET_EXCEEDED,
+        "fixture:planner needs 7 MiB, more than device.memory",
+      ),
+    ]);
+    const error = await createLangChainPlanner({ model, label: "fixture:planner", locality: "local" })
+      .plan(request, context().ctx)
+      .catch((e: unknown) => e);
+    expect(isEdgecrewError(error) && error.code).toBe("MEMORY_BUDGET_EXCEEDED");
   });
 
   it("rejects with ABORTED when its signal is aborted", async () => {

@@ -61,6 +61,9 @@ describe("tools layer imports", () => {
         const target = relative(srcDir, resolve(srcDir, dirname(file), specifier)).replace(/\.js$/, ".ts");
         const ok = allowedSrc.includes(target) || target.startsWith("schema/") || target.startsWith("tools/");
         expect(ok, `${file} imports ${specifier}`).toBe(true);
+      } else if (specifier.startsWith("@modelcontextprotocol/sdk/")) {
+        // The MCP client lives in tools/mcp/ only.
+        expect(file.startsWith("tools/mcp/"), `${file} imports ${specifier}`).toBe(true);
       } else if (specifier.startsWith("@langchain/")) {
         expect(line.typeOnly, `${file} loads ${specifier} at run time`).toBe(true);
       } else {

@@ -1,0 +1,120 @@
+/**
+ * One tool of an MCP server as an edgecrew {@link Tool}: named `server.tool`, described as the server
+ * describes it, its arguments checked against the server's JSON Schema by edgecrew's own validator before
+ * anything is sent, and its result mapped to JSON (`isError` results become failures the model sees as data).
+ */
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Tool as McpToolInfo } from "@modelcontextprotocol/sdk/types.js";
+import { compileSchema } from "../../schema/compile.js";
+import type { JsonSchema, JsonValue, ToolCallContext, ToolSpec } from "../../types.js";
+import { checkOutput, TOOL_NAME_PATTERN, type Tool } from "../defineTool.js";
+import { toJsonValue } from "../jsonValue.js";
+import type { McpServerError } from "./McpServerError.js";
+
+/** What an adapted tool needs of its server connection. */
+export interface McpToolHost {
+  /** The server's name from the agent (the namespace of its tools). */
+  readonly server: string;
+  readonly client: Client;
+  /** Per-call timeout in ms, when the agent sets one (else the registry's default applies). */
+  readonly timeoutMs?: number;
+  /** The error calls fail with once the server has exited; undefined while it runs. */
+  deadError(): McpServerError | undefined;
+}
+
+/** An adapted tool, or why the server's tool cannot be offered. */
+export type McpToolAdaptation =
+  | { readonly ok: true; readonly tool: Tool }
+  | { readonly ok: false; readonly reason: string };
+
+// The SDK's own request timeout (60 s) would otherwise cut calls the agent allows to run longer.
+const NO_SDK_TIMEOUT_MS = 2 ** 31 - 1;
+
+function inputSchemaOf(info: McpToolInfo): JsonSchema | string {
+  const checked = toJsonValue(info.inputSchema);
+  if (
+    !checked.ok ||
+    typeof checked.value !== "object" ||
+    checked.value === null ||
+    Array.isArray(checked.value)
+  )
+    return "its input schema is not a JSON object";
+  // `$schema` is noise in prompts and grammars (and names a draft the validator does not need).
+  const { $schema: _ignored, ...schema } = checked.value;
+  if (schema.type !== "object") return 'its input schema does not describe an object (type: "object")';
+  return schema;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The text of an `isError` result, for the failure message the model gets. */
+function errorText(content: readonly unknown[]): string {
+  const texts = content.flatMap((part) =>
+    typeof part === "object" && part !== null && "text" in part && typeof part.text === "string"
+      ? [part.text]
+      : [],
+  );
+  return texts.join("\n") || "the tool reported an error";
+}
+
+/**
+ * Adapts one listed tool. A tool whose name or schema edgecrew cannot use is not an error of the whole server:
+ * the result says why, and the caller skips it with a warning.
+ */
+export function adaptMcpTool(info: McpToolInfo, host: McpToolHost): McpToolAdaptation {
+  const name = `${host.server}.${info.name}`;
+  if (!TOOL_NAME_PATTERN.test(name)) return { ok: false, reason: `\`${name}\` is not a valid tool name` };
+  const input = inputSchemaOf(info);
+  if (typeof input === "string") return { ok: false, reason: input };
+  let compiled: ReturnType<typeof compileSchema>;
+  try {
+    compiled = compileSchema(input);
+  } catch (error) {
+    return { ok: false, reason: messageOf(error) };
+  }
+  const hints = info.annotations;
+  const spec: ToolSpec = Object.freeze({
+    name,
+    description: info.description ?? info.title ?? `The ${info.name} tool of the MCP server ${host.server}.`,
+    input,
+    // The server's hints are the only knowledge of side effects there is; without them, assume there are some.
+    idempotent: hints?.idempotentHint === true || hints?.readOnlyHint === true,
+    approve: false,
+  });
+
+  const run = async (args: unknown, context: ToolCallContext): Promise<JsonValue> => {
+    const dead = host.deadError();
+    if (dead !== undefined) throw dead;
+    let result: Awaited<ReturnType<Client["callTool"]>>;
+    try {
+      result = await host.client.callTool(
+        { name: info.name, arguments: args as Record<string, unknown> },
+        undefined,
+        { signal: context.signal, timeout: host.timeoutMs ?? NO_SDK_TIMEOUT_MS },
+      );
+    } catch (error) {
+      // A call in flight when the server died fails with the SDK's "connection closed": say what happened.
+      throw host.deadError() ?? error;
+    }
+    const content = Array.isArray(result.content) ? (result.content as unknown[]) : [];
+    if (result.isError === true) throw new Error(errorText(content));
+    const structured = result.structuredContent;
+    if (structured !== undefined) return structured as JsonValue;
+    return { content: content as JsonValue[] };
+  };
+
+  const tool: Tool = {
+    spec,
+    ...(host.timeoutMs === undefined ? {} : { timeoutMs: host.timeoutMs }),
+    // The model's arguments are sent unchanged when valid: the server validates with its own schema too.
+    parseArgs: (args) => {
+      const checked = compiled.validate(args);
+      return checked.ok ? { ok: true, value: args } : checked;
+    },
+    parseOutput: (value) => checkOutput(value, undefined),
+    run,
+  };
+  return { ok: true, tool: Object.freeze(tool) };
+}
