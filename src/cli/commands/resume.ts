@@ -5,6 +5,7 @@ import { loadAgent } from "../../config/index.js";
 import { createCrew } from "../../crew.js";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
 import { FileRunStore } from "../../runtime/store/FileRunStore.js";
+import { cliApproval } from "../approval.js";
 import { followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
@@ -13,6 +14,7 @@ interface ResumeOptions {
   json?: boolean;
   quiet?: boolean;
   runDir?: string;
+  yes?: boolean;
   agent?: string;
 }
 
@@ -24,6 +26,10 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
     .option("--json", "print one JSON object with the whole result (and nothing else) on stdout")
     .option("-q, --quiet", "print only the answer")
     .option("--run-dir <dir>", "where runs are kept (default .edgecrew/runs)")
+    .option(
+      "-y, --yes",
+      "approve every call of tools marked approve (without it: ask on a terminal, else deny)",
+    )
     .option("--agent <file>", "the agent YAML (default: the file the run was started from)")
     .addHelpText("after", "\nExample:\n  edgecrew resume 20261128-153012-a1b2c3")
     .action(async (runId: string, options: ResumeOptions) => {
@@ -37,7 +43,10 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
           `run ${runId} does not record its agent file: pass --agent <file>`,
         );
       }
-      await using crew = await createCrew(await loadAgent(agentFile), { store });
+      await using crew = await createCrew(await loadAgent(agentFile), {
+        store,
+        onApproval: cliApproval(io, { yes: options.yes === true }),
+      });
       outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal }), options);
     });
 }

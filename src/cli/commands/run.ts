@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { loadAgent, parseModelRef } from "../../config/index.js";
 import { MEMORY_SIZE_HINT, parseMemorySize } from "../../config/memory.js";
 import { createCrew } from "../../crew.js";
+import { cliApproval } from "../approval.js";
 import { followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
@@ -13,6 +14,7 @@ interface RunOptions {
   quiet?: boolean;
   planner?: string;
   runDir?: string;
+  yes?: boolean;
   memory?: number;
   threads?: number;
   maxParallel?: number;
@@ -49,6 +51,10 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
     .option("--planner <ref>", "override the planner model (e.g. openai:gpt-4o-mini, ./big.gguf)")
     .option("--run-dir <dir>", "where runs are kept for resume and inspect (default .edgecrew/runs)")
     .option(
+      "-y, --yes",
+      "approve every call of tools marked approve (without it: ask on a terminal, else deny)",
+    )
+    .option(
       "--memory <size>",
       "memory budget for models, overriding device.memory (e.g. 2GiB)",
       parseMemoryFlag,
@@ -84,6 +90,7 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       const task = taskWords.join(" ");
       await using crew = await createCrew(agent, {
         runDir: resolve(io.cwd, options.runDir ?? ".edgecrew/runs"),
+        onApproval: cliApproval(io, { yes: options.yes === true }),
       });
       outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), options);
     });
