@@ -6,7 +6,7 @@ import { createCrew } from "../../crew.js";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
 import { FileRunStore } from "../../runtime/store/FileRunStore.js";
 import { cliApproval } from "../approval.js";
-import { followRun } from "../follow.js";
+import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 
@@ -43,10 +43,14 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
           `run ${runId} does not record its agent file: pass --agent <file>`,
         );
       }
+      const terminal = createTerminalGate();
       await using crew = await createCrew(await loadAgent(agentFile), {
         store,
-        onApproval: cliApproval(io, { yes: options.yes === true }),
+        onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
-      outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal }), options);
+      outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal }), {
+        ...options,
+        terminal,
+      });
     });
 }

@@ -5,7 +5,7 @@ import { loadAgent, parseModelRef } from "../../config/index.js";
 import { MEMORY_SIZE_HINT, parseMemorySize } from "../../config/memory.js";
 import { createCrew } from "../../crew.js";
 import { cliApproval } from "../approval.js";
-import { followRun } from "../follow.js";
+import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 
@@ -88,10 +88,11 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
         agent = { ...agent, limits: { ...agent.limits, maxParallel: options.maxParallel } };
       }
       const task = taskWords.join(" ");
+      const terminal = createTerminalGate();
       await using crew = await createCrew(agent, {
         runDir: resolve(io.cwd, options.runDir ?? ".edgecrew/runs"),
-        onApproval: cliApproval(io, { yes: options.yes === true }),
+        onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
-      outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), options);
+      outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), { ...options, terminal });
     });
 }
