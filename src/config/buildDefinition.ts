@@ -87,7 +87,8 @@ function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     };
   }
-  if ("calculator" in entry) return { kind: "builtin", name: "calculator", options: {} };
+  if ("calculator" in entry)
+    return { kind: "builtin", name: "calculator", options: { ...(entry.calculator ?? {}) } };
   throw bug("a tool entry without a tool");
 }
 

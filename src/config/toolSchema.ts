@@ -30,11 +30,22 @@ const URL_PATTERN = /^https?:\/\/[^\s/*]+/;
 const COMMAND_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/;
 
 const positiveInt = () => z.number().int().positive();
+// Optional without a default here, so that entries which leave it out load exactly as before; the tools layer
+// reads a missing `approve` as false.
+const approveOption = () =>
+  z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether every call of this tool (each tool of its family) waits for a human's approval: the CLI asks on a terminal and denies without one unless --yes (default false).",
+    );
 
 const calculatorOptions = z
-  .strictObject({})
+  .strictObject({ approve: approveOption() })
   .nullable()
-  .describe("The calculator takes no options; `- calculator` is the usual way to enable it.");
+  .describe(
+    "The calculator's only option is `approve`; `- calculator` is the usual way to enable it, `- calculator: { approve: true }` asks before each call.",
+  );
 
 const fsOptions = z
   .strictObject({
@@ -51,6 +62,7 @@ const fsOptions = z
     maxBytes: positiveInt()
       .default(DEFAULT_TOOL_OPTIONS.fs.maxBytes)
       .describe("Largest file, in bytes, the tool reads or writes (default 1 MiB)."),
+    approve: approveOption(),
   })
   .describe("Sandboxed file access under `root`.");
 
@@ -78,6 +90,7 @@ const httpOptions = z
     maxBytes: positiveInt()
       .default(DEFAULT_TOOL_OPTIONS.http.maxBytes)
       .describe("Largest response body, in bytes, returned to the model (default 1 MiB)."),
+    approve: approveOption(),
   })
   .describe("HTTP requests to an allow-list of URL patterns.");
 
@@ -98,6 +111,7 @@ const shellOptions = z
     maxOutputBytes: positiveInt()
       .default(DEFAULT_TOOL_OPTIONS.shell.maxOutputBytes)
       .describe("Largest stdout+stderr, in bytes, returned to the model (default 64 KiB)."),
+    approve: approveOption(),
   })
   .describe("Opt-in shell: runs allow-listed programs without a shell.");
 

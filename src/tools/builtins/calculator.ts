@@ -36,17 +36,17 @@ const calculatorInput = z.object({
 const calculatorOutput = z.object({ result: z.number() });
 
 /**
- * Creates the calculator tool: `{ expression }` → `{ result }`. Supports `+ - * / % ^ **`, parentheses,
+ * Creates the calculator tool: `{ expression }` → `{ result }`; `approve: true` makes every call wait for a
+ * human's approval. Supports `+ - * / % ^ **`, parentheses,
  * scientific notation, the constants pi, e and tau, and common functions (sqrt, ln, log, sin, min, …).
  *
  * @example
  * const registry = new ToolRegistry().register(createCalculatorTool());
  * await registry.call("calculator", { expression: "2 * (3 + 4)" }, context); // { ok: true, output: { result: 14 } }
  */
-export function createCalculatorTool(): Tool<
-  z.output<typeof calculatorInput>,
-  z.output<typeof calculatorOutput>
-> {
+export function createCalculatorTool(
+  options: { readonly approve?: boolean } = {},
+): Tool<z.output<typeof calculatorInput>, z.output<typeof calculatorOutput>> {
   return defineTool({
     name: "calculator",
     description:
@@ -56,6 +56,7 @@ export function createCalculatorTool(): Tool<
     input: calculatorInput,
     output: calculatorOutput,
     idempotent: true,
+    approve: options.approve ?? false,
     run: async ({ expression }) => ({ result: evaluateExpression(expression) }),
   });
 }

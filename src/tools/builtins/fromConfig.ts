@@ -11,6 +11,7 @@ import { createCalculatorTool } from "./calculator.js";
 import { createFsTools } from "./fs.js";
 import { createHttpTools } from "./http.js";
 import {
+  calculatorToolOptionsSchema,
   fsToolOptionsSchema,
   httpToolOptionsSchema,
   parseToolOptions,
@@ -29,6 +30,8 @@ import { createShellTools } from "./shell.js";
  * | `http`       | `http.get` when GET is allowed, `http.request` for other methods  |
  * | `shell`      | `shell.run`                                                       |
  *
+ * Every entry also takes `approve: true`, which marks each tool of its family as needing a human's approval.
+ *
  * @example
  * createBuiltinTool({ kind: "builtin", name: "fs", options: { root: "/data", write: false } });
  * // → [fs.read, fs.list]
@@ -37,12 +40,9 @@ export function createBuiltinTool(config: BuiltinToolConfig): Tool[] {
   const { options } = config;
   switch (config.name) {
     case "calculator":
-      if (options !== null && options !== undefined && Object.keys(options).length > 0) {
-        throw new EdgecrewError(ErrorCodes.TOOL_INVALID, "the calculator tool takes no options", {
-          context: { tool: "calculator" },
-        });
-      }
-      return [createCalculatorTool()];
+      return [
+        createCalculatorTool(parseToolOptions("calculator", calculatorToolOptionsSchema, options ?? {})),
+      ];
     case "fs":
       return createFsTools(parseToolOptions("fs", fsToolOptionsSchema, options));
     case "http":

@@ -10,7 +10,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { throwIfAborted } from "../../errors.js";
 import { defineTool, type Tool } from "../defineTool.js";
-import { type FsToolOptions, fsToolOptionsSchema, parseToolOptions } from "./options.js";
+import { type FsToolOptions, fsToolOptionsSchema, parseToolOptions, withApproval } from "./options.js";
 import {
   MAX_SANDBOX_PATH_LENGTH,
   O_NOFOLLOW,
@@ -213,9 +213,14 @@ function createWrite(options: FsToolOptions): Tool {
  * const tools = createFsTools({ root: "/srv/agent-data", write: true });
  * for (const tool of tools) registry.register(tool);
  */
-export function createFsTools(options: { root: string; write?: boolean; maxBytes?: number }): Tool[] {
+export function createFsTools(options: {
+  root: string;
+  write?: boolean;
+  maxBytes?: number;
+  approve?: boolean;
+}): Tool[] {
   const parsed = parseToolOptions("fs", fsToolOptionsSchema, options);
   const tools = [createRead(parsed), createList(parsed)];
   if (parsed.write) tools.push(createWrite(parsed));
-  return tools;
+  return withApproval(tools, parsed.approve);
 }

@@ -165,6 +165,7 @@ export function createHttpTools(options: {
   methods?: readonly HttpToolMethod[];
   timeoutMs?: number;
   maxBytes?: number;
+  approve?: boolean;
 }): Tool[] {
   const parsed = parseToolOptions("http", httpToolOptionsSchema, options);
   const allow = parsed.allow.map(parseUrlPattern);
@@ -179,6 +180,7 @@ export function createHttpTools(options: {
     });
   const common = {
     output: httpOutput,
+    approve: parsed.approve,
     timeoutMs: parsed.timeoutMs,
     // The body cap is the agent's choice; leave room for JSON escaping so the registry's default cap does not
     // undercut it.

@@ -8,11 +8,14 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
 import { formatZodIssues } from "../../schema/compile.js";
+import type { Tool } from "../defineTool.js";
 
 const MIB = 1024 * 1024;
 
 /** Defaults of the built-in tools' options (the same values the YAML defaults to). */
 export const BUILTIN_TOOL_DEFAULTS = Object.freeze({
+  /** Whether every tool of a built-in family needs a human's approval before each call. */
+  approve: false,
   fs: Object.freeze({ write: false, maxBytes: MIB }),
   http: Object.freeze({ methods: Object.freeze(["GET"] as const), timeoutMs: 10_000, maxBytes: MIB }),
   shell: Object.freeze({ timeoutMs: 10_000, maxOutputBytes: 64 * 1024 }),
@@ -24,6 +27,12 @@ export const HTTP_TOOL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE
 export type HttpToolMethod = (typeof HTTP_TOOL_METHODS)[number];
 
 const positiveInt = () => z.number().int().positive();
+const approveOption = () => z.boolean().default(BUILTIN_TOOL_DEFAULTS.approve);
+
+/** Options of the `calculator` built-in: only whether its calls need approval. */
+export const calculatorToolOptionsSchema = z.strictObject({ approve: approveOption() });
+/** Validated `calculator` options, defaults applied. */
+export type CalculatorToolOptions = z.output<typeof calculatorToolOptionsSchema>;
 
 /** Options of the `fs` built-in; `root` must already be absolute (the config layer resolves it). */
 export const fsToolOptionsSchema = z.strictObject({
@@ -33,6 +42,7 @@ export const fsToolOptionsSchema = z.strictObject({
   }),
   write: z.boolean().default(BUILTIN_TOOL_DEFAULTS.fs.write),
   maxBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.fs.maxBytes),
+  approve: approveOption(),
 });
 /** Validated `fs` options, defaults applied. */
 export type FsToolOptions = z.output<typeof fsToolOptionsSchema>;
@@ -46,6 +56,7 @@ export const httpToolOptionsSchema = z.strictObject({
     .default(() => [...BUILTIN_TOOL_DEFAULTS.http.methods]),
   timeoutMs: positiveInt().default(BUILTIN_TOOL_DEFAULTS.http.timeoutMs),
   maxBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.http.maxBytes),
+  approve: approveOption(),
 });
 /** Validated `http` options, defaults applied. */
 export type HttpToolOptions = z.output<typeof httpToolOptionsSchema>;
@@ -62,6 +73,7 @@ export const shellToolOptionsSchema = z.strictObject({
     .min(1),
   timeoutMs: positiveInt().default(BUILTIN_TOOL_DEFAULTS.shell.timeoutMs),
   maxOutputBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.shell.maxOutputBytes),
+  approve: approveOption(),
 });
 /** Validated `shell` options, defaults applied. */
 export type ShellToolOptions = z.output<typeof shellToolOptionsSchema>;
@@ -81,5 +93,21 @@ export function parseToolOptions<S extends z.ZodType>(
     {
       context: { tool, errors },
     },
+  );
+}
+
+/**
+ * The same tools with `spec.approve` set when `approve` is true (a built-in's `approve: true` option applies to
+ * its whole family); unchanged otherwise.
+ *
+ * @example
+ * withApproval(createShellTools({ allow: ["ls"] }), true); // [shell.run] with spec.approve === true
+ */
+export function withApproval(tools: readonly Tool[], approve: boolean): Tool[] {
+  if (!approve) return [...tools];
+  return tools.map((tool) =>
+    tool.spec.approve
+      ? tool
+      : Object.freeze({ ...tool, spec: Object.freeze({ ...tool.spec, approve: true }) }),
   );
 }

@@ -144,6 +144,7 @@ export function createShellTools(options: {
   allow: readonly string[];
   timeoutMs?: number;
   maxOutputBytes?: number;
+  approve?: boolean;
 }): Tool[] {
   const parsed = parseToolOptions("shell", shellToolOptionsSchema, options);
   const allow = [...new Set(parsed.allow)];
@@ -167,6 +168,7 @@ export function createShellTools(options: {
       name: "shell.run",
       description: `Runs a program without a shell and returns { exitCode, signal, stdout, stderr, truncated }. Allowed programs: ${allow.join(", ")}. Pipes, redirections and ; or && do not work: run one program per call.`,
       input,
+      approve: parsed.approve,
       timeoutMs: parsed.timeoutMs,
       // The output cap is the agent's choice; leave room for JSON escaping of the captured text.
       maxOutputBytes: parsed.maxOutputBytes * 2 + 4096,
