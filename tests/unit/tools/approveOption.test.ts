@@ -186,9 +186,10 @@ describe("calculator approval from YAML", () => {
     const { createRegistryFromConfig } = await import("../../../src/tools/index.js");
     const yaml =
       'name: t\ndescription: d\nplanner: { model: "openai:gpt-4o-mini" }\nworkers:\n  - { name: w, description: d, model: "fixture:w", tools: [calculator] }\ntools:\n  - calculator: { approve: true }\n';
-    const agent = parseAgent(yaml);
-    expect(createRegistryFromConfig(agent.tools).list(["calculator"])[0]?.approve).toBe(true);
-    const plain = parseAgent(yaml.replace("calculator: { approve: true }", "calculator"));
-    expect(createRegistryFromConfig(plain.tools).list(["calculator"])[0]?.approve).toBe(false);
+    const builtins = (yamlText: string) =>
+      parseAgent(yamlText).tools.flatMap((tool) => (tool.kind === "builtin" ? [tool] : []));
+    expect(createRegistryFromConfig(builtins(yaml)).list(["calculator"])[0]?.approve).toBe(true);
+    const plain = yaml.replace("calculator: { approve: true }", "calculator");
+    expect(createRegistryFromConfig(builtins(plain)).list(["calculator"])[0]?.approve).toBe(false);
   });
 });
