@@ -81,7 +81,13 @@ async function ggufFiles(dir: string): Promise<{ name: string; path: string; byt
 /** Registers `edgecrew models estimate` and `edgecrew models list`. */
 export function registerModelsCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
   const debug = () => program.opts<{ debug?: boolean }>().debug === true;
-  const models = program.command("models").description("the local models an agent needs, and what they cost");
+  const models = program
+    .command("models")
+    .description("the local models an agent needs, and what they cost")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  edgecrew models estimate agents/jetson-local.yaml\n  edgecrew models list",
+    );
 
   models
     .command("estimate")
