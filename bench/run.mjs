@@ -1,0 +1,508 @@
+// `npm run bench`: edgecrew's performance claims, each measured as a ratio of two things run back to back in
+// this one process, repeated, reported as median [min–max]. Plain ESM on the built library (dist/), so it needs
+// no TypeScript runner: `npm run build` first (the npm script does it).
+//
+// Environment knobs (defaults keep the whole run to a few minutes on a 2-core machine):
+//   BENCH_MODEL=bench|small   fixture size for the model sections (default bench, ~364 MB, generated here)
+//   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended)
+//   BENCH_ONLY=overhead,parallel,prefix,orchestrator   run only these sections
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getLlama, LlamaChat, resolveChatWrapper, TokenBias } from "node-llama-cpp";
+import { startRun } from "../dist/runtime/startRun.js";
+import { DEFAULT_WORKER_OUTPUT } from "../dist/schema/describe.js";
+import { createFixtureModel, fixtureVocabulary } from "../dist/testing/fixtureModel.js";
+import {
+  createLocalWorkers,
+  ModelManager,
+  physicalCoreCount,
+  toGrammarSchema,
+} from "../dist/workers/index.js";
+import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerPrompts.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SIZE = process.env.BENCH_MODEL ?? "bench";
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator").split(","));
+const DEVICE = { gpu: false, threads: 1 };
+const SEED = 42;
+
+// ─── Statistics ─────────────────────────────────────────────────────────────────────────────────────────
+
+function summary(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted.at(-1), n: sorted.length, values };
+}
+
+const fmt = (x, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+const spread = (s, digits = 3) => `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]`;
+const log = (...args) => console.error("[bench]", ...args);
+
+// ─── Fixtures shared by the model sections ──────────────────────────────────────────────────────────────
+
+function workerDef(model, overrides) {
+  return {
+    name: "w",
+    description: "bench worker",
+    model,
+    tools: [],
+    contextSize: 2048,
+    maxTokens: 64,
+    temperature: 0.8,
+    parallel: 1,
+    ...overrides,
+  };
+}
+
+function request(worker, id, instruction) {
+  return {
+    runId: "bench",
+    task: "Plan a weekend trip to the mountains",
+    subtask: { id, worker: worker.name, instruction, dependsOn: [] },
+    worker,
+    dependencies: {},
+  };
+}
+
+const context = () => ({ signal: new AbortController().signal, emit: () => {} });
+
+// A fixed-length string answer: the grammar forces the same number of characters whatever the weights say.
+const fixedLength = (chars) => ({
+  type: "object",
+  properties: { note: { type: "string", minLength: chars, maxLength: chars } },
+  required: ["note"],
+  additionalProperties: false,
+});
+
+const completionTokens = (outcome) => outcome.usage.reduce((sum, u) => sum + u.completionTokens, 0);
+
+// Only a model failure stops the benchmark: an answer zod rejects (a JSON escape can make the forced string
+// shorter than its grammar length) still cost the same tokens, which is what is measured.
+function assertOk(outcome, what) {
+  if (!outcome.ok && outcome.reason === "model-failed")
+    throw new Error(`${what}: ${outcome.errors.join("; ")}`);
+}
+
+// ─── 1. Overhead: LocalWorker vs node-llama-cpp directly ────────────────────────────────────────────────
+
+async function overhead(modelPath) {
+  const ref = { kind: "file", raw: modelPath, path: modelPath };
+  const chars = SIZE === "bench" ? 48 : 160;
+  const worker = workerDef(ref, { output: fixedLength(chars), maxTokens: chars + 32 });
+  const instructions = ["Pick the best day for the hike.", "Name one hut to sleep in."];
+
+  const manager = new ModelManager({ device: DEVICE });
+  const edgecrew = createLocalWorkers({
+    manager,
+    workers: [worker],
+    seed: SEED,
+    reusePrefix: false,
+    retries: 0,
+  });
+
+  // The same thing by hand: same prompts, chat wrapper, grammar (edgecrew's schema adapter), byte ban, seed.
+  const llama = await getLlama({ gpu: false, maxThreads: 1, build: "never", logLevel: "warn" });
+  const model = await llama.loadModel({ modelPath });
+  const ctx = await model.createContext({ contextSize: worker.contextSize, sequences: 1, threads: 1 });
+  const sequence = ctx.getSequence();
+  const grammar = await llama.createGrammarForJsonSchema(toGrammarSchema(worker.output).schema);
+  const chatWrapper = resolveChatWrapper(model);
+  const tokenBias = new TokenBias(model.tokenizer);
+  const { firstByteId } = fixtureVocabulary();
+  for (let byte = 0x80; byte <= 0xff; byte++) tokenBias.set(firstByteId + byte, "never");
+
+  async function direct(req) {
+    await sequence.clearHistory();
+    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false });
+    try {
+      const history = [
+        { type: "system", text: workerSystemPrompt(req) },
+        { type: "user", text: workerUserPrompt(req) },
+        { type: "model", response: [] },
+      ];
+      const meter = sequence.tokenMeter.getState();
+      const response = await chat.generateResponse(history, {
+        grammar,
+        maxTokens: worker.maxTokens,
+        temperature: worker.temperature,
+        seed: SEED,
+        tokenBias,
+      });
+      JSON.parse(response.response);
+      return sequence.tokenMeter.usedOutputTokens - meter.usedOutputTokens;
+    } finally {
+      chat.dispose({ disposeSequence: false });
+    }
+  }
+
+  async function viaEdgecrew(req) {
+    const outcome = await edgecrew.execute(req, context());
+    assertOk(outcome, "overhead");
+    return completionTokens(outcome);
+  }
+
+  async function timed(fn) {
+    let tokens = 0;
+    const started = performance.now();
+    for (const [i, text] of instructions.entries()) tokens += await fn(request(worker, `s${i}`, text));
+    const ms = performance.now() - started;
+    return { tokens, ms, tps: (tokens / ms) * 1000 };
+  }
+
+  // Warm-up: loads, grammar compilation, first evaluation.
+  await timed(viaEdgecrew);
+  await timed(direct);
+  const ratios = [];
+  const rows = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    // Alternate the order so that drift (thermal, page cache) does not favour one side.
+    const first = rep % 2 === 0 ? viaEdgecrew : direct;
+    const a = await timed(first);
+    const b = await timed(first === viaEdgecrew ? direct : viaEdgecrew);
+    const [e, d] = first === viaEdgecrew ? [a, b] : [b, a];
+    ratios.push(e.tps / d.tps);
+    rows.push({ edgecrew: e, direct: d });
+    log(`overhead rep ${rep + 1}: edgecrew ${fmt(e.tps, 1)} tok/s, direct ${fmt(d.tps, 1)} tok/s`);
+  }
+  await edgecrew.dispose();
+  await manager.dispose();
+  await ctx.dispose();
+  await model.dispose();
+  return {
+    description: `${instructions.length} subtasks per repetition, grammar-forced ${chars}-char answer, seed ${SEED}, 1 thread; completion tokens / wall time of the subtasks`,
+    ratio: summary(ratios),
+    edgecrewTokensPerSecond: summary(rows.map((r) => r.edgecrew.tps)),
+    directTokensPerSecond: summary(rows.map((r) => r.direct.tps)),
+    sameTokens: rows.every((r) => r.edgecrew.tokens === r.direct.tokens),
+    target: 0.97,
+  };
+}
+
+// ─── 2. Parallelism: K sequences at once vs one at a time ───────────────────────────────────────────────
+
+async function parallelism(modelPath) {
+  const ref = { kind: "file", raw: modelPath, path: modelPath };
+  const chars = SIZE === "bench" ? 24 : 96;
+  const ks = [1, 2, 4];
+  const worker = workerDef(ref, {
+    output: fixedLength(chars),
+    maxTokens: chars + 32,
+    parallel: Math.max(...ks),
+    contextSize: 1024,
+  });
+  const manager = new ModelManager({ device: DEVICE });
+  const port = createLocalWorkers({ manager, workers: [worker], seed: SEED, reusePrefix: false, retries: 0 });
+  const one = async (i) => {
+    const outcome = await port.execute(request(worker, `p${i}`, `Plan part ${i} of the trip.`), context());
+    assertOk(outcome, "parallelism");
+    return completionTokens(outcome);
+  };
+  const sequential = async (k) => {
+    const started = performance.now();
+    let tokens = 0;
+    for (let i = 0; i < k; i++) tokens += await one(i);
+    return (tokens / (performance.now() - started)) * 1000;
+  };
+  const parallel = async (k) => {
+    const started = performance.now();
+    const tokens = (await Promise.all(Array.from({ length: k }, (_, i) => one(i)))).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    return (tokens / (performance.now() - started)) * 1000;
+  };
+  await parallel(2); // warm-up (load, grammar)
+  const result = {};
+  for (const k of ks) {
+    const ratios = [];
+    const par = [];
+    const seq = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const p = await parallel(k);
+      const s = await sequential(k);
+      par.push(p);
+      seq.push(s);
+      ratios.push(p / s);
+    }
+    result[`K=${k}`] = {
+      ratio: summary(ratios),
+      parallelTokensPerSecond: summary(par),
+      sequentialTokensPerSecond: summary(seq),
+    };
+    log(`parallelism K=${k}: ratio ${spread(summary(ratios), 2)}`);
+  }
+  await port.dispose();
+  await manager.dispose();
+  return {
+    description: `K subtasks (grammar-forced ${chars}-char answers) with K sequences of one context at once vs the same K one after another; completion tokens/s ratio`,
+    ...result,
+  };
+}
+
+// ─── 3. Prefix reuse: a long system prompt kept evaluated vs re-evaluated ───────────────────────────────
+
+async function prefixReuse(modelPath) {
+  const ref = { kind: "file", raw: modelPath, path: modelPath };
+  const paragraph =
+    "You are the logistics expert of a mountain guiding company. Check transport, huts, weather windows, " +
+    "gear lists and the fitness of every group member before you answer. ";
+  const system = paragraph.repeat(SIZE === "bench" ? 8 : 24).trim();
+  const worker = workerDef(ref, {
+    system,
+    output: {
+      type: "object",
+      properties: { mode: { type: "string", enum: ["car", "train", "bus"] } },
+      required: ["mode"],
+      additionalProperties: false,
+    },
+    maxTokens: 16,
+    contextSize: 4096,
+  });
+  const manager = new ModelManager({ device: DEVICE });
+  const reused = createLocalWorkers({
+    manager,
+    workers: [worker],
+    seed: SEED,
+    reusePrefix: true,
+    retries: 0,
+  });
+  const fresh = createLocalWorkers({
+    manager,
+    workers: [worker],
+    seed: SEED,
+    reusePrefix: false,
+    retries: 0,
+  });
+  const timedOne = async (port, i) => {
+    const started = performance.now();
+    const outcome = await port.execute(request(worker, `r${i}`, `How do we reach valley ${i}?`), context());
+    assertOk(outcome, "prefix");
+    return { ms: performance.now() - started, promptTokens: outcome.usage[0]?.promptTokens ?? 0 };
+  };
+  await timedOne(fresh, -1); // warm-up (load, grammar)
+  const freshMs = [];
+  const reusedMs = [];
+  let promptTokens = 0;
+  for (let rep = 0; rep < REPS; rep++) {
+    // Fresh first: it clears the sequence; the reused phase then evaluates the prefix once (untimed) and keeps it.
+    const f = await timedOne(fresh, rep);
+    freshMs.push(f.ms);
+    promptTokens = f.promptTokens;
+    await timedOne(reused, 100 + rep);
+    reusedMs.push((await timedOne(reused, 200 + rep)).ms);
+  }
+  await reused.dispose();
+  await fresh.dispose();
+  await manager.dispose();
+  const ratios = freshMs.map((f, i) => reusedMs[i] / f);
+  log(`prefix: reused/fresh ${spread(summary(ratios))}`);
+  return {
+    description: `one worker, ~${promptTokens}-token prompt (long system prompt), enum answer of a few tokens, so subtask latency ≈ time to first token; reused prefix vs cleared sequence`,
+    promptTokens,
+    freshMs: summary(freshMs),
+    reusedMs: summary(reusedMs),
+    ratio: summary(ratios),
+    speedup: summary(freshMs.map((f, i) => f / reusedMs[i])),
+  };
+}
+
+// ─── 4. Orchestrator cost: scripted planner, instant workers ────────────────────────────────────────────
+
+async function orchestrator() {
+  const N = 50;
+  const makeWorker = (name) => ({
+    name,
+    description: `${name} worker`,
+    model: { kind: "fixture", raw: `fixture:${name}`, name, seed: 1, size: "tiny" },
+    tools: [],
+    output: DEFAULT_WORKER_OUTPUT,
+    contextSize: 512,
+    maxTokens: 32,
+    temperature: 0,
+    parallel: 4,
+  });
+  const agent = {
+    name: "bench-agent",
+    description: "orchestrator benchmark",
+    planner: { model: { kind: "remote", raw: "scripted:planner", provider: "scripted", model: "planner" } },
+    workers: [makeWorker("alpha"), makeWorker("beta")],
+    tools: [],
+    limits: { maxSubtasks: N, maxParallel: 4, maxReplans: 0, timeoutSeconds: 60, subtaskTimeoutSeconds: 10 },
+    device: { gpu: false },
+    escalation: { retries: 0, to: "fail" },
+  };
+  // A DAG: 10 independent roots, each with a chain of 4 dependents (50 subtasks, up to 10 ready at once).
+  const subtasks = [];
+  for (let i = 0; i < N; i++) {
+    const dependsOn = i % 5 === 0 ? [] : [`s${i - 1}`];
+    subtasks.push({ id: `s${i}`, worker: i % 2 ? "beta" : "alpha", instruction: `step ${i}`, dependsOn });
+  }
+  const plan = { subtasks };
+  const usage = (model) => ({
+    model,
+    locality: "remote",
+    promptTokens: 1,
+    completionTokens: 1,
+    durationMs: 0,
+    loadMs: 0,
+  });
+
+  async function once() {
+    let planned = 0;
+    let firstDispatch = 0;
+    let executed = 0;
+    const planner = {
+      model: "scripted:planner",
+      async plan(_request, ctx) {
+        ctx.emit({ type: "plan.created", plan, attempt: 1 });
+        planned = performance.now();
+        return { value: plan, usage: [usage("scripted:planner")] };
+      },
+      async join(req) {
+        return { value: { kind: "answer", answer: `joined ${req.results.length}` }, usage: [] };
+      },
+      async solve() {
+        throw new Error("no escalation in the benchmark");
+      },
+    };
+    const workers = {
+      async execute(req) {
+        if (executed++ === 0) firstDispatch = performance.now();
+        return { ok: true, answer: { answer: `done ${req.subtask.id}` }, attempts: 1, usage: [] };
+      },
+      isResident: () => true,
+      async dispose() {},
+      async [Symbol.asyncDispose]() {},
+    };
+    const started = performance.now();
+    const run = startRun(agent, "benchmark the orchestrator", { planner, workers });
+    let events = 0;
+    const drain = (async () => {
+      for await (const _ of run.events) events++;
+    })();
+    const result = await run.result;
+    await drain;
+    const total = performance.now() - started;
+    if (result.status !== "completed" || executed !== N) {
+      throw new Error(`orchestrator run ended ${result.status} after ${executed}/${N} subtasks`);
+    }
+    return { total, planToDispatch: firstDispatch - planned, events };
+  }
+
+  for (let i = 0; i < 3; i++) await once(); // warm-up (JIT)
+  const runs = [];
+  for (let rep = 0; rep < Math.max(REPS, 10); rep++) runs.push(await once());
+  const perSubtask = summary(runs.map((r) => (r.total * 1000) / N));
+  log(`orchestrator: ${spread(perSubtask, 0)} µs per subtask`);
+  return {
+    description: `${N}-subtask DAG (10 chains of 5), scripted planner, workers answering at once, no run store; whole run wall time / ${N}`,
+    microsecondsPerSubtask: perSubtask,
+    planToFirstDispatchMicroseconds: summary(runs.map((r) => r.planToDispatch * 1000)),
+    eventsPerRun: runs[0].events,
+  };
+}
+
+// ─── Main ───────────────────────────────────────────────────────────────────────────────────────────────
+
+async function machine() {
+  const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
+  const cpuModel = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? "unknown";
+  const pkg = JSON.parse(await readFile(join(here, "..", "package.json"), "utf8"));
+  return {
+    cpu: cpuModel,
+    logicalCores: cpus().length,
+    physicalCores: physicalCoreCount(),
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    nodeLlamaCpp: pkg.dependencies["node-llama-cpp"],
+  };
+}
+
+function table(results) {
+  const lines = ["| measurement | ratio: median [min–max] | detail |", "|---|---|---|"];
+  const o = results.overhead;
+  if (o) {
+    lines.push(
+      `| overhead: edgecrew / node-llama-cpp tok/s (target ≥ ${o.target}) | ${spread(o.ratio)} | ${fmt(o.edgecrewTokensPerSecond.median, 1)} vs ${fmt(o.directTokensPerSecond.median, 1)} tok/s${o.sameTokens ? "" : " (token counts differed)"} |`,
+    );
+  }
+  const p = results.parallelism;
+  if (p) {
+    for (const key of Object.keys(p).filter((k) => k.startsWith("K="))) {
+      const r = p[key];
+      lines.push(
+        `| parallelism ${key}: K sequences / one at a time, tok/s | ${spread(r.ratio, 2)} | ${fmt(r.parallelTokensPerSecond.median, 1)} vs ${fmt(r.sequentialTokensPerSecond.median, 1)} tok/s |`,
+      );
+    }
+  }
+  const r = results.prefix;
+  if (r) {
+    lines.push(
+      `| prefix reuse: reused / fresh latency (≈ TTFT) | ${spread(r.ratio)} | ${fmt(r.reusedMs.median, 0)} vs ${fmt(r.freshMs.median, 0)} ms, ${r.promptTokens}-token prompt, ${fmt(r.speedup.median, 1)}× faster |`,
+    );
+  }
+  const c = results.orchestrator;
+  if (c) {
+    lines.push(
+      `| orchestrator: µs per subtask (50-subtask plan, instant workers) | ${spread(c.microsecondsPerSubtask, 0)} µs | plan → first dispatch ${spread(c.planToFirstDispatchMicroseconds, 0)} µs, ${c.eventsPerRun} events/run |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main() {
+  const started = performance.now();
+  const results = {};
+  const needsModel = ["overhead", "parallel", "prefix"].some((s) => ONLY.has(s));
+  const dir = await mkdtemp(join(tmpdir(), "edgecrew-bench-"));
+  try {
+    let modelPath;
+    if (needsModel) {
+      const t = performance.now();
+      const file = await createFixtureModel({ size: SIZE, seed: 1, path: join(dir, `fixture-${SIZE}.gguf`) });
+      modelPath = file.path;
+      log(
+        `fixture ${SIZE}: ${(file.bytes / 2 ** 20).toFixed(0)} MiB in ${fmt((performance.now() - t) / 1000, 1)} s`,
+      );
+    }
+    // One section at a time: never two measurements at once on this machine.
+    if (ONLY.has("orchestrator")) results.orchestrator = await orchestrator();
+    if (ONLY.has("overhead")) results.overhead = await overhead(modelPath);
+    if (ONLY.has("prefix")) results.prefix = await prefixReuse(modelPath);
+    if (ONLY.has("parallel")) results.parallelism = await parallelism(modelPath);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const report = {
+    date: new Date().toISOString(),
+    command: "npm run bench",
+    machine: await machine(),
+    settings: { fixture: SIZE, repetitions: REPS, device: DEVICE, seed: SEED },
+    notSeparatelyMeasured: [
+      "model swaps (3 models under a tight memory budget)",
+      "peak RSS vs device.memory",
+      "parallelism K=8",
+    ],
+    results,
+    totalSeconds: Math.round((performance.now() - started) / 100) / 10,
+  };
+  const out = join(here, "results", `${date}.json`);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  const m = report.machine;
+  console.log(
+    `\n## edgecrew benchmark — ${date}\n\nMachine: ${m.cpu}, ${m.logicalCores} cores (${m.physicalCores} physical), ${m.memoryGiB} GiB, Node ${m.node}, node-llama-cpp ${m.nodeLlamaCpp}. Fixture model: \`${SIZE}\`, 1 thread, ${REPS} repetitions.\n`,
+  );
+  console.log(table(results));
+  console.log(`\nResults: ${out} (${report.totalSeconds} s)`);
+}
+
+await main();
+// llama.cpp may keep handles open after disposal; the results are written, so end here.
+process.exit(0);
