@@ -6,6 +6,7 @@
  * truncated, or lacks the metadata its architecture needs. The CLI's `validate` uses the same function.
  */
 import { open, stat } from "node:fs/promises";
+import * as nodeLlamaCpp from "node-llama-cpp";
 import { type GgufFileInfo, type GgufTensorInfo, readGgufFileInfo } from "node-llama-cpp";
 import { ErrorCodes, ModelError, throwIfAborted } from "../errors.js";
 
@@ -39,6 +40,18 @@ export interface ModelFileInfo {
 }
 
 const GGUF_MAGIC = "GGUF";
+/**
+ * Architectures node-llama-cpp's bundled llama.cpp can load. Its typings declare `GgufArchitectureType` a const
+ * enum (not readable under `verbatimModuleSyntax`), but the package exports the object at run time.
+ */
+const KNOWN_ARCHITECTURES: ReadonlySet<string> = new Set(
+  Object.values(
+    ((nodeLlamaCpp as unknown as Record<string, unknown>).GgufArchitectureType ?? {}) as Record<
+      string,
+      string
+    >,
+  ),
+);
 // The smallest possible GGUF header: magic, version, tensor count (u64), metadata count (u64).
 const MIN_HEADER_BYTES = 24;
 // Architectures without attention heads or a feed-forward block: only the universal keys are required.
@@ -205,6 +218,13 @@ function checkInfo(path: string, bytes: number, info: GgufFileInfo): ModelFileIn
   const architecture = metadataValue(metadata, "general.architecture");
   if (typeof architecture !== "string" || architecture === "") {
     throw invalid(path, "missing general.architecture");
+  }
+  // An architecture this llama.cpp build does not know fails at load time after a burst of native log lines;
+  // say so up front (and at `validate` time) instead.
+  if (!KNOWN_ARCHITECTURES.has(architecture)) {
+    throw invalid(path, `unsupported architecture "${architecture}" (not known to the bundled llama.cpp)`, {
+      architecture,
+    });
   }
   const recurrent = RECURRENT_ARCHITECTURES.has(architecture);
   const required = ["context_length", "embedding_length", "block_count"];

@@ -137,6 +137,22 @@ describe("inspectModelFile", () => {
     await expectModelError(inspectModelFile(noArch), "MODEL_INVALID", /general\.architecture/);
   });
 
+  it("reports an architecture the bundled llama.cpp does not know as MODEL_INVALID", async () => {
+    const base = fixtureGgufDocument({ name: "x", seed: 1, size: "tiny" });
+    // Rename the architecture and every `llama.*` key with it, so only the architecture itself is unknown.
+    const renamed: GgufDocument = {
+      ...base,
+      metadata: base.metadata.map(([key, value]) =>
+        key === "general.architecture"
+          ? [key, { ...value, value: "chaosarch" } as typeof value]
+          : [key.startsWith("llama.") ? `chaosarch.${key.slice(6)}` : key, value],
+      ),
+    };
+    const path = join(dir, "unknown-arch.gguf");
+    await writeGgufFile(path, renamed);
+    await expectModelError(inspectModelFile(path), "MODEL_INVALID", /unsupported architecture "chaosarch"/);
+  });
+
   it("honours an aborted signal", async () => {
     await expect(inspectModelFile(valid, { signal: AbortSignal.abort() })).rejects.toMatchObject({
       code: "ABORTED",
