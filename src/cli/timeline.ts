@@ -123,7 +123,7 @@ function sumTokens(usage: readonly UsageRecord[]): { prompt: number; completion:
 }
 
 /** Most intervals open at once (an interval ending exactly when another starts does not overlap it). */
-function peakOverlap(intervals: readonly { start: number; end: number }[]): number {
+export function peakOverlap(intervals: readonly { start: number; end: number }[]): number {
   const edges = intervals.flatMap((i) => [
     { at: i.start, delta: 1 },
     { at: i.end, delta: -1 },

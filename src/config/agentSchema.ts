@@ -8,11 +8,11 @@ import { z } from "zod";
 import { isEdgecrewError } from "../errors.js";
 import { compileSchema } from "../schema/compile.js";
 import { DEFAULT_WORKER_OUTPUT } from "../schema/describe.js";
+import { didYouMean } from "../suggest.js";
 import type { JsonSchema, JsonValue } from "../types.js";
 import { DEFAULT_ESCALATION, DEFAULT_GPU, DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { MEMORY_SIZE_HINT, MEMORY_SIZE_PATTERN, parseMemorySize } from "./memory.js";
 import { parseModelRef } from "./modelRef.js";
-import { didYouMean } from "./suggest.js";
 import { toolEntrySchema } from "./toolSchema.js";
 
 /** Pattern of an agent's `name`. */

@@ -6,10 +6,10 @@
  */
 import { statSync } from "node:fs";
 import { ErrorCodes } from "../errors.js";
+import { didYouMean } from "../suggest.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
 import { parseModelRef } from "./modelRef.js";
-import { didYouMean } from "./suggest.js";
 import { BUILTIN_TOOLS, mcpNameOf, toolNameOf } from "./toolSchema.js";
 
 type Mapping = Readonly<Record<string, unknown>>;

@@ -2,6 +2,8 @@
  * Agent definitions: the YAML loader with line:col errors, `defineAgent` for definitions in code, model
  * references, and the JSON Schema of the format for editors.
  */
+
+export { closestMatch, didYouMean, editDistance } from "../suggest.js";
 export {
   type AgentInput,
   agentInputSchema,
@@ -32,5 +34,4 @@ export {
 } from "./loadAgent.js";
 export { MEMORY_SIZE_PATTERN, parseMemorySize } from "./memory.js";
 export { FIXTURE_SIZES, isLocalModelRef, type ParseModelRefOptions, parseModelRef } from "./modelRef.js";
-export { closestMatch, didYouMean, editDistance } from "./suggest.js";
 export { BUILTIN_TOOLS, HTTP_METHODS } from "./toolSchema.js";

@@ -5,10 +5,10 @@
  */
 
 import { z } from "zod";
+import { didYouMean } from "../suggest.js";
 import { HTTP_TOOL_METHODS } from "../tools/builtins/options.js";
 import type { BuiltinToolConfig } from "../types.js";
 import { DEFAULT_TOOL_OPTIONS } from "./defaults.js";
-import { didYouMean } from "./suggest.js";
 
 /** Names of the built-in tools an agent can enable. */
 export const BUILTIN_TOOLS: readonly BuiltinToolConfig["name"][] = ["calculator", "fs", "http", "shell"];

@@ -5,8 +5,8 @@
  * instead of reporting every alternative.
  */
 import { z } from "zod";
+import { didYouMean } from "../suggest.js";
 import type { PathSegment, RawIssue } from "./issues.js";
-import { didYouMean } from "./suggest.js";
 import { EMPTY_TOOL_ENTRY } from "./toolSchema.js";
 
 type ZodIssue = z.core.$ZodIssue;

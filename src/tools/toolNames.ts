@@ -5,6 +5,7 @@
  * starts with that name followed by a dot. So `fs` grants the whole `fs.*` family, and `fs.read` grants only
  * itself; `f` grants nothing, because the match is on whole dot-separated segments.
  */
+import { closestMatch, suggestion } from "../suggest.js";
 
 /**
  * Whether `grant` covers the tool called `toolName` (see the module comment for the rule).
@@ -18,20 +19,6 @@ export function grants(grant: string, toolName: string): boolean {
   return toolName === grant || toolName.startsWith(`${grant}.`);
 }
 
-// Plain Levenshtein distance over two rows; tool names are short, so this is cheap.
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 /**
  * The candidate a misspelt name most plausibly meant, if any: case-insensitive, within one edit per three
  * characters (at least one). A name that is a family prefix of a candidate (`fs` for `fs.read`) counts too,
@@ -42,24 +29,16 @@ function distance(a: string, b: string): number {
  * suggestName("weather", ["fs.read"]); // undefined
  */
 export function suggestName(name: string, candidates: Iterable<string>): string | undefined {
+  const list = [...candidates];
   const needle = name.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
+  const member = list.find((candidate) => {
     const lower = candidate.toLowerCase();
-    if (grants(needle, lower) && lower !== needle) return candidate;
-    const d = distance(needle, lower);
-    const allowed = Math.max(1, Math.floor(Math.max(needle.length, lower.length) / 3));
-    if (d <= allowed && d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
+    return lower !== needle && grants(needle, lower);
+  });
+  return member ?? closestMatch(name, list);
 }
 
-/** `; did you mean \`x\`?` when a candidate is close, else the empty string. */
+/** `; did you mean \`x\`?` when a candidate is close (see {@link suggestName}), else the empty string. */
 export function didYouMean(name: string, candidates: Iterable<string>): string {
-  const match = suggestName(name, candidates);
-  return match === undefined ? "" : `; did you mean \`${match}\`?`;
+  return suggestion(suggestName(name, candidates));
 }

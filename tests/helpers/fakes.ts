@@ -2,6 +2,7 @@
  * Fakes for the runtime's ports, for unit tests that need no model: a planner that returns given plans and a
  * worker pool whose answers come from a function, with recorded spans so tests can check real concurrency.
  */
+import { peakOverlap } from "../../src/cli/timeline.js";
 import { AbortError } from "../../src/errors.js";
 import { DEFAULT_WORKER_OUTPUT } from "../../src/schema/describe.js";
 import type {
@@ -199,19 +200,7 @@ export function overlaps(a: Span, b: Span): boolean {
   return a.start < b.end && b.start < a.end;
 }
 
-/** The largest number of spans running at one instant. */
+/** The largest number of spans running at one instant (the same measure `edgecrew inspect` reports). */
 export function maxConcurrency(spans: readonly Span[]): number {
-  const edges = spans.flatMap((s) => [
-    { at: s.start, delta: 1 },
-    { at: s.end, delta: -1 },
-  ]);
-  // Ends sort before starts at the same instant: back-to-back spans do not overlap.
-  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let current = 0;
-  let max = 0;
-  for (const e of edges) {
-    current += e.delta;
-    max = Math.max(max, current);
-  }
-  return max;
+  return peakOverlap(spans);
 }

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { formatIssuePath } from "../../../src/config/issues.js";
 import { parseMemorySize } from "../../../src/config/memory.js";
-import { closestMatch, didYouMean, editDistance } from "../../../src/config/suggest.js";
 import { formatIssue } from "../../../src/errors.js";
+import { closestMatch, didYouMean, editDistance } from "../../../src/suggest.js";
 
 describe("parseMemorySize", () => {
   test.each([

@@ -1,6 +1,7 @@
 /**
- * "Did you mean …?" for misspelt keys and names. A YAML typo (`temprature`) is the most common mistake in a
- * hand-written agent, and naming the intended key turns a puzzling "unknown key" into a one-second fix.
+ * "Did you mean …?" for misspelt keys and names: YAML keys (`temprature`), worker and tool names. A typo is the
+ * most common mistake in a hand-written agent, and naming the intended key turns a puzzling "unknown key" into a
+ * one-second fix. Shared by config/ and tools/.
  */
 
 /**
@@ -63,6 +64,10 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
  * // "unknown key `temprature`; did you mean `temperature`?"
  */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
-  const match = closestMatch(word, candidates);
+  return suggestion(closestMatch(word, candidates));
+}
+
+/** Formats a match as `; did you mean \`x\`?` (empty when there is none), for callers with their own matching. */
+export function suggestion(match: string | undefined): string {
   return match === undefined ? "" : `; did you mean \`${match}\`?`;
 }
