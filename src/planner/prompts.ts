@@ -61,15 +61,6 @@ export function planUserPrompt(request: PlanRequest): string {
   ].join("\n");
 }
 
-/** Follow-up after a rejected plan: every problem, and what to do. */
-export function planRepairPrompt(errors: readonly string[]): string {
-  return [
-    "Your plan was rejected:",
-    ...errors.map((e) => `- ${e}`),
-    "Reply with a corrected plan as JSON only, in the same format.",
-  ].join("\n");
-}
-
 /** System prompt for joining results into the final answer (or, when allowed, asking for a revised plan). */
 export function joinSystemPrompt(allowReplan: boolean): string {
   const lines = [
@@ -94,15 +85,6 @@ export function joinUserPrompt(request: JoinRequest): string {
     lines.push(`  answer: ${result === undefined ? "(none)" : JSON.stringify(result.answer)}`);
   }
   return lines.join("\n");
-}
-
-/** Follow-up after a final answer that failed its schema. */
-export function joinRepairPrompt(errors: readonly string[]): string {
-  return [
-    "Your answer was rejected:",
-    ...errors.map((e) => `- ${e}`),
-    'Reply with JSON only: {"answer": …}.',
-  ].join("\n");
 }
 
 /** System prompt for doing a worker's subtask after the worker failed (escalation). */
@@ -130,11 +112,22 @@ export function solveUserPrompt(request: EscalationRequest): string {
   ].join("\n");
 }
 
-/** Follow-up after an escalated answer that failed the worker's schema. */
-export function solveRepairPrompt(errors: readonly string[]): string {
-  return [
-    "Your answer was rejected:",
-    ...errors.map((e) => `- ${e}`),
-    "Reply with a corrected JSON value only.",
-  ].join("\n");
+/**
+ * Follow-up after a rejected reply (a plan, a final answer, an escalated answer): every problem, then what to
+ * send instead.
+ */
+function repairPrompt(subject: "plan" | "answer", errors: readonly string[], reply: string): string {
+  return [`Your ${subject} was rejected:`, ...errors.map((e) => `- ${e}`), reply].join("\n");
 }
+
+/** Follow-up after a rejected plan. */
+export const planRepairPrompt = (errors: readonly string[]): string =>
+  repairPrompt("plan", errors, "Reply with a corrected plan as JSON only, in the same format.");
+
+/** Follow-up after a final answer that failed its schema. */
+export const joinRepairPrompt = (errors: readonly string[]): string =>
+  repairPrompt("answer", errors, 'Reply with JSON only: {"answer": …}.');
+
+/** Follow-up after an escalated answer that failed the worker's schema. */
+export const solveRepairPrompt = (errors: readonly string[]): string =>
+  repairPrompt("answer", errors, "Reply with a corrected JSON value only.");
