@@ -255,6 +255,26 @@ export function abortErrorFor(signal: AbortSignal, what = "the operation"): Abor
 }
 
 /**
+ * Runs `fn` with a signal of its own that aborts when `signal` does, and unhooks it afterwards. For calls into
+ * libraries that add an abort listener per call and never remove it (LangChain's invoke does): they attach to
+ * the short-lived signal, so a long run's signal does not collect a listener per call.
+ */
+export async function withCallSignal<T>(
+  signal: AbortSignal,
+  fn: (callSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const call = new AbortController();
+  const onAbort = () => call.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await fn(call.signal);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
  * Waits for a promise, or rejects with an AbortError as soon as the signal fires. The promise itself keeps
  * running (callers clean up after it where that matters); a rejection it produces later is not left unhandled.
  */

@@ -14,6 +14,7 @@ import {
   isValidationError,
   PlanError,
   throwIfAborted,
+  withCallSignal,
 } from "../errors.js";
 import { compileSchema } from "../schema/compile.js";
 import type {
@@ -157,7 +158,9 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     let parsed: unknown;
     let parseErrors: string[] | undefined;
     try {
-      const out = (await runnable.invoke(messages, { signal })) as {
+      const out = (await withCallSignal(signal, (callSignal) =>
+        runnable.invoke(messages, { signal: callSignal }),
+      )) as {
         raw: unknown;
         parsed: unknown;
         parsingError?: unknown;
