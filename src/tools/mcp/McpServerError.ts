@@ -14,10 +14,13 @@ export type McpServerPhase = "start" | "exited";
 export interface McpServerExit {
   readonly code: number | null;
   readonly signal: string | null;
+  /** Set when edgecrew stopped the server itself, and why (e.g. a message over the transport's limit). */
+  readonly stoppedBecause?: string;
 }
 
-/** Renders an exit the way users read it: `code 3`, or `signal SIGKILL`. */
+/** Renders an exit the way users read it: `code 3`, `signal SIGKILL`, or why edgecrew stopped it. */
 export function describeExit(exit: McpServerExit): string {
+  if (exit.stoppedBecause !== undefined) return `stopped by edgecrew: ${exit.stoppedBecause}`;
   if (exit.signal !== null) return `signal ${exit.signal}`;
   return `code ${exit.code ?? "unknown"}`;
 }

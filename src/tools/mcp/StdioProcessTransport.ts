@@ -20,6 +20,8 @@ export interface StdioProcessParams {
 
 // Enough of stderr to show why a server died, without holding a chatty server's whole log.
 const STDERR_TAIL_CHARS = 2_000;
+/** The longest message edgecrew reads from a server (the SDK's default); a longer one stops the server. */
+export const MAX_MCP_MESSAGE_BYTES = 10 * 1024 * 1024;
 // How long a server gets to exit on its own after stdin closes, then after SIGTERM, before SIGKILL.
 const CLOSE_GRACE_MS = 1_000;
 
@@ -30,11 +32,13 @@ export class StdioProcessTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
 
   readonly #params: StdioProcessParams;
-  readonly #buffer = new ReadBuffer();
+  readonly #buffer = new ReadBuffer({ maxBufferSize: MAX_MCP_MESSAGE_BYTES });
   #child: ChildProcess | undefined;
   #exit: McpServerExit | undefined;
   #stderr = "";
   #spawnError: Error | undefined;
+  /** Why the transport killed the server itself, when it did. */
+  #stoppedBecause: string | undefined;
   #resolveExited: (exit: McpServerExit) => void = () => {};
   /** Resolves once the process has ended (never, if it was never started). */
   readonly exited: Promise<McpServerExit>;
@@ -137,7 +141,9 @@ export class StdioProcessTransport implements Transport {
     try {
       this.#buffer.append(chunk);
     } catch (error) {
-      // One message over the buffer limit: the stream cannot be resynchronised, so the server is stopped.
+      // One message over the buffer limit: the stream cannot be resynchronised, so the server is stopped, and
+      // its exit says why (not "killed by SIGKILL", which reads like a crash).
+      this.#stoppedBecause ??= `it sent a message over ${MAX_MCP_MESSAGE_BYTES / 2 ** 20} MiB, the most edgecrew reads from an MCP server`;
       this.onerror?.(error instanceof Error ? error : new Error(String(error)));
       this.#child?.kill("SIGKILL");
       return;
@@ -158,9 +164,10 @@ export class StdioProcessTransport implements Transport {
 
   #ended(exit: McpServerExit): void {
     if (this.#exit !== undefined) return;
-    this.#exit = exit;
+    this.#exit =
+      this.#stoppedBecause === undefined ? exit : { ...exit, stoppedBecause: this.#stoppedBecause };
     this.#buffer.clear();
-    this.#resolveExited(exit);
+    this.#resolveExited(this.#exit);
     this.onclose?.();
   }
 }

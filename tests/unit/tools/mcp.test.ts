@@ -55,6 +55,7 @@ describe("connectMcpServer", () => {
       "echo.slow",
       "echo.fail",
       "echo.crash",
+      "echo.flood",
       "echo.count",
     ]);
     const echo = registry.list(["echo.echo"])[0];
@@ -65,7 +66,7 @@ describe("connectMcpServer", () => {
       required: ["text"],
     });
     // The server name grants the whole family.
-    expect(registry.scoped(["echo"]).list()).toHaveLength(6);
+    expect(registry.scoped(["echo"]).list()).toHaveLength(7);
     expect(connection.pid).toBeGreaterThan(0);
   });
 
@@ -117,7 +118,7 @@ describe("connectMcpServer", () => {
     const warnings: string[] = [];
     const { connection } = await connect({ env: { MCP_FIXTURE_WEIRD: "1" } }, warnings);
     expect(connection.tools.map((tool) => tool.spec.name)).not.toContain("echo.weird");
-    expect(connection.tools).toHaveLength(6);
+    expect(connection.tools).toHaveLength(7);
     expect(connection.skipped.map((skip) => skip.tool)).toEqual(["weird"]);
     expect(warnings).toEqual([expect.stringContaining("tool `weird` skipped")]);
   });
@@ -182,6 +183,13 @@ describe("servers that fail or die", () => {
     const { registry } = await connect();
     const error = expectFailure(await registry.call("echo.crash", {}, callContext().context), "failed");
     expect(error).toContain("MCP server echo exited (code 3)");
+  });
+
+  it("a reply over the transport's limit stops the server and says so, not as a crash", async () => {
+    const { connection, registry } = await connect();
+    const error = expectFailure(await registry.call("echo.flood", {}, callContext().context), "failed");
+    expect(error).toContain("MCP server echo exited (stopped by edgecrew: it sent a message over 10 MiB");
+    expect((await connection.exited).stoppedBecause).toMatch(/over 10 MiB/);
   });
 
   it("endSubtasksOnServerExit turns a dead server's failed call into its SUBTASK_FAILED error", async () => {
