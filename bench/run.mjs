@@ -1,11 +1,23 @@
 // `npm run bench`: edgecrew's performance claims, each measured as a ratio of two things run back to back in
-// this one process, repeated, reported as median [min–max]. Plain ESM on the built library (dist/), so it needs
-// no TypeScript runner: `npm run build` first (the npm script does it).
+// this one process (the swaps section: in child processes, one per run), repeated, reported as median
+// [min–max]. Plain ESM on the built library (dist/), so it needs no TypeScript runner: `npm run build` first
+// (the npm script does it). Sections: orchestrator cost, overhead vs node-llama-cpp, prefix reuse, parallelism
+// (K = 1, 2, 4, 8 sequences of one context), model swaps with peak RSS.
 //
-// Environment knobs (defaults keep the whole run to a few minutes on a 2-core machine):
+// Environment knobs (defaults keep the whole run under ten minutes on a 2-core machine):
 //   BENCH_MODEL=bench|small   fixture size for the model sections (default bench, ~364 MB, generated here)
 //   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended)
-//   BENCH_ONLY=overhead,parallel,prefix,orchestrator   run only these sections
+//   BENCH_SWAP_REPS=REPS      repetitions of the swaps section (each is four child processes, ~50 s)
+//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps   run only these sections
+//
+// The swaps section runs a 9-subtask plan alternating among three models (workers alpha, beta, gamma, one model
+// each, maxParallel 1) under a memory budget that fits one model (1.2× edgecrew's own estimate of one model and
+// its context) and one that fits two (2.2×). It compares edgecrew's scheduler (ready subtasks whose model is
+// resident go first) with plan order (the same runtime and workers behind a port whose isResident() is always
+// false): model loads (model.loaded events) and wall time. Every variant runs in its own child process
+// (bench/swapWorkload.mjs, with MALLOC_MMAP_THRESHOLD_=131072 so that freed buffers go back to the system), so
+// each reports its own peak RSS (VmHWM) against device.memory and against its RSS before the first load.
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,6 +28,7 @@ import { DEFAULT_WORKER_OUTPUT } from "../dist/schema/describe.js";
 import { createFixtureModel, fixtureVocabulary } from "../dist/testing/fixtureModel.js";
 import {
   createLocalWorkers,
+  estimateModelMemory,
   ModelManager,
   physicalCoreCount,
   toGrammarSchema,
@@ -25,7 +38,8 @@ import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerProm
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZE = process.env.BENCH_MODEL ?? "bench";
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
-const ONLY = new Set((process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator").split(","));
+const SWAP_REPS = Math.max(1, Number(process.env.BENCH_SWAP_REPS ?? REPS));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps").split(","));
 const DEVICE = { gpu: false, threads: 1 };
 const SEED = 42;
 
@@ -187,7 +201,7 @@ async function overhead(modelPath) {
 async function parallelism(modelPath) {
   const ref = { kind: "file", raw: modelPath, path: modelPath };
   const chars = SIZE === "bench" ? 24 : 96;
-  const ks = [1, 2, 4];
+  const ks = [1, 2, 4, 8];
   const worker = workerDef(ref, {
     output: fixedLength(chars),
     maxTokens: chars + 32,
@@ -406,6 +420,134 @@ async function orchestrator() {
   };
 }
 
+// ─── 5. Model swaps and peak RSS: three models under a budget that fits one, then two ────────────────────
+
+const MiB = 2 ** 20;
+
+/** Runs one variant in its own process (bench/swapWorkload.mjs) and returns the JSON line it prints. */
+function swapWorkload(config) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, "swapWorkload.mjs"), JSON.stringify(config)], {
+      // glibc serves allocations above 128 KiB with mmap, so the memory of an unloaded model goes back to the
+      // system instead of staying in the heap, and RSS follows what edgecrew holds.
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      const line = stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .at(-1);
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`swaps: ${config.strategy} workload exited with ${code ?? signal}`));
+        return;
+      }
+      resolve(JSON.parse(line));
+    });
+  });
+}
+
+async function swaps(dir, sharedModelPath) {
+  const N = 9;
+  const chars = 16;
+  const contextSize = 1024;
+  // Three distinct models of the same size class (seeds 1–3; seed 1 is the other sections' fixture).
+  const models = [];
+  for (const seed of [1, 2, 3]) {
+    const path = join(dir, `fixture-${SIZE}${seed === 1 ? "" : `-${seed}`}.gguf`);
+    if (seed === 1 && sharedModelPath === path) models.push(path);
+    else models.push((await createFixtureModel({ size: SIZE, seed, path })).path);
+  }
+  // The budgets come from the estimate edgecrew itself counts against device.memory (model + its context of
+  // `contextSize` tokens × 1 sequence, CPU): one model fits under 1.2× of it, two under 2.2×, never three.
+  const estimates = await Promise.all(
+    models.map((path) => estimateModelMemory(path, { contextSize, sequences: 1, gpu: false })),
+  );
+  const estimateBytes = Math.max(...estimates.map((e) => e.totalBytes));
+  const { modelBytes, contextBytes, method } = estimates[0];
+  const budgets = {
+    fitsOne: { factor: 1.2, bytes: Math.floor(1.2 * estimateBytes) },
+    fitsTwo: { factor: 2.2, bytes: Math.floor(2.2 * estimateBytes) },
+  };
+  const runs = { fitsOne: { edgecrew: [], naive: [] }, fitsTwo: { edgecrew: [], naive: [] } };
+  const wallRatios = { fitsOne: [], fitsTwo: [] };
+  for (let rep = 0; rep < SWAP_REPS; rep++) {
+    for (const [key, budget] of Object.entries(budgets)) {
+      // Alternate which strategy goes first (edgecrew, naive, naive, edgecrew, ...), so drift favours neither.
+      const strategies = rep % 2 === 0 ? ["edgecrew", "naive"] : ["naive", "edgecrew"];
+      const got = {};
+      for (const strategy of strategies) {
+        got[strategy] = await swapWorkload({
+          models,
+          budgetBytes: budget.bytes,
+          strategy,
+          chars,
+          subtasks: N,
+          contextSize,
+          seed: SEED,
+        });
+        runs[key][strategy].push(got[strategy]);
+      }
+      wallRatios[key].push(got.edgecrew.wallMs / got.naive.wallMs);
+      log(
+        `swaps ${key} rep ${rep + 1}: loads ${got.edgecrew.loads} vs ${got.naive.loads}, ` +
+          `${fmt(got.edgecrew.wallMs / 1000, 1)} vs ${fmt(got.naive.wallMs / 1000, 1)} s, ` +
+          `peak RSS ${fmt(got.edgecrew.peakRssBytes / MiB, 0)} / ${fmt(got.naive.peakRssBytes / MiB, 0)} MiB ` +
+          `(budget ${fmt(budget.bytes / MiB, 0)} MiB)`,
+      );
+    }
+  }
+  const strategySummary = (list, budgetBytes) => ({
+    loads: summary(list.map((r) => r.loads)),
+    unloads: summary(list.map((r) => r.unloads)),
+    wallMs: summary(list.map((r) => r.wallMs)),
+    peakRssBytes: summary(list.map((r) => r.peakRssBytes)),
+    baselineRssBytes: summary(list.map((r) => r.baselineRssBytes)),
+    peakOverBaselineBytes: summary(list.map((r) => r.peakRssBytes - r.baselineRssBytes)),
+    peakOverBaselineVsBudget: summary(list.map((r) => (r.peakRssBytes - r.baselineRssBytes) / budgetBytes)),
+    escalated: list.reduce((sum, r) => sum + r.escalated, 0),
+    order: list[0]?.order,
+    sameOrderEveryRun: list.every((r) => r.order.join() === list[0]?.order.join()),
+  });
+  const result = {
+    description: `${N} independent subtasks in plan order alpha, beta, gamma, … (three ${SIZE} fixture models, seeds 1–3, one per worker, parallel 1, maxParallel 1, grammar-forced ${chars}-char answers, context ${contextSize}); edgecrew's scheduler vs plan order (isResident() always false), each run in its own process (MALLOC_MMAP_THRESHOLD_=131072); loads = model.loaded events; peak RSS = VmHWM, baseline = VmRSS after imports and the backend start, before the first load`,
+    repetitions: SWAP_REPS,
+    estimateBytesPerModel: estimateBytes,
+    estimate: { modelBytes, contextBytes, contextSize, sequences: 1, method },
+    // What the children's ModelManager counted per model (model.loading events): should equal the estimate.
+    managerEstimateBytes: [
+      ...new Set(
+        Object.values(runs).flatMap((r) =>
+          [...r.edgecrew, ...r.naive].flatMap((x) => x.estimatedBytesPerModel),
+        ),
+      ),
+    ],
+  };
+  if (result.managerEstimateBytes.some((b) => b !== estimateBytes)) {
+    log(`swaps: the manager estimated ${result.managerEstimateBytes.join(", ")} bytes, not ${estimateBytes}`);
+  }
+  for (const [key, budget] of Object.entries(budgets)) {
+    const all = [...runs[key].edgecrew, ...runs[key].naive];
+    result[key] = {
+      budgetBytes: budget.bytes,
+      budgetOverEstimate: budget.factor,
+      edgecrew: strategySummary(runs[key].edgecrew, budget.bytes),
+      naive: strategySummary(runs[key].naive, budget.bytes),
+      wallRatio: summary(wallRatios[key]),
+      peakOverBaselineVsBudget: summary(all.map((r) => (r.peakRssBytes - r.baselineRssBytes) / budget.bytes)),
+      peakRssVsBudget: summary(all.map((r) => r.peakRssBytes / budget.bytes)),
+    };
+    log(`swaps ${key}: wall edgecrew / plan order ${spread(result[key].wallRatio)}`);
+  }
+  return result;
+}
+
 // ─── Main ───────────────────────────────────────────────────────────────────────────────────────────────
 
 async function machine() {
@@ -452,6 +594,26 @@ function table(results) {
       `| orchestrator: µs per subtask (50-subtask plan, instant workers) | ${spread(c.microsecondsPerSubtask, 0)} µs | plan → first dispatch ${spread(c.planToFirstDispatchMicroseconds, 0)} µs, ${c.eventsPerRun} events/run |`,
     );
   }
+  const w = results.swaps;
+  if (w) {
+    const mib = (bytes) => `${fmt(bytes / MiB, 0)} MiB`;
+    const memory = [];
+    for (const [key, label] of [
+      ["fitsOne", "one"],
+      ["fitsTwo", "two"],
+    ]) {
+      const b = w[key];
+      if (!b) continue;
+      const [e, n] = [b.edgecrew, b.naive];
+      lines.push(
+        `| swaps, 3 models, budget fits ${label} (${b.budgetOverEstimate}× estimate): wall time edgecrew / plan order | ${spread(b.wallRatio)} | model loads ${spread(e.loads, 0)} vs ${spread(n.loads, 0)}, ${fmt(e.wallMs.median / 1000, 1)} vs ${fmt(n.wallMs.median / 1000, 1)} s${e.escalated + n.escalated > 0 ? `, ${e.escalated} / ${n.escalated} subtasks answered by the planner (zod rejected the forced string)` : ""} |`,
+      );
+      memory.push(
+        `| memory, budget fits ${label}: (peak RSS − baseline) / device.memory, all runs | ${spread(b.peakOverBaselineVsBudget, 2)} | device.memory ${mib(b.budgetBytes)} (estimate ${mib(w.estimateBytesPerModel)}/model); peak RSS ${mib(e.peakRssBytes.median)} edgecrew, ${mib(n.peakRssBytes.median)} plan order; peak − baseline ${mib(e.peakOverBaselineBytes.median)} / ${mib(n.peakOverBaselineBytes.median)}; baseline ${mib(e.baselineRssBytes.median)} |`,
+      );
+    }
+    lines.push(...memory);
+  }
   return lines.join("\n");
 }
 
@@ -459,6 +621,14 @@ async function main() {
   const started = performance.now();
   const results = {};
   const needsModel = ["overhead", "parallel", "prefix"].some((s) => ONLY.has(s));
+  const seconds = {};
+  const timed = async (name, fn) => {
+    const t = performance.now();
+    const value = await fn();
+    seconds[name] = Math.round((performance.now() - t) / 100) / 10;
+    log(`${name}: ${seconds[name]} s`);
+    return value;
+  };
   const dir = await mkdtemp(join(tmpdir(), "edgecrew-bench-"));
   try {
     let modelPath;
@@ -471,10 +641,11 @@ async function main() {
       );
     }
     // One section at a time: never two measurements at once on this machine.
-    if (ONLY.has("orchestrator")) results.orchestrator = await orchestrator();
-    if (ONLY.has("overhead")) results.overhead = await overhead(modelPath);
-    if (ONLY.has("prefix")) results.prefix = await prefixReuse(modelPath);
-    if (ONLY.has("parallel")) results.parallelism = await parallelism(modelPath);
+    if (ONLY.has("orchestrator")) results.orchestrator = await timed("orchestrator", orchestrator);
+    if (ONLY.has("overhead")) results.overhead = await timed("overhead", () => overhead(modelPath));
+    if (ONLY.has("prefix")) results.prefix = await timed("prefix", () => prefixReuse(modelPath));
+    if (ONLY.has("parallel")) results.parallelism = await timed("parallel", () => parallelism(modelPath));
+    if (ONLY.has("swaps")) results.swaps = await timed("swaps", () => swaps(dir, modelPath));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -483,13 +654,12 @@ async function main() {
     date: new Date().toISOString(),
     command: "npm run bench",
     machine: await machine(),
-    settings: { fixture: SIZE, repetitions: REPS, device: DEVICE, seed: SEED },
+    settings: { fixture: SIZE, repetitions: REPS, swapRepetitions: SWAP_REPS, device: DEVICE, seed: SEED },
     notSeparatelyMeasured: [
-      "model swaps (3 models under a tight memory budget)",
-      "peak RSS vs device.memory",
-      "parallelism K=8",
+      "cold model loads from disk (the swaps fixtures were just written, so their files are in the page cache)",
     ],
     results,
+    sectionSeconds: seconds,
     totalSeconds: Math.round((performance.now() - started) / 100) / 10,
   };
   const out = join(here, "results", `${date}.json`);
