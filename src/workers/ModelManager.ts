@@ -183,9 +183,9 @@ export class ModelManager implements AsyncDisposable {
   /**
    * Borrows a sequence of a model's context, loading the model first if needed (emitting `model.loading` and
    * `model.loaded` to the manager's `onEvent`, or else to this call's `emit`; `model.unloaded` for each model
-   * evicted to make room goes to `onEvent` only, since an eviction belongs to no one caller). Waits, abortably, while every
-   * sequence is busy or while the budget has room only once busy models become idle; a load that every
-   * waiting caller gave up on is stopped. Throws a ModelError when the model cannot be found, checked, fit or
+   * evicted to make room goes to `onEvent` only, since an eviction belongs to no one caller). Waits, abortably,
+   * while every sequence is busy or while the budget has room only once busy models become idle; a load that
+   * every waiting caller gave up on is stopped. Throws a ModelError when the model cannot be found, checked, fit or
    * loaded (MEMORY_BUDGET_EXCEEDED when it exceeds the budget alone); an AbortError when the signal fires; a
    * DisposedError after `dispose()`.
    */
