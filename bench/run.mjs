@@ -6,7 +6,8 @@
 //
 // Environment knobs (defaults keep the whole run under ten minutes on a 2-core machine):
 //   BENCH_MODEL=bench|small   fixture size for the model sections (default bench, ~364 MB, generated here)
-//   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended)
+//   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended); the overhead
+//                             section runs at least 9, since its ratio is near 1 and its spread is ±5 % here
 //   BENCH_SWAP_REPS=REPS      repetitions of the swaps section (each is four child processes, ~50 s)
 //   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps   run only these sections
 //
@@ -38,6 +39,7 @@ import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerProm
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZE = process.env.BENCH_MODEL ?? "bench";
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
+const OVERHEAD_REPS = Math.max(REPS, 9);
 const SWAP_REPS = Math.max(1, Number(process.env.BENCH_SWAP_REPS ?? REPS));
 const ONLY = new Set((process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps").split(","));
 const DEVICE = { gpu: false, threads: 1 };
@@ -172,7 +174,7 @@ async function overhead(modelPath) {
   await timed(direct);
   const ratios = [];
   const rows = [];
-  for (let rep = 0; rep < REPS; rep++) {
+  for (let rep = 0; rep < OVERHEAD_REPS; rep++) {
     // Alternate the order so that drift (thermal, page cache) does not favour one side.
     const first = rep % 2 === 0 ? viaEdgecrew : direct;
     const a = await timed(first);
@@ -654,7 +656,14 @@ async function main() {
     date: new Date().toISOString(),
     command: "npm run bench",
     machine: await machine(),
-    settings: { fixture: SIZE, repetitions: REPS, swapRepetitions: SWAP_REPS, device: DEVICE, seed: SEED },
+    settings: {
+      fixture: SIZE,
+      repetitions: REPS,
+      overheadRepetitions: OVERHEAD_REPS,
+      swapRepetitions: SWAP_REPS,
+      device: DEVICE,
+      seed: SEED,
+    },
     notSeparatelyMeasured: [
       "cold model loads from disk (the swaps fixtures were just written, so their files are in the page cache)",
     ],
@@ -667,7 +676,7 @@ async function main() {
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   const m = report.machine;
   console.log(
-    `\n## edgecrew benchmark — ${date}\n\nMachine: ${m.cpu}, ${m.logicalCores} cores (${m.physicalCores} physical), ${m.memoryGiB} GiB, Node ${m.node}, node-llama-cpp ${m.nodeLlamaCpp}. Fixture model: \`${SIZE}\`, 1 thread, ${REPS} repetitions.\n`,
+    `\n## edgecrew benchmark — ${date}\n\nMachine: ${m.cpu}, ${m.logicalCores} cores (${m.physicalCores} physical), ${m.memoryGiB} GiB, Node ${m.node}, node-llama-cpp ${m.nodeLlamaCpp}. Fixture model: \`${SIZE}\`, 1 thread, ${REPS} repetitions (overhead ${OVERHEAD_REPS}).\n`,
   );
   console.log(table(results));
   console.log(`\nResults: ${out} (${report.totalSeconds} s)`);
