@@ -229,7 +229,14 @@ export interface Ledger {
 export interface RunEventPayloads {
   "run.started": { readonly task: string; readonly agent: string };
   /** A stored run continues after a crash or stop: `completed` subtasks are not run again. */
-  "run.resumed": { readonly completed: readonly string[]; readonly revision: number };
+  "run.resumed": {
+    readonly agent: string;
+    readonly task: string;
+    readonly completed: readonly string[];
+    readonly revision: number;
+    /** The stored plan the run continues, when planning had finished before the stop. */
+    readonly plan?: Plan;
+  };
   "plan.created": { readonly plan: Plan; readonly attempt: number };
   "plan.rejected": { readonly errors: readonly string[]; readonly attempt: number };
   "plan.revised": {

@@ -5,7 +5,7 @@
  * painter redraws the frame in place with ANSI sequences, throttled.
  */
 import type { ErrorInfo } from "../errors.js";
-import type { RunEvent, Subtask, SubtaskResult } from "../types.js";
+import type { Plan, RunEvent, Subtask, SubtaskResult } from "../types.js";
 
 /** Where a subtask stands. */
 export type SubtaskPhase = "pending" | "running" | "done" | "escalated" | "failed";
@@ -89,6 +89,14 @@ function pendingView(subtask: Subtask): SubtaskView {
   };
 }
 
+/** A plan's subtasks as views: pending, or done (and reused) for those a resumed run already holds. */
+function planViews(plan: Plan, done: readonly string[]): SubtaskView[] {
+  const held = new Set(done);
+  return plan.subtasks.map((s) =>
+    held.has(s.id) ? { ...pendingView(s), phase: "done" as const, reused: true } : pendingView(s),
+  );
+}
+
 function updateSubtask(
   state: ProgressState,
   id: string,
@@ -97,7 +105,7 @@ function updateSubtask(
 ): ProgressState {
   const index = state.subtasks.findIndex((s) => s.id === id);
   if (index === -1) {
-    // A subtask the plan never showed (e.g. a resumed run does not announce its stored plan).
+    // A subtask no plan event showed (a run.resumed written before events carried the stored plan).
     const fresh: SubtaskView = {
       id,
       worker: worker ?? "?",
@@ -132,17 +140,25 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
   switch (event.type) {
     case "run.started":
       return { ...withStart, runId: event.runId, agent: event.agent, task: event.task };
-    case "run.resumed":
-      return { ...withStart, runId: event.runId, resumedDone: event.completed };
+    case "run.resumed": {
+      const resumed = {
+        ...withStart,
+        runId: event.runId,
+        agent: event.agent,
+        task: event.task,
+        resumedDone: event.completed,
+      };
+      // The stored plan is drawn at once, its finished subtasks done, rather than as each subtask starts.
+      return event.plan === undefined
+        ? resumed
+        : { ...resumed, subtasks: planViews(event.plan, event.completed) };
+    }
     case "plan.rejected":
       return { ...withStart, planAttempts: event.attempt, planRejections: withStart.planRejections + 1 };
     case "plan.created": {
       const earlier: Record<string, SubtaskView> = { ...withStart.earlier };
       for (const s of withStart.subtasks) if (s.phase === "done") earlier[s.id] = s;
-      const resumed = new Set(withStart.resumedDone);
-      const subtasks = event.plan.subtasks.map((s) =>
-        resumed.has(s.id) ? { ...pendingView(s), phase: "done" as const, reused: true } : pendingView(s),
-      );
+      const subtasks = planViews(event.plan, withStart.resumedDone);
       return { ...withStart, planAttempts: event.attempt, subtasks, earlier };
     }
     case "plan.revised": {

@@ -2,7 +2,7 @@
  * Plain, line-per-event rendering of a run for terminals and logs: the plan, each subtask's worker and
  * validated answer, model loads, and the token ledger at the end.
  */
-import type { Ledger, RunEvent, RunResult, UsageRecord } from "../types.js";
+import type { Ledger, Plan, RunEvent, RunResult, UsageRecord } from "../types.js";
 
 function clip(text: string, max = 160): string {
   const flat = text.replace(/\s+/g, " ").trim();
@@ -19,25 +19,29 @@ function tokens(usage: readonly UsageRecord[]): string {
   return `${prompt}+${completion} tokens`;
 }
 
+/** A plan as lines: a header, then one line per subtask with its worker and dependencies. */
+function planLines(plan: Plan): string[] {
+  const lines = [`plan (${plan.subtasks.length} subtask${plan.subtasks.length === 1 ? "" : "s"}):`];
+  for (const s of plan.subtasks) {
+    const deps = s.dependsOn.length > 0 ? ` ← ${s.dependsOn.join(", ")}` : "";
+    lines.push(`  ${s.id} [${s.worker}]${deps}: ${clip(s.instruction, 120)}`);
+  }
+  return lines;
+}
+
 /** One line (or a few) for an event; undefined for events not shown. */
 export function renderEvent(event: RunEvent): string | undefined {
   switch (event.type) {
     case "run.started":
       return `run ${event.runId} · agent ${event.agent}\ntask: ${clip(event.task, 400)}`;
-    case "run.resumed":
-      return `run ${event.runId} resumed (plan revision ${event.revision}; done before: ${event.completed.length > 0 ? event.completed.join(", ") : "none"})`;
+    case "run.resumed": {
+      const head = `run ${event.runId} · agent ${event.agent} resumed (plan revision ${event.revision}; done before: ${event.completed.length > 0 ? event.completed.join(", ") : "none"})`;
+      return event.plan === undefined ? head : `${head}\n${planLines(event.plan).join("\n")}`;
+    }
     case "plan.rejected":
       return `plan rejected (attempt ${event.attempt}):\n${event.errors.map((e) => `  - ${clip(e)}`).join("\n")}`;
-    case "plan.created": {
-      const lines = [
-        `plan (${event.plan.subtasks.length} subtask${event.plan.subtasks.length === 1 ? "" : "s"}):`,
-      ];
-      for (const s of event.plan.subtasks) {
-        const deps = s.dependsOn.length > 0 ? ` ← ${s.dependsOn.join(", ")}` : "";
-        lines.push(`  ${s.id} [${s.worker}]${deps}: ${clip(s.instruction, 120)}`);
-      }
-      return lines.join("\n");
-    }
+    case "plan.created":
+      return planLines(event.plan).join("\n");
     case "plan.revised":
       return `plan revised (${event.revision}): ${clip(event.reason)}${event.reused.length > 0 ? `; reusing ${event.reused.join(", ")}` : ""}`;
     case "subtask.escalated":

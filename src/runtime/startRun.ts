@@ -171,7 +171,15 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
         };
 
   if (stored === undefined) hub.emit({ type: "run.started", task, agent: agent.name });
-  else hub.emit({ type: "run.resumed", completed: Object.keys(stored.results), revision: stored.revision });
+  else
+    hub.emit({
+      type: "run.resumed",
+      agent: stored.meta.agent,
+      task: stored.meta.task,
+      completed: Object.keys(stored.results),
+      revision: stored.revision,
+      ...(stored.plan === undefined ? {} : { plan: stored.plan }),
+    });
 
   const pending = new Set<Promise<unknown>>();
   const machine = createOrchestratorMachine({

@@ -127,9 +127,28 @@ describe("reduceProgress", () => {
     expect(JSON.stringify(before)).toBe(frozen);
   });
 
+  it("draws a resumed run's stored plan at once, with the stored subtasks done", () => {
+    const plan = {
+      subtasks: [
+        { id: "s1", worker: "researcher", instruction: "find", dependsOn: [] },
+        { id: "s2", worker: "scheduler", instruction: "plan", dependsOn: ["s1"] },
+      ],
+    };
+    const state = fold([
+      ev(0, { type: "run.resumed", agent: "demo", task: "a trip", completed: ["s1"], revision: 0, plan }),
+    ]);
+    expect([state.agent, state.task]).toEqual(["demo", "a trip"]);
+    expect(state.subtasks.map((s) => [s.id, s.phase, s.reused])).toEqual([
+      ["s1", "done", true],
+      ["s2", "pending", false],
+    ]);
+    const frame = renderFrame(state, { width: 100, now: T0 + 500 });
+    expect(frame.some((line) => line.includes("s2 scheduler") && line.includes("waiting"))).toBe(true);
+  });
+
   it("adds a subtask the plan never announced (a resumed run)", () => {
     const state = fold([
-      ev(0, { type: "run.resumed", completed: ["s1"], revision: 0 }),
+      ev(0, { type: "run.resumed", agent: "demo", task: "a trip", completed: ["s1"], revision: 0 }),
       ev(10, { type: "subtask.started", subtaskId: "s2", worker: "w", model: "m", instruction: "x" }),
     ]);
     expect(state.resumedDone).toEqual(["s1"]);
