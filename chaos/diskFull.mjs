@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { agentFile, cli, readEvents, TASK } from "./lib.mjs";
+import { agentFile, cli, processProblems, readEvents, TASK } from "./lib.mjs";
 
 const FREE_PAGES = [0, 1, 2, 3, 4, 5, 6, 8, 10, 16];
 
@@ -45,10 +45,7 @@ async function oneCase(mount, pages) {
   } catch {
     // A failure before the run had an id (the run directory could not be created) prints the error on stderr.
   }
-  if (first.timedOut) problems.push("hung: killed after 120 s");
-  else if (first.signal !== null) problems.push(`died of ${first.signal}`);
-  else if (first.code !== 0 && first.code !== 1) problems.push(`exit ${first.code}`);
-  if (/^\s+at /m.test(first.stderr)) problems.push("a stack trace on stderr");
+  problems.push(...processProblems(first, [0, 1]));
   const code = result?.error?.code ?? /^edgecrew: .*?\b([A-Z_]{6,})\b/m.exec(first.stderr)?.[1];
   const message = (result?.error?.message ?? first.stderr.trim()).split("\n")[0];
   if (first.code === 1 && code !== "RUN_STORE_FAILED" && !/ENOSPC|no space/i.test(message))

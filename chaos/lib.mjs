@@ -48,10 +48,11 @@ export function cli(args, options = {}) {
       linesAtKill = lines;
       child.kill(signal);
     };
+    const timeoutMs = options.timeoutMs ?? 60_000;
     const hang = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
-    }, options.timeoutMs ?? 60_000);
+    }, timeoutMs);
     const delayed =
       options.killAfterMs === undefined
         ? undefined
@@ -80,6 +81,7 @@ export function cli(args, options = {}) {
         stderr,
         ms: Math.round(performance.now() - started),
         timedOut,
+        timeoutMs,
         killedAtMs: killedAtMs === undefined ? undefined : Math.round(killedAtMs),
         linesAtKill,
         lines,
@@ -111,6 +113,19 @@ export const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : Math.round((s[s.length / 2 - 1] + s[s.length / 2]) / 2);
 };
 /**
+ * What is wrong with how a CLI run ended, by the rules every chaos case shares: a hang (the harness killed it),
+ * a signal death, an exit code other than `codes`, a stack trace on stderr. Empty when it ended cleanly.
+ */
+export function processProblems(r, codes) {
+  const problems = [];
+  if (r.timedOut) problems.push(`hung: killed after ${r.timeoutMs} ms`);
+  else if (r.signal !== null) problems.push(`died of ${r.signal}`);
+  else if (!codes.includes(r.code)) problems.push(`exit ${r.code}, expected ${codes.join(" or ")}`);
+  if (/^\s+at /m.test(r.stderr)) problems.push("a stack trace on stderr");
+  return problems;
+}
+
+/**
  * One bad-input case: runs the CLI and checks for a typed failure — an expected exit code, no signal, no
  * hang, a first stderr line that says what went wrong (and no stack trace).
  */
@@ -126,12 +141,8 @@ export async function badCase(name, args, { codes = [1, 2], timeoutMs = 60_000, 
     errLines.find((l) => /:\d+:\d+: /.test(l)) ??
     errLines.find((l) => !/^\[node-llama-cpp\]/.test(l));
   const noise = errLines.filter((l) => /^\[node-llama-cpp\]/.test(l)).length;
-  const problems = [];
-  if (r.timedOut) problems.push(`hung: killed after ${timeoutMs} ms`);
-  else if (r.signal !== null) problems.push(`died of ${r.signal}`);
-  else if (!codes.includes(r.code)) problems.push(`exit ${r.code}, expected ${codes.join(" or ")}`);
+  const problems = processProblems(r, codes);
   if (message === undefined) problems.push("no error line on stderr or stdout");
-  if (/^\s+at /m.test(r.stderr)) problems.push("a stack trace on stderr");
   if (pattern && !pattern.test(r.stderr)) problems.push(`stderr does not match ${pattern}`);
   return {
     name,

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { startFakeOpenAI } from "../tests/fixtures/fakeOpenAI.mjs";
-import { agentFile, cli, readEvents, TASK } from "./lib.mjs";
+import { agentFile, cli, processProblems, readEvents, TASK } from "./lib.mjs";
 
 const plan = (subtasks) =>
   JSON.stringify({
@@ -136,10 +136,7 @@ async function runCase(scratch, index, spec) {
     problems.push(`no JSON result on stdout (exit ${r.code})`);
   }
   const { expect } = spec;
-  if (r.timedOut) problems.push("hung: killed after 60 s");
-  else if (r.signal !== null) problems.push(`died of ${r.signal}`);
-  else if (r.code !== (expect.status === "completed" ? 0 : 1)) problems.push(`exit ${r.code}`);
-  if (/^\s+at /m.test(r.stderr)) problems.push("a stack trace on stderr");
+  problems.push(...processProblems(r, [expect.status === "completed" ? 0 : 1]));
   if (result !== undefined) {
     if (result.status !== expect.status) problems.push(`status ${result.status}, expected ${expect.status}`);
     if (expect.code !== undefined && result.error?.code !== expect.code)

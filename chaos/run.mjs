@@ -18,7 +18,15 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { median, prng, root } from "./lib.mjs";
 
-const SECTIONS = ["crash", "bad", "catalogue", "planner", "tools"];
+/** Each section's module and entry point; each takes `{ scratch, runs, random, log }`. */
+const SECTION_MODULES = {
+  crash: ["./crash.mjs", "crashResume"],
+  bad: ["./badInputs.mjs", "badInputs"],
+  catalogue: ["./catalogue.mjs", "yamlCatalogue"],
+  planner: ["./planner.mjs", "plannerFaults"],
+  tools: ["./tools.mjs", "toolFaults"],
+};
+const SECTIONS = Object.keys(SECTION_MODULES);
 
 if (!existsSync(join(root, "dist/index.js"))) {
   console.error("chaos: dist/ is missing; build first (npm run build), or use npm run chaos");
@@ -47,26 +55,11 @@ mkdirSync(process.env.EDGECREW_CACHE_DIR);
 const started = performance.now();
 const sections = {};
 try {
-  // The sections' modules import dist/, so they load only after the check above.
-  if (only.includes("crash")) {
-    const { crashResume } = await import("./crash.mjs");
-    sections.crash = await crashResume({ scratch, runs, random, log });
-  }
-  if (only.includes("bad")) {
-    const { badInputs } = await import("./badInputs.mjs");
-    sections.bad = await badInputs({ scratch, log });
-  }
-  if (only.includes("catalogue")) {
-    const { yamlCatalogue } = await import("./catalogue.mjs");
-    sections.catalogue = await yamlCatalogue({ scratch, log });
-  }
-  if (only.includes("planner")) {
-    const { plannerFaults } = await import("./planner.mjs");
-    sections.planner = await plannerFaults({ scratch, log });
-  }
-  if (only.includes("tools")) {
-    const { toolFaults } = await import("./tools.mjs");
-    sections.tools = await toolFaults({ scratch, log });
+  // The sections' modules import dist/, so they load only after the check above. They run in this order.
+  const context = { scratch, runs, random, log };
+  for (const name of SECTIONS.filter((section) => only.includes(section))) {
+    const [file, entry] = SECTION_MODULES[name];
+    sections[name] = await (await import(file))[entry](context);
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { cli, readEvents, root } from "./lib.mjs";
+import { cli, processProblems, readEvents, root } from "./lib.mjs";
 
 const SERVER = join(root, "chaos/faultyMcpServer.mjs");
 const TASK = "Call the tool once, then say whether it worked";
@@ -225,15 +225,11 @@ async function runCase(spec, base, control) {
   const rss = watchPeakRss(runDir);
   const r = await cli(["run", file, "--run-dir", runDir, "--json", TASK], { timeoutMs: HARNESS_TIMEOUT_MS });
   const peakRssKiB = rss.stop();
-  const problems = [];
   const errLines = r.stderr.split("\n").filter((l) => l.trim() !== "");
   const llamaLogLines = errLines.filter((l) => /^\[node-llama-cpp\]/.test(l)).length;
 
   // ── the process ──
-  if (r.timedOut) problems.push(`hung: killed by the harness after ${HARNESS_TIMEOUT_MS} ms`);
-  else if (r.signal !== null) problems.push(`died of ${r.signal}`);
-  else if (r.code !== 0 && r.code !== 1) problems.push(`exit ${r.code}, expected 0 or 1`);
-  if (/^\s+at /m.test(r.stderr)) problems.push("a stack trace on stderr");
+  const problems = processProblems(r, [0, 1]);
 
   // ── the --json result ──
   const result = parseJson(r.stdout);
