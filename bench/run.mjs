@@ -35,6 +35,7 @@ import {
   toGrammarSchema,
 } from "../dist/workers/index.js";
 import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerPrompts.js";
+import { scriptedAgent, scriptedPlanner, workerDef } from "./scripted.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZE = process.env.BENCH_MODEL ?? "bench";
@@ -59,20 +60,6 @@ const spread = (s, digits = 3) => `${fmt(s.median, digits)} [${fmt(s.min, digits
 const log = (...args) => console.error("[bench]", ...args);
 
 // ─── Fixtures shared by the model sections ──────────────────────────────────────────────────────────────
-
-function workerDef(model, overrides) {
-  return {
-    name: "w",
-    description: "bench worker",
-    model,
-    tools: [],
-    contextSize: 2048,
-    maxTokens: 64,
-    temperature: 0.8,
-    parallel: 1,
-    ...overrides,
-  };
-}
 
 function request(worker, id, instruction) {
   return {
@@ -330,27 +317,26 @@ async function prefixReuse(modelPath) {
 
 async function orchestrator() {
   const N = 50;
-  const makeWorker = (name) => ({
-    name,
-    description: `${name} worker`,
-    model: { kind: "fixture", raw: `fixture:${name}`, name, seed: 1, size: "tiny" },
-    tools: [],
-    output: DEFAULT_WORKER_OUTPUT,
-    contextSize: 512,
-    maxTokens: 32,
-    temperature: 0,
-    parallel: 4,
-  });
-  const agent = {
+  const makeWorker = (name) =>
+    workerDef(
+      { kind: "fixture", raw: `fixture:${name}`, name, seed: 1, size: "tiny" },
+      {
+        name,
+        description: `${name} worker`,
+        output: DEFAULT_WORKER_OUTPUT,
+        contextSize: 512,
+        maxTokens: 32,
+        temperature: 0,
+        parallel: 4,
+      },
+    );
+  const agent = scriptedAgent({
     name: "bench-agent",
     description: "orchestrator benchmark",
-    planner: { model: { kind: "remote", raw: "scripted:planner", provider: "scripted", model: "planner" } },
     workers: [makeWorker("alpha"), makeWorker("beta")],
-    tools: [],
     limits: { maxSubtasks: N, maxParallel: 4, maxReplans: 0, timeoutSeconds: 60, subtaskTimeoutSeconds: 10 },
-    device: { gpu: false },
     escalation: { retries: 0, to: "fail" },
-  };
+  });
   // A DAG: 10 independent roots, each with a chain of 4 dependents (50 subtasks, up to 10 ready at once).
   const subtasks = [];
   for (let i = 0; i < N; i++) {
@@ -371,20 +357,12 @@ async function orchestrator() {
     let planned = 0;
     let firstDispatch = 0;
     let executed = 0;
-    const planner = {
-      model: "scripted:planner",
-      async plan(_request, ctx) {
-        ctx.emit({ type: "plan.created", plan, attempt: 1 });
+    const planner = scriptedPlanner(plan, {
+      onPlanned: () => {
         planned = performance.now();
-        return { value: plan, usage: [usage("scripted:planner")] };
       },
-      async join(req) {
-        return { value: { kind: "answer", answer: `joined ${req.results.length}` }, usage: [] };
-      },
-      async solve() {
-        throw new Error("no escalation in the benchmark");
-      },
-    };
+      usage: [usage("scripted:planner")],
+    });
     const workers = {
       async execute(req) {
         if (executed++ === 0) firstDispatch = performance.now();

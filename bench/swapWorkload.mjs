@@ -11,6 +11,7 @@
 import { readFileSync } from "node:fs";
 import { startRun } from "../dist/runtime/startRun.js";
 import { createLocalWorkers, ModelManager } from "../dist/workers/index.js";
+import { scriptedAgent, scriptedPlanner, workerDef } from "./scripted.mjs";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
 const { models, budgetBytes, strategy, chars, subtasks: N, contextSize, seed } = config;
@@ -33,29 +34,22 @@ const output = {
   required: ["note"],
   additionalProperties: false,
 };
-const workerDefs = names.map((name, i) => ({
-  name,
-  description: `${name} bench worker`,
-  model: { kind: "file", raw: models[i], path: models[i] },
-  tools: [],
-  output,
-  contextSize,
-  maxTokens: chars + 32,
-  temperature: 0.8,
-  parallel: 1,
-}));
-const agent = {
+const workerDefs = names.map((name, i) =>
+  workerDef(
+    { kind: "file", raw: models[i], path: models[i] },
+    { name, description: `${name} bench worker`, output, contextSize, maxTokens: chars + 32 },
+  ),
+);
+const agent = scriptedAgent({
   name: "bench-swaps",
   description: "model swaps under a memory budget",
-  planner: { model: { kind: "remote", raw: "scripted:planner", provider: "scripted", model: "planner" } },
   workers: workerDefs,
-  tools: [],
   limits: { maxSubtasks: N, maxParallel: 1, maxReplans: 0, timeoutSeconds: 900, subtaskTimeoutSeconds: 300 },
   device: { gpu: false, threads: 1, memoryBytes: budgetBytes },
   // A forced-length string that zod still rejects (rare) goes to the scripted planner rather than failing the
   // run; such subtasks are counted (`escalated`), and they loaded their model like any other.
   escalation: { retries: 0, to: "planner" },
-};
+});
 // Independent subtasks in plan order alpha, beta, gamma, alpha, beta, gamma, ...
 const plan = {
   subtasks: Array.from({ length: N }, (_, i) => ({
@@ -65,19 +59,7 @@ const plan = {
     dependsOn: [],
   })),
 };
-const planner = {
-  model: "scripted:planner",
-  async plan(_request, ctx) {
-    ctx.emit({ type: "plan.created", plan, attempt: 1 });
-    return { value: plan, usage: [] };
-  },
-  async join(req) {
-    return { value: { kind: "answer", answer: `joined ${req.results.length}` }, usage: [] };
-  },
-  async solve() {
-    return { value: { note: "x".repeat(chars) }, usage: [] };
-  },
-};
+const planner = scriptedPlanner(plan, { solve: () => ({ note: "x".repeat(chars) }) });
 
 // Model events reach the run the way createCrew wires them: the manager's one channel, into the run's sink.
 let sink;
