@@ -25,7 +25,8 @@ export const MAX_SHELL_ARG_LENGTH = 8192;
 // Only what programs need to run and print sensibly; everything else (tokens, keys, proxies) stays behind.
 const PASSED_ENV = ["PATH", "LANG", "LC_ALL", "TZ", "SystemRoot", "SYSTEMROOT", "windir"];
 
-type ShellOutput = {
+/** What a shell tool call returns: how the program ended and its (capped) output. */
+export type ShellOutput = {
   exitCode: number | null;
   signal: string | null;
   stdout: string;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../../src/errors.js";
-import { createShellTools } from "../../../src/tools/builtins/shell.js";
+import { createShellTools, type ShellOutput } from "../../../src/tools/builtins/shell.js";
 import { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
 
@@ -27,14 +27,6 @@ function registry(options: { allow?: string[]; timeoutMs?: number; maxOutputByte
   }
   return reg;
 }
-
-type ShellOutput = {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-};
 
 describe.runIf(posix)("shell.run", () => {
   it("runs an allowed command with its arguments", async () => {
