@@ -1,11 +1,16 @@
 /**
- * One validator for every JSON Schema edgecrew meets (worker answers, the final answer, tool inputs): the schema
- * is compiled once into zod with `z.fromJSONSchema`, and every value is checked by it after decoding. Grammar
- * constrains generation; this is the check that always runs afterwards, whatever the grammar could express.
+ * One validator for every JSON Schema edgecrew meets (worker answers, the final answer, MCP and YAML tool inputs).
+ * Grammar constrains generation; this is the check that always runs afterwards, whatever the grammar could
+ * express. It is ajv in its 2020-12 mode with ajv-formats (see docs/DECISIONS.md, "The JSON Schema validator"),
+ * on the schema rewritten to that dialect by `normalizeSchema`, so draft-04…07 schemas validate as their authors
+ * meant. Omitted optional properties that declare a `default` take it in the value handed on.
  */
-import { z } from "zod";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import type { z } from "zod";
 import { EdgecrewError, ErrorCodes, ValidationError } from "../errors.js";
 import type { JsonSchema, JsonValue } from "../types.js";
+import { normalizeSchema } from "./normalize.js";
 
 /** The outcome of validating one value: the (parsed) value, or `path: message` strings for every problem. */
 export type ValidationResult<T> =
@@ -14,8 +19,11 @@ export type ValidationResult<T> =
 
 /** A JSON Schema compiled for repeated validation. */
 export interface CompiledSchema<T = JsonValue> {
+  /** The schema as given. */
   readonly jsonSchema: JsonSchema;
-  /** Checks a value; never throws. */
+  /** The schema in the 2020-12 spelling that the validator and the grammar compiler read. */
+  readonly normalized: JsonSchema;
+  /** Checks a value; never throws. A valid value comes back with the defaults of omitted properties filled in. */
   validate(value: unknown): ValidationResult<T>;
   /** Checks a value; throws a ValidationError listing every problem. */
   parse(value: unknown): T;
@@ -37,22 +45,78 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** The path of an ajv error, with the property a `required`/`additionalProperties` error is about appended. */
+function errorPath(error: ErrorObject): string {
+  const parts: PropertyKey[] = error.instancePath
+    .split("/")
+    .slice(1)
+    .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((part) => (/^(0|[1-9]\d*)$/.test(part) ? Number(part) : part));
+  const params = error.params as { missingProperty?: string; additionalProperty?: string };
+  if (error.keyword === "required" && params.missingProperty !== undefined) parts.push(params.missingProperty);
+  if (error.keyword === "additionalProperties" && params.additionalProperty !== undefined)
+    parts.push(params.additionalProperty);
+  return formatPath(parts);
+}
+
+function errorMessage(error: ErrorObject): string {
+  switch (error.keyword) {
+    case "required":
+      return "is required";
+    case "additionalProperties":
+      return "is not allowed (no such property)";
+    case "enum": {
+      const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
+      return allowed === undefined ? "must be one of the allowed values" : `must be one of ${JSON.stringify(allowed)}`;
+    }
+    default:
+      return error.message ?? `fails ${error.keyword}`;
+  }
+}
+
+/** Formats ajv errors as `path: message` lines, without repeats (ajv reports some problems once per branch). */
+function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
+  return [...new Set(errors.map((error) => `${errorPath(error)}: ${errorMessage(error)}`))];
+}
+
+let ajv: Ajv2020 | undefined;
+
+/** The one ajv instance: schemas are compiled without registering them, so they never clash by `$id`. */
+function validatorEngine(): Ajv2020 {
+  if (ajv === undefined) {
+    ajv = new Ajv2020({
+      strict: false,
+      allErrors: true,
+      useDefaults: true,
+      // Real schemas use patterns that are valid only without the `u` flag (e.g. `[\.\,]`).
+      unicodeRegExp: false,
+      validateSchema: false,
+      addUsedSchema: false,
+      logger: false,
+    });
+    (addFormats as unknown as (instance: Ajv2020, options: { mode: "full" }) => void)(ajv, { mode: "full" });
+  }
+  return ajv;
+}
+
 const cache = new WeakMap<JsonSchema, CompiledSchema>();
 
 /**
  * Compiles a JSON Schema into a reusable validator. Throws an EdgecrewError with code SCHEMA_INVALID when the
- * schema cannot be understood. Results are cached per schema object.
+ * schema cannot be understood (a `$ref` that points nowhere or off the document, a keyword with a value of the
+ * wrong type, a regular expression JavaScript rejects). Results are cached per schema object.
  *
  * @example
  * const schema = compileSchema({ type: "object", properties: { n: { type: "integer" } }, required: ["n"] });
- * schema.validate({ n: 1.5 }); // { ok: false, errors: ["n: Invalid input: expected int, received number"] }
+ * schema.validate({ n: 1.5 }); // { ok: false, errors: ["n: must be integer"] }
  */
 export function compileSchema(jsonSchema: JsonSchema): CompiledSchema {
   const cached = cache.get(jsonSchema);
   if (cached !== undefined) return cached;
-  let zodSchema: z.ZodType;
+  const normalized = normalizeSchema(jsonSchema);
+  let check: ValidateFunction;
   try {
-    zodSchema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
+    check = validatorEngine().compile(normalized);
   } catch (cause) {
     throw new EdgecrewError(
       ErrorCodes.SCHEMA_INVALID,
@@ -62,11 +126,13 @@ export function compileSchema(jsonSchema: JsonSchema): CompiledSchema {
   }
   const compiled: CompiledSchema = {
     jsonSchema,
+    normalized,
     validate(value) {
-      const result = zodSchema.safeParse(value);
-      return result.success
-        ? { ok: true, value: result.data as JsonValue }
-        : { ok: false, errors: formatZodIssues(result.error.issues) };
+      // ajv fills defaults in place: validate a copy so that the caller's value stays as it was.
+      const copy = structuredClone(value) as JsonValue;
+      return check(copy)
+        ? { ok: true, value: copy }
+        : { ok: false, errors: formatAjvErrors(check.errors ?? []) };
     },
     parse(value) {
       const result = compiled.validate(value);

@@ -233,7 +233,7 @@ describe("malformed agent definitions: each problem at its line:col, with its pa
     [
       "uncompilable answer schema",
       yaml(...BASE, "answer:", "  type: object", "  properties:", "    a: { type: strin }"),
-      [["10:3", "answer", "the answer schema cannot be used: unusable JSON Schema: Unsupported type: strin"]],
+      [["10:3", "answer", "the answer schema cannot be used: unusable JSON Schema: type must be JSONType or JSONType[]: strin"]],
     ],
     [
       "maxTokens that do not fit the context",

@@ -41,7 +41,7 @@ describe("compileSchema", () => {
     if (result.ok) return;
     const joined = result.errors.join("\n");
     expect(joined).toMatch(/^title: /m);
-    expect(joined).toMatch(/^days: .*<=7/m);
+    expect(joined).toMatch(/^days: .*<= ?7/m);
     expect(joined).toMatch(/^tags: /m);
     expect(joined).toMatch(/^stop\.city: /m);
     expect(joined).toMatch(/extra/);

@@ -1,0 +1,120 @@
+/**
+ * One dialect for every JSON Schema edgecrew meets. Real schemas come in draft-04, -06, -07 and 2020-12
+ * spellings (MCP servers, JSON Schema Store, OpenAPI fragments); the validator (ajv's 2020-12 mode) and the
+ * grammar compiler both read the 2020-12 spelling, so each schema is rewritten once, here:
+ *
+ * - `id` (draft-04) → `$id`; boolean `exclusiveMinimum`/`exclusiveMaximum` next to `minimum`/`maximum`
+ *   (draft-04) → numeric exclusive bounds;
+ * - array-form `items` + `additionalItems` (draft-04…07) → `prefixItems` + `items`;
+ * - `dependencies` → `dependentRequired` (array values) and `dependentSchemas` (schema values);
+ * - OpenAPI's `nullable: true` → `type` with `"null"` added (or an `anyOf` with `{type: "null"}`);
+ * - `$schema` is dropped: the dialect is now known.
+ *
+ * `$ref`s keep pointing where they pointed: the rewrite keeps every JSON pointer that a `$ref` can name
+ * (`definitions` stays `definitions`), and only renames keywords inside schema objects.
+ */
+import type { JsonObject, JsonSchema, JsonValue } from "../types.js";
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Keywords whose value is a schema. */
+const SCHEMA_VALUED = [
+  "additionalProperties",
+  "propertyNames",
+  "items",
+  "additionalItems",
+  "contains",
+  "not",
+  "if",
+  "then",
+  "else",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "contentSchema",
+] as const;
+/** Keywords whose value is an array of schemas. */
+const SCHEMA_ARRAYS = ["allOf", "anyOf", "oneOf", "prefixItems"] as const;
+/** Keywords whose value maps names to schemas. */
+const SCHEMA_MAPS = ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"] as const;
+
+/**
+ * The schema in the 2020-12 spelling (see the file comment). Returns a new object; the input is not changed.
+ * Values that are not schemas where a schema is expected are kept as they are, for the validator to reject.
+ *
+ * @example
+ * normalizeSchema({ id: "x", items: [{ type: "string" }], additionalItems: false });
+ * // { $id: "x", prefixItems: [{ type: "string" }], items: false }
+ */
+export function normalizeSchema(schema: JsonSchema): JsonSchema {
+  const { $schema: _dialect, ...rest } = schema;
+  return normalizeNode(rest) as JsonSchema;
+}
+
+function normalizeNode(node: JsonValue): JsonValue {
+  if (!isObject(node)) return node;
+  const out: JsonObject = { ...node };
+
+  if (typeof out.id === "string" && out.$id === undefined) {
+    out.$id = out.id;
+    delete out.id;
+  }
+  for (const [flag, bound] of [
+    ["exclusiveMinimum", "minimum"],
+    ["exclusiveMaximum", "maximum"],
+  ] as const) {
+    if (typeof out[flag] !== "boolean") continue;
+    const value = out[bound];
+    if (out[flag] === true && typeof value === "number") {
+      out[flag] = value;
+      delete out[bound];
+    } else {
+      delete out[flag];
+    }
+  }
+  if (Array.isArray(out.items)) {
+    out.prefixItems = out.items;
+    if (out.additionalItems !== undefined) out.items = out.additionalItems;
+    else delete out.items;
+    delete out.additionalItems;
+  } else if (out.additionalItems !== undefined) {
+    // Without array-form items, additionalItems has no effect.
+    delete out.additionalItems;
+  }
+  if (isObject(out.dependencies)) {
+    const required: JsonObject = isObject(out.dependentRequired) ? { ...out.dependentRequired } : {};
+    const schemas: JsonObject = isObject(out.dependentSchemas) ? { ...out.dependentSchemas } : {};
+    for (const [name, value] of Object.entries(out.dependencies)) {
+      if (Array.isArray(value)) required[name] = value;
+      else schemas[name] = value;
+    }
+    delete out.dependencies;
+    if (Object.keys(required).length > 0) out.dependentRequired = required;
+    if (Object.keys(schemas).length > 0) out.dependentSchemas = schemas;
+  }
+  if (out.nullable === true) {
+    delete out.nullable;
+    if (typeof out.type === "string") out.type = out.type === "null" ? "null" : [out.type, "null"];
+    else if (Array.isArray(out.type) && !out.type.includes("null")) out.type = [...out.type, "null"];
+    else if (out.type === undefined && (Array.isArray(out.enum) || out.const !== undefined)) {
+      if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    }
+  } else if (out.nullable === false) {
+    delete out.nullable;
+  }
+
+  for (const key of SCHEMA_VALUED) if (out[key] !== undefined) out[key] = normalizeNode(out[key]);
+  for (const key of SCHEMA_ARRAYS) {
+    const value = out[key];
+    if (Array.isArray(value)) out[key] = value.map(normalizeNode);
+  }
+  for (const key of SCHEMA_MAPS) {
+    const value = out[key];
+    if (!isObject(value)) continue;
+    const mapped: JsonObject = {};
+    for (const [name, member] of Object.entries(value)) mapped[name] = normalizeNode(member);
+    out[key] = mapped;
+  }
+  return out;
+}
