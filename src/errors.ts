@@ -29,6 +29,11 @@ export const ErrorCodes = {
   SUBTASK_FAILED: "SUBTASK_FAILED",
   /** A JSON Schema (a worker's `output`, an agent's `answer`, a tool's input) cannot be used. */
   SCHEMA_INVALID: "SCHEMA_INVALID",
+  /**
+   * A grammar-constrained output (an answer, a tool call, a plan) cannot be guaranteed to close within its token
+   * budget, even with every length its schema leaves open at its smallest; `context.tokensNeeded` says how many.
+   */
+  TOKEN_BUDGET_EXCEEDED: "TOKEN_BUDGET_EXCEEDED",
   /** A value failed validation against a JSON Schema / zod schema. */
   OUTPUT_INVALID: "OUTPUT_INVALID",
   /** A tool name that no registry knows. */

@@ -33,6 +33,7 @@ const USAGE_CODES = new Set<string>([
   ErrorCodes.USAGE,
   ErrorCodes.MODEL_REF_INVALID,
   ErrorCodes.SCHEMA_INVALID,
+  ErrorCodes.TOKEN_BUDGET_EXCEEDED,
 ]);
 
 /** Maps an error to the process exit code. */

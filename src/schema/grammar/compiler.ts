@@ -1,0 +1,434 @@
+/**
+ * The schema → grammar compiler: walks a (normalized) JSON Schema and builds the grammar of the JSON text its
+ * instances are written as, recording for each keyword how it is enforced (report.ts). Objects and arrays
+ * have modules of their own (objects.ts, arrays.ts); numbers, formats and patterns too (numbers.ts,
+ * formats.ts, regex.ts).
+ *
+ * Soundness comes first: the grammar admits only text the schema accepts, except where the report says a
+ * keyword is left to the validator. Where the schema leaves lengths open, the grammar bounds them (`Caps`), so
+ * every generation can end; `index.ts` tightens those caps until the longest output fits a token budget.
+ */
+import type { JsonObject, JsonValue } from "../../types.js";
+import { arrayExpr } from "./arrays.js";
+import { formatExpr, GRAMMAR_FORMATS } from "./formats.js";
+import { alt, type GExpr, type GrammarBuilder, isNever, lit, NEVER, ref, seq } from "./ir.js";
+import { boundedString, COLON, delimitedList, JsonStringEncoder, jsonLiteral } from "./jsonText.js";
+import { isAnnotation, mergeSchemas } from "./merge.js";
+import { integerGrammar, type NumberBounds, type NumberGrammar, numberGrammar } from "./numbers.js";
+import { objectExpr } from "./objects.js";
+import { childPointer, type RefIndex } from "./refs.js";
+import { regexToExpr } from "./regex.js";
+import type { Report } from "./report.js";
+
+/** The bounds the grammar puts where the schema leaves lengths open (and on declared ones above them). */
+export interface Caps {
+  /** Longest string (characters) where `maxLength` is absent or larger. */
+  readonly stringMax: number;
+  /** Most array items where `maxItems` is absent or larger. */
+  readonly arrayMax: number;
+  /** Most properties an object may add beyond its declared ones (additional, pattern or free-form). */
+  readonly propsMax: number;
+  /** How many times a recursive `$ref` may be expanded inside itself. */
+  readonly recursion: number;
+  /** Nesting depth of arrays and objects in a value the schema leaves free (`{}` or `true`). */
+  readonly anyDepth: number;
+}
+
+/** Where in the schema the compiler is: the pointer of the schema object, and the `$ref` targets entered. */
+export interface Where {
+  readonly pointer: string;
+  readonly refs: readonly string[];
+}
+
+const TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"] as const;
+type TypeName = (typeof TYPES)[number];
+
+const OBJECT_KEYWORDS = [
+  "properties",
+  "additionalProperties",
+  "patternProperties",
+  "propertyNames",
+  "required",
+  "minProperties",
+  "maxProperties",
+  "dependentRequired",
+];
+const ARRAY_KEYWORDS = ["items", "prefixItems", "contains", "minItems", "maxItems"];
+const STRING_KEYWORDS = ["minLength", "maxLength", "pattern", "format"];
+const NUMBER_KEYWORDS = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
+/** ajv-formats' formats the grammar does not write: the validator checks them. Others are unknown: ignored. */
+const VALIDATOR_FORMATS = new Set([
+  "regex",
+  "byte",
+  "int32",
+  "int64",
+  "float",
+  "double",
+  "password",
+  "binary",
+  "url",
+  "iso-time",
+  "iso-date-time",
+  "json-pointer-uri-fragment",
+]);
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function hasAny(schema: JsonObject, keywords: readonly string[]): boolean {
+  return keywords.some((keyword) => schema[keyword] !== undefined);
+}
+
+/** The compiler for one schema document and one set of caps (see the file comment). */
+export class SchemaCompiler {
+  readonly builder: GrammarBuilder;
+  readonly report: Report;
+  readonly caps: Caps;
+  readonly strings: JsonStringEncoder;
+  readonly #index: RefIndex;
+  readonly #refMemo = new Map<string, GExpr>();
+  readonly #any = new Map<number, GExpr>();
+
+  constructor(index: RefIndex, builder: GrammarBuilder, report: Report, caps: Caps) {
+    this.#index = index;
+    this.builder = builder;
+    this.report = report;
+    this.caps = caps;
+    this.strings = new JsonStringEncoder(builder);
+  }
+
+  /** The grammar of the whole document. */
+  root(): GExpr {
+    return this.value(this.#index.root, { pointer: "#", refs: [] });
+  }
+
+  /** The grammar of the JSON text of values valid against `schema`, found at `where`. */
+  value(schema: JsonValue | undefined, where: Where): GExpr {
+    if (schema === undefined || schema === true) return this.any();
+    if (schema === false) return NEVER;
+    if (!isObject(schema)) {
+      this.report.set(where.pointer, "(schema)", "unsupported", "a schema must be an object or a boolean");
+      return NEVER;
+    }
+    this.report.classify(where.pointer, schema);
+    if (typeof schema.$ref === "string") return this.#ref(schema, where);
+    if (Array.isArray(schema.allOf)) return this.#allOf(schema, where);
+    if (Array.isArray(schema.anyOf)) return this.#union(schema, "anyOf", where);
+    if (Array.isArray(schema.oneOf)) return this.#union(schema, "oneOf", where);
+    if (schema.const !== undefined || Array.isArray(schema.enum)) return this.#literals(schema, where);
+    const types = this.#types(schema, where);
+    return alt(...types.map((type) => this.#typed(schema, type, where)));
+  }
+
+  /** Any JSON value, bounded by the caps (for `{}`, `true` and unconstrained parts). */
+  any(depth: number = this.caps.anyDepth): GExpr {
+    const known = this.#any.get(depth);
+    if (known !== undefined) return known;
+    const name = this.builder.reserve(`any-${depth}`);
+    this.#any.set(depth, ref(name));
+    const scalars = [
+      lit("null"),
+      lit("true"),
+      lit("false"),
+      numberGrammar({}, this.builder).expr,
+      boundedString(this.builder, 0, this.caps.stringMax),
+    ];
+    const nested: GExpr[] = [];
+    if (depth > 0) {
+      const inner = this.any(depth - 1);
+      nested.push(delimitedList("[", inner, "]", 0, this.caps.arrayMax));
+      const key = boundedString(this.builder, 0, Math.min(this.caps.stringMax, 64));
+      nested.push(delimitedList("{", seq(key, COLON, inner), "}", 0, this.caps.propsMax));
+    }
+    return this.builder.define(name, alt(...scalars, ...nested));
+  }
+
+  #ref(schema: JsonObject, where: Where): GExpr {
+    const reference = schema.$ref as string;
+    const target = this.#index.resolve(reference, where.pointer);
+    if ("error" in target) {
+      this.report.set(where.pointer, "$ref", "unsupported", target.error);
+      return this.any();
+    }
+    const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
+    if (depth >= this.caps.recursion) {
+      this.report.set(
+        where.pointer,
+        "$ref",
+        "grammar",
+        `recursion expanded ${this.caps.recursion} levels deep`,
+      );
+      return NEVER;
+    }
+    const inner: Where = { pointer: target.pointer, refs: [...where.refs, target.pointer] };
+    const siblings = Object.fromEntries(
+      Object.entries(schema).filter(([key]) => key !== "$ref" && !isAnnotation(key) && key !== "$defs"),
+    );
+    if (Object.keys(siblings).length > 0) {
+      // 2020-12: keywords next to `$ref` apply too, so the target and its siblings intersect.
+      if (target.schema === false) return NEVER;
+      if (isObject(target.schema)) this.report.classify(target.pointer, target.schema);
+      const base = isObject(target.schema) ? target.schema : {};
+      const merged = mergeSchemas(base, siblings);
+      for (const keyword of merged.inexact)
+        this.report.set(where.pointer, keyword, "validator", "next to $ref");
+      return this.value(merged.schema, { pointer: where.pointer, refs: inner.refs });
+    }
+    const cycle = this.#index.cycleOf(target.pointer);
+    const key =
+      cycle.length === 0
+        ? target.pointer
+        : `${target.pointer}|${cycle.map((member) => inner.refs.filter((p) => p === member).length).join(",")}`;
+    const known = this.#refMemo.get(key);
+    if (known !== undefined) return known;
+    const hint = `def-${target.pointer.split("/").at(-1) ?? "root"}`;
+    if (cycle.length === 0) {
+      const expr = this.builder.rule(hint, this.value(target.schema, inner));
+      this.#refMemo.set(key, expr);
+      return expr;
+    }
+    // A recursive definition: name the rule first so that the body can refer to it.
+    const name = this.builder.reserve(hint);
+    this.#refMemo.set(key, ref(name));
+    const body = this.value(target.schema, inner);
+    this.builder.define(name, body);
+    if (isNever(body)) this.#refMemo.set(key, NEVER);
+    return isNever(body) ? NEVER : ref(name);
+  }
+
+  #allOf(schema: JsonObject, where: Where): GExpr {
+    const { allOf, ...rest } = schema;
+    let merged: JsonObject = rest;
+    let refs = where.refs;
+    for (const [index, member] of (allOf as JsonValue[]).entries()) {
+      const memberWhere = { pointer: childPointer(where.pointer, "allOf", index), refs };
+      const resolved = this.#inline(member, memberWhere);
+      if (resolved === undefined) return NEVER;
+      refs = resolved.refs;
+      if (isObject(resolved.schema)) this.report.classify(resolved.pointer, resolved.schema);
+      const step = mergeSchemas(merged, resolved.schema);
+      for (const keyword of step.inexact) {
+        this.report.set(where.pointer, "allOf", "validator", `members disagree on ${keyword}`);
+      }
+      merged = step.schema;
+    }
+    return this.value(merged, { pointer: where.pointer, refs });
+  }
+
+  /**
+   * A member of `allOf` as an object schema to merge: `$ref`s followed (and counted as recursion), `true` as
+   * `{}`; `undefined` when the member admits nothing (`false`, or recursion cut).
+   */
+  #inline(
+    member: JsonValue,
+    where: Where,
+  ): { schema: JsonObject; pointer: string; refs: readonly string[] } | undefined {
+    if (member === true) return { schema: {}, pointer: where.pointer, refs: where.refs };
+    if (!isObject(member)) return undefined;
+    if (typeof member.$ref !== "string") return { schema: member, pointer: where.pointer, refs: where.refs };
+    const target = this.#index.resolve(member.$ref, where.pointer);
+    if ("error" in target) {
+      this.report.set(where.pointer, "$ref", "unsupported", target.error);
+      return { schema: {}, pointer: where.pointer, refs: where.refs };
+    }
+    const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
+    if (depth >= this.caps.recursion) return undefined;
+    const { $ref: _ref, ...siblings } = member;
+    const refs = [...where.refs, target.pointer];
+    const inner = this.#inline(target.schema, { pointer: target.pointer, refs });
+    if (inner === undefined) return undefined;
+    return { schema: mergeSchemas(inner.schema, siblings).schema, pointer: target.pointer, refs: inner.refs };
+  }
+
+  #union(schema: JsonObject, keyword: "anyOf" | "oneOf", where: Where): GExpr {
+    const { [keyword]: members, ...base } = schema;
+    const list = members as JsonValue[];
+    if (keyword === "oneOf" && list.length > 1) {
+      this.report.set(
+        where.pointer,
+        "oneOf",
+        "grammar",
+        "exclusivity (exactly one) is checked by the validator",
+      );
+      this.report.set(where.pointer, "oneOf (exactly one)", "validator");
+    }
+    const constrained = Object.keys(base).some((key) => !isAnnotation(key) && key !== "$defs");
+    return alt(
+      ...list.map((member, index) => {
+        const memberWhere = { pointer: childPointer(where.pointer, keyword, index), refs: where.refs };
+        if (!constrained || !isObject(member)) {
+          return constrained && member === true ? this.value(base, where) : this.value(member, memberWhere);
+        }
+        // Keywords next to the combinator apply to every alternative.
+        if (typeof member.$ref !== "string") this.report.classify(memberWhere.pointer, member);
+        const merged = mergeSchemas(base, member);
+        for (const inexact of merged.inexact)
+          this.report.set(where.pointer, inexact, "validator", `next to ${keyword}`);
+        return this.value(merged.schema, { pointer: where.pointer, refs: where.refs });
+      }),
+    );
+  }
+
+  #literals(schema: JsonObject, where: Where): GExpr {
+    const values = schema.const !== undefined ? [schema.const] : (schema.enum as JsonValue[]);
+    const types =
+      typeof schema.type === "string" ? [schema.type] : Array.isArray(schema.type) ? schema.type : undefined;
+    const kept = values.filter(
+      (value) => types === undefined || types.some((type) => matchesType(value, String(type))),
+    );
+    for (const keyword of [...STRING_KEYWORDS, ...NUMBER_KEYWORDS, ...OBJECT_KEYWORDS, ...ARRAY_KEYWORDS]) {
+      if (schema[keyword] !== undefined)
+        this.report.set(where.pointer, keyword, "validator", "next to enum/const");
+    }
+    return alt(...kept.map(jsonLiteral));
+  }
+
+  #types(schema: JsonObject, where: Where): TypeName[] {
+    const declared =
+      typeof schema.type === "string" ? [schema.type] : Array.isArray(schema.type) ? schema.type : [];
+    const known = declared.filter((type): type is TypeName => TYPES.includes(type as TypeName));
+    for (const type of declared) {
+      if (!known.includes(type as TypeName)) {
+        this.report.set(where.pointer, "type", "unsupported", `unknown type ${JSON.stringify(type)}`);
+      }
+    }
+    if (declared.length > 0) return [...new Set(known)];
+    // No type: the keywords say what the value is meant to be; a subset of what the schema admits, so sound.
+    if (hasAny(schema, OBJECT_KEYWORDS)) return ["object"];
+    if (hasAny(schema, ARRAY_KEYWORDS)) return ["array"];
+    if (hasAny(schema, STRING_KEYWORDS)) return ["string"];
+    if (hasAny(schema, NUMBER_KEYWORDS)) return ["number"];
+    return [...TYPES.filter((type) => type !== "integer")];
+  }
+
+  #typed(schema: JsonObject, type: TypeName, where: Where): GExpr {
+    switch (type) {
+      case "null":
+        return lit("null");
+      case "boolean":
+        return alt(lit("true"), lit("false"));
+      case "integer":
+        return this.#number(integerGrammar(bounds(schema), this.builder), where);
+      case "number":
+        return this.#number(numberGrammar(bounds(schema), this.builder), where);
+      case "string":
+        return this.#string(schema, where);
+      case "array":
+        return arrayExpr(this, schema, where);
+      case "object":
+        return objectExpr(this, schema, where);
+    }
+  }
+
+  /**
+   * A pattern's grammar whose longest text respects `maxLength`: open repetitions are bounded by the largest
+   * count that keeps it within (binary search), so the grammar stays sound where a regex alone would run long.
+   */
+  #pattern(
+    pattern: string,
+    cap: number,
+    declaredMax: number | undefined,
+  ): { ok: true; expr: GExpr; exact: boolean; repeat: number } | { ok: false; reason: string } {
+    const attempt = (repeat: number) => regexToExpr(pattern, this.builder, { maxRepeat: repeat });
+    const first = attempt(cap);
+    if (!first.ok) return first;
+    const fits = (expr: GExpr) => declaredMax === undefined || this.builder.maxLength(expr) <= declaredMax;
+    if (fits(first.expr)) return { ...first, repeat: cap };
+    let low = 0;
+    let high = cap;
+    let best: { expr: GExpr; exact: boolean; repeat: number } | undefined;
+    while (low <= high) {
+      const middle = Math.floor((low + high) / 2);
+      const result = attempt(middle);
+      if (result.ok && fits(result.expr)) {
+        best = { expr: result.expr, exact: false, repeat: middle };
+        low = middle + 1;
+      } else high = middle - 1;
+    }
+    // Even the fewest repetitions run past maxLength: the grammar writes the pattern, the validator the length.
+    return best === undefined ? { ...first, repeat: cap } : { ok: true, ...best };
+  }
+
+  #number(grammar: NumberGrammar, where: Where): GExpr {
+    for (const keyword of grammar.approximated) {
+      this.report.set(where.pointer, keyword, "validator", "beyond the digits the grammar writes");
+    }
+    return grammar.expr;
+  }
+
+  #string(schema: JsonObject, where: Where): GExpr {
+    const minLength = count(schema.minLength) ?? 0;
+    const declaredMax = count(schema.maxLength);
+    const max = Math.max(minLength, Math.min(declaredMax ?? this.caps.stringMax, this.caps.stringMax));
+    if (declaredMax !== undefined && declaredMax > max) {
+      this.report.set(where.pointer, "maxLength", "grammar", `capped to ${max} characters`);
+    }
+    const format = typeof schema.format === "string" ? schema.format : undefined;
+    const pattern = typeof schema.pattern === "string" ? schema.pattern : undefined;
+    let content: GExpr | undefined;
+    if (pattern !== undefined) {
+      const regex = this.#pattern(pattern, max, declaredMax);
+      if (regex.ok) {
+        content = regex.expr;
+        if (!regex.exact)
+          this.report.set(where.pointer, "pattern", "grammar", `open repetitions bounded to ${regex.repeat}`);
+      } else this.report.set(where.pointer, "pattern", "validator", regex.reason);
+      if (format !== undefined) this.report.set(where.pointer, "format", "validator", "next to pattern");
+    } else if (format !== undefined) {
+      if (GRAMMAR_FORMATS.has(format)) content = formatExpr(format, this.builder);
+      else if (VALIDATOR_FORMATS.has(format)) this.report.set(where.pointer, "format", "validator");
+      else this.report.set(where.pointer, "format", "annotation", `unknown format "${format}": not checked`);
+    }
+    if (content === undefined) return boundedString(this.builder, minLength, max);
+    const shortest = this.builder.minLength(content);
+    const longest = this.builder.maxLength(content);
+    if (shortest < minLength || (declaredMax !== undefined && longest > declaredMax)) {
+      for (const keyword of ["minLength", "maxLength"]) {
+        if (schema[keyword] !== undefined) {
+          this.report.set(
+            where.pointer,
+            keyword,
+            "validator",
+            `next to ${pattern !== undefined ? "pattern" : "format"}`,
+          );
+        }
+      }
+    }
+    return this.strings.string(content);
+  }
+}
+
+function count(value: JsonValue | undefined): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+function bounds(schema: JsonObject): NumberBounds {
+  const out: { -readonly [K in keyof NumberBounds]: number } = {};
+  for (const key of ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] as const) {
+    const value = schema[key];
+    if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
+  }
+  return out;
+}
+
+function matchesType(value: JsonValue, type: string): boolean {
+  switch (type) {
+    case "null":
+      return value === null;
+    case "boolean":
+      return typeof value === "boolean";
+    case "integer":
+      return typeof value === "number" && Number.isInteger(value);
+    case "number":
+      return typeof value === "number";
+    case "string":
+      return typeof value === "string";
+    case "array":
+      return Array.isArray(value);
+    case "object":
+      return isObject(value);
+    default:
+      return false;
+  }
+}

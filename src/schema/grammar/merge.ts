@@ -1,0 +1,172 @@
+/**
+ * Intersection of two schemas, for `allOf` and for combinators that sit next to other keywords (`{type: object,
+ * properties: …, anyOf: [{required: [a]}, {required: [b]}]}` is the union of two merged schemas). A grammar has
+ * no intersection, so the keywords are combined one by one: bounds take the tighter value, `properties` and
+ * `required` unite, `type` and `enum` intersect. Where two values cannot be combined exactly (two different
+ * `pattern`s, say), the first one stays for the grammar and the keyword is named in `inexact`: the validator,
+ * which always checks the original schema, enforces the rest.
+ */
+import type { JsonObject, JsonValue } from "../../types.js";
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A merged schema and the keywords the merge could not combine exactly. */
+export interface Merged {
+  readonly schema: JsonObject;
+  readonly inexact: readonly string[];
+}
+
+const LOWER = ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"];
+const UPPER = ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"];
+/** Keywords whose values become one `allOf` of both. */
+const SCHEMA_VALUED = ["additionalProperties", "items", "propertyNames", "contains", "unevaluatedProperties"];
+
+function sameJson(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function bothOf(a: JsonValue, b: JsonValue): JsonValue {
+  if (sameJson(a, b)) return a;
+  if (a === true) return b;
+  if (b === true) return a;
+  if (a === false || b === false) return false;
+  return { allOf: [a, b] };
+}
+
+function typeSet(value: JsonValue | undefined): string[] | undefined {
+  if (typeof value === "string") return [value];
+  return Array.isArray(value) ? value.filter((t): t is string => typeof t === "string") : undefined;
+}
+
+function intersectTypes(a: JsonValue | undefined, b: JsonValue | undefined): JsonValue | undefined {
+  const left = typeSet(a);
+  const right = typeSet(b);
+  if (left === undefined) return b;
+  if (right === undefined) return a;
+  const out: string[] = [];
+  for (const type of left) {
+    if (right.includes(type)) out.push(type);
+    else if (type === "integer" && right.includes("number")) out.push("integer");
+    else if (type === "number" && right.includes("integer")) out.push("integer");
+  }
+  const unique = [...new Set(out)];
+  return unique.length === 1 ? (unique[0] as string) : unique;
+}
+
+/**
+ * The intersection of `a` and `b` (see the file comment). Neither input is changed.
+ *
+ * @example
+ * mergeSchemas({ type: "object", properties: { a: { type: "string" } } }, { required: ["a"], properties: { b: {} } });
+ * // { schema: { type: "object", properties: { a: …, b: {} }, required: ["a"] }, inexact: [] }
+ */
+export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
+  const out: JsonObject = { ...a };
+  const inexact: string[] = [];
+  for (const [key, value] of Object.entries(b)) {
+    const mine = out[key];
+    if (mine === undefined) {
+      out[key] = value;
+      continue;
+    }
+    if (sameJson(mine, value)) continue;
+    if (LOWER.includes(key) && typeof mine === "number" && typeof value === "number") {
+      out[key] = Math.max(mine, value);
+    } else if (UPPER.includes(key) && typeof mine === "number" && typeof value === "number") {
+      out[key] = Math.min(mine, value);
+    } else if (key === "type") {
+      const type = intersectTypes(mine, value);
+      if (type !== undefined) out.type = type;
+    } else if (key === "required" && Array.isArray(mine) && Array.isArray(value)) {
+      out.required = [...new Set([...mine, ...value])];
+    } else if (key === "enum" && Array.isArray(mine) && Array.isArray(value)) {
+      out.enum = mine.filter((item) => value.some((other) => sameJson(item, other)));
+    } else if (
+      (key === "properties" || key === "patternProperties" || key === "$defs") &&
+      isObject(mine) &&
+      isObject(value)
+    ) {
+      const merged: JsonObject = { ...mine };
+      for (const [name, schema] of Object.entries(value)) {
+        merged[name] = merged[name] === undefined ? schema : bothOf(merged[name] as JsonValue, schema);
+      }
+      out[key] = merged;
+    } else if (key === "dependentRequired" && isObject(mine) && isObject(value)) {
+      const merged: JsonObject = { ...mine };
+      for (const [name, list] of Object.entries(value)) {
+        const before = Array.isArray(merged[name]) ? (merged[name] as JsonValue[]) : [];
+        merged[name] = [...new Set([...before, ...(Array.isArray(list) ? list : [])])];
+      }
+      out[key] = merged;
+    } else if (key === "prefixItems" && Array.isArray(mine) && Array.isArray(value)) {
+      const length = Math.max(mine.length, value.length);
+      out.prefixItems = Array.from({ length }, (_, i) =>
+        mine[i] === undefined
+          ? (value[i] as JsonValue)
+          : value[i] === undefined
+            ? mine[i]
+            : bothOf(mine[i], value[i]),
+      );
+    } else if (SCHEMA_VALUED.includes(key)) {
+      out[key] = bothOf(mine, value);
+    } else if ((key === "anyOf" || key === "oneOf") && Array.isArray(mine) && Array.isArray(value)) {
+      // (a1 | a2) & (b1 | b2) = a1&b1 | a1&b2 | …, while that stays small.
+      if (mine.length * value.length <= 64) {
+        out[key] = mine.flatMap((left) => value.map((right) => bothOf(left, right)));
+      } else inexact.push(key);
+    } else if (key === "allOf" && Array.isArray(mine) && Array.isArray(value)) {
+      out.allOf = [...mine, ...value];
+    } else if (key === "const" || (key === "enum" && !Array.isArray(value))) {
+      // Two different constants: nothing satisfies both.
+      out.enum = [];
+      delete out.const;
+    } else if (isAnnotation(key)) {
+      // Titles, descriptions and the like: keep the first.
+    } else {
+      // pattern, format, multipleOf, not, if/then/else, …: the first stays; the validator checks both.
+      inexact.push(key);
+    }
+  }
+  // `additionalProperties: false` in one member forbids the properties only the other member declares.
+  for (const side of [a, b]) {
+    if (side.additionalProperties !== false || !isObject(out.properties)) continue;
+    const own = isObject(side.properties) ? side.properties : {};
+    const kept: JsonObject = {};
+    for (const [name, schema] of Object.entries(out.properties)) {
+      if (own[name] !== undefined) kept[name] = schema;
+      else if (Array.isArray(out.required) && out.required.includes(name))
+        inexact.push("additionalProperties");
+    }
+    out.properties = kept;
+  }
+  if (out.const !== undefined && Array.isArray(out.enum)) {
+    const constant = out.const;
+    out.enum = out.enum.filter((item) => sameJson(item, constant));
+    delete out.const;
+  }
+  return { schema: out, inexact };
+}
+
+const ANNOTATIONS = new Set([
+  "title",
+  "description",
+  "$comment",
+  "examples",
+  "default",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+  "$id",
+  "$anchor",
+  "$schema",
+  "definitions",
+  "contentMediaType",
+  "contentEncoding",
+]);
+
+/** Keywords that carry no constraint. */
+export function isAnnotation(keyword: string): boolean {
+  return ANNOTATIONS.has(keyword);
+}

@@ -1,0 +1,390 @@
+/**
+ * Grammars of JSON numbers within JSON Schema bounds. A model that decodes under a loose number grammar writes
+ * values the schema refuses (a `count` of 1–10 decoded as 0, -2.7, 246 or 2e+38) or values that overflow to
+ * ±Infinity (a 16-digit exponent); both cost a retry on a small device. The grammars here admit only texts whose
+ * value lies within the bounds, built digit-wise: the integer part by ranges of same-length digit strings (as
+ * llama.cpp's json-schema-to-grammar does for integer ranges), the fraction by ranges of zero-padded digit
+ * strings, so that `1.5`, `1.50` and `1.500` are one value.
+ *
+ * Bounds are compared as the exact decimals the schema spelled (the shortest text of each bound), and exclusive
+ * bounds are also kept clear of the double rounding a JavaScript validator does after `JSON.parse` (see
+ * {@link numberGrammar}). Every value is computed as a `bigint` scaled by 10^{@link MAX_FRACTION_DIGITS}.
+ */
+
+import { alt, chars, cls, EMPTY, type GExpr, type GrammarBuilder, lit, NEVER, opt, rep, seq } from "./ir.js";
+
+/** Numeric bounds of a JSON Schema (2020-12 spelling: exclusive bounds are numbers). Any may be absent. */
+export interface NumberBounds {
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly exclusiveMaximum?: number;
+}
+
+/** What the grammar could not enforce exactly, for the compiler's report. */
+export interface NumberGrammar {
+  readonly expr: GExpr;
+  /** Bounds (keyword names) the grammar enforces exactly. */
+  readonly enforced: readonly string[];
+  /** Bounds left to the validator (e.g. a bound with more fraction digits than the grammar writes). */
+  readonly approximated: readonly string[];
+}
+
+/**
+ * The most digits of an integer part: those of `Number.MAX_SAFE_INTEGER` (16). Integer grammars stop at
+ * ±`Number.MAX_SAFE_INTEGER` itself, so every integer they admit parses exactly; number grammars admit 16 digits
+ * (up to 9999999999999999.…), which keeps the largest value finite even with an exponent.
+ */
+export const MAX_INTEGER_DIGITS = 16;
+
+/**
+ * The most fraction digits a number grammar writes (15): a double holds 15 significant decimal digits faithfully,
+ * and a bound written with more than 15 fraction digits is rare enough to be rounded (soundly) and reported.
+ */
+export const MAX_FRACTION_DIGITS = 15;
+
+/**
+ * The most exponent digits of an unbounded number (2): with at most 16 integer digits the largest value is below
+ * 10^16 × 10^99 = 10^115 and the smallest non-zero one above 10^-114, far inside the finite doubles, so a decoded
+ * value is never ±Infinity. Bounded numbers are written without an exponent.
+ */
+export const MAX_EXPONENT_DIGITS = 2;
+
+type Keyword = keyof NumberBounds;
+/** A rational with a positive denominator. */
+interface Ratio {
+  readonly num: bigint;
+  readonly den: bigint;
+}
+/** One bound resolved to the grid: the scaled value it allows up to, and whether that is the bound itself. */
+interface Resolved {
+  readonly keyword: Keyword;
+  readonly value: bigint;
+  readonly exact: boolean;
+}
+
+const DIGIT = cls([[0x30, 0x39]]);
+const NONZERO = cls([[0x31, 0x39]]);
+const UNIT = 10n ** BigInt(MAX_FRACTION_DIGITS);
+/** The largest scaled magnitude a bounded number grammar writes: 16 nines, a point, 15 nines. */
+const NUMBER_LIMIT = 10n ** BigInt(MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS) - 1n;
+const INTEGER_LIMIT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The grammar of a JSON integer (`-?(0|[1-9][0-9]*)`, no fraction, no exponent) within `bounds`, clamped to
+ * ±`Number.MAX_SAFE_INTEGER` so that every admitted text parses to exactly the integer it spells. Non-integer
+ * bounds round inwards (minimum 1.5 admits 2 and up), exclusive bounds step past themselves. `-0` is admitted
+ * exactly when 0 is in range (it is the value 0). When no integer is in range the expression is NEVER, which the
+ * caller reports; a bound beyond ±`Number.MAX_SAFE_INTEGER` is listed in `approximated`.
+ */
+export function integerGrammar(bounds: NumberBounds, builder: GrammarBuilder): NumberGrammar {
+  const lows: Resolved[] = [];
+  const highs: Resolved[] = [];
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = checked(bounds);
+  // Integers up to 2^53 are exact doubles, so comparing them with a bound's exact value is what a validator does.
+  if (minimum !== undefined) lows.push(integerBound("minimum", BigInt(Math.ceil(minimum))));
+  if (exclusiveMinimum !== undefined)
+    lows.push(integerBound("exclusiveMinimum", BigInt(Math.floor(exclusiveMinimum)) + 1n));
+  if (maximum !== undefined) highs.push(integerBound("maximum", BigInt(Math.floor(maximum))));
+  if (exclusiveMaximum !== undefined)
+    highs.push(integerBound("exclusiveMaximum", BigInt(Math.ceil(exclusiveMaximum)) - 1n));
+  const lo = extreme("max", -INTEGER_LIMIT, ...lows.map((b) => b.value));
+  const hi = extreme("min", INTEGER_LIMIT, ...highs.map((b) => b.value));
+  const expr =
+    lo > hi
+      ? NEVER
+      : builder.rule(
+          lows.length + highs.length > 0 ? "integer-range" : "integer",
+          signed(lo, hi, 0, builder),
+        );
+  return report(expr, lows, highs);
+}
+
+/**
+ * The grammar of a JSON number within `bounds`. Without bounds: `-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,15})?
+ * ([eE][-+]?[0-9]{1,2})?`, which never overflows to ±Infinity (see {@link MAX_EXPONENT_DIGITS}). With any bound:
+ * no exponent, at most {@link MAX_INTEGER_DIGITS} integer and {@link MAX_FRACTION_DIGITS} fraction digits, and
+ * the bounds enforced exactly, trailing zeros included (exclusiveMinimum 0 refuses `0`, `0.000` and `-0`).
+ * Values that need an exponent to fit the digit limits (1e-20, 1e20) are therefore not admitted when bounded.
+ *
+ * `-0` (in any spelling) is admitted exactly when 0 is in range. An exclusive bound also refuses the texts that
+ * lie past it by less than half a double's spacing, which `JSON.parse` would round onto the bound itself
+ * (exclusiveMinimum 100 refuses 100.000000000000005): a validator comparing doubles refuses them too, and no
+ * double's shortest spelling is among them. A bound with more than 15 fraction digits (1e-30) is rounded inwards
+ * to the grid of 10^-15, one beyond the digit limits (1e300) is replaced by them; both are sound and are listed
+ * in `approximated`. Bounds that leave no value give NEVER, which the caller reports.
+ */
+export function numberGrammar(bounds: NumberBounds, builder: GrammarBuilder): NumberGrammar {
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = checked(bounds);
+  const lows: Resolved[] = [];
+  const highs: Resolved[] = [];
+  if (minimum !== undefined) {
+    const exact = shortestDecimal(minimum);
+    lows.push(numberBound("minimum", ceilDiv(exact.num * UNIT, exact.den), exact));
+  }
+  if (maximum !== undefined) {
+    const exact = shortestDecimal(maximum);
+    highs.push(numberBound("maximum", floorDiv(exact.num * UNIT, exact.den), exact));
+  }
+  if (exclusiveMinimum !== undefined) {
+    // Above the midpoint between the bound and the next double up, every text parses to a larger double.
+    const next = nextUp(exclusiveMinimum);
+    const value = Number.isFinite(next)
+      ? floorDiv(...scaled(midpoint(exactDouble(exclusiveMinimum), exactDouble(next)))) + 1n
+      : NUMBER_LIMIT + 1n;
+    lows.push(numberBound("exclusiveMinimum", value, shortestDecimal(exclusiveMinimum)));
+  }
+  if (exclusiveMaximum !== undefined) {
+    const next = -nextUp(-exclusiveMaximum);
+    const value = Number.isFinite(next)
+      ? ceilDiv(...scaled(midpoint(exactDouble(exclusiveMaximum), exactDouble(next)))) - 1n
+      : -NUMBER_LIMIT - 1n;
+    highs.push(numberBound("exclusiveMaximum", value, shortestDecimal(exclusiveMaximum)));
+  }
+  if (lows.length + highs.length === 0) {
+    const integerPart = alt(lit("0"), seq(NONZERO, rep(DIGIT, 0, MAX_INTEGER_DIGITS - 1)));
+    const exponent = builder.rule(
+      "exponent",
+      seq(chars("eE"), opt(chars("+-")), rep(DIGIT, 1, MAX_EXPONENT_DIGITS)),
+    );
+    const expr = builder.rule("number", seq(opt(lit("-")), integerPart, anyFraction(builder), opt(exponent)));
+    return { expr, enforced: [], approximated: [] };
+  }
+  const lo = extreme("max", -NUMBER_LIMIT, ...lows.map((b) => b.value));
+  const hi = extreme("min", NUMBER_LIMIT, ...highs.map((b) => b.value));
+  const expr = lo > hi ? NEVER : builder.rule("number-range", signed(lo, hi, MAX_FRACTION_DIGITS, builder));
+  return report(expr, lows, highs);
+}
+
+// ─── Bounds ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The four bounds, refusing values no JSON text can carry (other keys of `bounds` are ignored). */
+function checked(bounds: NumberBounds): NumberBounds {
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = bounds;
+  const picked = { minimum, maximum, exclusiveMinimum, exclusiveMaximum };
+  for (const [keyword, value] of Object.entries(picked)) {
+    if (value !== undefined && !Number.isFinite(value))
+      throw new RangeError(`${keyword} must be a finite number`);
+  }
+  return picked;
+}
+
+/** An integer bound is exact when the grammar can write the integer it resolves to. */
+function integerBound(keyword: Keyword, value: bigint): Resolved {
+  return { keyword, value, exact: value >= -INTEGER_LIMIT && value <= INTEGER_LIMIT };
+}
+
+/** A bound is exact when its decimal has at most 15 fraction digits and fits the integer digits. */
+function numberBound(keyword: Keyword, value: bigint, decimal: Ratio): Resolved {
+  const onGrid = (decimal.num * UNIT) % decimal.den === 0n;
+  const scaledBound = (decimal.num * UNIT) / decimal.den;
+  return { keyword, value, exact: onGrid && scaledBound >= -NUMBER_LIMIT && scaledBound <= NUMBER_LIMIT };
+}
+
+/**
+ * Enforced and approximated keywords. A bound counts as approximated only when it is inexact and binding (the
+ * tightest on its side): an inexact bound that another bound overrides costs nothing.
+ */
+function report(expr: GExpr, lows: Resolved[], highs: Resolved[]): NumberGrammar {
+  const enforced: string[] = [];
+  const approximated: string[] = [];
+  for (const [list, which] of [
+    [lows, "max"],
+    [highs, "min"],
+  ] as const) {
+    const tightest =
+      list.length === 0 ? 0n : extreme(which, ...(list.map((b) => b.value) as [bigint, ...bigint[]]));
+    for (const bound of list)
+      (bound.exact || bound.value !== tightest ? enforced : approximated).push(bound.keyword);
+  }
+  return { expr, enforced, approximated };
+}
+
+/** The decimal a double stands for in a schema: its shortest spelling, as JSON would have carried it. */
+function shortestDecimal(x: number): Ratio {
+  const match = /^(-?)(\d+)(?:\.(\d+))?(?:e([-+]\d+))?$/.exec(String(x));
+  if (match === null) throw new RangeError(`not a finite number: ${x}`);
+  const fraction = match[3] ?? "";
+  const exponent = Number(match[4] ?? 0) - fraction.length;
+  const num = BigInt(`${match[1]}${match[2]}${fraction}`);
+  return exponent >= 0
+    ? { num: num * 10n ** BigInt(exponent), den: 1n }
+    : { num, den: 10n ** BigInt(-exponent) };
+}
+
+/** The exact value of a finite double (its denominator a power of two). */
+function exactDouble(x: number): Ratio {
+  const bits = doubleBits(x);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  const mantissa = biased === 0 ? fraction : fraction | (1n << 52n);
+  const num = bits >> 63n === 1n ? -mantissa : mantissa;
+  const shift = (biased === 0 ? 1 : biased) - 1075;
+  return shift >= 0 ? { num: num << BigInt(shift), den: 1n } : { num, den: 1n << BigInt(-shift) };
+}
+
+/** The next double above `x` (Infinity above the largest). */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, x > 0 ? doubleBits(x) + 1n : doubleBits(x) - 1n);
+  return view.getFloat64(0);
+}
+
+function doubleBits(x: number): bigint {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  return view.getBigUint64(0);
+}
+
+function midpoint(a: Ratio, b: Ratio): Ratio {
+  const den = extreme("max", a.den, b.den); // both powers of two
+  return { num: a.num * (den / a.den) + b.num * (den / b.den), den: 2n * den };
+}
+
+/** A ratio scaled to the grid, as the numerator and denominator of a division. */
+function scaled(r: Ratio): [bigint, bigint] {
+  return [r.num * UNIT, r.den];
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+function ceilDiv(a: bigint, b: bigint): bigint {
+  return -floorDiv(-a, b);
+}
+
+/** The largest or smallest of some bigints (`Math.max` and `Math.min` take numbers only). */
+function extreme(which: "max" | "min", first: bigint, ...rest: bigint[]): bigint {
+  let out = first;
+  for (const value of rest) if (which === "max" ? value > out : value < out) out = value;
+  return out;
+}
+
+// ─── Digit-wise ranges ───────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Texts of the values from `lo` to `hi` (scaled by 10^`scale`; 0: integers). Negative values are `-` and a
+ * magnitude; when 0 is in range both `0` and `-0` are (a symmetric range shares one magnitude under `-?`).
+ */
+function signed(lo: bigint, hi: bigint, scale: number, builder: GrammarBuilder): GExpr {
+  if (lo <= 0n && hi >= 0n && lo === -hi) return seq(opt(lit("-")), magnitude(0n, hi, scale, builder));
+  return alt(
+    hi >= 0n ? magnitude(lo > 0n ? lo : 0n, hi, scale, builder) : NEVER,
+    lo <= 0n ? seq(lit("-"), magnitude(hi < 0n ? -hi : 0n, -lo, scale, builder)) : NEVER,
+  );
+}
+
+/** Unsigned texts of the values from `a` to `b` (0 ≤ a ≤ b, scaled by 10^`scale`). */
+function magnitude(a: bigint, b: bigint, scale: number, builder: GrammarBuilder): GExpr {
+  if (scale === 0) return naturalRange(a, b);
+  const unit = 10n ** BigInt(scale);
+  const pad = (f: bigint) => f.toString().padStart(scale, "0");
+  const [aWhole, aPart, bWhole, bPart] = [a / unit, a % unit, b / unit, b % unit];
+  if (aWhole === bWhole) return seq(lit(aWhole.toString()), fractionRange(pad(aPart), pad(bPart), builder));
+  // The whole part of each bound constrains the fraction; the whole parts between them take any fraction.
+  let midLo = aWhole + 1n;
+  let midHi = bWhole - 1n;
+  const items: GExpr[] = [];
+  if (aPart === 0n) midLo = aWhole;
+  else items.push(seq(lit(aWhole.toString()), fractionRange(pad(aPart), "9".repeat(scale), builder)));
+  if (bPart === unit - 1n) midHi = bWhole;
+  else items.push(seq(lit(bWhole.toString()), fractionRange("0".repeat(scale), pad(bPart), builder)));
+  if (midLo <= midHi) items.push(seq(naturalRange(midLo, midHi), anyFraction(builder)));
+  return alt(...items);
+}
+
+/** Integer texts without leading zeros from `p` to `q` (0 ≤ p ≤ q), one digit-wise range per length. */
+function naturalRange(p: bigint, q: bigint): GExpr {
+  const items: GExpr[] = [];
+  let from = p;
+  if (from === 0n) {
+    items.push(lit("0"));
+    from = 1n;
+  }
+  // Lengths whose every value is in range merge into one `[1-9][0-9]{m,n}`.
+  let run: [number, number] | null = null;
+  const flush = () => {
+    if (run !== null) items.push(seq(NONZERO, rep(DIGIT, run[0] - 1, run[1] - 1)));
+    run = null;
+  };
+  for (let n = from.toString().length; from <= q && n <= q.toString().length; n++) {
+    const first = 10n ** BigInt(n - 1);
+    const last = 10n * first - 1n;
+    const lo = from > first ? from : first;
+    const hi = q < last ? q : last;
+    if (lo === first && hi === last) run = run === null ? [n, n] : [run[0], n];
+    else {
+      flush();
+      items.push(digitRange(lo.toString(), hi.toString()));
+    }
+  }
+  flush();
+  return alt(...items);
+}
+
+/** Digit strings of one length from `lo` to `hi` (numeric order is text order). */
+function digitRange(lo: string, hi: string): GExpr {
+  if (lo.length === 0) return EMPTY;
+  const [a, b, restLo, restHi] = [Number(lo[0]), Number(hi[0]), lo.slice(1), hi.slice(1)];
+  if (a === b) return seq(lit(String(a)), digitRange(restLo, restHi));
+  const n = restLo.length;
+  return split(a, b, restLo, restHi, rep(DIGIT, n, n), digitRange);
+}
+
+/**
+ * The first digit of a range from `a` to `b` (a < b), the rest of the text from `restLo`/`restHi`: the bounds'
+ * own first digits constrain the rest (unless the rest is unconstrained anyway), the digits between take `any`.
+ */
+function split(
+  a: number,
+  b: number,
+  restLo: string,
+  restHi: string,
+  any: GExpr,
+  rest: (lo: string, hi: string) => GExpr,
+): GExpr {
+  const n = restLo.length;
+  const loOpen = /^0*$/.test(restLo);
+  const hiOpen = /^9*$/.test(restHi);
+  const first = loOpen ? a : a + 1;
+  const last = hiOpen ? b : b - 1;
+  return alt(
+    loOpen ? NEVER : seq(lit(String(a)), rest(restLo, "9".repeat(n))),
+    first <= last
+      ? seq(first === last ? lit(String(first)) : cls([[0x30 + first, 0x30 + last]]), any)
+      : NEVER,
+    hiOpen ? NEVER : seq(lit(String(b)), rest("0".repeat(n), restHi)),
+  );
+}
+
+/** An optional fraction of 1 to 15 digits, any value; a shared rule. */
+function anyFraction(builder: GrammarBuilder): GExpr {
+  return builder.rule("fraction", opt(seq(lit("."), rep(DIGIT, 1, MAX_FRACTION_DIGITS))));
+}
+
+/**
+ * An optional fraction (`.` and 1 to 15 digits) whose value, zero-padded to 15 digits, lies from `lo` to `hi`
+ * (15-digit strings); no fraction at all is the value 0. Trailing zeros thus never change a value.
+ */
+function fractionRange(lo: string, hi: string, builder: GrammarBuilder): GExpr {
+  if (/^0*$/.test(lo) && /^9*$/.test(hi)) return anyFraction(builder);
+  const some = seq(lit("."), paddedDigits(lo, hi));
+  return /^0*$/.test(lo) ? opt(some) : some;
+}
+
+/** Digit strings of 1 to `lo.length` digits whose zero-padded value lies from `lo` to `hi`. */
+function paddedDigits(lo: string, hi: string): GExpr {
+  // Only zeros (trailing zeros after a bound's last digit): a plain run.
+  if (/^0*$/.test(hi)) return rep(lit("0"), 1, lo.length);
+  const [a, b, restLo, restHi] = [Number(lo[0]), Number(hi[0]), lo.slice(1), hi.slice(1)];
+  // After the first digit, the rest may be absent (zeros) when zeros are in its range.
+  const rest = (l: string, h: string): GExpr => {
+    if (l.length === 0) return EMPTY;
+    return /^0*$/.test(l) ? opt(paddedDigits(l, h)) : paddedDigits(l, h);
+  };
+  if (a === b) return seq(lit(String(a)), rest(restLo, restHi));
+  return split(a, b, restLo, restHi, rep(DIGIT, 0, restLo.length), rest);
+}

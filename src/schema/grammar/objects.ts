@@ -1,0 +1,297 @@
+/**
+ * The grammar of objects. Declared properties come in the schema's order; each optional one may be left out
+ * (any subset), each required one must be there; `dependentRequired`, `minProperties` and `maxProperties` are
+ * tracked by naming one rule per state of a small automaton (position, properties written so far, properties
+ * still owed), built lazily. After the declared properties come the others the schema allows:
+ * `patternProperties` (keys from the pattern), `additionalProperties` (keys that are not declared names) and,
+ * for an object that declares nothing, free-form members — never more than `Caps.propsMax` of them.
+ *
+ * When `additionalProperties` is absent but properties are declared, the grammar writes only the declared ones
+ * (a subset of what the schema allows: a model should not invent keys); the report says so.
+ */
+import type { JsonObject, JsonValue } from "../../types.js";
+import type { SchemaCompiler, Where } from "./compiler.js";
+import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
+import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
+import { childPointer } from "./refs.js";
+import { regexToExpr } from "./regex.js";
+import { excludedStrings } from "./strings.js";
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function count(value: JsonValue | undefined): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
+const MAX_STATES = 2000;
+
+interface Member {
+  readonly name: string;
+  readonly expr: GExpr;
+  readonly required: boolean;
+}
+
+interface Plan {
+  readonly members: readonly Member[];
+  /** Dependencies by member index: the indexes that must be present when it is. */
+  readonly depends: ReadonlyMap<number, readonly number[]>;
+  readonly minProperties: number;
+  readonly maxProperties: number | undefined;
+  /** One member beyond the declared ones, or undefined when none may be added. */
+  readonly extra: GExpr | undefined;
+  readonly extraMax: number;
+}
+
+/** The grammar of an object schema (see the file comment). */
+export function objectExpr(compiler: SchemaCompiler, schema: JsonObject, where: Where): GExpr {
+  const plan = planObject(compiler, schema, where);
+  if (plan === undefined) return NEVER;
+  const built = buildStates(compiler, plan, true);
+  if (built !== undefined) return seq(lit("{"), built, lit("}"));
+  for (const keyword of ["dependentRequired", "minProperties", "maxProperties"]) {
+    if (schema[keyword] !== undefined) {
+      compiler.report.set(where.pointer, keyword, "validator", "too many combinations for the grammar");
+    }
+  }
+  const simple = buildStates(
+    compiler,
+    { ...plan, depends: new Map(), minProperties: 0, maxProperties: undefined },
+    false,
+  );
+  return simple === undefined ? NEVER : seq(lit("{"), simple, lit("}"));
+}
+
+function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where): Plan | undefined {
+  const properties = isObject(schema.properties) ? schema.properties : {};
+  const required = new Set(
+    Array.isArray(schema.required) ? schema.required.filter((n) => typeof n === "string") : [],
+  );
+  const patterns = isObject(schema.patternProperties) ? schema.patternProperties : {};
+  const additional = schema.additionalProperties;
+  const names = Object.keys(properties);
+  const members: Member[] = [];
+  for (const name of names) {
+    const expr = compiler.value(properties[name], {
+      pointer: childPointer(where.pointer, "properties", name),
+      refs: where.refs,
+    });
+    if (isNever(expr) && !required.has(name)) continue;
+    members.push({ name, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: required.has(name) });
+  }
+  // Required names that are not declared take the schema additional properties give them.
+  for (const name of required) {
+    if (names.includes(name as string)) continue;
+    const pattern = Object.entries(patterns).find(([source]) => safeTest(source, name as string));
+    const valueSchema = pattern !== undefined ? pattern[1] : additional;
+    if (valueSchema === false) return undefined;
+    const expr = compiler.value(valueSchema, { pointer: where.pointer, refs: where.refs });
+    members.push({ name: name as string, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: true });
+  }
+  if (members.some((member) => member.required && isNever(member.expr))) return undefined;
+
+  const indexOf = new Map(members.map((member, index) => [member.name, index]));
+  const depends = new Map<number, number[]>();
+  if (isObject(schema.dependentRequired)) {
+    for (const [source, targets] of Object.entries(schema.dependentRequired)) {
+      const from = indexOf.get(source);
+      if (from === undefined || !Array.isArray(targets)) continue;
+      const list: number[] = [];
+      for (const target of targets) {
+        const to = typeof target === "string" ? indexOf.get(target) : undefined;
+        if (to === undefined) {
+          // Owed a property that cannot be written: the source may not appear.
+          list.push(-1);
+          continue;
+        }
+        if (to !== from) list.push(to);
+      }
+      depends.set(from, list);
+    }
+  }
+
+  const declaredNothing = names.length === 0 && Object.keys(patterns).length === 0;
+  const minProperties = count(schema.minProperties) ?? 0;
+  const maxProperties = count(schema.maxProperties);
+  const extras: GExpr[] = [];
+  const keyFor = (content: GExpr) => compiler.strings.string(content);
+  for (const [source, valueSchema] of Object.entries(patterns)) {
+    const regex = regexToExpr(source, compiler.builder, { maxRepeat: Math.min(64, compiler.caps.stringMax) });
+    const pointer = childPointer(where.pointer, "patternProperties", source);
+    if (!regex.ok) {
+      compiler.report.set(
+        where.pointer,
+        "patternProperties",
+        "validator",
+        `pattern ${JSON.stringify(source)}: ${regex.reason}`,
+      );
+      continue;
+    }
+    const value = compiler.value(valueSchema, { pointer, refs: where.refs });
+    if (!isNever(value)) extras.push(seq(keyFor(regex.expr), COLON, value));
+  }
+  const freeKeys = additional !== false && additional !== undefined;
+  if (freeKeys || (additional === undefined && (declaredNothing || minProperties > members.length))) {
+    const value = compiler.value(additional === undefined ? true : additional, {
+      pointer: childPointer(where.pointer, "additionalProperties"),
+      refs: where.refs,
+    });
+    const key = propertyKey(
+      compiler,
+      schema,
+      where,
+      members.map((member) => member.name),
+    );
+    if (!isNever(value) && !isNever(key)) extras.push(seq(key, COLON, value));
+    if (Object.keys(patterns).length > 0) {
+      compiler.report.set(
+        where.pointer,
+        "additionalProperties",
+        "validator",
+        "keys that match patternProperties",
+      );
+    }
+  } else if (additional === undefined && names.length > 0) {
+    compiler.report.set(where.pointer, "properties", "grammar", "only declared properties are written");
+  }
+  const extra = extras.length === 0 ? undefined : compiler.builder.rule("member", alt(...extras));
+  return {
+    members,
+    depends,
+    minProperties,
+    maxProperties,
+    extra,
+    extraMax: compiler.caps.propsMax,
+  };
+}
+
+/** The key of an added property: a string allowed by `propertyNames` that is not a declared name. */
+function propertyKey(
+  compiler: SchemaCompiler,
+  schema: JsonObject,
+  where: Where,
+  declared: readonly string[],
+): GExpr {
+  const limit = Math.min(64, compiler.caps.stringMax);
+  if (schema.propertyNames === undefined) {
+    return excludedStrings(compiler.builder, compiler.strings, declared, TEXT_CHARS, limit);
+  }
+  const names = schema.propertyNames;
+  const asString = isObject(names) ? { maxLength: limit, ...names, type: "string" } : names;
+  if (declared.length > 0) {
+    compiler.report.set(
+      where.pointer,
+      "propertyNames",
+      "grammar",
+      "a key may repeat a declared name: the validator checks it",
+    );
+  }
+  return compiler.value(asString, {
+    pointer: childPointer(where.pointer, "propertyNames"),
+    refs: where.refs,
+  });
+}
+
+function safeTest(source: string, name: string): boolean {
+  try {
+    return new RegExp(source).test(name);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The members between the braces, as automaton states named rules. `tracked`: whether dependencies and
+ * property counts are followed; returns undefined when they need more than MAX_STATES states.
+ */
+function buildStates(compiler: SchemaCompiler, plan: Plan, tracked: boolean): GExpr | undefined {
+  const { members, depends, minProperties, maxProperties } = plan;
+  const counting = tracked && (minProperties > 0 || maxProperties !== undefined);
+  const countCap = Math.max(minProperties, (maxProperties ?? 0) + 1);
+  const later = new Map<number, number[]>();
+  const earlier = new Map<number, number[]>();
+  for (const [from, targets] of depends) {
+    later.set(
+      from,
+      targets.filter((to) => to > from || to < 0),
+    );
+    earlier.set(
+      from,
+      targets.filter((to) => to >= 0 && to < from),
+    );
+  }
+  // Members an earlier-dependency points back to: whether they were written is part of the state.
+  const remembered = new Set([...earlier.values()].flat());
+  const memo = new Map<string, GExpr>();
+  let states = 0;
+
+  const state = (
+    index: number,
+    started: boolean,
+    written: number,
+    owed: readonly number[],
+    seen: readonly number[],
+  ): GExpr | undefined => {
+    const key = `${index}|${started}|${written}|${owed.join(",")}|${seen.join(",")}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    if (++states > MAX_STATES) return undefined;
+    let expr: GExpr;
+    if (index === members.length) {
+      expr = owed.length > 0 ? NEVER : tail(plan, started, written, counting);
+    } else {
+      const member = members[index] as Member;
+      const mustWrite = member.required || owed.includes(index);
+      const needsEarlier = earlier.get(index) ?? [];
+      const canWrite =
+        !isNever(member.expr) &&
+        (!counting || maxProperties === undefined || written < maxProperties) &&
+        (!tracked || needsEarlier.every((to) => seen.includes(to))) &&
+        (!tracked || !(later.get(index) ?? []).includes(-1));
+      const parts: GExpr[] = [];
+      if (canWrite) {
+        const nextOwed = tracked
+          ? [...new Set([...owed.filter((to) => to !== index), ...(later.get(index) ?? [])])].sort(
+              (a, b) => a - b,
+            )
+          : [];
+        const nextSeen = tracked && remembered.has(index) ? [...seen, index] : seen;
+        const next = state(
+          index + 1,
+          true,
+          counting ? Math.min(written + 1, countCap) : 0,
+          nextOwed,
+          nextSeen,
+        );
+        if (next === undefined) return undefined;
+        parts.push(seq(started ? COMMA : EMPTY, member.expr, next));
+      }
+      if (!mustWrite) {
+        const skip = state(index + 1, started, written, owed, seen);
+        if (skip === undefined) return undefined;
+        parts.push(skip);
+      }
+      expr = alt(...parts);
+    }
+    const named = compiler.builder.rule(`obj-${index}`, expr);
+    memo.set(key, named);
+    return named;
+  };
+  return state(0, false, 0, [], []);
+}
+
+/** The added members after the declared ones, within the property counts. */
+function tail(plan: Plan, started: boolean, written: number, counting: boolean): GExpr {
+  const low = counting ? Math.max(0, plan.minProperties - written) : 0;
+  const room =
+    counting && plan.maxProperties !== undefined ? plan.maxProperties - written : Number.POSITIVE_INFINITY;
+  const high = plan.extra === undefined ? 0 : Math.min(plan.extraMax, room);
+  if (low > high) return NEVER;
+  if (high === 0 || plan.extra === undefined) return EMPTY;
+  const extra = plan.extra;
+  if (started) return rep(seq(COMMA, extra), low, high);
+  const list = seq(extra, rep(seq(COMMA, extra), Math.max(0, low - 1), high - 1));
+  return low === 0 ? opt(list) : list;
+}

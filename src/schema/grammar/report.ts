@@ -1,0 +1,140 @@
+/**
+ * How each keyword of a schema is enforced. Every keyword the compiler meets gets exactly one verdict, so that
+ * nothing is silently dropped: `grammar` (generation cannot break it), `validator` (generation may break it;
+ * the validator catches it after decoding and the worker is asked to repair), `unsupported` (neither can: the
+ * schema cannot be used as it stands), or `annotation` (no constraint: titles, descriptions, unknown keywords).
+ */
+
+/** The verdict for one keyword. */
+export type Enforcement = "grammar" | "validator" | "unsupported" | "annotation";
+
+/** One keyword at one place of the schema. */
+export interface KeywordReport {
+  /** JSON pointer of the schema object holding the keyword (`#/properties/count`). */
+  readonly pointer: string;
+  readonly keyword: string;
+  readonly enforcement: Enforcement;
+  /** Why, when it is not plain (a cap, an approximation, a reason for `unsupported`). */
+  readonly note?: string;
+}
+
+const STRENGTH: Readonly<Record<Enforcement, number>> = {
+  annotation: 0,
+  grammar: 1,
+  validator: 2,
+  unsupported: 3,
+};
+
+/** Keywords that only ajv checks: no grammar can say them (or not at a cost worth paying). */
+export const VALIDATOR_KEYWORDS: ReadonlySet<string> = new Set([
+  "not",
+  "if",
+  "then",
+  "else",
+  "dependentSchemas",
+  "uniqueItems",
+  "multipleOf",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "minContains",
+  "maxContains",
+  "contentSchema",
+  "$dynamicRef",
+  "$recursiveRef",
+]);
+
+/** Keywords that constrain nothing, or only hold other schemas for `$ref`s. */
+export const ANNOTATION_KEYWORDS: ReadonlySet<string> = new Set([
+  "title",
+  "description",
+  "$comment",
+  "examples",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+  "$schema",
+  "$id",
+  "$anchor",
+  "$dynamicAnchor",
+  "$recursiveAnchor",
+  "$vocabulary",
+  "$defs",
+  "definitions",
+  "contentMediaType",
+  "contentEncoding",
+]);
+
+/** Keywords the grammar enforces (unless the compiler notes otherwise at a given place). */
+export const GRAMMAR_KEYWORDS: ReadonlySet<string> = new Set([
+  "type",
+  "enum",
+  "const",
+  "properties",
+  "required",
+  "additionalProperties",
+  "patternProperties",
+  "propertyNames",
+  "minProperties",
+  "maxProperties",
+  "dependentRequired",
+  "items",
+  "prefixItems",
+  "minItems",
+  "maxItems",
+  "contains",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "format",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "allOf",
+  "anyOf",
+  "oneOf",
+  "$ref",
+  "default",
+]);
+
+/** Collects verdicts; a keyword reported twice at one place keeps the weaker verdict (and its note). */
+export class Report {
+  readonly #entries = new Map<string, KeywordReport>();
+
+  /** Records a verdict. */
+  set(pointer: string, keyword: string, enforcement: Enforcement, note?: string): void {
+    const key = `${pointer}\u0000${keyword}`;
+    const before = this.#entries.get(key);
+    if (before !== undefined) {
+      const stronger = STRENGTH[before.enforcement] - STRENGTH[enforcement];
+      // A verdict that says more (a note) replaces a plain one of the same strength.
+      if (stronger > 0 || (stronger === 0 && (before.note !== undefined || note === undefined))) return;
+    }
+    this.#entries.set(
+      key,
+      note === undefined ? { pointer, keyword, enforcement } : { pointer, keyword, enforcement, note },
+    );
+  }
+
+  /** The default verdict of every keyword of one schema object; the compiler overrides where it must. */
+  classify(pointer: string, schema: Readonly<Record<string, unknown>>): void {
+    for (const keyword of Object.keys(schema)) {
+      if (GRAMMAR_KEYWORDS.has(keyword)) {
+        // `default` is applied by the validator to the value handed on.
+        this.set(pointer, keyword, keyword === "default" ? "validator" : "grammar");
+      } else if (VALIDATOR_KEYWORDS.has(keyword)) this.set(pointer, keyword, "validator");
+      else if (ANNOTATION_KEYWORDS.has(keyword)) this.set(pointer, keyword, "annotation");
+      else this.set(pointer, keyword, "annotation", "not a JSON Schema keyword: ignored");
+    }
+  }
+
+  /** Every verdict, in the order first reported. */
+  entries(): KeywordReport[] {
+    return [...this.#entries.values()];
+  }
+
+  /** The verdicts that make the schema unusable. */
+  unsupported(): KeywordReport[] {
+    return this.entries().filter((entry) => entry.enforcement === "unsupported");
+  }
+}

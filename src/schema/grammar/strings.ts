@@ -1,0 +1,78 @@
+/**
+ * String grammars that need more than a bounded run of characters: every string except a given few (the keys
+ * an object may add beyond its declared ones must not repeat a declared name), built from a trie of the
+ * excluded strings.
+ */
+import {
+  alt,
+  type CodeRange,
+  cls,
+  EMPTY,
+  type GExpr,
+  type GrammarBuilder,
+  lit,
+  NEVER,
+  rep,
+  seq,
+  subtractRanges,
+} from "./ir.js";
+import type { JsonStringEncoder } from "./jsonText.js";
+
+interface TrieNode {
+  terminal: boolean;
+  readonly children: Map<string, TrieNode>;
+}
+
+/**
+ * A JSON string (quotes included) of up to `maxLength` characters from `chars` that is none of `excluded`.
+ *
+ * @example
+ * excludedStrings(builder, encoder, ["id", "name"], TEXT_CHARS, 64); // any key but "id" and "name"
+ */
+export function excludedStrings(
+  builder: GrammarBuilder,
+  encoder: JsonStringEncoder,
+  excluded: readonly string[],
+  chars: readonly CodeRange[],
+  maxLength: number,
+): GExpr {
+  const root: TrieNode = { terminal: false, children: new Map() };
+  for (const name of excluded) {
+    const codes = [...name];
+    if (codes.length > maxLength) continue;
+    let node = root;
+    for (const char of codes) {
+      let child = node.children.get(char);
+      if (child === undefined) {
+        child = { terminal: false, children: new Map() };
+        node.children.set(char, child);
+      }
+      node = child;
+    }
+    node.terminal = true;
+  }
+  const anyChar = cls(chars);
+  const suffix = (depth: number, node: TrieNode): GExpr => {
+    const room = maxLength - depth;
+    const parts: GExpr[] = [node.terminal ? NEVER : EMPTY];
+    if (room > 0) {
+      const childCodes = [...node.children.keys()].map((c) => {
+        const code = c.codePointAt(0) as number;
+        return [code, code] as const;
+      });
+      const others = cls(subtractRanges(chars, childCodes));
+      parts.push(seq(others, rep(anyChar, 0, room - 1)));
+      for (const [char, child] of node.children) {
+        if (!inRanges(chars, char.codePointAt(0) as number)) continue;
+        parts.push(seq(lit(char), suffix(depth + 1, child)));
+      }
+    }
+    const body = alt(...parts);
+    return depth === 0 ? body : builder.rule("key-rest", body);
+  };
+  return encoder.string(suffix(0, root));
+}
+
+function inRanges(ranges: readonly CodeRange[], code: number): boolean {
+  return ranges.some(([lo, hi]) => code >= lo && code <= hi);
+}

@@ -1,0 +1,375 @@
+/**
+ * The schema → grammar compiler, keyword family by keyword family: what the emitted GBNF admits and rejects,
+ * checked with llama.cpp's own parser, and random texts drawn from the grammar, each of which the validator
+ * (ajv) must accept. A grammar that admitted one invalid text would break the product's promise.
+ */
+import type { Llama } from "node-llama-cpp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { isEdgecrewError } from "../../../../src/errors.js";
+import { compileSchema } from "../../../../src/schema/compile.js";
+import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
+import { normalizeSchema } from "../../../../src/schema/normalize.js";
+import type { JsonSchema } from "../../../../src/types.js";
+import { gbnfAccepts, llamaBackend } from "./llamaGrammar.js";
+
+let llama: Llama;
+beforeAll(async () => {
+  llama = await llamaBackend();
+});
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Texts the grammar of `schema` admits (llama.cpp's matcher) and rejects. */
+function expectTexts(schema: JsonSchema, admitted: readonly string[], rejected: readonly string[]): void {
+  const { gbnf } = compileGrammar(schema);
+  for (const text of admitted) expect(gbnfAccepts(llama, gbnf, text), `admits ${text}`).toBe(true);
+  for (const text of rejected) expect(gbnfAccepts(llama, gbnf, text), `rejects ${text}`).toBe(false);
+}
+
+/** Draws texts from the grammar; each must be JSON the validator accepts. Returns the parsed values. */
+function expectSound(schema: JsonSchema, count = 150, seed = 1): unknown[] {
+  const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+  const validator = compileSchema(schema);
+  const random = seeded(seed);
+  const values: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    const text = built.builder.sample(built.root, random);
+    const value = JSON.parse(text) as unknown;
+    const result = validator.validate(value);
+    expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
+    values.push(value);
+  }
+  return values;
+}
+
+function enforcement(schema: JsonSchema, keyword: string, pointer = "#"): string | undefined {
+  return compileGrammar(schema).report.find((entry) => entry.keyword === keyword && entry.pointer === pointer)
+    ?.enforcement;
+}
+
+describe("objects", () => {
+  const person: JsonSchema = {
+    type: "object",
+    properties: {
+      name: { type: "string", maxLength: 10 },
+      age: { type: "integer", minimum: 0, maximum: 150 },
+      email: { type: "string", format: "email" },
+    },
+    required: ["name"],
+    additionalProperties: false,
+  };
+
+  it("writes required properties and any subset of optional ones, in order", () => {
+    expectTexts(
+      person,
+      [
+        '{"name":"Ada"}',
+        '{"name":"Ada","age":36}',
+        '{"name": "Ada", "email": "a@b.co"}',
+        '{"name":"A","age":1,"email":"x@y.io"}',
+      ],
+      ['{"age":36}', '{"name":"Ada","age":200}', '{"name":"Ada","extra":1}', '{"name":"Ada",}', "{}"],
+    );
+    const values = expectSound(person, 200) as Record<string, unknown>[];
+    // Optional properties are really left out sometimes, and written sometimes.
+    expect(values.some((value) => value.age === undefined)).toBe(true);
+    expect(values.some((value) => value.age !== undefined)).toBe(true);
+  });
+
+  it("additionalProperties: a schema admits extra keys (not declared names) with valid values", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: { id: { type: "integer" } },
+      required: ["id"],
+      additionalProperties: { type: "boolean" },
+    };
+    expectTexts(
+      schema,
+      ['{"id":1}', '{"id":1,"x":true}', '{"id":1,"a":false,"b":true}'],
+      ['{"id":1,"x":3}', '{"id":1,"id":true}'],
+    );
+    expectSound(schema);
+  });
+
+  it("a free-form object admits members; absent additionalProperties next to declared ones writes only those", () => {
+    expectTexts({ type: "object" }, ["{}", '{"a":1}', '{"a":"x","b":[1,2]}'], ["[]"]);
+    const declared: JsonSchema = { type: "object", properties: { a: { type: "integer" } } };
+    expectTexts(declared, ["{}", '{"a":1}'], ['{"b":1}']);
+    expect(compileGrammar(declared).report).toContainEqual({
+      pointer: "#",
+      keyword: "properties",
+      enforcement: "grammar",
+      note: "only declared properties are written",
+    });
+  });
+
+  it("patternProperties and propertyNames shape the added keys", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      patternProperties: { "^x-[a-z]+$": { type: "string", maxLength: 3 } },
+      additionalProperties: false,
+    };
+    expectTexts(
+      schema,
+      ["{}", '{"x-ab":"v"}', '{"x-a":"1","x-b":"2"}'],
+      ['{"y":"v"}', '{"x-1":"v"}', '{"x-a":1}'],
+    );
+    expectSound(schema);
+    const names: JsonSchema = {
+      type: "object",
+      propertyNames: { pattern: "^[A-Z]{2}$" },
+      additionalProperties: { type: "integer" },
+    };
+    expectTexts(names, ['{"NO":47}', "{}"], ['{"no":47}', '{"NOR":47}']);
+    expectSound(names);
+  });
+
+  it("minProperties, maxProperties and dependentRequired are enforced by the grammar", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: { a: { const: 1 }, b: { const: 2 }, c: { const: 3 } },
+      minProperties: 1,
+      maxProperties: 2,
+      dependentRequired: { a: ["c"] },
+      additionalProperties: false,
+    };
+    expectTexts(
+      schema,
+      ['{"b":2}', '{"a":1,"c":3}', '{"b":2,"c":3}'],
+      ["{}", '{"a":1}', '{"a":1,"b":2,"c":3}', '{"a":1,"b":2}'],
+    );
+    expectSound(schema, 300);
+    expect(enforcement(schema, "dependentRequired")).toBe("grammar");
+    expect(enforcement(schema, "maxProperties")).toBe("grammar");
+  });
+
+  it("a required property that is not declared is written with the additional schema", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      required: ["id"],
+      additionalProperties: { type: "integer" },
+    };
+    expectTexts(schema, ['{"id":3}', '{"id":3,"x":1}'], ["{}", '{"id":"3"}']);
+    expectSound(schema);
+  });
+});
+
+describe("arrays", () => {
+  it("items, minItems and maxItems", () => {
+    const schema: JsonSchema = {
+      type: "array",
+      items: { type: "integer", minimum: 1, maximum: 9 },
+      minItems: 1,
+      maxItems: 3,
+    };
+    expectTexts(schema, ["[1]", "[1,2,3]", "[1, 2]"], ["[]", "[1,2,3,4]", "[0]", "[1,]"]);
+    expectSound(schema);
+  });
+
+  it("prefixItems as a closed or open tuple, draft-07 items arrays too", () => {
+    const closed: JsonSchema = {
+      type: "array",
+      prefixItems: [{ type: "string", maxLength: 2 }, { type: "boolean" }],
+      items: false,
+    };
+    expectTexts(closed, ['["a",true]', '["a"]', "[]"], ['["a",true,1]', "[true]"]);
+    expectSound(closed);
+    const draft7: JsonSchema = {
+      type: "array",
+      items: [{ const: "x" }],
+      additionalItems: { type: "integer" },
+      minItems: 2,
+    };
+    expectTexts(draft7, ['["x",1]', '["x",1,2]'], ['["x"]', '["x","y"]', "[1,1]"]);
+    expectSound(draft7);
+  });
+
+  it("contains: at least one item matches", () => {
+    const schema: JsonSchema = {
+      type: "array",
+      items: { type: "integer" },
+      contains: { const: 7 },
+      maxItems: 4,
+    };
+    expectTexts(schema, ["[7]", "[1,7]", "[7,1,2]"], ["[]", "[1,2]"]);
+    const values = expectSound(schema) as number[][];
+    expect(values.every((value) => value.includes(7))).toBe(true);
+  });
+
+  it("uniqueItems is the validator's", () => {
+    expect(enforcement({ type: "array", uniqueItems: true }, "uniqueItems")).toBe("validator");
+  });
+});
+
+describe("scalars", () => {
+  it("numbers stay finite and within minimum/maximum", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: {
+        count: { type: "integer", minimum: 1, maximum: 10 },
+        ratio: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+      },
+      required: ["count", "ratio"],
+      additionalProperties: false,
+    };
+    expectTexts(
+      schema,
+      ['{"count":1,"ratio":0.5}', '{"count":10,"ratio":1}'],
+      [
+        '{"count":0,"ratio":0.5}',
+        '{"count":11,"ratio":1}',
+        '{"count":2,"ratio":0}',
+        '{"count":2,"ratio":1e400}',
+        '{"count":2,"ratio":1.5}',
+      ],
+    );
+    const values = expectSound(schema, 300) as { ratio: number }[];
+    expect(values.every((value) => Number.isFinite(value.ratio))).toBe(true);
+    expect(enforcement(schema, "minimum", "#/properties/count")).toBe("grammar");
+    expect(enforcement({ type: "number", multipleOf: 0.5 }, "multipleOf")).toBe("validator");
+  });
+
+  it("unbounded numbers never overflow to Infinity", () => {
+    const values = expectSound({ type: "array", items: { type: "number" }, minItems: 8 }, 100) as number[][];
+    expect(values.flat().every(Number.isFinite)).toBe(true);
+  });
+
+  it("strings: lengths count characters, escapes are canonical JSON", () => {
+    const schema: JsonSchema = { type: "string", minLength: 2, maxLength: 3 };
+    expectTexts(
+      schema,
+      ['"ab"', '"abc"', '"a\\"b"', '"🙂🙂"', '"a\\nb"'],
+      ['"a"', '"abcd"', '"a\nb"', '"\\u0041b"'],
+    );
+    expectSound(schema);
+  });
+
+  it("format and pattern", () => {
+    expectTexts({ type: "string", format: "date" }, ['"2024-02-29"'], ['"2023-02-29"', '"yesterday"']);
+    expectTexts({ type: "string", pattern: "^[A-Z]{3}-\\d{2}$" }, ['"ABC-12"'], ['"AB-12"', '"abc-12"']);
+    expectSound({ type: "string", format: "uri" });
+    expectSound({ type: "string", pattern: "^[a-z]+@[a-z]+\\.com$", maxLength: 30 });
+  });
+
+  it("enum, const, type lists and OpenAPI nullable", () => {
+    expectTexts({ enum: ["a", 1, null, { x: [true] }] }, ['"a"', "1", "null", '{"x":[true]}'], ['"b"', "2"]);
+    expectTexts({ const: "on" }, ['"on"'], ['"off"']);
+    expectTexts({ type: ["integer", "null"] }, ["3", "null"], ['"3"', "3.5"]);
+    expectTexts({ type: "string", maxLength: 2, nullable: true }, ['"ab"', "null"], ["1"]);
+  });
+});
+
+describe("combinators and references", () => {
+  it("anyOf and oneOf alternatives, with sibling keywords applied to each", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: { a: { type: "integer" }, b: { type: "integer" } },
+      additionalProperties: false,
+      anyOf: [{ required: ["a"] }, { required: ["b"] }],
+    };
+    expectTexts(schema, ['{"a":1}', '{"b":2}', '{"a":1,"b":2}'], ["{}"]);
+    expectSound(schema);
+    const one: JsonSchema = { oneOf: [{ type: "string", maxLength: 2 }, { type: "integer" }] };
+    expectTexts(one, ['"ab"', "3"], ["true"]);
+    expect(enforcement(one, "oneOf (exactly one)")).toBe("validator");
+  });
+
+  it("allOf is merged: properties united, bounds tightened", () => {
+    const schema: JsonSchema = {
+      allOf: [
+        { type: "object", properties: { a: { type: "integer", minimum: 0 } }, required: ["a"] },
+        { properties: { a: { maximum: 5 }, b: { type: "boolean" } }, required: ["b"] },
+      ],
+    };
+    expectTexts(schema, ['{"a":3,"b":true}'], ['{"a":6,"b":true}', '{"a":3}', '{"b":true}']);
+    expectSound(schema);
+  });
+
+  it("$ref to $defs, definitions and nested pointers; recursion bounded", () => {
+    const tree: JsonSchema = {
+      $defs: {
+        node: {
+          type: "object",
+          properties: {
+            v: { type: "integer", minimum: 0, maximum: 9 },
+            kids: { type: "array", items: { $ref: "#/$defs/node" }, maxItems: 2 },
+          },
+          required: ["v"],
+          additionalProperties: false,
+        },
+      },
+      $ref: "#/$defs/node",
+    };
+    expectTexts(tree, ['{"v":1}', '{"v":1,"kids":[{"v":2},{"v":3,"kids":[]}]}'], ['{"v":1,"kids":[{}]}']);
+    const grammar = compileGrammar(tree);
+    expect(Number.isFinite(grammar.maxTokens)).toBe(true);
+    expectSound(tree, 100);
+    const draft4: JsonSchema = {
+      $schema: "http://json-schema.org/draft-04/schema#",
+      definitions: { pos: { type: "integer", minimum: 1, exclusiveMinimum: true } },
+      properties: { n: { $ref: "#/definitions/pos" }, m: { $ref: "#/properties/n" } },
+      required: ["n", "m"],
+      additionalProperties: false,
+    };
+    expectTexts(draft4, ['{"n":2,"m":3}'], ['{"n":1,"m":3}']);
+  });
+
+  it("not and if/then/else are the validator's; a remote $ref is unsupported", () => {
+    expect(enforcement({ type: "string", not: { const: "x" } }, "not")).toBe("validator");
+    // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword under test.
+    expect(enforcement({ if: { type: "string" }, then: { maxLength: 2 } }, "if")).toBe("validator");
+    expect(enforcement({ $ref: "https://example.com/schema.json" }, "$ref")).toBe("unsupported");
+  });
+
+  it("a schema no value satisfies is SCHEMA_INVALID", () => {
+    try {
+      compileGrammar({ type: "object", properties: { a: false }, required: ["a"] });
+      expect.unreachable();
+    } catch (error) {
+      expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
+    }
+  });
+});
+
+describe("token budget", () => {
+  const answer: JsonSchema = {
+    type: "object",
+    properties: { summary: { type: "string" }, tags: { type: "array", items: { type: "string" } } },
+    required: ["summary", "tags"],
+    additionalProperties: false,
+  };
+
+  it("the longest output counts every character, escapes included", () => {
+    const grammar = compileGrammar({ type: "string", maxLength: 10 });
+    // Two quotes and ten characters each written as a two-character escape.
+    expect(grammar.maxTokens).toBe(22);
+  });
+
+  it("open lengths shrink until the longest output fits maxTokens", () => {
+    const free = compileGrammar(answer);
+    expect(free.maxTokens).toBeGreaterThan(512);
+    const fitted = compileGrammar(answer, { maxTokens: 512 });
+    expect(fitted.maxTokens).toBeLessThanOrEqual(512);
+    expect(fitted.fitted).toBe(true);
+    expect(fitted.caps.stringMax).toBeGreaterThan(8);
+  });
+
+  it("a schema whose shortest output cannot fit is TOKEN_BUDGET_EXCEEDED with the tokens it needs", () => {
+    try {
+      compileGrammar({ type: "string", minLength: 300 }, { maxTokens: 256 });
+      expect.unreachable();
+    } catch (error) {
+      expect(isEdgecrewError(error) && error.code).toBe("TOKEN_BUDGET_EXCEEDED");
+      expect(isEdgecrewError(error) && error.context.tokensNeeded).toBe(602);
+    }
+  });
+});
