@@ -31,6 +31,11 @@ export type ModelRef =
       readonly name: string;
       readonly seed: number;
       readonly size: FixtureSize;
+      /**
+       * The model family whose real tokenizer, chat template and architecture the fixture imitates
+       * (`fixture:NAME?family=qwen3`); absent for the toy fixture (llama architecture, 365-token vocabulary).
+       */
+      readonly family?: "qwen3" | "qwen2" | "llama3" | "llama3.1" | "gemma3";
     }
   | { readonly kind: "remote"; readonly raw: string; readonly provider: string; readonly model: string };
 
@@ -93,6 +98,11 @@ export interface WorkerDefinition {
    * of one of the granted tools (small models often answer instead of calling); after it, the model decides.
    */
   readonly toolChoice?: "auto" | "required";
+  /**
+   * Most tool calls in one of its subtasks (absent: the worker port's default, 8). After the last one the model
+   * may only answer: the grammar no longer offers a call.
+   */
+  readonly maxToolCalls?: number;
   /** JSON Schema of the worker's answer; every answer is grammar-constrained and validated by it. */
   readonly output: JsonSchema;
   readonly contextSize: number;

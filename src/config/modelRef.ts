@@ -19,6 +19,20 @@ export interface ParseModelRefOptions {
 /** The fixture sizes `fixture:` accepts, smallest first. */
 export const FIXTURE_SIZES: readonly FixtureSize[] = ["tiny", "small", "bench"];
 
+type FixtureFamilyName = NonNullable<Extract<ModelRef, { kind: "fixture" }>["family"]>;
+
+/**
+ * The model families `fixture:NAME?family=…` accepts. Listed here rather than imported from the generator
+ * (edgecrew/testing), because config never depends on model code; a unit test keeps both lists equal.
+ */
+export const FIXTURE_FAMILY_NAMES: readonly FixtureFamilyName[] = [
+  "qwen3",
+  "qwen2",
+  "llama3",
+  "llama3.1",
+  "gemma3",
+];
+
 const FORMS =
   "expected a GGUF file path (./models/model.gguf), hf:owner/repo[:quant], fixture:NAME or provider:model (e.g. openai:gpt-4o-mini)";
 const HF_FORMS =
@@ -39,7 +53,7 @@ function invalid(raw: string, why: string): ModelError {
 /**
  * Parses a model reference string. File paths become absolute (relative ones against `baseDir`, `~/` against
  * the home directory) and must end in `.gguf`; `hf:` refs keep their full string; `fixture:` refs get their
- * defaults (`seed` 1, `size` tiny); anything else with a colon is a remote LangChain `provider:model`, whose
+ * defaults (`seed` 1, `size` tiny, no `family`: the toy fixture); anything else with a colon is a remote LangChain `provider:model`, whose
  * model part may itself contain colons (`ollama:qwen2.5:7b`). Throws a ModelError with code
  * MODEL_REF_INVALID that says which forms are accepted.
  *
@@ -47,6 +61,7 @@ function invalid(raw: string, why: string): ModelError {
  * parseModelRef("./models/qwen.gguf", { baseDir: "/agents" });
  * // { kind: "file", raw: "./models/qwen.gguf", path: "/agents/models/qwen.gguf" }
  * parseModelRef("fixture:tiny?seed=3"); // { kind: "fixture", raw, name: "tiny", seed: 3, size: "tiny" }
+ * parseModelRef("fixture:q?family=qwen3"); // { kind: "fixture", raw, name: "q", seed: 1, size: "tiny", family: "qwen3" }
  * parseModelRef("ollama:qwen2.5:7b"); // { kind: "remote", raw, provider: "ollama", model: "qwen2.5:7b" }
  */
 export function parseModelRef(raw: string, options: ParseModelRefOptions = {}): ModelRef {
@@ -130,19 +145,20 @@ function parseFixture(raw: string): ModelRef {
   if (!FIXTURE_NAME.test(name)) {
     throw invalid(
       raw,
-      "a fixture reference is fixture:NAME?seed=N&size=tiny|small|bench (NAME: letters, digits, - and _)",
+      `a fixture reference is fixture:NAME?seed=N&size=tiny|small|bench&family=${FIXTURE_FAMILY_NAMES.join("|")} (NAME: letters, digits, - and _)`,
     );
   }
   let seed = 1;
   let size: FixtureSize = "tiny";
+  let family: FixtureFamilyName | undefined;
   const seen = new Set<string>();
   const query = question === -1 ? "" : body.slice(question + 1);
   for (const part of question === -1 ? [] : query.split("&")) {
     const eq = part.indexOf("=");
     const key = eq === -1 ? part : part.slice(0, eq);
     const value = eq === -1 ? "" : part.slice(eq + 1);
-    if (key !== "seed" && key !== "size") {
-      throw invalid(raw, `unknown fixture parameter "${key}" (allowed: seed, size)`);
+    if (key !== "seed" && key !== "size" && key !== "family") {
+      throw invalid(raw, `unknown fixture parameter "${key}" (allowed: seed, size, family)`);
     }
     if (seen.has(key)) throw invalid(raw, `the fixture parameter "${key}" is given twice`);
     seen.add(key);
@@ -152,15 +168,23 @@ function parseFixture(raw: string): ModelRef {
         throw invalid(raw, `seed must be a non-negative integer, got "${value}"`);
       }
       seed = parsed;
-    } else {
+    } else if (key === "size") {
       const known = FIXTURE_SIZES.find((candidate) => candidate === value);
       if (known === undefined) {
         throw invalid(raw, `size must be one of ${FIXTURE_SIZES.join(", ")}, got "${value}"`);
       }
       size = known;
+    } else {
+      family = FIXTURE_FAMILY_NAMES.find((candidate) => candidate === value);
+      if (family === undefined) {
+        throw invalid(
+          raw,
+          `family must be one of ${FIXTURE_FAMILY_NAMES.join(", ")}, got "${value}" (no phi3: there is no phi3 tokenizer package)`,
+        );
+      }
     }
   }
-  return { kind: "fixture", raw, name, seed, size };
+  return { kind: "fixture", raw, name, seed, size, ...(family === undefined ? {} : { family }) };
 }
 
 function parseRemote(raw: string): ModelRef {

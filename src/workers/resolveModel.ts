@@ -41,7 +41,9 @@ const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /**
  * Resolves a local model reference to an absolute path of a file that exists (its contents are checked later,
  * by `inspectModelFile`). Throws a ModelError: MODEL_NOT_FOUND when the model is not there and cannot be
- * fetched, MODEL_REF_INVALID for a malformed fixture reference; an AbortError when the signal fires.
+ * fetched (for a family fixture, also when the family's tokenizer package, a devDependency of edgecrew, is not
+ * installed: the message names it), MODEL_REF_INVALID for a malformed fixture reference; an AbortError when
+ * the signal fires.
  *
  * @example
  * const path = await resolveModelPath({ kind: "hf", raw: "hf:bartowski/x-GGUF:Q4_K_M", uri: "hf:bartowski/x-GGUF:Q4_K_M" });
@@ -56,7 +58,12 @@ export async function resolveModelPath(
       return isAbsolute(ref.path) ? ref.path : resolve(options.baseDir ?? process.cwd(), ref.path);
     case "fixture":
       return await resolveFixtureModel(
-        { name: ref.name, seed: ref.seed, size: ref.size },
+        {
+          name: ref.name,
+          seed: ref.seed,
+          size: ref.size,
+          ...(ref.family === undefined ? {} : { family: ref.family }),
+        },
         options.fixtureCacheDir === undefined ? {} : { cacheDir: options.fixtureCacheDir },
       );
     case "hf":

@@ -15,7 +15,8 @@ import { createHash } from "node:crypto";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
-import { f32ToF16Bits } from "./f16.js";
+import { ByteSink } from "./byteSink.js";
+import { f32ArrayToF16Bits, f32ToF16Bits } from "./f16.js";
 
 // ─── Types ───────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -42,13 +43,14 @@ export type GgufTensorType = "f32" | "f16";
 /**
  * A tensor to write. `shape` is in ggml order (innermost dimension first: a `[E, V]` embedding has E
  * contiguous floats per token). `data` may be a function so that large models are generated one tensor at a
- * time while streaming, instead of all being held in memory.
+ * time while streaming, instead of all being held in memory; the function may return the values in
+ * consecutive chunks, so that even one huge tensor (a 262k-token embedding) is never held whole.
  */
 export interface GgufTensor {
   readonly name: string;
   readonly shape: readonly number[];
   readonly type: GgufTensorType;
-  readonly data: Float32Array | (() => Float32Array);
+  readonly data: Float32Array | (() => Float32Array | Iterable<Float32Array>);
 }
 
 /** A whole GGUF file: ordered metadata and tensors. Order is preserved in the output. */
@@ -109,77 +111,6 @@ const TENSOR_ELEMENT_BYTES: Record<GgufTensorType, number> = { f32: 4, f16: 2 };
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ─── Header encoding ────────────────────────────────────────────────────────────────────────────────────
-
-/** A growable little-endian byte sink for the header (small: metadata and tensor infos only). */
-class ByteSink {
-  private buffer = new Uint8Array(4096);
-  private view = new DataView(this.buffer.buffer);
-  private length = 0;
-  private readonly encoder = new TextEncoder();
-
-  private reserve(extra: number): void {
-    if (this.length + extra <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
-    while (capacity < this.length + extra) capacity *= 2;
-    const next = new Uint8Array(capacity);
-    next.set(this.buffer.subarray(0, this.length));
-    this.buffer = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  u8(value: number): void {
-    this.reserve(1);
-    this.view.setUint8(this.length, value);
-    this.length += 1;
-  }
-
-  u32(value: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, value, true);
-    this.length += 4;
-  }
-
-  i32(value: number): void {
-    this.reserve(4);
-    this.view.setInt32(this.length, value, true);
-    this.length += 4;
-  }
-
-  f32(value: number): void {
-    this.reserve(4);
-    this.view.setFloat32(this.length, value, true);
-    this.length += 4;
-  }
-
-  u64(value: number): void {
-    this.reserve(8);
-    this.view.setBigUint64(this.length, BigInt(value), true);
-    this.length += 8;
-  }
-
-  /** A GGUF string: u64 byte length, then UTF-8 bytes, no terminator. */
-  string(value: string): void {
-    const bytes = this.encoder.encode(value);
-    this.u64(bytes.length);
-    this.reserve(bytes.length);
-    this.buffer.set(bytes, this.length);
-    this.length += bytes.length;
-  }
-
-  zeros(count: number): void {
-    this.reserve(count);
-    this.buffer.fill(0, this.length, this.length + count);
-    this.length += count;
-  }
-
-  get size(): number {
-    return this.length;
-  }
-
-  bytes(): Uint8Array {
-    return this.buffer.slice(0, this.length);
-  }
-}
 
 function invalid(message: string, context: Record<string, unknown> = {}): EdgecrewError {
   return new EdgecrewError(ErrorCodes.MODEL_INVALID, `GGUF writer: ${message}`, { context });
@@ -260,8 +191,21 @@ function resolveAlignment(document: GgufDocument): number {
   return alignment;
 }
 
-/** Encodes magic, counts, metadata and tensor infos; returns the header and the tensors' placements. */
+// A document's header is encoded once: planning a layout (to check a cached file's size) and then writing
+// the same document would otherwise encode a large vocabulary twice. Documents are immutable by contract.
+const encodedHeaders = new WeakMap<GgufDocument, { header: Uint8Array; layout: GgufLayout }>();
+
 function encodeHeader(document: GgufDocument): { header: Uint8Array; layout: GgufLayout } {
+  let encoded = encodedHeaders.get(document);
+  if (encoded === undefined) {
+    encoded = encodeHeaderUncached(document);
+    encodedHeaders.set(document, encoded);
+  }
+  return encoded;
+}
+
+/** Encodes magic, counts, metadata and tensor infos; returns the header and the tensors' placements. */
+function encodeHeaderUncached(document: GgufDocument): { header: Uint8Array; layout: GgufLayout } {
   const alignment = resolveAlignment(document);
   const seenKeys = new Set<string>();
   const sink = new ByteSink();
@@ -313,21 +257,18 @@ export function planGgufLayout(document: GgufDocument): GgufLayout {
 
 // ─── Tensor data encoding ───────────────────────────────────────────────────────────────────────────────
 
-/** The little-endian bytes of one tensor's data, checked against its shape. */
-function encodeTensorData(tensor: GgufTensor, placement: GgufTensorPlacement): Uint8Array {
-  const values = typeof tensor.data === "function" ? tensor.data() : tensor.data;
-  const expected = placement.byteLength / TENSOR_ELEMENT_BYTES[tensor.type];
-  if (!(values instanceof Float32Array) || values.length !== expected) {
-    throw invalid(`tensor "${tensor.name}" needs ${expected} values, got ${values?.length}`, {
-      tensor: tensor.name,
-    });
-  }
-  if (tensor.type === "f32") {
+/** The little-endian bytes of one chunk of tensor values. */
+function encodeValues(values: Float32Array, type: GgufTensorType): Uint8Array {
+  if (type === "f32") {
     if (HOST_IS_LITTLE_ENDIAN) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     const out = new Uint8Array(values.length * 4);
     const view = new DataView(out.buffer);
     for (let index = 0; index < values.length; index++) view.setFloat32(index * 4, values[index] ?? 0, true);
     return out;
+  }
+  if (HOST_IS_LITTLE_ENDIAN) {
+    const halves = f32ArrayToF16Bits(values);
+    return new Uint8Array(halves.buffer, halves.byteOffset, halves.byteLength);
   }
   const out = new Uint8Array(values.length * 2);
   const view = new DataView(out.buffer);
@@ -336,6 +277,24 @@ function encodeTensorData(tensor: GgufTensor, placement: GgufTensorPlacement): U
     view.setUint16(index * 2, f32ToF16Bits(values[index] ?? 0, scratch), true);
   }
   return out;
+}
+
+/** The little-endian bytes of one tensor's data, chunk by chunk, checked against its shape. */
+function* encodeTensorData(tensor: GgufTensor, placement: GgufTensorPlacement): Generator<Uint8Array> {
+  const produced = typeof tensor.data === "function" ? tensor.data() : tensor.data;
+  const parts: Iterable<Float32Array> = produced instanceof Float32Array ? [produced] : produced;
+  const expected = placement.byteLength / TENSOR_ELEMENT_BYTES[tensor.type];
+  const wrongCount = (got: string) =>
+    invalid(`tensor "${tensor.name}" needs ${expected} values, got ${got}`, { tensor: tensor.name });
+  let count = 0;
+  for (const values of parts) {
+    if (!(values instanceof Float32Array)) throw wrongCount("a chunk that is not a Float32Array");
+    count += values.length;
+    // Checked before writing, so that a file never holds more data than its header declares.
+    if (count > expected) throw wrongCount(`more (at least ${count})`);
+    yield encodeValues(values, tensor.type);
+  }
+  if (count !== expected) throw wrongCount(String(count));
 }
 
 /** Walks the file's chunks in order: header (with padding), then each tensor with its leading padding. */
@@ -347,7 +306,7 @@ function* chunks(document: GgufDocument): Generator<Uint8Array, GgufLayout> {
     const placement = layout.tensors[index];
     if (placement === undefined) throw invalid("tensor layout out of sync (bug)");
     if (placement.offset > position) yield new Uint8Array(placement.offset - position);
-    yield encodeTensorData(tensor, placement);
+    yield* encodeTensorData(tensor, placement);
     position = placement.offset + placement.byteLength;
   }
   return layout;

@@ -1,8 +1,9 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { isLocalModelRef, parseModelRef } from "../../../src/config/modelRef.js";
+import { FIXTURE_FAMILY_NAMES, isLocalModelRef, parseModelRef } from "../../../src/config/modelRef.js";
 import { ErrorCodes, isModelError } from "../../../src/errors.js";
+import { FIXTURE_FAMILIES } from "../../../src/testing/families/familySpecs.js";
 
 const base = { baseDir: "/agents/demo" };
 
@@ -98,8 +99,31 @@ describe("parseModelRef: fixtures", () => {
     expect(parseModelRef("fixture:w?size=small")).toMatchObject({ seed: 1, size: "small" });
   });
 
+  test("family from the query; absent means the toy fixture", () => {
+    expect(parseModelRef("fixture:q?family=qwen3&seed=2&size=bench")).toEqual({
+      kind: "fixture",
+      raw: "fixture:q?family=qwen3&seed=2&size=bench",
+      name: "q",
+      seed: 2,
+      size: "bench",
+      family: "qwen3",
+    });
+    expect(parseModelRef("fixture:l?family=llama3.1")).toMatchObject({ family: "llama3.1", size: "tiny" });
+    expect(parseModelRef("fixture:toy")).not.toHaveProperty("family");
+  });
+
+  test("accepts exactly the families the generator builds", () => {
+    expect(FIXTURE_FAMILY_NAMES).toEqual(FIXTURE_FAMILIES);
+    for (const family of FIXTURE_FAMILIES) {
+      expect(parseModelRef(`fixture:f?family=${family}`)).toMatchObject({ family });
+    }
+  });
+
   test.each([
-    ["fixture:tiny?temp=1", /unknown fixture parameter "temp" \(allowed: seed, size\)/],
+    ["fixture:tiny?temp=1", /unknown fixture parameter "temp" \(allowed: seed, size, family\)/],
+    ["fixture:q?family=phi3", /family must be one of qwen3, qwen2, llama3, llama3.1, gemma3, got "phi3"/],
+    ["fixture:q?family=", /family must be one of/],
+    ["fixture:q?family=qwen3&family=qwen2", /"family" is given twice/],
     ["fixture:tiny?seed=-1", /seed must be a non-negative integer, got "-1"/],
     ["fixture:tiny?seed=1.5", /seed must be a non-negative integer/],
     ["fixture:tiny?seed=", /seed must be a non-negative integer/],

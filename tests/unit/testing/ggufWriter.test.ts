@@ -157,4 +157,27 @@ describe("GGUF writer", () => {
     const second = createHash("sha256").update(encodeGguf(sampleDocument())).digest("hex");
     expect(first).toBe(second);
   });
+
+  it("writes tensor data given in chunks exactly like the same data in one array, and checks the count", () => {
+    const values = ramp(10, 0.37);
+    const whole: GgufDocument = {
+      metadata: [],
+      tensors: [
+        { name: "a", shape: [5, 2], type: "f16", data: values },
+        { name: "b", shape: [10], type: "f32", data: values },
+      ],
+    };
+    const chunked: GgufDocument = {
+      metadata: [],
+      tensors: [
+        { name: "a", shape: [5, 2], type: "f16", data: () => [values.subarray(0, 3), values.subarray(3)] },
+        { name: "b", shape: [10], type: "f32", data: () => [values.subarray(0, 7), values.subarray(7)] },
+      ],
+    };
+    expect(encodeGguf(chunked)).toEqual(encodeGguf(whole));
+    for (const data of [() => [values.subarray(0, 9)], () => [values, values.subarray(0, 1)]]) {
+      const wrong: GgufDocument = { metadata: [], tensors: [{ name: "c", shape: [10], type: "f32", data }] };
+      expect(() => encodeGguf(wrong)).toThrow(/tensor "c" needs 10 values/);
+    }
+  });
 });
