@@ -28,11 +28,11 @@ import { startRun } from "../dist/runtime/startRun.js";
 import { DEFAULT_WORKER_OUTPUT } from "../dist/schema/describe.js";
 import { createFixtureModel, fixtureVocabulary } from "../dist/testing/fixtureModel.js";
 import {
+  compileTurnGrammar,
   createLocalWorkers,
   estimateModelMemory,
   ModelManager,
   physicalCoreCount,
-  toGrammarSchema,
 } from "../dist/workers/index.js";
 import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerPrompts.js";
 import { scriptedAgent, scriptedPlanner, workerDef } from "./scripted.mjs";
@@ -107,12 +107,14 @@ async function overhead(modelPath) {
     retries: 0,
   });
 
-  // The same thing by hand: same prompts, chat wrapper, grammar (edgecrew's schema adapter), byte ban, seed.
+  // The same thing by hand: same prompts, chat wrapper, grammar (edgecrew's compiler), byte ban, seed.
   const llama = await getLlama({ gpu: false, maxThreads: 1, build: "never", logLevel: "warn" });
   const model = await llama.loadModel({ modelPath });
   const ctx = await model.createContext({ contextSize: worker.contextSize, sequences: 1, threads: 1 });
   const sequence = ctx.getSequence();
-  const grammar = await llama.createGrammarForJsonSchema(toGrammarSchema(worker.output).schema);
+  const grammar = await llama.createGrammar({
+    grammar: compileTurnGrammar({ answer: worker.output, maxTokens: worker.maxTokens }).gbnf,
+  });
   const chatWrapper = resolveChatWrapper(model);
   const tokenBias = new TokenBias(model.tokenizer);
   const { firstByteId } = fixtureVocabulary();

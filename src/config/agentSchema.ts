@@ -127,8 +127,14 @@ const workerSchema = z
       .enum(["auto", "required"])
       .default(DEFAULT_WORKER_SETTINGS.toolChoice)
       .describe(
-        "auto (default): the model decides whether to call a tool before answering; required: every subtask starts with a forced call of one of the worker's tools (small models often answer instead of calling).",
+        "auto (default): each turn the model either calls a tool or answers; required: every subtask starts with a forced call of one of the worker's tools (small models often answer instead of calling), then the model decides.",
       ),
+    maxToolCalls: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Most tool calls in one subtask (default 8); after the last one the model may only answer."),
     output: answerSchemaField("output")
       .default(() => structuredClone(DEFAULT_WORKER_OUTPUT))
       .describe(

@@ -1,12 +1,14 @@
 /**
  * Checks that relate one part of an agent definition to another, or to the file system: unique worker names,
  * tools declared before use (and only once), local model files that exist, token budgets that fit the context,
- * timeouts that nest. They run on the raw, unvalidated value, each one skipping whatever is malformed (the
+ * answers that can close within their token budget, timeouts that nest. They run on the raw, unvalidated value, each one skipping whatever is malformed (the
  * schema reports that), so that one broken key never hides the other problems of a file.
  */
 import { statSync } from "node:fs";
-import { ErrorCodes } from "../errors.js";
+import { ErrorCodes, isEdgecrewError } from "../errors.js";
+import { compileGrammar } from "../schema/grammar/index.js";
 import { didYouMean } from "../suggest.js";
+import type { JsonSchema } from "../types.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
 import { parseModelRef } from "./modelRef.js";
@@ -148,8 +150,14 @@ function checkWorker(
       ),
     );
   });
+  if (worker.toolChoice === "required" && worker.maxToolCalls === 0) {
+    issues.push(
+      valueIssue(["workers", index, "maxToolCalls"], "toolChoice: required needs maxToolCalls of at least 1"),
+    );
+  }
   const size = asMapping(worker.context)?.size ?? DEFAULT_WORKER_SETTINGS.contextSize;
   const maxTokens = worker.maxTokens ?? DEFAULT_WORKER_SETTINGS.maxTokens;
+  issues.push(...checkOutputBudget(asMapping(worker.output), maxTokens, index));
   if (isCount(size) && isCount(maxTokens) && maxTokens >= size) {
     const given = worker.maxTokens === undefined ? " (the default)" : "";
     issues.push(
@@ -160,6 +168,30 @@ function checkWorker(
     );
   }
   return issues;
+}
+
+/**
+ * A worker's answer must be able to close within its `maxTokens`: the grammar compiler fits open lengths to
+ * the budget, and refuses a schema whose shortest possible answer is longer (TOKEN_BUDGET_EXCEEDED) or that
+ * no value satisfies. A schema the validator cannot compile is reported by the schema check itself.
+ */
+function checkOutputBudget(output: Mapping | undefined, maxTokens: unknown, index: number): RawIssue[] {
+  if (output === undefined || !isCount(maxTokens)) return [];
+  try {
+    compileGrammar(output as JsonSchema, { maxTokens });
+    return [];
+  } catch (error) {
+    if (isEdgecrewError(error) && error.code === ErrorCodes.TOKEN_BUDGET_EXCEEDED) {
+      return [valueIssue(["workers", index, "maxTokens"], error.message)];
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return [
+      valueIssue(
+        ["workers", index, "output"],
+        isEdgecrewError(error) ? message : `the grammar compiler failed: ${message}`,
+      ),
+    ];
+  }
 }
 
 function checkModelFile(model: unknown, path: readonly PathSegment[], baseDir: string): RawIssue[] {

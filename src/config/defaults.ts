@@ -24,6 +24,12 @@ export const DEFAULT_WORKER_SETTINGS = Object.freeze({
   toolChoice: "auto" as "auto" | "required",
 });
 
+/**
+ * Most tokens per reply of a local (GGUF) planner when `planner.maxTokens` is absent. Plans and final answers are
+ * sized to fit it (`validate` refuses an agent whose plan cannot).
+ */
+export const DEFAULT_LOCAL_PLANNER_MAX_TOKENS = 1024;
+
 /** Escalation used when the YAML has no `escalation`: one repair turn, then the planner takes over. */
 export const DEFAULT_ESCALATION: EscalationConfig = Object.freeze({ retries: 1, to: "planner" });
 

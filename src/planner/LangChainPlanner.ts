@@ -31,7 +31,7 @@ import type {
   Produced,
   UsageRecord,
 } from "../types.js";
-import { instructionBudget, planGrammarSchema, planReplySchema } from "./planSchema.js";
+import { fittedJoinSchema, instructionBudget, planGrammarSchema, planReplySchema } from "./planSchema.js";
 import {
   joinRepairPrompt,
   joinSystemPrompt,
@@ -44,9 +44,6 @@ import {
   solveUserPrompt,
 } from "./prompts.js";
 import { validatePlan } from "./validatePlan.js";
-
-/** The final answer's schema when the agent declares none. */
-export const DEFAULT_ANSWER_SCHEMA: JsonSchema = { type: "string", minLength: 1, maxLength: 4000 };
 
 export interface LangChainPlannerOptions {
   /** The chat model that plans and joins. */
@@ -62,32 +59,6 @@ export interface LangChainPlannerOptions {
    * schemas are bounded so that a complete reply always fits in it.
    */
   readonly maxTokens?: number;
-}
-
-/**
- * The joiner's reply schema: `{ answer }`, or — while replans are left — `{ decision: { answer } | { replan } }`
- * (a cloud model's structured output wants an object at the top, so the alternatives sit one level down).
- */
-export function joinSchema(answerSchema: JsonSchema, allowReplan: boolean): JsonSchema {
-  const answer: JsonSchema = {
-    type: "object",
-    properties: { answer: answerSchema },
-    required: ["answer"],
-    additionalProperties: false,
-  };
-  if (!allowReplan) return answer;
-  const replan: JsonSchema = {
-    type: "object",
-    properties: { replan: { type: "string", minLength: 1, maxLength: 400 } },
-    required: ["replan"],
-    additionalProperties: false,
-  };
-  return {
-    type: "object",
-    properties: { decision: { oneOf: [answer, replan] } },
-    required: ["decision"],
-    additionalProperties: false,
-  };
 }
 
 function toJoinDecision(value: JsonValue): JoinDecision {
@@ -135,15 +106,9 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
   const { model, label, locality } = options;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const grammar = supportsGrammar(model);
-  let charsPerToken: Promise<number> | undefined;
-  // Measured on the planner's own tokenizer (a prompt-sized sample), once.
-  const measureCharsPerToken = (sample: string): Promise<number> => {
-    charsPerToken ??= model.getNumTokens(sample).then(
-      (tokens) => (tokens > 0 ? sample.length / tokens : 1),
-      () => 1,
-    );
-    return charsPerToken;
-  };
+  // A local model's own output limit, when the agent sets none: string lengths are fitted to it.
+  const ownLimit = (model as { maxTokens?: unknown }).maxTokens;
+  const maxTokens = options.maxTokens ?? (typeof ownLimit === "number" ? ownLimit : undefined);
 
   async function ask(
     schema: JsonSchema | typeof planReplySchema,
@@ -250,14 +215,9 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
       let schema: JsonSchema | typeof planReplySchema = planReplySchema;
       if (grammar) {
         const budget =
-          options.maxTokens === undefined
+          maxTokens === undefined
             ? undefined
-            : instructionBudget({
-                maxTokens: options.maxTokens,
-                maxSubtasks: request.maxSubtasks,
-                charsPerToken: await measureCharsPerToken(system),
-                workers: request.workers,
-              });
+            : instructionBudget({ maxTokens, maxSubtasks: request.maxSubtasks, workers: request.workers });
         schema = planGrammarSchema(request.workers, request.maxSubtasks, budget);
       }
       return converse({
@@ -283,14 +243,11 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     },
 
     async join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>> {
-      let answerSchema = request.answerSchema ?? DEFAULT_ANSWER_SCHEMA;
-      if (request.answerSchema === undefined && grammar && options.maxTokens !== undefined) {
-        // Bound the default free-text answer so a complete reply fits the output budget.
-        const chars =
-          Math.floor((options.maxTokens - 16) * (await measureCharsPerToken(joinSystemPrompt(false)))) - 16;
-        answerSchema = { ...DEFAULT_ANSWER_SCHEMA, maxLength: Math.max(16, Math.min(4000, chars)) };
-      }
-      const schema = joinSchema(answerSchema, request.allowReplan);
+      const schema = fittedJoinSchema({
+        answerSchema: request.answerSchema,
+        allowReplan: request.allowReplan,
+        maxTokens: grammar ? maxTokens : undefined,
+      });
       const validator = compileSchema(schema);
       return converse({
         schema,

@@ -2,15 +2,16 @@
  * The planner layer: plan schema and validation, prompts, and the planner port over LangChain chat models.
  * Only this folder imports LangChain chat-model code; createCrew loads it lazily.
  */
+export { createLangChainPlanner, type LangChainPlannerOptions } from "./LangChainPlanner.js";
 export {
-  createLangChainPlanner,
   DEFAULT_ANSWER_SCHEMA,
-  type LangChainPlannerOptions,
-} from "./LangChainPlanner.js";
-export {
+  fittedJoinSchema,
+  instructionBudget,
+  joinSchema,
   MAX_INSTRUCTION_LENGTH,
   type PlanReply,
   planGrammarSchema,
+  plannerBudgetProblems,
   planReplySchema,
   positionalId,
 } from "./planSchema.js";

@@ -8,10 +8,16 @@
  *   admits is already acyclic, with no dangling or unknown ids, and within `maxSubtasks`.
  */
 import { z } from "zod";
+import { EdgecrewError, ErrorCodes } from "../errors.js";
+import { compileGrammar } from "../schema/grammar/index.js";
 import type { JsonSchema, WorkerSummary } from "../types.js";
 
 /** Longest instruction accepted; bounded so that a weak model's string always closes. */
 export const MAX_INSTRUCTION_LENGTH = 400;
+/** The final answer's schema when the agent declares none. */
+export const DEFAULT_ANSWER_SCHEMA: JsonSchema = { type: "string", minLength: 1, maxLength: 4000 };
+/** The longest reason for a replan. */
+const MAX_REPLAN_LENGTH = 400;
 
 export const subtaskReplySchema = z.object({
   id: z.string().min(1).describe("unique id, e.g. s1"),
@@ -68,22 +74,131 @@ export function planGrammarSchema(
   };
 }
 
+/** The shortest instruction a local planner may be held to; a budget that cannot afford it is refused. */
+export const MIN_INSTRUCTION_LENGTH = 16;
+
 /**
- * The longest instruction that still lets a plan of `maxSubtasks` close within `maxTokens` of output, given how
- * many characters the model's tokenizer packs into a token. A grammar guarantees a plan's shape only if
- * generation is not cut off first; a weak model may fill every string to its `maxLength`, so the lengths must
- * add up to less than the token budget. Clamped to [16, MAX_INSTRUCTION_LENGTH].
+ * The longest `maxLength` in [min, max] for which `schemaFor(length)` compiles to a grammar whose longest output
+ * fits `maxTokens` (binary search on the compiler's exact worst case: a token per character, escapes counted).
+ * Throws TOKEN_BUDGET_EXCEEDED, with the tokens needed, when even `min` does not fit.
+ */
+export function longestFitting(
+  schemaFor: (length: number) => JsonSchema,
+  range: { readonly min: number; readonly max: number },
+  maxTokens: number,
+  what: string,
+): number {
+  const needed = (length: number) => compileGrammar(schemaFor(length)).maxTokens;
+  const shortest = needed(range.min);
+  if (shortest > maxTokens) {
+    throw new EdgecrewError(
+      ErrorCodes.TOKEN_BUDGET_EXCEEDED,
+      `${what} needs up to ${shortest} tokens even with ${range.min}-character strings, more than maxTokens ${maxTokens}; raise the planner's maxTokens`,
+      { context: { tokensNeeded: shortest, maxTokens } },
+    );
+  }
+  let low = range.min;
+  let high = range.max;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (needed(middle) <= maxTokens) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
+
+/**
+ * The longest instruction that lets every plan the grammar admits — `maxSubtasks` subtasks, each instruction
+ * at its longest, every character written as an escape — close within `maxTokens`. A grammar guarantees a plan's
+ * shape only if generation is not cut off first, and the planner's prompt states the same limit, so the model
+ * is never cut off mid-word either.
  */
 export function instructionBudget(options: {
   readonly maxTokens: number;
   readonly maxSubtasks: number;
-  readonly charsPerToken: number;
   readonly workers: readonly WorkerSummary[];
 }): number {
-  const longestWorker = Math.max(...options.workers.map((w) => w.name.length), 1);
-  // {"id":"s12","worker":"…","instruction":"…","dependsOn":["s1",…]}, with some whitespace.
-  const scaffoldChars = 64 + longestWorker + options.maxSubtasks * 6;
-  const perSubtaskTokens = (options.maxTokens - 24) / options.maxSubtasks;
-  const chars = Math.floor(perSubtaskTokens * options.charsPerToken - scaffoldChars);
-  return Math.min(MAX_INSTRUCTION_LENGTH, Math.max(16, chars));
+  return longestFitting(
+    (length) => planGrammarSchema(options.workers, options.maxSubtasks, length),
+    { min: MIN_INSTRUCTION_LENGTH, max: MAX_INSTRUCTION_LENGTH },
+    options.maxTokens,
+    `a plan of ${options.maxSubtasks} subtasks`,
+  );
+}
+
+/**
+ * The joiner's reply schema: `{ answer }`, or — while replans are left — `{ decision: { answer } | { replan } }`
+ * (a cloud model's structured output wants an object at the top, so the alternatives sit one level down).
+ */
+export function joinSchema(
+  answerSchema: JsonSchema,
+  allowReplan: boolean,
+  replanLength = MAX_REPLAN_LENGTH,
+): JsonSchema {
+  const answer: JsonSchema = {
+    type: "object",
+    properties: { answer: answerSchema },
+    required: ["answer"],
+    additionalProperties: false,
+  };
+  if (!allowReplan) return answer;
+  const replan: JsonSchema = {
+    type: "object",
+    properties: { replan: { type: "string", minLength: 1, maxLength: replanLength } },
+    required: ["replan"],
+    additionalProperties: false,
+  };
+  return {
+    type: "object",
+    properties: { decision: { oneOf: [answer, replan] } },
+    required: ["decision"],
+    additionalProperties: false,
+  };
+}
+
+/**
+ * The joiner's reply schema for a model with an output limit (`maxTokens`, for a grammar-constrained model):
+ * the default answer and the replan reason get the longest lengths that let every reply close within it, and
+ * the prompt states them. Without a limit, the plain {@link joinSchema}. Throws TOKEN_BUDGET_EXCEEDED when even
+ * a declared answer schema at its shortest cannot fit.
+ */
+export function fittedJoinSchema(options: {
+  readonly answerSchema: JsonSchema | undefined;
+  readonly allowReplan: boolean;
+  readonly maxTokens: number | undefined;
+}): JsonSchema {
+  const schemaFor = (length: number) =>
+    joinSchema(
+      options.answerSchema ?? { ...DEFAULT_ANSWER_SCHEMA, maxLength: length },
+      options.allowReplan,
+      Math.min(length, MAX_REPLAN_LENGTH),
+    );
+  const longest = DEFAULT_ANSWER_SCHEMA.maxLength as number;
+  if (options.maxTokens === undefined) return schemaFor(longest);
+  return schemaFor(
+    longestFitting(schemaFor, { min: 16, max: longest }, options.maxTokens, "the final answer"),
+  );
+}
+
+/**
+ * What a grammar-constrained (local) planner cannot do within `maxTokens`: write a plan of `maxSubtasks`
+ * subtasks, or a final answer. Empty when both fit; `validate` reports these before any run.
+ */
+export function plannerBudgetProblems(options: {
+  readonly workers: readonly WorkerSummary[];
+  readonly maxSubtasks: number;
+  readonly maxTokens: number;
+  readonly answerSchema: JsonSchema | undefined;
+  readonly allowReplan: boolean;
+}): string[] {
+  const problems: string[] = [];
+  for (const attempt of [() => instructionBudget(options), () => fittedJoinSchema(options)]) {
+    try {
+      attempt();
+    } catch (error) {
+      if (!(error instanceof EdgecrewError) || error.code !== ErrorCodes.TOKEN_BUDGET_EXCEEDED) throw error;
+      problems.push(error.message);
+    }
+  }
+  return problems;
 }

@@ -53,7 +53,8 @@ function errorPath(error: ErrorObject): string {
     .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"))
     .map((part) => (/^(0|[1-9]\d*)$/.test(part) ? Number(part) : part));
   const params = error.params as { missingProperty?: string; additionalProperty?: string };
-  if (error.keyword === "required" && params.missingProperty !== undefined) parts.push(params.missingProperty);
+  if (error.keyword === "required" && params.missingProperty !== undefined)
+    parts.push(params.missingProperty);
   if (error.keyword === "additionalProperties" && params.additionalProperty !== undefined)
     parts.push(params.additionalProperty);
   return formatPath(parts);
@@ -67,7 +68,9 @@ function errorMessage(error: ErrorObject): string {
       return "is not allowed (no such property)";
     case "enum": {
       const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
-      return allowed === undefined ? "must be one of the allowed values" : `must be one of ${JSON.stringify(allowed)}`;
+      return allowed === undefined
+        ? "must be one of the allowed values"
+        : `must be one of ${JSON.stringify(allowed)}`;
     }
     default:
       return error.message ?? `fails ${error.keyword}`;

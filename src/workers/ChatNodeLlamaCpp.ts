@@ -5,11 +5,11 @@
  * tool calls and results included (chatHistory.ts). On top of `invoke` it offers:
  *
  * - `withStructuredOutput`, with a grammar, so a small local model always returns parseable JSON in the
- *   requested shape; the value is then validated (zod schema, or the JSON Schema through zod) and an invalid
- *   one is a ValidationError the planner can re-ask with (chatModelStructured.ts);
- * - `bindTools`: the tools become node-llama-cpp chat functions with grammar-constrained arguments; a call the
- *   model makes ends the generation and comes back as `tool_calls`, not run; `tool_choice` "any", "required"
- *   or a tool's name forces a call (chatModelTools.ts);
+ *   requested shape that fits `maxTokens`; the value is then validated (the zod schema, or the JSON Schema with
+ *   ajv) and an invalid one is a ValidationError the planner can re-ask with (chatModelStructured.ts);
+ * - `bindTools`: the tools are documented by the model's chat template and their calls written under a grammar
+ *   of edgecrew's compiler; a call the model makes ends the generation and comes back as `tool_calls`, not run;
+ *   `tool_choice` "any", "required" or a tool's name forces a call (chatModelTools.ts);
  * - streaming (`stream`, `streamEvents`): text chunks as node-llama-cpp generates them, tool calls and token
  *   usage in the last chunk (chatModelStream.ts).
  *
@@ -36,8 +36,11 @@ import {
 } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { type Runnable, RunnableLambda } from "@langchain/core/runnables";
+import { DEFAULT_LOCAL_PLANNER_MAX_TOKENS } from "../config/defaults.js";
 import { DisposedError } from "../errors.js";
+import type { Caps } from "../schema/grammar/index.js";
 import type { JsonSchema, LocalModelRef } from "../types.js";
+import { callSyntaxOf } from "./callSyntax.js";
 import { toChatHistory } from "./chatHistory.js";
 import { textStream } from "./chatModelStream.js";
 import { parseStructured, type StructuredOutputSchema, structuredSchema } from "./chatModelStructured.js";
@@ -46,13 +49,14 @@ import {
   chatFunctions,
   toChatModelTools,
   toolChoicePlan,
-  toolTurn,
+  toolTurnSpec,
   toToolCallChunks,
   toToolCalls,
 } from "./chatModelTools.js";
 import { chatWrapperFor, type Generation, generateTurn } from "./generate.js";
-import type { GrammarSchemaOptions } from "./grammarSchema.js";
 import type { ModelManager } from "./ModelManager.js";
+import { ToolChatWrapper } from "./ToolChatWrapper.js";
+import type { TurnSpec } from "./turnGrammar.js";
 
 export type { StructuredOutputSchema } from "./chatModelStructured.js";
 export type { ChatModelTool } from "./chatModelTools.js";
@@ -66,12 +70,12 @@ export interface ChatNodeLlamaCppFields extends BaseChatModelParams {
   readonly contextSize?: number;
   /** Sampling temperature (default 0.2: planning wants little randomness). */
   readonly temperature?: number;
-  /** Most tokens per reply (default 1024); a tool call cut off here comes back as no call. */
+  /** Most tokens per reply (default 1024); structured output and tool calls are bounded to fit it. */
   readonly maxTokens?: number;
   /** Sampling seed for reproducible replies; default a fresh random seed per call. */
   readonly seed?: number;
-  /** Grammar conversion settings for structured output and tool arguments. */
-  readonly grammar?: GrammarSchemaOptions;
+  /** Caps the grammar starts from where schemas leave lengths open (see `DEFAULT_CAPS`), before fitting. */
+  readonly grammar?: Partial<Caps>;
 }
 
 /**
@@ -114,7 +118,7 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
   readonly temperature: number;
   readonly maxTokens: number;
   readonly seed: number | undefined;
-  readonly #grammar: GrammarSchemaOptions;
+  readonly #caps: Partial<Caps> | undefined;
   #disposed = false;
 
   static override lc_name(): string {
@@ -128,9 +132,9 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
     this.model = model;
     this.contextSize = contextSize ?? 4096;
     this.temperature = temperature ?? 0.2;
-    this.maxTokens = maxTokens ?? 1024;
+    this.maxTokens = maxTokens ?? DEFAULT_LOCAL_PLANNER_MAX_TOKENS;
     this.seed = seed;
-    this.#grammar = grammar ?? {};
+    this.#caps = grammar;
     manager.declare(model, { contextSize: this.contextSize, sequences: 1 });
   }
 
@@ -164,33 +168,41 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
     if (plan.kind !== "none" && options.outputSchema !== undefined) {
       throw new TypeError("ChatNodeLlamaCpp: a call offers either tools or an output schema, not both");
     }
-    const functions = plan.kind === "none" ? undefined : chatFunctions(tools, this.#grammar);
-    const grammar =
-      options.outputSchema === undefined
-        ? undefined
-        : await this.manager.grammarFor(options.outputSchema, this.#grammar, signal);
+    const maxTokens = options.maxTokens ?? this.maxTokens;
     const lease = await this.manager.acquire(this.model, {
       contextSize: this.contextSize,
       sequences: 1,
       ...(signal === undefined ? {} : { signal }),
     });
     try {
-      const history = toChatHistory(messages);
-      const tooled =
-        plan.kind === "none" || functions === undefined
+      const base = chatWrapperFor(lease.model);
+      let spec: TurnSpec | undefined;
+      if (plan.kind !== "none") spec = toolTurnSpec(plan, tools, callSyntaxOf(base, lease.model), maxTokens);
+      else if (options.outputSchema !== undefined) spec = { answer: options.outputSchema, maxTokens };
+      const grammar =
+        spec === undefined
           ? undefined
-          : toolTurn(plan, functions, chatWrapperFor(lease.model), history);
+          : await this.manager.turnGrammar(
+              this.#caps === undefined ? spec : { ...spec, caps: this.#caps },
+              signal,
+            );
       const seed = options.seed ?? this.seed;
-      const generation = await generateTurn(lease, tooled?.history ?? history, {
+      const generation = await generateTurn(lease, toChatHistory(messages), {
         ...(grammar === undefined ? {} : { grammar }),
-        ...(tooled === undefined ? {} : { functions: tooled.functions, chatWrapper: tooled.chatWrapper }),
-        maxTokens: options.maxTokens ?? this.maxTokens,
+        // Bound tools are documented on every turn, by the model's own chat template.
+        chatWrapper: plan.kind === "none" ? base : new ToolChatWrapper(base, chatFunctions(tools)),
+        maxTokens,
         temperature: options.temperature ?? this.temperature,
         ...(signal === undefined ? {} : { signal }),
         ...(seed === undefined ? {} : { seed }),
         ...(onTextChunk === undefined ? {} : { onTextChunk }),
       });
-      return { generation, toolCalls: toToolCalls(generation.functionCalls), loadMs: lease.loadMs };
+      const parsed = grammar === undefined ? undefined : grammar.turn.parse(generation.text);
+      const toolCalls = parsed === undefined ? [] : toToolCalls(parsed);
+      // A call's text is the call itself: the message carries it as tool_calls, not as content.
+      const reply =
+        toolCalls.length > 0 ? { ...generation, text: "", stopReason: "functionCalls" } : generation;
+      return { generation: reply, toolCalls, loadMs: lease.loadMs };
     } finally {
       lease.release();
     }
@@ -283,19 +295,17 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
 
   /**
    * A runnable whose calls offer `tools` (LangChain tools, `tool()` results, OpenAI tool or function
-   * definitions) to the model as grammar-constrained chat functions, without running them: a call ends the
-   * generation and comes back in the AIMessage's `tool_calls` (ids `call_…`), with any text before it as the
-   * content. `kwargs.tool_choice`: "auto" (default), "none" (the tools are not shown to the model at all),
-   * "any"/"required" (force a call) or a tool's name (force that tool). Throws TOOL_INVALID for a malformed tool and SCHEMA_INVALID for parameters the grammar
-   * adapter cannot use — here, not at the first call.
+   * definitions) to the model, calls written under a grammar, without running them: a call ends the generation
+   * and comes back in the AIMessage's `tool_calls` (ids `call_…`). `kwargs.tool_choice`: "auto" (default), "none" (the tools are not shown to the model at all),
+   * "any"/"required" (force a call) or a tool's name (force that tool). Throws TOOL_INVALID for a malformed
+   * tool — here, not at the first call.
    */
   override bindTools(
     tools: BindToolsInput[],
     kwargs?: Partial<ChatNodeLlamaCppCallOptions>,
   ): Runnable<BaseLanguageModelInput, AIMessageChunk, ChatNodeLlamaCppCallOptions> {
     const bound = toChatModelTools(tools);
-    // Converted again per call (cheap); converting here reports an unusable schema or choice at bind time.
-    chatFunctions(bound, this.#grammar);
+    // Checked again per call (cheap); checking here reports an unusable choice at bind time.
     toolChoicePlan(kwargs?.tool_choice, bound);
     return this.withConfig({ ...kwargs, tools: bound });
   }

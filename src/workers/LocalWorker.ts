@@ -1,14 +1,14 @@
 /**
  * The worker port on local models: runs each subtask on its worker's GGUF model through the shared model
- * manager. A worker with tools first gets a tool phase (grammar-constrained calls of its granted tools only,
- * run through the tool registry, results fed back as data; see toolPhase.ts); then the answer is generated under
- * a grammar built from the worker's output schema, validated with zod, and re-asked with the exact errors when
- * validation fails. The worker's system prompt and tool descriptions stay evaluated in the sequence between its
- * subtasks (see prefixReuse.ts). A bad answer or a model that cannot run is returned as a WorkerOutcome (data for
- * the runtime to repair or escalate); only an abort, or a tool call that must end the subtask (its journal
- * could not be written, or its side effect is uncertain after a crash), is thrown.
+ * manager. Every turn is generated under a grammar of edgecrew's own compiler: calls of the worker's granted
+ * tools (run through the tool registry, results fed back as data) and the answer, whose validation failures —
+ * and generations cut off at `maxTokens` — are re-asked with the exact problems (see subtaskTurns.ts). The
+ * worker's system prompt and tool descriptions stay evaluated in the sequence between its subtasks (see
+ * prefixReuse.ts). A bad answer or a model that cannot run is returned as a WorkerOutcome (data for the runtime
+ * to repair or escalate); only an abort, or a tool call that must end the subtask (its journal could not be
+ * written, or its side effect is uncertain after a crash), is thrown.
  */
-import type { ChatHistoryItem, LlamaGrammar } from "node-llama-cpp";
+import type { ChatHistoryItem } from "node-llama-cpp";
 import {
   abortErrorFor,
   DisposedError,
@@ -18,7 +18,8 @@ import {
   isEdgecrewError,
   throwIfAborted,
 } from "../errors.js";
-import { type CompiledSchema, compileSchema, parseJsonAgainst } from "../schema/compile.js";
+import { compileSchema } from "../schema/compile.js";
+import type { Caps } from "../schema/grammar/index.js";
 import type {
   CallContext,
   DeviceConfig,
@@ -29,14 +30,14 @@ import type {
   WorkerOutcome,
   WorkerPort,
 } from "../types.js";
-import { safeEmit, settleWithin } from "./asyncGuards.js";
-import { chatWrapperFor, type Generation, generateTurn } from "./generate.js";
-import type { GrammarSchemaOptions } from "./grammarSchema.js";
+import { settleWithin } from "./asyncGuards.js";
+import { callSyntaxOf } from "./callSyntax.js";
+import { chatWrapperFor, type Generation } from "./generate.js";
 import { ModelManager, type ModelManagerOptions, type SequenceLease } from "./ModelManager.js";
 import { keepWorkerPrefix, workerPrefixTokens } from "./prefixReuse.js";
+import { DEFAULT_MAX_TOOL_CALLS, runSubtaskTurns } from "./subtaskTurns.js";
 import { ToolChatWrapper } from "./ToolChatWrapper.js";
-import { DEFAULT_MAX_TOOL_CALLS, runToolPhase } from "./toolPhase.js";
-import { repairPrompt, workerSystemPrompt, workerUserPrompt } from "./workerPrompts.js";
+import { workerSystemPrompt, workerUserPrompt } from "./workerPrompts.js";
 import { type WorkerTools, workerTools } from "./workerTools.js";
 
 /** Options of {@link createLocalWorkers}. */
@@ -56,8 +57,8 @@ export interface LocalWorkersOptions {
   readonly retries?: number;
   /** Wall-clock limit of one subtask, model load included; exceeding it is a `model-failed` outcome. */
   readonly subtaskTimeoutMs?: number;
-  /** Grammar conversion settings (default string `maxLength`, integer-enum range). */
-  readonly grammar?: GrammarSchemaOptions;
+  /** Caps the grammar starts from where schemas leave lengths open (see `DEFAULT_CAPS`), before fitting `maxTokens`. */
+  readonly grammar?: Partial<Caps>;
   /**
    * Keep a worker's evaluated system prompt and tool descriptions in the sequence between its subtasks and
    * evaluate only each subtask's own turn (default true; see prefixReuse.ts). `false` clears the sequence
@@ -69,7 +70,7 @@ export interface LocalWorkersOptions {
    * on a ToolRegistry); required as soon as a worker is granted a tool.
    */
   readonly tools?: ToolRegistryPort;
-  /** Most tool calls in one subtask before the answer is required (default 8). */
+  /** Most tool calls in one subtask before the answer is required, for workers that set none (default 8). */
   readonly maxToolCalls?: number;
   /** Sampling seed for every generation, for reproducible runs; default a fresh random seed per generation. */
   readonly seed?: number;
@@ -138,7 +139,7 @@ export class LocalWorker implements WorkerPort {
         { context: { worker: worker.name, tools: [...worker.tools] } },
       );
     }
-    const tools = workerTools(registry, worker.tools, this.#options.grammar);
+    const tools = workerTools(registry, worker.tools);
     if (tools !== undefined) this.#toolViews.set(worker.name, tools.registry);
   }
 
@@ -147,7 +148,7 @@ export class LocalWorker implements WorkerPort {
     if (worker.tools.length === 0) return undefined;
     const view = this.#toolViews.get(worker.name) ?? this.#options.tools;
     if (view === undefined) throw new EdgecrewError(ErrorCodes.TOOL_NOT_FOUND, "no tool registry was given");
-    return workerTools(view, worker.tools, this.#options.grammar);
+    return workerTools(view, worker.tools);
   }
 
   /** Whether the named worker's model is loaded. */
@@ -166,24 +167,22 @@ export class LocalWorker implements WorkerPort {
     if (this.#disposing !== undefined) throw new DisposedError("LocalWorker");
     throwIfAborted(context.signal);
     const worker = request.worker;
-    const schema = compileSchema(worker.output);
     const timeoutMs = this.#options.subtaskTimeoutMs;
     const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     const signal = timeout === undefined ? context.signal : AbortSignal.any([context.signal, timeout]);
     const usage: UsageRecord[] = [];
-    let attempts = 0;
     let lease: SequenceLease | undefined;
     try {
-      const grammar = await this.manager.grammarFor(worker.output, this.#options.grammar, signal);
       lease = await this.manager.acquire(worker.model, {
         contextSize: worker.contextSize,
         sequences: Math.max(1, worker.parallel),
         signal,
         emit: context.emit,
       });
-      return await this.#answer(request, context, { lease, grammar, schema, signal, usage }, (n) => {
-        attempts = n;
-      });
+      const result = await this.#turns(request, context, { lease, signal, usage });
+      return result.ok
+        ? { ok: true, answer: result.answer, attempts: result.attempts, usage }
+        : { ok: false, reason: "invalid-output", errors: result.errors, attempts: result.attempts, usage };
     } catch (error) {
       if (context.signal.aborted)
         throw isAbortError(error) ? error : abortErrorFor(context.signal, "the subtask");
@@ -195,28 +194,26 @@ export class LocalWorker implements WorkerPort {
       }
       // A schema the grammar cannot express also lands here: the planner may still answer without a grammar.
       const reason = timeout?.aborted === true ? new SubtaskTimeout(timeoutMs as number) : error;
-      return { ok: false, reason: "model-failed", errors: [describeFailure(reason)], attempts, usage };
+      // Attempts: the generations made before the failure.
+      return {
+        ok: false,
+        reason: "model-failed",
+        errors: [describeFailure(reason)],
+        attempts: usage.length,
+        usage,
+      };
     } finally {
       lease?.release();
     }
   }
 
-  async #answer(
+  async #turns(
     request: SubtaskRequest,
     context: CallContext,
-    run: {
-      lease: SequenceLease;
-      grammar: LlamaGrammar;
-      schema: CompiledSchema;
-      signal: AbortSignal;
-      usage: UsageRecord[];
-    },
-    countAttempt: (attempts: number) => void,
-  ): Promise<WorkerOutcome> {
-    const { lease, grammar, schema, signal, usage } = run;
+    run: { lease: SequenceLease; signal: AbortSignal; usage: UsageRecord[] },
+  ): Promise<Awaited<ReturnType<typeof runSubtaskTurns>>> {
+    const { lease, signal, usage } = run;
     const worker = request.worker;
-    const retries = Math.max(0, this.#options.retries ?? 1);
-    const seed = this.#options.seed === undefined ? {} : { seed: this.#options.seed };
     // Prompt tokens of a subtask's first turn include the worker prefix it found already evaluated, as
     // providers count cached prompt tokens: a subtask's usage does not depend on what ran before it. Later
     // turns continue the conversation and count the tokens they add.
@@ -235,10 +232,9 @@ export class LocalWorker implements WorkerPort {
     const tools = this.#toolsFor(worker);
     const base = chatWrapperFor(lease.model);
     // Every turn renders the same tool documentation, so tool turns, answer and repairs share one prefix.
-    const chatWrapper =
-      tools === undefined ? base : new ToolChatWrapper(base, { functions: tools.functions });
+    const chatWrapper = tools === undefined ? base : new ToolChatWrapper(base, tools.functions);
     const system = workerSystemPrompt(request, { hasTools: tools !== undefined });
-    let history: ChatHistoryItem[] = [
+    const history: ChatHistoryItem[] = [
       { type: "system", text: system },
       { type: "user", text: workerUserPrompt(request) },
     ];
@@ -246,60 +242,28 @@ export class LocalWorker implements WorkerPort {
     else
       reused = await keepWorkerPrefix(lease.sequence, workerPrefixTokens(lease.model, chatWrapper, system));
 
-    if (tools !== undefined) {
-      const phase = await runToolPhase(lease, history, {
-        tools,
-        toolChoice: worker.toolChoice ?? "auto",
-        maxCalls: Math.max(0, this.#options.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS),
-        chatWrapper: base,
-        call: {
-          signal,
-          emit: context.emit,
-          runId: request.runId,
-          subtaskId: request.subtask.id,
-          worker: worker.name,
-        },
-        maxTokens: worker.maxTokens,
-        temperature: worker.temperature,
-        ...seed,
-        onGeneration: record,
-      });
-      history = phase.history;
-    }
-
-    let errors: readonly string[] = [];
-    for (let attempt = 1; attempt <= retries + 1; attempt++) {
-      countAttempt(attempt);
-      // After tool calls the answer continues the same model response, below the calls' results.
-      const generation: Generation = await generateTurn(lease, history, {
-        grammar,
-        chatWrapper,
-        maxTokens: worker.maxTokens,
-        temperature: worker.temperature,
+    const caps = this.#options.grammar;
+    return runSubtaskTurns(lease, history, {
+      ...(tools === undefined ? {} : { tools: { tools, syntax: callSyntaxOf(base, lease.model) } }),
+      toolChoice: worker.toolChoice ?? "auto",
+      maxCalls: Math.max(0, worker.maxToolCalls ?? this.#options.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS),
+      output: worker.output,
+      validator: compileSchema(worker.output),
+      retries: Math.max(0, this.#options.retries ?? 1),
+      chatWrapper,
+      call: {
         signal,
-        reusePrefix: true,
-        ...seed,
-      });
-      record(generation);
-      const result = parseJsonAgainst(schema, generation.text);
-      if (result.ok) return { ok: true, answer: result.value, attempts: attempt, usage };
-      errors =
-        generation.stopReason === "maxTokens"
-          ? [
-              `(root): the answer was cut off at ${worker.maxTokens} tokens before the JSON was complete; answer more briefly`,
-            ]
-          : result.errors;
-      if (attempt <= retries) {
-        safeEmit(context.emit, {
-          type: "subtask.repairing",
-          subtaskId: request.subtask.id,
-          attempt: attempt + 1,
-          errors,
-        });
-        history = [...generation.history, { type: "user", text: repairPrompt(errors) }];
-      }
-    }
-    return { ok: false, reason: "invalid-output", errors, attempts: retries + 1, usage };
+        emit: context.emit,
+        runId: request.runId,
+        subtaskId: request.subtask.id,
+        worker: worker.name,
+      },
+      maxTokens: worker.maxTokens,
+      temperature: worker.temperature,
+      ...(this.#options.seed === undefined ? {} : { seed: this.#options.seed }),
+      grammarFor: (spec) => this.manager.turnGrammar(caps === undefined ? spec : { ...spec, caps }, signal),
+      onGeneration: record,
+    });
   }
 
   /** Frees the models when this instance owns its manager; idempotent and bounded in time. */

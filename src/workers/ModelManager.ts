@@ -13,13 +13,12 @@
  * Callers must not hold a lease while acquiring another model under a tight budget: that wait could be on
  * themselves (their own signal or subtask timeout then ends it).
  */
-import type { LlamaContextSequence, LlamaGrammar } from "node-llama-cpp";
+import type { LlamaContextSequence } from "node-llama-cpp";
 import { abortErrorFor, DisposedError, raceAbort, throwIfAborted } from "../errors.js";
-import type { JsonSchema, LocalModelRef, RunEventInput } from "../types.js";
+import type { LocalModelRef, RunEventInput } from "../types.js";
 import { safeEmit, settleWithin } from "./asyncGuards.js";
 import { type BudgetedLoad, type LoadedModel as Loaded, loadWithinBudget } from "./budgetedLoad.js";
-import { GrammarCache } from "./GrammarCache.js";
-import type { GrammarSchemaOptions } from "./grammarSchema.js";
+import { type CompiledTurn, GrammarCache } from "./GrammarCache.js";
 import { type LlamaRuntime, startLlama } from "./llamaRuntime.js";
 import { MemoryBudget, type ResidentSnapshot } from "./MemoryBudget.js";
 import type {
@@ -30,6 +29,7 @@ import type {
   SequenceLease,
 } from "./modelManagerTypes.js";
 import { leaseSequence } from "./sequenceLease.js";
+import type { TurnSpec } from "./turnGrammar.js";
 
 export type * from "./modelManagerTypes.js";
 
@@ -168,16 +168,13 @@ export class ModelManager implements AsyncDisposable {
   }
 
   /**
-   * A grammar that makes generation follow a JSON Schema (converted by `toGrammarSchema`), cached per schema.
-   * Throws an EdgecrewError SCHEMA_INVALID when the schema cannot become a grammar.
+   * The grammar of a turn (an answer, a tool call, or either; see turnGrammar.ts), compiled by edgecrew's own
+   * compiler and cached. Throws an EdgecrewError SCHEMA_INVALID when the schemas cannot become a grammar, and
+   * TOKEN_BUDGET_EXCEEDED when the turn cannot fit its `maxTokens`.
    */
-  async grammarFor(
-    schema: JsonSchema,
-    options: GrammarSchemaOptions = {},
-    signal?: AbortSignal,
-  ): Promise<LlamaGrammar> {
+  async turnGrammar(spec: TurnSpec, signal?: AbortSignal): Promise<CompiledTurn> {
     const { llama } = await this.runtime(signal);
-    return await this.#grammars.get(llama, schema, options);
+    return await this.#grammars.get(llama, spec);
   }
 
   /**

@@ -1,9 +1,9 @@
 /**
- * Tool calling for {@link ChatNodeLlamaCpp}: LangChain tools become node-llama-cpp chat functions whose
- * parameters are grammar-constrained (through `toGrammarSchema`, as the workers' tools are), `tool_choice`
- * becomes a plan for one generation (offer nothing, offer the tools, or force a call through
- * {@link ToolChatWrapper}), and the calls the model generates become LangChain tool calls. Nothing here runs a
- * tool: as with every LangChain chat model, the caller runs the calls and answers with ToolMessages.
+ * Tool calling for {@link ChatNodeLlamaCpp}: LangChain tools become callable tools of a turn grammar (the same
+ * compiler shapes their arguments as the workers' tools), documented to the model by its chat template;
+ * `tool_choice` becomes the turn's spec (offer nothing, offer the tools beside free text, or only a call), and
+ * the call the model writes becomes a LangChain tool call. Nothing here runs a tool: as with every LangChain
+ * chat model, the caller runs the calls and answers with ToolMessages.
  *
  * Only type imports from LangChain's message modules: building messages is the chat model's business.
  */
@@ -11,12 +11,11 @@ import { randomBytes } from "node:crypto";
 import type { BindToolsInput, ToolChoice } from "@langchain/core/language_models/chat_models";
 import type { ToolCall, ToolCallChunk } from "@langchain/core/messages";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
-import type { ChatHistoryItem, ChatModelFunctions, ChatWrapper } from "node-llama-cpp";
+import type { ChatModelFunctions } from "node-llama-cpp";
 import { EdgecrewError, ErrorCodes } from "../errors.js";
 import type { JsonSchema } from "../types.js";
-import type { GeneratedCall } from "./generate.js";
-import { type GrammarSchemaOptions, toGrammarSchema } from "./grammarSchema.js";
-import { responseHasCall, ToolChatWrapper } from "./ToolChatWrapper.js";
+import type { CallSyntax, ParsedTurn, TurnSpec } from "./turnGrammar.js";
+import { toolFunctions } from "./workerTools.js";
 
 /** A tool bound to the chat model, in OpenAI's function format (what `convertToOpenAITool` produces). */
 export interface ChatModelTool {
@@ -37,16 +36,6 @@ export type ToolChoicePlan =
   | { readonly kind: "auto" }
   /** The response must start with a call to one of `names` (every bound tool, or the one `tool_choice` names). */
   | { readonly kind: "force"; readonly names: readonly string[] };
-
-/** What a generation passes to `generateTurn` for a plan other than "none". */
-export interface ToolTurn {
-  /** The functions the model may call in this turn (the grammar offers only these names). */
-  readonly functions: ChatModelFunctions;
-  /** The chat wrapper: the model's own for "auto", a forcing {@link ToolChatWrapper} for "force". */
-  readonly chatWrapper: ChatWrapper;
-  /** The history to generate from: a forced turn starts its own model response (see {@link toolTurn}). */
-  readonly history: ChatHistoryItem[];
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -89,23 +78,15 @@ export function toChatModelTools(tools: readonly BindToolsInput[]): ChatModelToo
   });
 }
 
-/**
- * The chat functions for bound tools: each tool's description, and its parameters converted by
- * `toGrammarSchema` (`anyOf` made `oneOf`, small integer ranges made enums, strings bounded) so the arguments
- * the model writes are grammar-shaped. Throws SCHEMA_INVALID for parameters the adapter cannot honour.
- */
-export function chatFunctions(
-  tools: readonly ChatModelTool[],
-  options: GrammarSchemaOptions = {},
-): ChatModelFunctions {
-  const functions: Record<string, ChatModelFunctions[string]> = {};
-  for (const { function: fn } of tools) {
-    functions[fn.name] = {
-      ...(fn.description === undefined ? {} : { description: fn.description }),
-      ...(fn.parameters === undefined ? {} : { params: toGrammarSchema(fn.parameters, options).schema }),
-    };
-  }
-  return functions;
+/** The documentation of bound tools for the chat template (descriptions and parameter schemas). */
+export function chatFunctions(tools: readonly ChatModelTool[]): ChatModelFunctions {
+  return toolFunctions(
+    tools.map(({ function: fn }) => ({
+      name: fn.name,
+      description: fn.description ?? "",
+      input: fn.parameters ?? { type: "object", properties: {}, additionalProperties: false },
+    })),
+  );
 }
 
 /** The tool name an object `tool_choice` names (`{ type: "function", function: { name } }` or `{ name }`). */
@@ -144,29 +125,20 @@ export function toolChoicePlan(
 }
 
 /**
- * The functions, wrapper and history of a generation under a plan other than "none". A forced turn documents
- * every bound tool but offers only the plan's names to the call grammar, and forces the call prefix through
- * {@link ToolChatWrapper}. That wrapper forces only while the model response holds no call, so when the
- * history ends in a model response that already holds calls (the tool loop: AI calls → ToolMessages →
- * forced again), the forced turn starts a model response of its own after it.
+ * The turn spec of a generation under a plan other than "none": "auto" lets the model call one of the bound
+ * tools or write text; "force" lets it only call one of the plan's names (every bound tool is still documented).
  */
-export function toolTurn(
+export function toolTurnSpec(
   plan: Exclude<ToolChoicePlan, { kind: "none" }>,
-  functions: ChatModelFunctions,
-  modelWrapper: ChatWrapper,
-  history: readonly ChatHistoryItem[],
-): ToolTurn {
-  if (plan.kind === "auto") return { functions, chatWrapper: modelWrapper, history: [...history] };
-  const callable: Record<string, ChatModelFunctions[string]> = {};
-  for (const name of plan.names) {
-    const fn = functions[name];
-    if (fn !== undefined) callable[name] = fn;
-  }
-  return {
-    functions: callable,
-    chatWrapper: new ToolChatWrapper(modelWrapper, { functions, forceCall: true }),
-    history: responseHasCall(history) ? [...history, { type: "model", response: [] }] : [...history],
-  };
+  tools: readonly ChatModelTool[],
+  syntax: CallSyntax,
+  maxTokens: number,
+): TurnSpec {
+  const names = plan.kind === "force" ? new Set(plan.names) : undefined;
+  const callable = tools
+    .filter((tool) => names === undefined || names.has(tool.function.name))
+    .map(({ function: fn }) => ({ name: fn.name, input: fn.parameters }));
+  return { call: { tools: callable, syntax }, ...(plan.kind === "auto" ? { text: true } : {}), maxTokens };
 }
 
 /** A fresh tool-call id; random rather than counted, so ids stay unique across processes and stored histories. */
@@ -183,17 +155,13 @@ function argsOf(params: unknown): Record<string, unknown> {
   return isRecord(params) ? params : { input: params };
 }
 
-/** LangChain tool calls for the calls the model generated, each with a fresh id. */
-export function toToolCalls(calls: readonly GeneratedCall[]): ToolCall[] {
-  return calls.map((call) => ({
-    id: newToolCallId(),
-    name: call.name,
-    args: argsOf(call.params),
-    type: "tool_call",
-  }));
+/** The LangChain tool call of a turn that wrote a call (with a fresh id); none for text. */
+export function toToolCalls(parsed: ParsedTurn): ToolCall[] {
+  if (parsed.kind !== "call") return [];
+  return [{ id: newToolCallId(), name: parsed.name, args: argsOf(parsed.params), type: "tool_call" }];
 }
 
-/** The same calls as streamed tool-call chunks (whole calls: node-llama-cpp decodes a call's arguments at its end). */
+/** The same calls as streamed tool-call chunks (whole calls: a call's arguments are read at its end). */
 export function toToolCallChunks(calls: readonly ToolCall[]): ToolCallChunk[] {
   return calls.map((call, index) => ({
     ...(call.id === undefined ? {} : { id: call.id }),

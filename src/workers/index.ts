@@ -1,6 +1,6 @@
 /**
  * Local models for edgecrew: the model manager, the worker port on local GGUF models, the LangChain chat model
- * used as a local planner, and the GGUF and schema helpers they share. This is the only entry that loads
+ * used as a local planner, the turn grammars they generate under, and the GGUF helpers they share. This is the only entry that loads
  * node-llama-cpp; the package root imports it lazily (`await import()`), on first use of a local model.
  */
 export {
@@ -17,17 +17,9 @@ export {
   type ChatNodeLlamaCppFields,
   type StructuredOutputSchema,
 } from "./ChatNodeLlamaCpp.js";
+export { callSyntaxOf } from "./callSyntax.js";
 export { formatBytes } from "./formatBytes.js";
 export { inspectModelFile, type ModelFileInfo } from "./ggufCheck.js";
-export {
-  DEFAULT_GRAMMAR_MAX_ENUM_RANGE,
-  DEFAULT_GRAMMAR_MAX_LENGTH,
-  GRAMMAR_MAX_ITEMS,
-  GRAMMAR_MAX_STRING_LENGTH,
-  type GrammarSchemaOptions,
-  type GrammarSchemaResult,
-  toGrammarSchema,
-} from "./grammarSchema.js";
 export { createLocalWorkers, LocalWorker, type LocalWorkersOptions } from "./LocalWorker.js";
 export {
   type LlamaRuntime,
@@ -62,3 +54,12 @@ export {
   type RoomRequest,
 } from "./memoryPolicy.js";
 export { defaultModelsDir, type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
+export {
+  type CallableTool,
+  type CallSyntax,
+  compileTurnGrammar,
+  type ParsedTurn,
+  parseTurn,
+  type TurnGrammar,
+  type TurnSpec,
+} from "./turnGrammar.js";

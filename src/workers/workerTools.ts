@@ -1,12 +1,13 @@
 /**
- * The tools one worker may call, in the two forms a subtask needs: a registry view that runs only the granted
- * tools, and the chat functions offered to node-llama-cpp. The functions hold only granted tools, so the call
- * grammar node-llama-cpp builds from them (one alternative per function name, arguments from each `params`)
- * cannot produce a call to any other tool; the view refuses one anyway, as data, should a call get through.
+ * The tools one worker may call, in the forms a subtask needs: a registry view that runs only the granted
+ * tools, the tools the turn grammar may call (only granted ones, so a call to any other tool cannot be
+ * written; the view refuses one anyway, as data, should a call get through), and their documentation as
+ * node-llama-cpp chat functions, which the model's chat template renders into the system message.
  */
-import type { ChatModelFunctions } from "node-llama-cpp";
+import type { ChatModelFunctions, GbnfJsonSchema } from "node-llama-cpp";
+import { normalizeSchema } from "../schema/normalize.js";
 import type { ToolCallContext, ToolCallResult, ToolRegistryPort, ToolSpec } from "../types.js";
-import { type GrammarSchemaOptions, toGrammarSchema } from "./grammarSchema.js";
+import type { CallableTool } from "./turnGrammar.js";
 
 /** What a worker's subtasks use of the tool registry. */
 export interface WorkerTools {
@@ -14,7 +15,9 @@ export interface WorkerTools {
   readonly registry: ToolRegistryPort;
   /** Specs of the granted tools, in registration order. */
   readonly specs: readonly ToolSpec[];
-  /** The granted tools as node-llama-cpp chat functions (see {@link toolFunctions}). */
+  /** The granted tools as the turn grammar calls them (name and input schema). */
+  readonly callable: readonly CallableTool[];
+  /** The granted tools' documentation as node-llama-cpp chat functions (see {@link toolFunctions}). */
   readonly functions: ChatModelFunctions;
 }
 
@@ -51,41 +54,40 @@ export function grantedView(registry: ToolRegistryPort, names: readonly string[]
 }
 
 /**
- * The chat functions for tool specs: each tool's description, and its input schema converted by
- * `toGrammarSchema` (the same adapter as answers: `anyOf` made `oneOf`, small integer ranges made enums,
- * strings bounded), so the arguments the model writes are grammar-shaped. What the grammar cannot express is
- * left to the registry's zod validation, whose errors go back to the model as the call's result. Throws
- * SCHEMA_INVALID for an input schema the adapter cannot honour.
+ * The documentation of tools as node-llama-cpp chat functions: each tool's description and its input schema (in
+ * the 2020-12 spelling), which the chat template renders for the model. Nothing here constrains generation: the
+ * turn grammar does (turnGrammar.ts), from the same schemas.
  *
  * @example
  * toolFunctions(registry.scoped(["weather"]).list());
  * // → { weather: { description: "Current temperature…", params: { type: "object", properties: { city: … } } } }
  */
 export function toolFunctions(
-  specs: readonly ToolSpec[],
-  options: GrammarSchemaOptions = {},
+  specs: readonly { name: string; description: string; input: ToolSpec["input"] }[],
 ): ChatModelFunctions {
   const functions: Record<string, ChatModelFunctions[string]> = {};
   for (const spec of specs) {
     functions[spec.name] = {
       description: spec.description,
-      params: toGrammarSchema(spec.input, options).schema,
+      // The chat templates document any JSON Schema; node-llama-cpp's type names only the subset it compiles.
+      params: normalizeSchema(spec.input) as unknown as GbnfJsonSchema,
     };
   }
   return functions;
 }
 
 /**
- * The granted view, specs and chat functions of a worker's tools; `undefined` when it is granted none.
- * Throws TOOL_NOT_FOUND for a grant no tool matches and SCHEMA_INVALID for an unusable input schema.
+ * The granted view, specs, callable tools and documentation of a worker's tools; `undefined` when it is granted
+ * none. Throws TOOL_NOT_FOUND for a grant no tool matches.
  */
-export function workerTools(
-  registry: ToolRegistryPort,
-  granted: readonly string[],
-  options: GrammarSchemaOptions = {},
-): WorkerTools | undefined {
+export function workerTools(registry: ToolRegistryPort, granted: readonly string[]): WorkerTools | undefined {
   if (granted.length === 0) return undefined;
   const view = grantedView(registry, granted);
   const specs = view.list();
-  return { registry: view, specs, functions: toolFunctions(specs, options) };
+  return {
+    registry: view,
+    specs,
+    callable: specs.map((spec) => ({ name: spec.name, input: spec.input })),
+    functions: toolFunctions(specs),
+  };
 }

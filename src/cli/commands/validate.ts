@@ -1,8 +1,13 @@
-/** `edgecrew validate`: checks agent files, including the headers of the local model files they name. */
+/**
+ * `edgecrew validate`: checks agent files, including the headers of the local model files they name, whether each
+ * model fits `device.memory`, and whether a local planner's plans and answers fit its `maxTokens`.
+ */
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { DEFAULT_LOCAL_PLANNER_MAX_TOKENS } from "../../config/defaults.js";
 import { loadAgent } from "../../config/index.js";
 import { isAgentDefinitionError } from "../../errors.js";
+import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
 import type { AgentDefinition } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
@@ -10,18 +15,20 @@ import { checkModelFile } from "../modelCheck.js";
 
 /**
  * The memory check of `validate`: a model that cannot fit `device.memory` even alone is an error now, not
- * mid-run. Models not downloaded yet are left to `edgecrew models estimate`.
+ * mid-run, with its estimate (model and context) and the limit. Models not downloaded yet are left to
+ * `edgecrew models estimate`. Fixtures come from the same cache as `edgecrew models` (`$EDGECREW_CACHE_DIR`).
  */
 async function checkMemory(
   agent: AgentDefinition,
+  env: CliIo["env"],
 ): Promise<{ ok: true; summary: string } | { ok: false; problems: string[] }> {
   const { estimateAgentMemory, formatBytes } = await import("../../workers/index.js");
-  const estimate = await estimateAgentMemory(agent);
+  const estimate = await estimateAgentMemory(agent, { fixtureCacheDir: defaultFixtureCacheDir(env) });
   const problems = estimate.models
     .filter((m) => m.fits === false)
     .map(
       (m) =>
-        `${m.model} (${m.usedBy.join(", ")}) needs about ${formatBytes(m.estimatedBytes ?? 0)}, more than ${estimate.limitSource} (${formatBytes(estimate.limitBytes)}): it can never be loaded`,
+        `${m.model} (${m.usedBy.join(", ")}) needs about ${formatBytes(m.estimatedBytes ?? 0)}, more than ${estimate.limitSource} (${formatBytes(estimate.limitBytes)}): it can never be loaded (the estimate is the model with its context of ${m.contextSize} tokens × ${m.sequences} sequence${m.sequences === 1 ? "" : "s"}; see edgecrew models estimate)`,
     );
   if (problems.length > 0) return { ok: false, problems };
   const missing = estimate.models.filter((m) => m.status === "not-downloaded").length;
@@ -37,6 +44,28 @@ async function checkMemory(
   };
 }
 
+/**
+ * The budget check of a local (grammar-constrained) planner: a plan of `maxSubtasks` subtasks and the final answer
+ * must each be able to close within the planner's `maxTokens`. A cloud planner has no such bound to check.
+ */
+async function checkPlannerBudget(agent: AgentDefinition): Promise<string[]> {
+  if (agent.planner.model.kind === "remote") return [];
+  const { plannerBudgetProblems } = await import("../../planner/planSchema.js");
+  const maxTokens = agent.planner.maxTokens ?? DEFAULT_LOCAL_PLANNER_MAX_TOKENS;
+  return plannerBudgetProblems({
+    workers: agent.workers.map((w) => ({
+      name: w.name,
+      description: w.description,
+      output: w.output,
+      tools: w.tools,
+    })),
+    maxSubtasks: agent.limits.maxSubtasks,
+    maxTokens,
+    answerSchema: agent.answer,
+    allowReplan: agent.limits.maxReplans > 0,
+  }).map((problem) => `planner.maxTokens (${maxTokens}): ${problem}`);
+}
+
 export function registerValidateCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
   program
     .command("validate")
@@ -49,14 +78,16 @@ export function registerValidateCommand(program: Command, io: CliIo, outcome: Co
       for (const file of files) {
         try {
           const agent = await loadAgent(resolve(io.cwd, file), options.models ? { checkModelFile } : {});
-          const memory = options.models ? await checkMemory(agent) : undefined;
-          if (memory?.ok === false) {
+          const budget = await checkPlannerBudget(agent);
+          const memory = options.models ? await checkMemory(agent, io.env) : undefined;
+          const problems = [...budget, ...(memory?.ok === false ? memory.problems : [])];
+          if (problems.length > 0) {
             failed++;
-            io.stderr.write(`${file}: ${memory.problems.join(`\n${file}: `)}\n`);
+            io.stderr.write(`${file}: ${problems.join(`\n${file}: `)}\n`);
             continue;
           }
           io.stdout.write(
-            `ok ${file}: agent ${agent.name}, ${agent.workers.length} worker${agent.workers.length === 1 ? "" : "s"}, planner ${agent.planner.model.raw}${memory === undefined ? "" : `; ${memory.summary}`}\n`,
+            `ok ${file}: agent ${agent.name}, ${agent.workers.length} worker${agent.workers.length === 1 ? "" : "s"}, planner ${agent.planner.model.raw}${memory?.ok === true ? `; ${memory.summary}` : ""}\n`,
           );
         } catch (error) {
           failed++;

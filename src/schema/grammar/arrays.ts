@@ -1,6 +1,6 @@
 /**
- * The grammar of arrays: `prefixItems` in place, then `items` up to the count bounds (`maxItems`, or
- * `Caps.arrayMax` where the schema leaves the count open or larger). `contains` is enforced by a chain that
+ * The grammar of arrays: `prefixItems` in place, then `items` up to the count bounds (`maxItems` up to
+ * `Caps.declaredArrayMax`, or `Caps.arrayMax` where the schema leaves the count open). `contains` is enforced by a chain that
  * remembers whether a matching item was written (the item must then match `items` and `contains` both);
  * `minContains`, `maxContains` and `uniqueItems` are the validator's.
  */
@@ -27,7 +27,12 @@ export function arrayExpr(compiler: SchemaCompiler, schema: JsonObject, where: W
   );
   const minItems = count(schema.minItems) ?? 0;
   const declaredMax = count(schema.maxItems);
-  let max = Math.max(minItems, Math.min(declaredMax ?? compiler.caps.arrayMax, compiler.caps.arrayMax));
+  let max = Math.max(
+    minItems,
+    declaredMax === undefined
+      ? compiler.caps.arrayMax
+      : Math.min(declaredMax, compiler.caps.declaredArrayMax),
+  );
   if (declaredMax !== undefined && declaredMax > max) {
     compiler.report.set(where.pointer, "maxItems", "grammar", `capped to ${max} items`);
   }

@@ -22,16 +22,25 @@ import type { Report } from "./report.js";
 
 /** The bounds the grammar puts where the schema leaves lengths open (and on declared ones above them). */
 export interface Caps {
-  /** Longest string (characters) where `maxLength` is absent or larger. */
+  /** Longest string (characters) where the schema declares no `maxLength`. */
   readonly stringMax: number;
-  /** Most array items where `maxItems` is absent or larger. */
+  /** Longest string where the schema declares a larger `maxLength` (a grammar of a million characters helps no one). */
+  readonly declaredStringMax: number;
+  /** Most array items where the schema declares no `maxItems`. */
   readonly arrayMax: number;
+  /** Most array items where the schema declares a larger `maxItems`. */
+  readonly declaredArrayMax: number;
   /** Most properties an object may add beyond its declared ones (additional, pattern or free-form). */
   readonly propsMax: number;
   /** How many times a recursive `$ref` may be expanded inside itself. */
   readonly recursion: number;
   /** Nesting depth of arrays and objects in a value the schema leaves free (`{}` or `true`). */
   readonly anyDepth: number;
+  /**
+   * Whether optional properties are written. Leaving them all out is the last resort of budget fitting, for
+   * schemas whose every optional property written at once cannot fit `maxTokens`.
+   */
+  readonly optional: boolean;
 }
 
 /** Where in the schema the compiler is: the pointer of the schema object, and the `$ref` targets entered. */
@@ -360,7 +369,10 @@ export class SchemaCompiler {
   #string(schema: JsonObject, where: Where): GExpr {
     const minLength = count(schema.minLength) ?? 0;
     const declaredMax = count(schema.maxLength);
-    const max = Math.max(minLength, Math.min(declaredMax ?? this.caps.stringMax, this.caps.stringMax));
+    const max = Math.max(
+      minLength,
+      declaredMax === undefined ? this.caps.stringMax : Math.min(declaredMax, this.caps.declaredStringMax),
+    );
     if (declaredMax !== undefined && declaredMax > max) {
       this.report.set(where.pointer, "maxLength", "grammar", `capped to ${max} characters`);
     }

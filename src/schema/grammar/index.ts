@@ -21,10 +21,13 @@ export type { Enforcement, KeywordReport } from "./report.js";
 /** The caps a grammar starts from, before fitting a budget. Lengths in characters, counts in items. */
 export const DEFAULT_CAPS: Caps = Object.freeze({
   stringMax: 256,
+  declaredStringMax: 4096,
   arrayMax: 16,
+  declaredArrayMax: 256,
   propsMax: 8,
   recursion: 3,
   anyDepth: 1,
+  optional: true,
 });
 
 /** Options of {@link compileGrammar}. */
@@ -81,16 +84,20 @@ export function buildSchemaGrammar(
 export function scaleCaps(caps: Caps, factor: number): Caps {
   return {
     stringMax: Math.floor(caps.stringMax * factor),
+    declaredStringMax: Math.floor(caps.declaredStringMax * factor),
     arrayMax: Math.floor(caps.arrayMax * factor),
+    declaredArrayMax: Math.floor(caps.declaredArrayMax * factor),
     propsMax: Math.floor(caps.propsMax * factor),
     recursion: Math.max(1, Math.round(caps.recursion * factor)),
     anyDepth: factor >= 0.5 ? caps.anyDepth : 0,
+    optional: caps.optional,
   };
 }
 
 /**
  * The largest scaling of `base` whose grammar's longest output fits `budget` tokens (binary search over the
- * factor; 12 steps). Throws TOKEN_BUDGET_EXCEEDED when even the smallest does not fit.
+ * factor; 12 steps). When even the smallest scaling does not fit, optional properties are left out and the
+ * search runs again; TOKEN_BUDGET_EXCEEDED when that does not fit either, with the tokens the smallest needs.
  */
 export function fitCaps<T extends { readonly builder: GrammarBuilder; readonly root: GExpr }>(
   build: (caps: Caps) => T,
@@ -100,9 +107,16 @@ export function fitCaps<T extends { readonly builder: GrammarBuilder; readonly r
 ): { readonly built: T; readonly caps: Caps; readonly fitted: boolean } {
   const longest = (built: T) => built.builder.maxLength(built.root);
   const full = build(base);
+  assertSatisfiable(full.root, what);
   if (longest(full) <= budget) return { built: full, caps: base, fitted: false };
-  const smallestCaps = scaleCaps(base, 0);
-  const smallest = build(smallestCaps);
+  let start = base;
+  let smallestCaps = scaleCaps(start, 0);
+  let smallest = build(smallestCaps);
+  if (longest(smallest) > budget && base.optional) {
+    start = { ...base, optional: false };
+    smallestCaps = scaleCaps(start, 0);
+    smallest = build(smallestCaps);
+  }
   const needed = longest(smallest);
   if (needed > budget) {
     throw new EdgecrewError(
@@ -116,7 +130,7 @@ export function fitCaps<T extends { readonly builder: GrammarBuilder; readonly r
   let high = 1;
   for (let step = 0; step < 12; step++) {
     const middle = (low + high) / 2;
-    const caps = scaleCaps(base, middle);
+    const caps = scaleCaps(start, middle);
     const built = build(caps);
     if (longest(built) <= budget) {
       best = { built, caps };
@@ -146,13 +160,18 @@ export function compileGrammar(schema: JsonSchema, options: GrammarOptions = {})
   return finish(built, caps, fitted);
 }
 
-function finish(built: BuiltGrammar, caps: Caps, fitted: boolean): SchemaGrammar {
-  if (isNever(built.root)) {
+/** Throws SCHEMA_INVALID when a grammar admits no text at all. */
+function assertSatisfiable(root: GExpr, what: string): void {
+  if (isNever(root)) {
     throw new EdgecrewError(
       ErrorCodes.SCHEMA_INVALID,
-      "no value satisfies the schema as the grammar writes it (contradictory keywords, or recursion with no end)",
+      `nothing satisfies ${what} as the grammar writes it (contradictory keywords, or recursion with no end)`,
     );
   }
+}
+
+function finish(built: BuiltGrammar, caps: Caps, fitted: boolean): SchemaGrammar {
+  assertSatisfiable(built.root, "the schema");
   const gbnf = built.builder.toGbnf(built.root);
   return {
     gbnf,

@@ -375,6 +375,31 @@ export class GrammarBuilder {
   }
 
   /**
+   * Whether some text `expr` admits cannot be finished with ASCII characters alone: a literal with a character
+   * above U+007F, or a class with no ASCII character, is reachable. A sampler that bans non-ASCII tokens (as
+   * edgecrew does for random-weight fixture models) would get stuck on such a grammar.
+   */
+  requiresNonAscii(expr: GExpr): boolean {
+    const ascii = (code: number) => code <= 0x7f;
+    const check = (node: GExpr): boolean => {
+      switch (node.kind) {
+        case "lit":
+          return [...node.text].some((char) => !ascii(char.codePointAt(0) as number));
+        case "class":
+          return !classRanges(node).some(([lo]) => ascii(lo));
+        case "seq":
+        case "alt":
+          return node.items.some(check);
+        case "rep":
+          return check(node.item);
+        case "ref":
+          return false;
+      }
+    };
+    return check(expr) || this.reachable(expr).some((name) => check(this.body(name)));
+  }
+
+  /**
    * The longest text `expr` admits, in code points; Infinity when unbounded (an unbounded repetition, or a
    * cycle of rules that can grow the text).
    */

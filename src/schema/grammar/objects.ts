@@ -74,6 +74,7 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   const names = Object.keys(properties);
   const members: Member[] = [];
   for (const name of names) {
+    if (!required.has(name) && !compiler.caps.optional) continue;
     const expr = compiler.value(properties[name], {
       pointer: childPointer(where.pointer, "properties", name),
       refs: where.refs,
@@ -153,9 +154,15 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
         "keys that match patternProperties",
       );
     }
-  } else if (additional === undefined && names.length > 0) {
-    compiler.report.set(where.pointer, "properties", "grammar", "only declared properties are written");
   }
+  const notes: string[] = [];
+  if (!freeKeys && additional === undefined && names.length > 0 && extras.length === 0) {
+    notes.push("only declared properties are written");
+  }
+  if (!compiler.caps.optional && names.some((name) => !required.has(name))) {
+    notes.push("optional properties are left out to fit maxTokens");
+  }
+  if (notes.length > 0) compiler.report.set(where.pointer, "properties", "grammar", notes.join("; "));
   const extra = extras.length === 0 ? undefined : compiler.builder.rule("member", alt(...extras));
   return {
     members,

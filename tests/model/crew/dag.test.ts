@@ -6,7 +6,7 @@
  *     is valid against its worker's schema, dependents start only after their dependencies ended, the three
  *     middle subtasks overlap in time, and no more than `limits.maxParallel` run at once.
  * (b) The same agent with a local fixture planner (real inference, random plans) completes 5 runs out of 5.
- * (c) A worker whose schema zod rejects while the grammar allows it (`pattern`) is repaired, then escalated to
+ * (c) A worker whose schema the validator rejects while the grammar allows it (`not`) is repaired, then escalated to
  *     a scripted planner that answers it: `by: "planner"`, a `subtask.escalated` event, and the planner sees the
  *     escalated instruction with the reference to a real model's answer substituted.
  *
@@ -93,7 +93,7 @@ const WORKERS = [
   },
 ] as const satisfies AgentInput["workers"];
 
-/** Zod demands five x's; the grammar can only say "five characters" (`pattern` is left to zod). */
+/** The validator demands five x's; the grammar says only "five characters" (`not` is the validator's alone). */
 const STRICT_WORKER = {
   name: "coder",
   description: "Writes a booking code.",
@@ -101,7 +101,7 @@ const STRICT_WORKER = {
   maxTokens: 60,
   output: {
     type: "object",
-    properties: { code: { type: "string", pattern: "^x{5}$", minLength: 5, maxLength: 5 } },
+    properties: { code: { type: "string", minLength: 5, maxLength: 5, not: { pattern: "[^x]" } } },
     required: ["code"],
     additionalProperties: false,
   },
@@ -345,7 +345,7 @@ describe("a DAG on fixture GGUF workers (real inference) through createCrew", ()
     expect(new Set(plans.map((p) => JSON.stringify(p))).size).toBeGreaterThan(1);
   });
 
-  it("(c) escalates a subtask zod rejects after its repair to the scripted planner, with references substituted", async () => {
+  it("(c) escalates a subtask the validator rejects after its repair to the scripted planner, with references substituted", async () => {
     const solveCalls: BaseMessage[][] = [];
     const plan: Plan = {
       subtasks: [
@@ -374,7 +374,7 @@ describe("a DAG on fixture GGUF workers (real inference) through createCrew", ()
     expect(s1).toMatchObject({ by: "worker", worker: "researcher" });
     expect(s2).toMatchObject({ by: "planner", worker: "coder", answer: { code: "xxxxx" }, attempts: 1 });
 
-    // The worker was repaired once (escalation.retries: 1), then handed over with zod's errors.
+    // The worker was repaired once (escalation.retries: 1), then handed over with the validator's errors.
     const repairs = events.filter((e) => e.type === "subtask.repairing");
     expect(repairs).toEqual([expect.objectContaining({ subtaskId: "s2", attempt: 2 })]);
     const escalated = events.filter(

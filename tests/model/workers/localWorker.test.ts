@@ -72,13 +72,13 @@ const SCHEMAS: Record<string, JsonSchema> = {
   },
 };
 
-// minLength forces about 3500 tokens: seconds of generation on one thread (1999 is the longest length the
-// grammar can state).
+// minLength forces about 1700 tokens: a second or more of generation on one thread. The worst case (every
+// character written as a two-character escape) still fits maxTokens 3600.
 const LONG: JsonSchema = {
   type: "object",
   properties: {
-    a: { type: "string", minLength: 1999, maxLength: 1999 },
-    b: { type: "string", minLength: 1500, maxLength: 1500 },
+    a: { type: "string", minLength: 1000, maxLength: 1000 },
+    b: { type: "string", minLength: 700, maxLength: 700 },
   },
   required: ["a", "b"],
 };
@@ -118,11 +118,11 @@ describe("LocalWorker on a fixture model", () => {
     expect(withDeps.usage[0]?.promptTokens).toBeGreaterThan((without.usage[0]?.promptTokens ?? 0) + 20);
   });
 
-  it("repairs when zod rejects what the grammar allowed, then reports invalid-output with the errors", async () => {
-    // The grammar cannot express `pattern`: it lets any 5-character string through, zod demands "xxxxx".
+  it("repairs when the validator rejects what the grammar allowed, then reports invalid-output with the errors", async () => {
+    // `multipleOf` is the validator's alone: the grammar lets any integer from 1 to 99 through.
     const output: JsonSchema = {
       type: "object",
-      properties: { code: { type: "string", pattern: "^x{5}$", minLength: 5, maxLength: 5 } },
+      properties: { code: { type: "integer", minimum: 1, maximum: 99, multipleOf: 11 } },
       required: ["code"],
     };
     const worker = workerDef(output, { name: "repair", maxTokens: 60 });
@@ -153,7 +153,8 @@ describe("LocalWorker on a fixture model", () => {
     const worker = workerDef(LONG, { name: "abort", contextSize: 4096, maxTokens: 3600 });
     const port = workers({ workers: [worker] });
     await port.execute(request(workerDef(SCHEMAS.enum as JsonSchema, { name: "abort" })), recorder().context);
-    await manager.grammarFor(LONG); // built ahead, so the abort lands in generation, not in grammar parsing
+    // Built ahead, so the abort lands in generation, not in grammar compilation.
+    await manager.turnGrammar({ answer: LONG, maxTokens: worker.maxTokens });
     const controller = new AbortController();
     const running = port.execute(request(worker), recorder(controller.signal).context);
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -139,7 +139,7 @@ describe("ModelManager", () => {
     lease.release();
   });
 
-  it("builds grammars for JSON Schemas (cached), even at llama.cpp's repetition limits", async () => {
+  it("builds turn grammars (cached), even past llama.cpp's repetition limits", async () => {
     await using manager = newManager();
     const huge = {
       type: "object",
@@ -148,11 +148,21 @@ describe("ModelManager", () => {
         list: { type: "array", items: { type: "integer" }, maxItems: 100_000 },
       },
     };
-    const grammar = await manager.grammarFor(huge);
-    expect(await manager.grammarFor(huge)).toBe(grammar);
-    await expect(manager.grammarFor({ $ref: "#/$defs/none" })).rejects.toMatchObject({
-      code: "SCHEMA_INVALID",
+    const spec = { answer: huge, maxTokens: 30_000, caps: { stringMax: 5000, arrayMax: 1500 } };
+    const grammar = await manager.turnGrammar(spec);
+    expect(await manager.turnGrammar({ ...spec })).toBe(grammar);
+    expect(grammar.turn.maxTokens).toBeLessThanOrEqual(30_000);
+    await expect(
+      manager.turnGrammar({ answer: { type: "string", minLength: 50 }, maxTokens: 64 }),
+    ).rejects.toMatchObject({
+      code: "TOKEN_BUDGET_EXCEEDED",
     });
+    await expect(
+      manager.turnGrammar({
+        answer: { type: "object", properties: { a: false }, required: ["a"] },
+        maxTokens: 64,
+      }),
+    ).rejects.toMatchObject({ code: "SCHEMA_INVALID" });
   });
 
   it("dispose() is idempotent, bounded, unloads models and rejects waiters; use after dispose throws", async () => {

@@ -233,19 +233,21 @@ describe("tool calls on a fixture model", () => {
     expect(seen).toContain('"error": "no such city: try another spelling"');
   });
 
-  it("with toolChoice auto a model that never calls still answers (the answer phase follows the tool turn)", async () => {
+  it("with toolChoice auto each turn may call or answer: every subtask ends with one valid answer", async () => {
     const worker = toolWorker("chooser", ["trip.plan"], { toolChoice: "auto" });
     const workers = port([worker]);
-    const { events, context } = recorder();
-    for (let i = 0; i < 5; i++) {
+    let answeredWithoutCall = 0;
+    for (let i = 0; i < 6; i++) {
+      const { events, context } = recorder();
       const outcome = await workers.execute(request(worker, `a${i}`), context);
-      expect(outcome).toMatchObject({ ok: true });
+      expect(outcome).toMatchObject({ ok: true, attempts: 1 });
       if (outcome.ok) expect(validAnswer.validate(outcome.answer).ok).toBe(true);
-      // The tool turn ended at the model's first text; the answer was generated under the grammar.
-      expect(outcome.usage).toHaveLength(2);
-      expect(outcome.usage[0]?.completionTokens).toBeLessThan(10);
+      // One generation per call, and one for the answer: the answer turn is the turn that did not call.
+      const calls = eventsOf(events, "tool.called");
+      expect(outcome.usage).toHaveLength(calls.length + 1);
+      if (calls.length === 0) answeredWithoutCall++;
     }
-    expect(eventsOf(events, "tool.called")).toHaveLength(0);
+    console.info(`[measure] auto: ${answeredWithoutCall}/6 subtasks answered without a call`);
   });
 
   it("rejects with AbortError when aborted during a tool call, and the sequence is reusable", async () => {

@@ -152,7 +152,7 @@ describe("malformed agent definitions: each problem at its line:col, with its pa
     [
       "bad fixture query",
       yaml(...replaceLine(8, "    model: fixture:tiny?temp=1")),
-      [["8:12", "workers[0].model", 'unknown fixture parameter "temp" (allowed: seed, size)']],
+      [["8:12", "workers[0].model", 'unknown fixture parameter "temp" (allowed: seed, size, family)']],
     ],
     [
       "bad fixture seed",
@@ -233,7 +233,13 @@ describe("malformed agent definitions: each problem at its line:col, with its pa
     [
       "uncompilable answer schema",
       yaml(...BASE, "answer:", "  type: object", "  properties:", "    a: { type: strin }"),
-      [["10:3", "answer", "the answer schema cannot be used: unusable JSON Schema: type must be JSONType or JSONType[]: strin"]],
+      [
+        [
+          "10:3",
+          "answer",
+          "the answer schema cannot be used: unusable JSON Schema: type must be JSONType or JSONType[]: strin",
+        ],
+      ],
     ],
     [
       "maxTokens that do not fit the context",

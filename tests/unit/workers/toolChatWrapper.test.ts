@@ -1,13 +1,7 @@
-import {
-  type ChatHistoryItem,
-  ChatMLChatWrapper,
-  type ChatModelFunctions,
-  type ChatWrapperGeneratedContextState,
-  FunctionaryChatWrapper,
-} from "node-llama-cpp";
+import { type ChatHistoryItem, ChatMLChatWrapper, type ChatModelFunctions } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import type { SubtaskRequest, WorkerDefinition } from "../../../src/types.js";
-import { responseHasCall, ToolChatWrapper } from "../../../src/workers/ToolChatWrapper.js";
+import { ToolChatWrapper } from "../../../src/workers/ToolChatWrapper.js";
 import { workerSystemPrompt } from "../../../src/workers/workerPrompts.js";
 
 const functions: ChatModelFunctions = {
@@ -23,47 +17,9 @@ const start: ChatHistoryItem[] = [
   { type: "model", response: [] },
 ];
 
-const afterCall: ChatHistoryItem[] = [
-  ...start.slice(0, 2),
-  {
-    type: "model",
-    response: [
-      { type: "functionCall", name: "trip.plan", params: { nights: 2 }, result: { ok: true, output: 1 } },
-    ],
-  },
-];
-
-function forced(state: ChatWrapperGeneratedContextState): boolean {
-  return state.noPrefixTrigger?.type === "functionCall" || state.functionCall?.initiallyEngaged === true;
-}
-
 describe("ToolChatWrapper", () => {
-  it("forces a function call at the start of a tool turn, until the response holds a call", () => {
-    const wrapper = new ToolChatWrapper(new ChatMLChatWrapper(), { functions, forceCall: true });
-    const first = wrapper.generateContextState({ chatHistory: start, availableFunctions: functions });
-    expect(forced(first)).toBe(true);
-    expect(first.noPrefixTrigger).toMatchObject({ type: "functionCall" });
-    // node-llama-cpp writes the call prefix itself when it enters calling mode, so nothing is injected twice.
-    expect(first.noPrefixTrigger?.inject?.values).toEqual([]);
-    expect(first.prefixTriggers).toBeUndefined();
-
-    const next = wrapper.generateContextState({ chatHistory: afterCall, availableFunctions: functions });
-    expect(forced(next)).toBe(false);
-    expect(responseHasCall(afterCall)).toBe(true);
-    expect(responseHasCall(start)).toBe(false);
-  });
-
-  it("does not force when the turn cannot call (the answer turn) or forcing is off", () => {
-    const forcing = new ToolChatWrapper(new ChatMLChatWrapper(), { functions, forceCall: true });
-    expect(forced(forcing.generateContextState({ chatHistory: start }))).toBe(false);
-    const auto = new ToolChatWrapper(new ChatMLChatWrapper(), { functions });
-    expect(forced(auto.generateContextState({ chatHistory: start, availableFunctions: functions }))).toBe(
-      false,
-    );
-  });
-
   it("documents the tools on every turn, so tool turns and the answer turn render the same prompt", () => {
-    const wrapper = new ToolChatWrapper(new ChatMLChatWrapper(), { functions });
+    const wrapper = new ToolChatWrapper(new ChatMLChatWrapper(), functions);
     const toolTurn = wrapper.generateContextState({ chatHistory: start, availableFunctions: functions });
     const answerTurn = wrapper.generateContextState({ chatHistory: start });
     expect(answerTurn.contextText.toString()).toBe(toolTurn.contextText.toString());
@@ -75,18 +31,12 @@ describe("ToolChatWrapper", () => {
 
   it("forwards the model wrapper's settings and name", () => {
     const inner = new ChatMLChatWrapper();
-    const wrapper = new ToolChatWrapper(inner, { functions });
+    const wrapper = new ToolChatWrapper(inner, functions);
     expect(wrapper.settings).toBe(inner.settings);
     expect(wrapper.wrapperName).toBe(inner.wrapperName);
     expect(wrapper.generateFunctionCall("trip.plan", { nights: 2 }).toString()).toBe(
       inner.generateFunctionCall("trip.plan", { nights: 2 }).toString(),
     );
-  });
-
-  it("engages calling mode on wrappers whose functions are initially engaged", () => {
-    const wrapper = new ToolChatWrapper(new FunctionaryChatWrapper(), { functions, forceCall: true });
-    const state = wrapper.generateContextState({ chatHistory: start, availableFunctions: functions });
-    expect(forced(state)).toBe(true);
   });
 });
 

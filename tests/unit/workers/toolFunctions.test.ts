@@ -35,6 +35,7 @@ describe("workerTools", () => {
     expect(Object.keys(tools?.functions ?? {})).toEqual(["fs.read", "fs.list"]);
     expect(tools?.specs.map((spec) => spec.name)).toEqual(["fs.read", "fs.list"]);
     expect(tools?.functions["fs.read"]?.description).toBe("fs.read does things");
+    expect(tools?.callable.map((tool) => tool.name)).toEqual(["fs.read", "fs.list"]);
   });
 
   it("returns undefined for a worker granted nothing, and throws TOOL_NOT_FOUND for an unknown grant", () => {
@@ -58,15 +59,11 @@ describe("workerTools", () => {
 });
 
 describe("toolFunctions", () => {
-  it("converts each input schema with the grammar adapter (ranges → enum, strings bounded, anyOf → oneOf)", () => {
+  it("documents each input schema as the model's template will render it (2020-12 spelling, nothing dropped)", () => {
     const [spec] = registry().list(["fs.read"]);
-    const params = toolFunctions([spec as ToolSpec], { defaultMaxLength: 40 })["fs.read"]?.params as {
-      properties: Record<string, unknown>;
-    };
-    expect(params.properties.day).toMatchObject({ enum: [1, 2, 3, 4, 5, 6, 7] });
-    expect(params.properties.city).toMatchObject({ type: "string", maxLength: 40 });
-    expect(JSON.stringify(params.properties.note)).toContain("oneOf");
-    expect(JSON.stringify(params)).not.toContain("anyOf");
+    const documented = toolFunctions([spec as ToolSpec])["fs.read"];
+    expect(documented?.description).toBe(spec?.description);
+    expect(documented?.params).toEqual(spec?.input);
   });
 });
 
