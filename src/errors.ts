@@ -34,6 +34,11 @@ export const ErrorCodes = {
    * budget, even with every length its schema leaves open at its smallest; `context.tokensNeeded` says how many.
    */
   TOKEN_BUDGET_EXCEEDED: "TOKEN_BUDGET_EXCEEDED",
+  /**
+   * A worker's prompt (system prompt, tool descriptions, instruction) and its `maxTokens` do not fit its context;
+   * `context` says how many tokens each takes.
+   */
+  CONTEXT_TOO_SMALL: "CONTEXT_TOO_SMALL",
   /** A value failed validation against a JSON Schema / zod schema. */
   OUTPUT_INVALID: "OUTPUT_INVALID",
   /** A tool name that no registry knows. */

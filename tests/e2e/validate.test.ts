@@ -62,11 +62,42 @@ describe("edgecrew validate / schema / help (child process)", () => {
       /:5:\d+: workers\[0\]\.model: .*nope\.gguf/,
     ],
     [
+      "answer that cannot fit maxTokens",
+      `${validHead}workers:\n  - name: w\n    description: d\n    model: "fixture:w"\n    maxTokens: 64\n    output: { type: object, properties: { essay: { type: string, minLength: 100 } }, required: [essay] }\n`,
+      /:8:\d+: workers\[0\]\.maxTokens: .*needs up to 2\d\d tokens even at its shortest, more than maxTokens 64/,
+    ],
+    [
       "remote model as worker",
       `${validHead}workers:\n  - { name: w, description: d, model: "openai:gpt-4o" }\n`,
       /:5:\d+: workers\[0\]\.model: .*(local|in-process)/,
     ],
   ];
+  const unfit: [string, string, RegExp][] = [
+    [
+      "a prompt and maxTokens that do not fit the context",
+      `${validHead}workers:\n  - { name: w, description: d, model: "fixture:w", context: { size: 256 }, maxTokens: 128 }\n`,
+      /workers\.w: its prompt before any instruction takes \d+ tokens .*with maxTokens 128 that is \d+, more than its context of 256 tokens/,
+    ],
+    [
+      "a context larger than the model was trained for",
+      `${validHead}workers:\n  - { name: w, description: d, model: "fixture:w", context: { size: 9000 } }\n`,
+      /workers\.w: context\.size 9000 exceeds the 4096 tokens fixture:w was trained for/,
+    ],
+    [
+      "a local planner whose plan cannot fit its maxTokens",
+      `name: t\ndescription: d\nplanner: { model: "fixture:p", maxTokens: 64 }\nworkers:\n  - { name: w, description: d, model: "fixture:w" }\n`,
+      /planner\.maxTokens \(64\): a plan of 8 subtasks needs up to \d+ tokens even with 16-character strings/,
+    ],
+  ];
+  for (const [label, text, pattern] of unfit) {
+    it(`exits 2 naming the numbers for ${label}`, async () => {
+      const file = tempAgent("agent.yaml", text);
+      const result = await runCli(["validate", file]);
+      expect(result.code, result.stdout).toBe(2);
+      expect(result.stderr).toMatch(pattern);
+    });
+  }
+
   for (const [label, text, pattern] of bad) {
     it(`exits 2 with file:line:col for a ${label}`, async () => {
       const file = tempAgent("agent.yaml", text);

@@ -8,7 +8,8 @@ import { DEFAULT_LOCAL_PLANNER_MAX_TOKENS } from "../../config/defaults.js";
 import { loadAgent } from "../../config/index.js";
 import { isAgentDefinitionError } from "../../errors.js";
 import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
-import type { AgentDefinition } from "../../types.js";
+import { createRegistryFromConfig } from "../../tools/index.js";
+import type { AgentDefinition, BuiltinToolConfig } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 import { checkModelFile } from "../modelCheck.js";
@@ -66,6 +67,17 @@ async function checkPlannerBudget(agent: AgentDefinition): Promise<string[]> {
   }).map((problem) => `planner.maxTokens (${maxTokens}): ${problem}`);
 }
 
+/**
+ * The context check of `validate`: each worker's first prompt (with the tools known before a run) and its
+ * `maxTokens` must fit its context, which must not exceed what its model was trained for.
+ */
+async function checkContexts(agent: AgentDefinition): Promise<string[]> {
+  const { checkPromptFit } = await import("../../workers/promptFit.js");
+  const builtins = agent.tools.filter((tool): tool is BuiltinToolConfig => tool.kind === "builtin");
+  const problems = await checkPromptFit(agent, { tools: createRegistryFromConfig(builtins) });
+  return problems.map((problem) => `workers.${problem.worker}: ${problem.message}`);
+}
+
 export function registerValidateCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
   program
     .command("validate")
@@ -79,8 +91,9 @@ export function registerValidateCommand(program: Command, io: CliIo, outcome: Co
         try {
           const agent = await loadAgent(resolve(io.cwd, file), options.models ? { checkModelFile } : {});
           const budget = await checkPlannerBudget(agent);
+          const contexts = options.models ? await checkContexts(agent) : [];
           const memory = options.models ? await checkMemory(agent, io.env) : undefined;
-          const problems = [...budget, ...(memory?.ok === false ? memory.problems : [])];
+          const problems = [...budget, ...contexts, ...(memory?.ok === false ? memory.problems : [])];
           if (problems.length > 0) {
             failed++;
             io.stderr.write(`${file}: ${problems.join(`\n${file}: `)}\n`);

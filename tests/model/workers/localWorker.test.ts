@@ -186,6 +186,20 @@ describe("LocalWorker on a fixture model", () => {
     });
   });
 
+  it("a prompt that cannot fit the context with maxTokens is a model-failed outcome with the numbers", async () => {
+    const worker = workerDef(SCHEMAS.enum as JsonSchema, {
+      name: "long-prompt",
+      system: "Follow these rules. ".repeat(60),
+      contextSize: 1024,
+      maxTokens: 512,
+    });
+    const outcome = await workers({ workers: [worker] }).execute(request(worker), recorder().context);
+    expect(outcome).toMatchObject({ ok: false, reason: "model-failed", attempts: 0 });
+    expect(outcome.ok ? "" : outcome.errors.join("\n")).toMatch(
+      /^CONTEXT_TOO_SMALL: worker `long-prompt`: its prompt \(\d+ tokens: .*\) and maxTokens 512 do not fit its context of 1024 tokens/,
+    );
+  });
+
   it("turns a subtask timeout into a model-failed outcome", async () => {
     const worker = workerDef(LONG, { name: "slow", contextSize: 4096, maxTokens: 3600 });
     const port = workers({ workers: [worker], subtaskTimeoutMs: 300 });
