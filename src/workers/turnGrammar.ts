@@ -67,6 +67,8 @@ export interface TurnGrammar {
   readonly report: readonly KeywordReport[];
   /** Whether every text the grammar admits can be finished with ASCII characters (see `requiresNonAscii`). */
   readonly asciiOnly: boolean;
+  /** The grammar itself, for edgecrew's own matcher (grammarBias.ts). */
+  readonly ir: { readonly builder: GrammarBuilder; readonly root: GExpr };
   /** Reads generated text: a call, an answer, or free text. */
   parse(text: string): ParsedTurn;
 }
@@ -141,6 +143,7 @@ export function compileTurnGrammar(spec: TurnSpec): TurnGrammar {
     maxTokens: built.builder.maxLength(built.root),
     report: built.reports,
     asciiOnly: !built.builder.requiresNonAscii(built.root),
+    ir: { builder: built.builder, root: built.root },
     parse: (text) => parseTurn(text, spec),
   };
 }

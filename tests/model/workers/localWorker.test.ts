@@ -9,7 +9,7 @@ import { writeGgufFile } from "../../../src/testing/gguf/ggufWriter.js";
 import type { JsonSchema, RunEventInput, WorkerOutcome } from "../../../src/types.js";
 import { createLocalWorkers, type LocalWorker } from "../../../src/workers/LocalWorker.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
-import { fileRef, recorder, request, TEST_DEVICE, tempDir, workerDef } from "./helpers.js";
+import { fileRef, fixtureRef, recorder, request, TEST_DEVICE, tempDir, workerDef } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -150,16 +150,18 @@ describe("LocalWorker on a fixture model", () => {
   });
 
   it("rejects with AbortError within 1 s of an abort mid-generation, and the sequence is reusable", async () => {
-    const worker = workerDef(LONG, { name: "abort", contextSize: 4096, maxTokens: 3600 });
+    // A model of its own: the context of a loaded model keeps the size it was created with (1024 in other tests).
+    const model = fixtureRef(21);
+    const worker = workerDef(LONG, { name: "abort", model, contextSize: 4096, maxTokens: 3600 });
     const port = workers({ workers: [worker] });
-    await port.execute(request(workerDef(SCHEMAS.enum as JsonSchema, { name: "abort" })), recorder().context);
+    await port.execute(request(workerDef(SCHEMAS.enum as JsonSchema, { name: "abort", model })), recorder().context);
     // Built ahead, so the abort lands in generation, not in grammar compilation.
     await manager.turnGrammar({ answer: LONG, maxTokens: worker.maxTokens });
     const controller = new AbortController();
     const running = port.execute(request(worker), recorder(controller.signal).context);
     await new Promise((resolve) => setTimeout(resolve, 300));
     // The subtask holds its sequence: it is generating.
-    expect(manager.residentModels().find((m) => m.model === "fixture:tiny?seed=1")?.busySequences).toBe(1);
+    expect(manager.residentModels().find((m) => m.model === "fixture:tiny?seed=21")?.busySequences).toBe(1);
     const abortedAt = performance.now();
     controller.abort(new Error("user cancelled"));
     const error = await running.then(
@@ -172,7 +174,7 @@ describe("LocalWorker on a fixture model", () => {
     expect(latency).toBeLessThan(1000);
     // parallel: 1, so the next subtask gets the very sequence that was aborted.
     const next = await port.execute(
-      request(workerDef(SCHEMAS["integer range"] as JsonSchema, { name: "abort" })),
+      request(workerDef(SCHEMAS["integer range"] as JsonSchema, { name: "abort", model })),
       recorder().context,
     );
     expect(next.ok).toBe(true);
@@ -201,7 +203,7 @@ describe("LocalWorker on a fixture model", () => {
   });
 
   it("turns a subtask timeout into a model-failed outcome", async () => {
-    const worker = workerDef(LONG, { name: "slow", contextSize: 4096, maxTokens: 3600 });
+    const worker = workerDef(LONG, { name: "slow", model: fixtureRef(22), contextSize: 4096, maxTokens: 3600 });
     const port = workers({ workers: [worker], subtaskTimeoutMs: 300 });
     const outcome = await port.execute(request(worker), recorder().context);
     expect(outcome).toMatchObject({ ok: false, reason: "model-failed" });
