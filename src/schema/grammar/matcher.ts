@@ -35,6 +35,8 @@ export interface MatchState {
   readonly accepting: boolean;
   /** A key equal for equal states (stack contents), for caches. */
   readonly key: string;
+  /** The states one character on, as far as asked for (many texts checked from one state share prefixes). */
+  readonly transitions: Map<string, MatchState>;
 }
 
 /** Past this many positions the matcher stops expanding (an ambiguous grammar); callers treat it as unknown. */
@@ -57,6 +59,14 @@ export class GrammarMatcher {
 
   /** The state after one more character; no stacks and not accepting when the character cannot come next. */
   advance(state: MatchState, char: string): MatchState {
+    const known = state.transitions.get(char);
+    if (known !== undefined) return known;
+    const next = this.#advance(state, char);
+    state.transitions.set(char, next);
+    return next;
+  }
+
+  #advance(state: MatchState, char: string): MatchState {
     const code = char.codePointAt(0) as number;
     const moved: (Stack | null)[] = [];
     for (const stack of state.stacks) {
@@ -188,6 +198,6 @@ export class GrammarMatcher {
     }
     const list = [...stacks.values()].slice(0, MAX_STACKS);
     const key = `${accepting ? "A" : ""}|${[...stacks.keys()].sort().join("|")}`;
-    return { stacks: list, accepting, key };
+    return { stacks: list, accepting, key, transitions: new Map() };
   }
 }
