@@ -11,22 +11,12 @@ import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../sr
 import { normalizeSchema } from "../../../../src/schema/normalize.js";
 import type { JsonSchema } from "../../../../src/types.js";
 import { gbnfAccepts, llamaBackend } from "./llamaGrammar.js";
+import { seededRandom } from "./seeded.js";
 
 let llama: Llama;
 beforeAll(async () => {
   llama = await llamaBackend();
 });
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Texts the grammar of `schema` admits (llama.cpp's matcher) and rejects. */
 function expectTexts(schema: JsonSchema, admitted: readonly string[], rejected: readonly string[]): void {
@@ -39,7 +29,7 @@ function expectTexts(schema: JsonSchema, admitted: readonly string[], rejected: 
 function expectSound(schema: JsonSchema, count = 150, seed = 1): unknown[] {
   const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
   const validator = compileSchema(schema);
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const values: unknown[] = [];
   for (let i = 0; i < count; i++) {
     const text = built.builder.sample(built.root, random);

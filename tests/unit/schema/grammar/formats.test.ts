@@ -5,18 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { formatExpr, GRAMMAR_FORMATS } from "../../../../src/schema/grammar/formats.js";
 import { type GExpr, GrammarBuilder } from "../../../../src/schema/grammar/ir.js";
 import { gbnfAccepts, gbnfParses, llamaBackend } from "./llamaGrammar.js";
-
-/** mulberry32: a small seeded generator, so that failures reproduce. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./seeded.js";
 
 const ajv = new Ajv2020({ strict: false });
 // ajv-formats' CommonJS default export, typed as a module under NodeNext (as in src/schema/compile.ts).

@@ -8,17 +8,7 @@ import { buildSchemaGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar
 import { GrammarMatcher } from "../../../../src/schema/grammar/matcher.js";
 import { normalizeSchema } from "../../../../src/schema/normalize.js";
 import type { JsonSchema } from "../../../../src/types.js";
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./seeded.js";
 
 const SCHEMAS: Record<string, JsonSchema> = {
   object: {
@@ -58,7 +48,7 @@ describe("GrammarMatcher", () => {
       const { builder, root } = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
       const matcher = new GrammarMatcher(builder);
       const start = matcher.start(root);
-      const random = seeded(7);
+      const random = seededRandom(7);
       const mismatches: string[] = [];
       for (let i = 0; i < 200; i++) {
         const text = builder.sample(root, random);

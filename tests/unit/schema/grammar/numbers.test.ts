@@ -11,20 +11,9 @@ import {
   numberGrammar,
 } from "../../../../src/schema/grammar/numbers.js";
 import { gbnfAccepts, gbnfParses, llamaBackend } from "./llamaGrammar.js";
+import { seededRandom } from "./seeded.js";
 
 // ─── Helpers ─────────────────────────────────────────────────────────────────────────────────────────────
-
-/** mulberry32: a small seeded PRNG, so failures replay. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (rng: () => number, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 const pickOne = <T>(rng: () => number, items: readonly T[]): T => items[int(rng, 0, items.length - 1)] as T;
@@ -186,7 +175,7 @@ function checker(): { check: (ok: boolean, what: string) => void; done: () => vo
 describe("soundness: every sampled text is a finite number within the bounds", () => {
   for (const kind of ["integer", "number"] as const) {
     it(`${kind}: 300 random bound sets × 200 samples`, () => {
-      const rng = prng(kind === "integer" ? 1 : 2);
+      const rng = seededRandom(kind === "integer" ? 1 : 2);
       const { check, done } = checker();
       let nonEmpty = 0;
       for (let round = 0; round < 300; round++) {
@@ -226,7 +215,7 @@ describe("soundness: every sampled text is a finite number within the bounds", (
 
 describe("completeness: values in range are admitted, values outside refused", () => {
   it("number: random values with up to 4 fraction digits, bounds with trailing zeros, values just outside", () => {
-    const rng = prng(3);
+    const rng = seededRandom(3);
     const { check, done } = checker();
     for (let round = 0; round < 300; round++) {
       const digits = int(rng, 0, 3);
@@ -261,7 +250,7 @@ describe("completeness: values in range are admitted, values outside refused", (
   });
 
   it("integer: every integer of small random ranges, and just outside", () => {
-    const rng = prng(4);
+    const rng = seededRandom(4);
     const { check, done } = checker();
     for (let round = 0; round < 200; round++) {
       const bounds = randomBounds(rng, pickOne(rng, [20, 1e4, 1e9, 1e15]), int(rng, 0, 2));
@@ -319,7 +308,7 @@ describe("completeness: values in range are admitted, values outside refused", (
 
 describe("exhaustive small ranges", () => {
   it("integer bounds within ±300: every integer text from -400 to 400 is admitted iff in range", () => {
-    const rng = prng(5);
+    const rng = seededRandom(5);
     const { check, done } = checker();
     for (let round = 0; round < 150; round++) {
       const bounds = randomBounds(rng, 300, int(rng, 0, 2));
@@ -335,7 +324,7 @@ describe("exhaustive small ranges", () => {
   });
 
   it("number bounds with one fraction digit within ±30: every tenth from -40 to 40, two spellings", () => {
-    const rng = prng(6);
+    const rng = seededRandom(6);
     const { check, done } = checker();
     for (let round = 0; round < 60; round++) {
       const bounds = randomBounds(rng, 30, 1);
@@ -361,7 +350,7 @@ describe("the issue's cases", () => {
     expect(admitted).toEqual(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
     for (const text of ["0", "-2.7", "246", "2e+38", "1.0", "10.5"])
       expect(builder.matches(expr, text)).toBe(false);
-    const rng = prng(7);
+    const rng = seededRandom(7);
     const seen = new Set<string>();
     for (let i = 0; i < 500; i++) seen.add(builder.sample(expr, rng));
     expect([...seen].sort((a, b) => Number(a) - Number(b))).toEqual(admitted);
@@ -370,7 +359,7 @@ describe("the issue's cases", () => {
   it("an unbounded number never decodes to ±Infinity and has a finite length", () => {
     const { expr, builder, enforced, approximated } = build("number", {});
     expect({ enforced, approximated }).toEqual({ enforced: [], approximated: [] });
-    const rng = prng(8);
+    const rng = seededRandom(8);
     for (let i = 0; i < 2000; i++) {
       const text = builder.sample(expr, rng);
       expect(Number.isFinite(JSON.parse(text)), text).toBe(true);
@@ -449,7 +438,7 @@ describe("the report and edge bounds", () => {
   });
 
   it("keeps bounded grammars small", () => {
-    const rng = prng(9);
+    const rng = seededRandom(9);
     for (let round = 0; round < 100; round++) {
       const bounds = randomBounds(rng, pickOne(rng, [3, 1e4, 1e12]), int(rng, 0, 3));
       for (const kind of ["integer", "number"] as const) {
@@ -491,7 +480,7 @@ describe("llama.cpp parses the GBNF and agrees with matches()", () => {
     const { expr, builder } = build(kind, bounds);
     const gbnf = builder.toGbnf(expr);
     expect(gbnfParses(llama, gbnf), gbnf).toBe(true);
-    const rng = prng(10);
+    const rng = seededRandom(10);
     const texts = [...probes, ...Array.from({ length: 12 }, () => builder.sample(expr, rng))];
     const disagreements = texts.filter(
       (text) => gbnfAccepts(llama, gbnf, text) !== builder.matches(expr, text),

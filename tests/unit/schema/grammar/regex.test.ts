@@ -1,24 +1,14 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Llama } from "node-llama-cpp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GrammarBuilder } from "../../../../src/schema/grammar/ir.js";
 import { regexToExpr } from "../../../../src/schema/grammar/regex.js";
 import { gbnfAccepts, gbnfParses, llamaBackend } from "./llamaGrammar.js";
+import { seededRandom } from "./seeded.js";
 
 const MAX_REPEAT = 24;
-const CORPUS = "/work/shared/data/jsonschemabench/sample.jsonl";
-
-/** mulberry32: a small seeded generator, so that failures reproduce. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const CORPUS = fileURLToPath(new URL("../../../fixtures/jsonschemabench/patterns.json", import.meta.url));
 
 function compile(pattern: string, maxRepeat = MAX_REPEAT) {
   const builder = new GrammarBuilder();
@@ -196,63 +186,19 @@ describe("regexToExpr: random patterns", () => {
   });
 });
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
 interface Found {
   pattern: string;
   /** Valid instance values of a property whose schema has this pattern. */
   values: string[];
 }
 
-/** Every `pattern` and `patternProperties` key of the corpus, with valid string values where they are easy to find. */
+/**
+ * Every `pattern` and `patternProperties` key of the JSONSchemaBench sample, with the string values its valid
+ * instances give them (tests/fixtures/jsonschemabench: extracted from the sample, so this test does not need it).
+ */
 function corpusPatterns(): Map<string, Found> {
-  const found = new Map<string, Found>();
-  const note = (pattern: string) => {
-    const known = found.get(pattern) ?? { pattern, values: [] };
-    found.set(pattern, known);
-    return known;
-  };
-  const walk = (node: Json, instances: Json[]): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) walk(item, []);
-      return;
-    }
-    if (node === null || typeof node !== "object") return;
-    if (typeof node.pattern === "string") {
-      const entry = note(node.pattern);
-      for (const value of instances) if (typeof value === "string") entry.values.push(value);
-    }
-    const props = node.properties;
-    for (const [key, value] of Object.entries(node)) {
-      if (
-        key === "patternProperties" &&
-        value !== null &&
-        typeof value === "object" &&
-        !Array.isArray(value)
-      ) {
-        for (const pattern of Object.keys(value)) note(pattern);
-      }
-      if (key === "properties" && props !== null && typeof props === "object" && !Array.isArray(props)) {
-        for (const [name, sub] of Object.entries(props)) {
-          const values = instances.flatMap((instance) =>
-            instance !== null && typeof instance === "object" && !Array.isArray(instance) && name in instance
-              ? [instance[name] as Json]
-              : [],
-          );
-          walk(sub, values);
-        }
-      } else walk(value, []);
-    }
-  };
-  for (const line of readFileSync(CORPUS, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    const entry = JSON.parse(line) as { schema: Json; tests?: { valid: boolean; data: Json }[] };
-    walk(
-      entry.schema,
-      (entry.tests ?? []).filter((test) => test.valid).map((test) => test.data),
-    );
-  }
-  return found;
+  const entries = JSON.parse(readFileSync(CORPUS, "utf8")) as Found[];
+  return new Map(entries.map((entry) => [entry.pattern, entry]));
 }
 
 describe("regexToExpr: the JSONSchemaBench sample", () => {
