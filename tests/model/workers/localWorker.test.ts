@@ -154,7 +154,10 @@ describe("LocalWorker on a fixture model", () => {
     const model = fixtureRef(21);
     const worker = workerDef(LONG, { name: "abort", model, contextSize: 4096, maxTokens: 3600 });
     const port = workers({ workers: [worker] });
-    await port.execute(request(workerDef(SCHEMAS.enum as JsonSchema, { name: "abort", model })), recorder().context);
+    await port.execute(
+      request(workerDef(SCHEMAS.enum as JsonSchema, { name: "abort", model })),
+      recorder().context,
+    );
     // Built ahead, so the abort lands in generation, not in grammar compilation.
     await manager.turnGrammar({ answer: LONG, maxTokens: worker.maxTokens });
     const controller = new AbortController();
@@ -203,7 +206,12 @@ describe("LocalWorker on a fixture model", () => {
   });
 
   it("turns a subtask timeout into a model-failed outcome", async () => {
-    const worker = workerDef(LONG, { name: "slow", model: fixtureRef(22), contextSize: 4096, maxTokens: 3600 });
+    const worker = workerDef(LONG, {
+      name: "slow",
+      model: fixtureRef(22),
+      contextSize: 4096,
+      maxTokens: 3600,
+    });
     const port = workers({ workers: [worker], subtaskTimeoutMs: 300 });
     const outcome = await port.execute(request(worker), recorder().context);
     expect(outcome).toMatchObject({ ok: false, reason: "model-failed" });
