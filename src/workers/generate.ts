@@ -19,7 +19,10 @@ import {
   TokenMeter,
 } from "node-llama-cpp";
 import { abortErrorFor, raceAbort } from "../errors.js";
+import { callSyntaxOf } from "./callSyntax.js";
+import { type ChatWrapperChoice, chooseChatWrapper, RESOLVED_WRAPPER_SETTINGS } from "./chatTemplate.js";
 import type { CompiledTurn } from "./GrammarCache.js";
+import { grammarBiasSession } from "./grammarBias.js";
 import type { SequenceLease } from "./ModelManager.js";
 
 /** Sampling and limits of one generation. */
@@ -55,17 +58,58 @@ export interface Generation {
   readonly history: ChatHistoryItem[];
 }
 
-const chatWrappers = new WeakMap<LlamaModel, ChatWrapper>();
+const chatWrappers = new WeakMap<LlamaModel, ChatWrapperChoice>();
 const byteBans = new WeakMap<LlamaModel, TokenBias>();
+const emptyBiases = new WeakMap<LlamaModel, TokenBias>();
 
-/** The chat wrapper node-llama-cpp picks for a model's template, resolved once per model (it renders Jinja). */
-export function chatWrapperFor(model: LlamaModel): ChatWrapper {
-  let wrapper = chatWrappers.get(model);
-  if (wrapper === undefined) {
-    wrapper = resolveChatWrapper(model);
-    chatWrappers.set(model, wrapper);
+/** An empty bias for a model: what a per-token bias function returns where it has nothing to say. */
+function noBias(model: LlamaModel): TokenBias {
+  let bias = emptyBiases.get(model);
+  if (bias === undefined) {
+    bias = new TokenBias(model.tokenizer);
+    emptyBiases.set(model, bias);
   }
-  return wrapper;
+  return bias;
+}
+
+/**
+ * The chat wrapper a model's prompts are rendered with, chosen once per model (it renders Jinja): node-llama-cpp's
+ * wrapper for the model's template where it renders what the template renders, else the template itself
+ * through a JinjaTemplateChatWrapper (see chatTemplate.ts), with no wall-clock date in either. Either way the
+ * wrapper has a function-call syntax edgecrew can write and read back (callSyntax.ts).
+ */
+export function chatWrapperFor(model: LlamaModel): ChatWrapper {
+  return chatWrapperChoiceFor(model).wrapper;
+}
+
+/** {@link chatWrapperFor}'s choice with its reasons (which renderings differed), for tests and diagnostics. */
+export function chatWrapperChoiceFor(model: LlamaModel): ChatWrapperChoice {
+  let choice = chatWrappers.get(model);
+  if (choice === undefined) {
+    const template = chatTemplateOf(model);
+    choice = chooseChatWrapper({
+      resolved: resolveChatWrapper(model, { customWrapperSettings: RESOLVED_WRAPPER_SETTINGS }),
+      template,
+      tokenizer: model.tokenizer,
+      usable: (wrapper) => {
+        try {
+          callSyntaxOf(wrapper, model);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
+    chatWrappers.set(model, choice);
+  }
+  return choice;
+}
+
+/** The model's Jinja chat template from its GGUF metadata, if it has one. */
+function chatTemplateOf(model: LlamaModel): string | undefined {
+  const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer
+    ?.chat_template;
+  return typeof template === "string" ? template : undefined;
 }
 
 /** The size of a model's vocabulary, from its GGUF metadata. */
@@ -124,13 +168,26 @@ export async function generateTurn(
       history.at(-1)?.type === "model" ? [...history] : [...history, { type: "model", response: [] }];
     // A grammar that needs a non-ASCII character would leave the fixture's banned sampler with nothing to pick
     // (llama.cpp then stalls without noticing its abort signal), so the ban steps aside for it.
-    const ban = lease.randomWeights && (options.grammar === undefined || options.grammar.turn.asciiOnly);
+    const ban =
+      lease.randomWeights && (options.grammar === undefined || options.grammar.turn.asciiOnly)
+        ? fixtureByteBan(model)
+        : undefined;
+    // Under a grammar, the tokens that can continue the text are raised before each sample (grammarBias.ts).
+    const session =
+      options.grammar === undefined ? undefined : grammarBiasSession(options.grammar.turn, model, ban);
     const generation = chat.generateResponse(turn, {
       maxTokens: options.maxTokens,
       temperature: options.temperature,
       seed: options.seed ?? randomInt(0, 2 ** 31),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(ban ? { tokenBias: fixtureByteBan(model) } : {}),
+      ...(session !== undefined
+        ? {
+            tokenBias: () => session.bias() ?? noBias(model),
+            onToken: (tokens: Token[]) => session.push(tokens),
+          }
+        : ban !== undefined
+          ? { tokenBias: ban }
+          : {}),
       ...(options.onTextChunk === undefined ? {} : { onTextChunk: options.onTextChunk }),
       ...(options.grammar === undefined ? {} : { grammar: options.grammar.grammar }),
     });
