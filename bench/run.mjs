@@ -9,7 +9,12 @@
 //   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended); the overhead
 //                             section runs at least 9, since its ratio is near 1 and its spread is ±5 % here
 //   BENCH_SWAP_REPS=REPS      repetitions of the swaps section (each is four child processes, ~50 s)
-//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps   run only these sections
+//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps,families   run only these sections
+//   BENCH_FAMILIES=qwen3,qwen2,llama3,llama3.1,gemma3,toy   the families section's model families (toy: the toy fixture)
+//   BENCH_FAMILY_REPS=2       child processes per family in the families section (each one measures memory)
+//   BENCH_FAMILY_SUBTASKS=5   forced-tool-call subtasks per family (in the first child of each family)
+//   BENCH_FIXTURE_DIR=DIR     where the families' bench-size fixtures are written (default edgecrew's fixture
+//                             cache, ~/.cache/edgecrew/fixtures: 0.35–1.5 GB each, written once, reused by later runs)
 //
 // The swaps section runs a 9-subtask plan alternating among three models (workers alpha, beta, gamma, one model
 // each, maxParallel 1) under a memory budget that fits one model (1.2× edgecrew's own estimate of one model and
@@ -18,15 +23,27 @@
 // false): model loads (model.loaded events) and wall time. Every variant runs in its own child process
 // (bench/swapWorkload.mjs, with MALLOC_MMAP_THRESHOLD_=131072 so that freed buffers go back to the system), so
 // each reports its own peak RSS (VmHWM) against device.memory and against its RSS before the first load.
+//
+// The families section checks edgecrew's memory estimate (src/workers/memoryEstimate.ts) against what a worker
+// really holds, per model family at size=bench (real tokenizer, template and architecture, random weights): in
+// a child process per run (bench/familyWorkload.mjs, MALLOC_MMAP_THRESHOLD_=131072), edgecrew's ModelManager
+// loads the model with a 2048-token context and a 128-token grammar-constrained generation follows; the peak
+// growth (VmHWM − RSS before the load) is compared with the estimate. The same child measures free vs
+// grammar-constrained decoding (tokens/s, one thread, same prompt) and forced tool calls made / required.
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama, LlamaChat, resolveChatWrapper, TokenBias } from "node-llama-cpp";
 import { startRun } from "../dist/runtime/startRun.js";
 import { DEFAULT_WORKER_OUTPUT } from "../dist/schema/describe.js";
-import { createFixtureModel, fixtureVocabulary } from "../dist/testing/fixtureModel.js";
+import {
+  createFixtureModel,
+  defaultFixtureCacheDir,
+  fixtureVocabulary,
+  resolveFixtureModel,
+} from "../dist/testing/fixtureModel.js";
 import {
   compileTurnGrammar,
   createLocalWorkers,
@@ -42,7 +59,12 @@ const SIZE = process.env.BENCH_MODEL ?? "bench";
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const OVERHEAD_REPS = Math.max(REPS, 9);
 const SWAP_REPS = Math.max(1, Number(process.env.BENCH_SWAP_REPS ?? REPS));
-const ONLY = new Set((process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps").split(","));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps,families").split(","),
+);
+const FAMILIES = (process.env.BENCH_FAMILIES ?? "qwen3,qwen2,llama3,llama3.1,gemma3,toy").split(",");
+const FAMILY_REPS = Math.max(1, Number(process.env.BENCH_FAMILY_REPS ?? 2));
+const FAMILY_SUBTASKS = Math.max(0, Number(process.env.BENCH_FAMILY_SUBTASKS ?? 5));
 const DEVICE = { gpu: false, threads: 1 };
 const SEED = 42;
 
@@ -406,10 +428,13 @@ async function orchestrator() {
 
 const MiB = 2 ** 20;
 
-/** Runs one variant in its own process (bench/swapWorkload.mjs) and returns the JSON line it prints. */
-function swapWorkload(config) {
+/**
+ * Runs a workload script of bench/ in its own process and returns the last JSON line it prints; `label` names it
+ * in the error when it fails.
+ */
+function childWorkload(script, config, label) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, "swapWorkload.mjs"), JSON.stringify(config)], {
+    const child = spawn(process.execPath, [join(here, script), JSON.stringify(config)], {
       // glibc serves allocations above 128 KiB with mmap, so the memory of an unloaded model goes back to the
       // system instead of staying in the heap, and RSS follows what edgecrew holds.
       env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
@@ -427,13 +452,17 @@ function swapWorkload(config) {
         .filter((l) => l.startsWith("{"))
         .at(-1);
       if (code !== 0 || line === undefined) {
-        reject(new Error(`swaps: ${config.strategy} workload exited with ${code ?? signal}`));
+        reject(new Error(`${label} exited with ${code ?? signal}`));
         return;
       }
       resolve(JSON.parse(line));
     });
   });
 }
+
+/** Runs one variant of the swaps section in its own process (bench/swapWorkload.mjs). */
+const swapWorkload = (config) =>
+  childWorkload("swapWorkload.mjs", config, `swaps: ${config.strategy} workload`);
 
 async function swaps(dir, sharedModelPath) {
   const N = 9;
@@ -530,6 +559,82 @@ async function swaps(dir, sharedModelPath) {
   return result;
 }
 
+// ─── 6. Model families: memory estimate vs peak growth, decoding speed, forced tool calls ─────────────────
+
+/**
+ * The bench-size fixture of a family (`toy`: the toy fixture), from the fixture cache: written on first use
+ * (9–90 s each), reused by every later child and run.
+ */
+async function familyFixture(family, cacheDir) {
+  const started = performance.now();
+  const ref = { name: "bench", seed: 1, size: "bench", ...(family === "toy" ? {} : { family }) };
+  const path = await resolveFixtureModel(ref, { cacheDir });
+  return { path, seconds: (performance.now() - started) / 1000 };
+}
+
+async function families() {
+  const cacheDir = process.env.BENCH_FIXTURE_DIR || defaultFixtureCacheDir();
+  const contextSize = 2048;
+  const tokens = 128;
+  const result = {
+    description: `per family, size=bench, ${contextSize}-token context × 1 sequence, CPU, 1 thread: edgecrew's estimate (src/workers/memoryEstimate.ts) vs the peak RSS growth of a child process (MALLOC_MMAP_THRESHOLD_=131072; VmHWM after a ${tokens}-token grammar-constrained generation − VmRSS before ModelManager.acquire), ${FAMILY_REPS} child process(es) per family; decoding tokens/s of the same worker prompt, ${tokens} tokens, constrained (edgecrew's turn grammar, nested answer schema) vs free; forced tool calls (toolChoice: required, one small tool) made / required over ${FAMILY_SUBTASKS} subtasks`,
+    fixtureCacheDir: cacheDir,
+    contextSize,
+    tokens,
+    repetitions: FAMILY_REPS,
+  };
+  for (const family of FAMILIES) {
+    const fixture = await familyFixture(family, cacheDir);
+    log(`families ${family}: fixture ${fixture.path} (${fmt(fixture.seconds, 1)} s)`);
+    const estimate = await estimateModelMemory(fixture.path, { contextSize, sequences: 1, gpu: false });
+    const runs = [];
+    for (let rep = 0; rep < FAMILY_REPS; rep++) {
+      const run = await childWorkload(
+        "familyWorkload.mjs",
+        {
+          path: fixture.path,
+          family,
+          contextSize,
+          tokens,
+          subtasks: rep === 0 ? FAMILY_SUBTASKS : 0,
+          seed: SEED + rep,
+        },
+        `families: ${family} workload`,
+      );
+      runs.push(run);
+      log(
+        `families ${family} rep ${rep + 1}: estimate ${fmt(estimate.totalBytes / MiB, 0)} MiB, peak growth ${fmt(run.peakGrowthBytes / MiB, 0)} MiB (${fmt(estimate.totalBytes / run.peakGrowthBytes, 2)}), load ${fmt(run.loadMs / 1000, 1)} s, constrained ${fmt(run.speed.constrained.tokensPerSecond, 1)} vs free ${fmt(run.speed.free.tokensPerSecond, 1)} tok/s${rep === 0 ? `, tool calls ${run.toolCalls.made}/${run.toolCalls.required}` : ""}`,
+      );
+      if (run.estimatedBytes !== estimate.totalBytes) {
+        log(
+          `families ${family}: the manager estimated ${run.estimatedBytes} bytes, not ${estimate.totalBytes}`,
+        );
+      }
+    }
+    const first = runs[0];
+    result[family] = {
+      path: fixture.path,
+      fileBytes: (await stat(fixture.path)).size,
+      fixtureSeconds: fixture.seconds,
+      estimate: {
+        totalBytes: estimate.totalBytes,
+        modelBytes: estimate.modelBytes,
+        contextBytes: estimate.contextBytes,
+        method: estimate.method,
+        breakdown: estimate.breakdown,
+      },
+      peakGrowthBytes: summary(runs.map((r) => r.peakGrowthBytes)),
+      estimateOverPeak: summary(runs.map((r) => estimate.totalBytes / r.peakGrowthBytes)),
+      loadedGrowthBytes: summary(runs.map((r) => r.loadedRssBytes - r.baselineRssBytes)),
+      loadMs: summary(runs.map((r) => r.loadMs)),
+      constrainedTokensPerSecond: summary(runs.map((r) => r.speed.constrained.tokensPerSecond)),
+      freeTokensPerSecond: summary(runs.map((r) => r.speed.free.tokensPerSecond)),
+      toolCalls: first.toolCalls,
+    };
+  }
+  return result;
+}
+
 // ─── Main ───────────────────────────────────────────────────────────────────────────────────────────────
 
 async function machine() {
@@ -596,6 +701,35 @@ function table(results) {
     }
     lines.push(...memory);
   }
+  const f = results.families;
+  if (f) {
+    for (const family of FAMILIES.filter((name) => f[name])) {
+      const r = f[family];
+      const mib = (bytes) => `${fmt(bytes / MiB, 0)} MiB`;
+      const peak = r.peakGrowthBytes;
+      lines.push(
+        `| family ${family} (bench): estimate / peak RSS growth (target 0.85–1.15) | ${spread(r.estimateOverPeak, 2)} | estimate ${mib(r.estimate.totalBytes)}, peak growth ${mib(peak.median)} [${mib(peak.min)}–${mib(peak.max)}]; constrained ${fmt(r.constrainedTokensPerSecond.median, 1)} vs free ${fmt(r.freeTokensPerSecond.median, 1)} tok/s; forced tool calls ${r.toolCalls.made}/${r.toolCalls.required} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The families section as its own table (the README's memory advice quotes it). */
+function familiesTable(f) {
+  const mib = (bytes) => fmt(bytes / MiB, 0);
+  const lines = [
+    "| family | file MiB | estimate MiB (weights + vocabulary + context) | peak growth MiB [min–max] | estimate / peak | constrained / free tok/s | tool calls |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const family of FAMILIES.filter((name) => f[name])) {
+    const r = f[family];
+    const b = r.estimate.breakdown;
+    const context = b.kvCache + b.compute + b.sampling;
+    lines.push(
+      `| ${family} | ${mib(r.fileBytes)} | ${mib(r.estimate.totalBytes)} (${mib(b.weights)} + ${mib(b.vocabulary + b.overhead)} + ${mib(context)}) | ${mib(r.peakGrowthBytes.median)} [${mib(r.peakGrowthBytes.min)}–${mib(r.peakGrowthBytes.max)}] | ${spread(r.estimateOverPeak, 2)} | ${fmt(r.constrainedTokensPerSecond.median, 1)} / ${fmt(r.freeTokensPerSecond.median, 1)} | ${r.toolCalls.made}/${r.toolCalls.required} |`,
+    );
+  }
   return lines.join("\n");
 }
 
@@ -628,6 +762,7 @@ async function main() {
     if (ONLY.has("prefix")) results.prefix = await timed("prefix", () => prefixReuse(modelPath));
     if (ONLY.has("parallel")) results.parallelism = await timed("parallel", () => parallelism(modelPath));
     if (ONLY.has("swaps")) results.swaps = await timed("swaps", () => swaps(dir, modelPath));
+    if (ONLY.has("families")) results.families = await timed("families", families);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -641,6 +776,9 @@ async function main() {
       repetitions: REPS,
       overheadRepetitions: OVERHEAD_REPS,
       swapRepetitions: SWAP_REPS,
+      families: FAMILIES,
+      familyRepetitions: FAMILY_REPS,
+      familySubtasks: FAMILY_SUBTASKS,
       device: DEVICE,
       seed: SEED,
     },
@@ -659,6 +797,8 @@ async function main() {
     `\n## edgecrew benchmark — ${date}\n\nMachine: ${m.cpu}, ${m.logicalCores} cores (${m.physicalCores} physical), ${m.memoryGiB} GiB, Node ${m.node}, node-llama-cpp ${m.nodeLlamaCpp}. Fixture model: \`${SIZE}\`, 1 thread, ${REPS} repetitions (overhead ${OVERHEAD_REPS}).\n`,
   );
   console.log(table(results));
+  if (results.families)
+    console.log(`\n### Model families (size=bench)\n\n${familiesTable(results.families)}`);
   console.log(`\nResults: ${out} (${report.totalSeconds} s)`);
 }
 

@@ -10,7 +10,12 @@ import type { Llama } from "node-llama-cpp";
 import { ErrorCodes, isEdgecrewError, throwIfAborted } from "../errors.js";
 import type { AgentDefinition, LocalModelRef } from "../types.js";
 import { inspectModelFile } from "./ggufCheck.js";
-import { estimateModelMemory, machineMemoryBytes } from "./memoryEstimate.js";
+import {
+  estimateModelMemory,
+  type MemoryBreakdown,
+  type MemoryEstimate,
+  machineMemoryBytes,
+} from "./memoryEstimate.js";
 import { peakMemory } from "./memoryPolicy.js";
 import { type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
 
@@ -46,8 +51,12 @@ export interface ModelMemoryRow {
   readonly path?: string;
   /** Size of the GGUF file. */
   readonly fileBytes?: number;
-  /** Model plus context for all its sequences, RAM + VRAM. */
+  /** Model plus context for all its sequences, RAM + VRAM: what becomes resident while it generates. */
   readonly estimatedBytes?: number;
+  /** The parts of `estimatedBytes` (weights, vocabulary, overhead, KV cache, compute, sampling). */
+  readonly breakdown?: MemoryBreakdown;
+  /** How the estimate was made (see `estimateModelMemory`). */
+  readonly method?: MemoryEstimate["method"];
   /** Tokens per sequence the context gets: the largest asked for, capped at the trained context when known. */
   readonly contextSize: number;
   /** Sequences of its one context: the largest `parallel` among its users (1 for the planner). */
@@ -200,6 +209,8 @@ async function estimateNeed(
     path,
     fileBytes: info.bytes,
     estimatedBytes: estimate.totalBytes,
+    breakdown: estimate.breakdown,
+    method: estimate.method,
     contextSize: estimate.contextSize,
     fits: estimate.totalBytes <= limitBytes,
   };
