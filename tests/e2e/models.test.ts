@@ -73,7 +73,7 @@ describe("edgecrew models (child process)", () => {
   });
 
   it("exits 1 when the peak does not fit device.memory, and says whether the models fit alone", async () => {
-    const tight = await runCli(["models", "estimate", agentFile("12MiB")], { env });
+    const tight = await runCli(["models", "estimate", agentFile("32MiB")], { env });
     expect(tight.code).toBe(1);
     expect(tight.stdout).toMatch(/: does not fit$/m);
     expect(tight.stdout).toContain("every model fits alone");

@@ -12,7 +12,7 @@ import { writeGgufFile } from "../../../src/testing/gguf/ggufWriter.js";
 import type { FixtureSize, LocalModelRef, RunEventInput } from "../../../src/types.js";
 import { estimateAgentMemory } from "../../../src/workers/agentMemory.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
-import { estimateModelMemory } from "../../../src/workers/memoryEstimate.js";
+import { estimateModelMemory, MODEL_OVERHEAD_BYTES } from "../../../src/workers/memoryEstimate.js";
 import { resolveModelPath } from "../../../src/workers/resolveModel.js";
 import { fileRef, TEST_DEVICE, tempDir } from "./helpers.js";
 
@@ -127,16 +127,18 @@ describe("memory estimates", () => {
       measured.push(
         `${c.size} ${c.contextSize}x${c.sequences}: estimate ${estimated}, measured ${measuredBytes}`,
       );
-      // Never (meaningfully) below what llama.cpp holds, and not wildly above it.
+      // Never (meaningfully) below what llama.cpp accounts for; above it by the fixed per-model overhead
+      // llama.cpp does not count (its bookkeeping and node-llama-cpp's), which dominates a toy model — the
+      // toy vocabulary adds little. (Resident memory itself is checked against RSS in tests/model/families.)
       expect(estimated).toBeGreaterThanOrEqual(measuredBytes * 0.95);
-      expect(estimated).toBeLessThanOrEqual(measuredBytes * 1.25);
+      expect(estimated).toBeLessThanOrEqual(measuredBytes * 1.25 + MODEL_OVERHEAD_BYTES + 4 * 2 ** 20);
       await manager.unload(ref);
     }
     console.log(`estimate vs model.memoryUsage + context.memoryUsage:\n  ${measured.join("\n  ")}`);
 
     const path = await resolveModelPath(fixture("acc0", 40, "tiny"), { fixtureCacheDir: dir });
     const capped = await estimateModelMemory(path, { contextSize: 1_000_000, sequences: 1, gpu: false });
-    expect(capped).toMatchObject({ contextSize: 4096, requestedContextSize: 1_000_000, method: "simulated" });
+    expect(capped).toMatchObject({ contextSize: 4096, requestedContextSize: 1_000_000, method: "arithmetic" });
   });
 
   it("refuses a GGUF claiming a 500M-token context as a typed error, without simulating or loading it", async () => {
@@ -155,7 +157,8 @@ describe("memory estimates", () => {
       gpu: false,
       limitBytes: 1024 ** 3,
     });
-    expect(estimate.method).toBe("lower-bound");
+    // On the CPU the estimate is arithmetic on the header: nothing is simulated, so nothing is allocated.
+    expect(estimate.method).toBe("arithmetic");
     expect(estimate.totalBytes).toBeGreaterThan(100 * 1024 ** 3);
 
     for (const budget of [64 * 1024 ** 2, undefined]) {
@@ -294,12 +297,11 @@ describe("ModelManager memory budget", () => {
       code: "MEMORY_BUDGET_EXCEEDED",
       context: { model: big.raw, budgetBytes: budget },
     });
-    // Far beyond the budget, the estimate stops at its arithmetic floor (no simulation): still more than the budget.
+    // The CPU estimate is arithmetic on the header, the same one validate and `models estimate` give.
     const reported = (error as { context: { estimatedBytes: number } }).context.estimatedBytes;
-    expect(reported).toBeGreaterThan(budget);
-    expect(reported).toBeLessThanOrEqual(estimate);
+    expect(reported).toBe(estimate);
     expect((error as Error).message).toContain(big.raw);
-    expect((error as Error).message).toMatch(/at least/);
+    expect((error as Error).message).toMatch(/an estimated/);
     expect(performance.now() - started).toBeLessThan(5000);
     expect(events).toEqual([]);
     expect(manager.isResident(big)).toBe(false);

@@ -88,7 +88,7 @@ function step(worker: WorkerDefinition, id: string, instruction: string): Subtas
 
 interface Measured {
   readonly outcome: WorkerOutcome;
-  /** Input tokens llama.cpp evaluated for the whole subtask (all its turns), from the sequence's meter. */
+  /** Input tokens llama.cpp evaluated for the subtask's first turn, from the sequence's meter (later turns left out). */
   readonly evaluated: number;
   /** The subtask's prompt in tokens: its first turn's prompt tokens (reused prefix included). */
   readonly prompt: number;
@@ -101,9 +101,12 @@ async function run(port: LocalWorker, subtask: SubtaskRequest): Promise<Measured
   const outcome = await port.execute(subtask, recorder().context);
   expect(outcome).toMatchObject({ ok: true });
   if (outcome.ok) expect(valid.validate(outcome.answer).ok).toBe(true);
+  // Later turns (tool results, repairs) evaluate what they add; only the first turn's evaluation is compared
+  // with its prompt.
+  const later = (outcome.usage ?? []).slice(1).reduce((sum, turn) => sum + turn.promptTokens, 0);
   return {
     outcome,
-    evaluated: meter.usedInputTokens - before,
+    evaluated: meter.usedInputTokens - before - later,
     prompt: outcome.usage[0]?.promptTokens ?? 0,
     firstTurnMs: outcome.usage[0]?.durationMs ?? 0,
   };
