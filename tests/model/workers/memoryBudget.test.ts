@@ -138,7 +138,11 @@ describe("memory estimates", () => {
 
     const path = await resolveModelPath(fixture("acc0", 40, "tiny"), { fixtureCacheDir: dir });
     const capped = await estimateModelMemory(path, { contextSize: 1_000_000, sequences: 1, gpu: false });
-    expect(capped).toMatchObject({ contextSize: 4096, requestedContextSize: 1_000_000, method: "arithmetic" });
+    expect(capped).toMatchObject({
+      contextSize: 4096,
+      requestedContextSize: 1_000_000,
+      method: "arithmetic",
+    });
   });
 
   it("refuses a GGUF claiming a 500M-token context as a typed error, without simulating or loading it", async () => {
