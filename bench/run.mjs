@@ -13,6 +13,7 @@
 //   BENCH_FAMILIES=qwen3,qwen2,llama3,llama3.1,gemma3,toy   the families section's model families (toy: the toy fixture)
 //   BENCH_FAMILY_REPS=2       child processes per family in the families section (each one measures memory)
 //   BENCH_FAMILY_SUBTASKS=5   forced-tool-call subtasks per family (in the first child of each family)
+//   BENCH_OUT=FILE            where the results go (default bench/results/<date>.json)
 //   BENCH_FIXTURE_DIR=DIR     where the families' bench-size fixtures are written (default edgecrew's fixture
 //                             cache, ~/.cache/edgecrew/fixtures: 0.35–1.5 GB each, written once, reused by later runs)
 //
@@ -34,7 +35,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLlama, LlamaChat, resolveChatWrapper, TokenBias } from "node-llama-cpp";
 import { startRun } from "../dist/runtime/startRun.js";
@@ -795,7 +796,7 @@ async function main() {
     sectionSeconds: seconds,
     totalSeconds: Math.round((performance.now() - started) / 100) / 10,
   };
-  const out = join(here, "results", `${date}.json`);
+  const out = process.env.BENCH_OUT ? resolve(process.env.BENCH_OUT) : join(here, "results", `${date}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   const m = report.machine;
