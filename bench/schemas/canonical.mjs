@@ -9,53 +9,20 @@
 // value best (the first branch ajv accepts, compiled with the root's `$defs`/`definitions` attached; else a
 // structural score). The same walk lists the children of a value with the schema the compiler gives each
 // (`children`), which the diagnosis of a rejected instance uses.
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
-import { mergeSchemas } from "../../dist/schema/grammar/merge.js";
+import { validatorEngine } from "../../dist/schema/compile.js";
+import { isAnnotation, mergeSchemas } from "../../dist/schema/grammar/merge.js";
 import { childPointer } from "../../dist/schema/grammar/refs.js";
 
 const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** Keywords that constrain nothing (the compiler's `isAnnotation` plus `$defs`). */
-const ANNOTATIONS = new Set([
-  "title",
-  "description",
-  "$comment",
-  "examples",
-  "default",
-  "deprecated",
-  "readOnly",
-  "writeOnly",
-  "$id",
-  "$anchor",
-  "$schema",
-  "$defs",
-  "definitions",
-  "contentMediaType",
-  "contentEncoding",
-]);
+/** Keywords that constrain nothing (the compiler's `isAnnotation`, plus `$defs`). */
+const isInert = (keyword) => keyword === "$defs" || isAnnotation(keyword);
 
-let ajv;
 /**
- * An ajv configured like the product's (src/schema/compile.ts), for choosing `anyOf`/`oneOf` branches and for
- * the raw errors (keyword and schema path) the product's formatted messages leave out.
+ * The product's ajv (src/schema/compile.ts), for choosing `anyOf`/`oneOf` branches and for the raw errors
+ * (keyword and schema path) the product's formatted messages leave out.
  */
-export function benchAjv() {
-  if (ajv === undefined) {
-    ajv = new Ajv2020({
-      strict: false,
-      allErrors: true,
-      // As the product's: a default is filled in before the rest is checked (and can fail it).
-      useDefaults: true,
-      unicodeRegExp: false,
-      validateSchema: false,
-      addUsedSchema: false,
-      logger: false,
-    });
-    (addFormats.default ?? addFormats)(ajv, { mode: "full" });
-  }
-  return ajv;
-}
+export const benchAjv = validatorEngine;
 
 /** JSON equality that ignores key order (what ajv's `enum`/`const` use). */
 export function deepEqual(a, b) {
@@ -121,7 +88,7 @@ export class SchemaWalker {
           return { schema: {}, pointer: where, notes };
         }
         const siblings = Object.fromEntries(
-          Object.entries(schema).filter(([key]) => key !== "$ref" && !ANNOTATIONS.has(key)),
+          Object.entries(schema).filter(([key]) => key !== "$ref" && !isInert(key)),
         );
         if (Object.keys(siblings).length > 0) {
           if (target.schema === false) return { schema: false, pointer: where, notes };
@@ -154,7 +121,7 @@ export class SchemaWalker {
         const choice = this.#choose(members, where, value);
         if (choice.how !== "ajv") notes.push(`${keyword} branch ${choice.index} chosen by ${choice.how}`);
         const member = members[choice.index];
-        const constrained = Object.keys(base).some((key) => !ANNOTATIONS.has(key));
+        const constrained = Object.keys(base).some((key) => !isInert(key));
         if (!constrained || !isObject(member)) {
           schema = constrained && member === true ? base : member;
           where = constrained ? where : childPointer(where, keyword, choice.index);

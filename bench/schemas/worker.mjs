@@ -8,9 +8,9 @@ import {
   buildSchemaGrammar,
   compileGrammar,
   DEFAULT_CAPS,
+  finishGrammar,
   fitCaps,
 } from "../../dist/schema/grammar/index.js";
-import { isNever } from "../../dist/schema/grammar/ir.js";
 import { RefIndex } from "../../dist/schema/grammar/refs.js";
 import { normalizeSchema } from "../../dist/schema/normalize.js";
 import { blameErrors, checkInstances, rawErrors, reportIndex } from "./completeness.mjs";
@@ -38,7 +38,7 @@ function requiresNonAscii(built, gbnf) {
 
 /**
  * compileGrammar(schema, options) step by step, as dist/schema/grammar/index.js does it (normalizeSchema, then
- * buildSchemaGrammar or fitCaps, then its `finish`), keeping the build: the JS matcher needs it, and building
+ * buildSchemaGrammar or fitCaps, then finishGrammar), keeping the build: the JS matcher needs it, and building
  * the largest schemas a second time costs ~30 s each. Schemas that compile in under 50 ms are compiled again
  * with compileGrammar itself and the texts compared (`sameAsCompileGrammar`), so a divergence shows.
  */
@@ -49,25 +49,7 @@ function compileKeepingBuild(schema, maxTokens) {
     maxTokens === undefined
       ? { built: buildSchemaGrammar(normalized, base), caps: base, fitted: false }
       : fitCaps((c) => buildSchemaGrammar(normalized, c), base, maxTokens, "the schema's output");
-  return { grammar: finish(built, caps, fitted), built };
-}
-
-function finish(built, caps, fitted) {
-  if (isNever(built.root)) {
-    throw Object.assign(new Error("no value satisfies the schema as the grammar writes it"), {
-      code: "SCHEMA_INVALID",
-    });
-  }
-  const gbnf = built.builder.toGbnf(built.root);
-  return {
-    gbnf,
-    report: built.report.entries(),
-    maxTokens: built.builder.maxLength(built.root),
-    minTokens: built.builder.minLength(built.root),
-    caps,
-    fitted,
-    rules: gbnf.split("\n").filter((line) => line.includes("::=")).length,
-  };
+  return { grammar: finishGrammar(built, caps, fitted), built };
 }
 
 let settings;
@@ -201,7 +183,7 @@ async function decode(entry, normalized, compiled, built, position) {
         B,
         "the schema's output",
       );
-      return { ...result, grammar: finish(result.built, result.caps, result.fitted) };
+      return { ...result, grammar: finishGrammar(result.built, result.caps, result.fitted) };
     });
     if (attempt.error !== undefined) {
       out.fit = { ok: false, ms: attempt.ms, error: errorInfo(attempt.error) };

@@ -85,7 +85,7 @@ function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
 let ajv: Ajv2020 | undefined;
 
 /** The one ajv instance: schemas are compiled without registering them, so they never clash by `$id`. */
-function validatorEngine(): Ajv2020 {
+export function validatorEngine(): Ajv2020 {
   if (ajv === undefined) {
     ajv = new Ajv2020({
       strict: false,

@@ -157,7 +157,7 @@ export function compileGrammar(schema: JsonSchema, options: GrammarOptions = {})
     options.maxTokens === undefined
       ? { built: buildSchemaGrammar(normalized, base), caps: base, fitted: false }
       : fitCaps((c) => buildSchemaGrammar(normalized, c), base, options.maxTokens, "the schema's output");
-  return finish(built, caps, fitted);
+  return finishGrammar(built, caps, fitted);
 }
 
 /** Throws SCHEMA_INVALID when a grammar admits no text at all. */
@@ -170,7 +170,8 @@ function assertSatisfiable(root: GExpr, what: string): void {
   }
 }
 
-function finish(built: BuiltGrammar, caps: Caps, fitted: boolean): SchemaGrammar {
+/** A built grammar as compileGrammar returns it: its GBNF, report and token bounds (throws when unsatisfiable). */
+export function finishGrammar(built: BuiltGrammar, caps: Caps, fitted: boolean): SchemaGrammar {
   assertSatisfiable(built.root, "the schema");
   const gbnf = built.builder.toGbnf(built.root);
   return {
