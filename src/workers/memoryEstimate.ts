@@ -302,15 +302,7 @@ export async function estimateModelMemory(
       microBatch: batchSize,
       kvCacheBytes: Math.max(0, floorContext - outputBufferBytes(facts.vocabularySize, batchSize, sequences)),
     });
-    const { modelBytes, contextBytes } = sumBreakdown(breakdown);
-    return {
-      ...base,
-      modelBytes,
-      contextBytes,
-      totalBytes: modelBytes + contextBytes,
-      breakdown,
-      method: "arithmetic",
-    };
+    return { ...base, ...totals(breakdown), method: "arithmetic" };
   }
 
   // With a GPU every buffer is allocated whole in VRAM (or pinned host memory): llama.cpp's own accounting of
@@ -322,34 +314,23 @@ export async function estimateModelMemory(
     sampling: samplingBytes(facts.vocabularySize, sequences),
   };
   const floorModel = sum(insights.estimateModelResourceRequirements({ gpuLayers }));
-  const floor = { ...hostTerms, weights: floorModel, kvCache: floorContext };
-  const floorSums = sumBreakdown(floor);
-  if (
-    request.limitBytes !== undefined &&
-    floorSums.modelBytes + floorSums.contextBytes > request.limitBytes
-  ) {
-    return {
-      ...base,
-      ...floorSums,
-      totalBytes: floorSums.modelBytes + floorSums.contextBytes,
-      breakdown: floor,
-      method: "lower-bound",
-    };
+  const floor = totals({ ...hostTerms, weights: floorModel, kvCache: floorContext });
+  if (request.limitBytes !== undefined && floor.totalBytes > request.limitBytes) {
+    return { ...base, ...floor, method: "lower-bound" };
   }
   const weights = sum(await insights.estimateModelResourceRequirementsV2({ gpuLayers }));
   throwIfAborted(signal);
   const kvCache = sum(await insights.estimateContextResourceRequirementsV2(shape));
   throwIfAborted(signal);
-  const breakdown = { ...hostTerms, weights, kvCache };
+  return { ...base, ...totals({ ...hostTerms, weights, kvCache }), method: "simulated" };
+}
+
+/** A breakdown with its model, context and total bytes. */
+function totals(
+  breakdown: MemoryBreakdown,
+): Pick<MemoryEstimate, "modelBytes" | "contextBytes" | "totalBytes" | "breakdown"> {
   const { modelBytes, contextBytes } = sumBreakdown(breakdown);
-  return {
-    ...base,
-    modelBytes,
-    contextBytes,
-    totalBytes: modelBytes + contextBytes,
-    breakdown,
-    method: "simulated",
-  };
+  return { modelBytes, contextBytes, totalBytes: modelBytes + contextBytes, breakdown };
 }
 
 /** VRAM does not change while a backend runs: asked once per `Llama`. */
