@@ -104,6 +104,9 @@ export function validatorEngine(): Ajv2020 {
 
 const cache = new WeakMap<JsonSchema, CompiledSchema>();
 
+/** Compiles so far: each gets a base URI of its own (see compileSchema). */
+let compiles = 0;
+
 /**
  * Compiles a JSON Schema into a reusable validator. Throws an EdgecrewError with code SCHEMA_INVALID when the
  * schema cannot be understood (a `$ref` that points nowhere or off the document, a keyword with a value of the
@@ -119,7 +122,13 @@ export function compileSchema(jsonSchema: JsonSchema): CompiledSchema {
   const normalized = normalizeSchema(jsonSchema);
   let check: ValidateFunction;
   try {
-    check = validatorEngine().compile(normalized);
+    // Without a base URI of its own, ajv cannot resolve `$ref: "#"` (the root, as recursive schemas use it)
+    // when schemas are not registered; an id of its own per compile gives it one.
+    const rooted =
+      typeof normalized.$id === "string"
+        ? normalized
+        : { ...normalized, $id: `urn:edgecrew:schema:${++compiles}` };
+    check = validatorEngine().compile(rooted);
   } catch (cause) {
     throw new EdgecrewError(
       ErrorCodes.SCHEMA_INVALID,

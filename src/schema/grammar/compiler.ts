@@ -69,8 +69,6 @@ const NUMBER_KEYWORDS = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMax
 const VALIDATOR_FORMATS = new Set([
   "regex",
   "byte",
-  "int32",
-  "int64",
   "float",
   "double",
   "password",
@@ -318,9 +316,14 @@ export class SchemaCompiler {
       case "boolean":
         return alt(lit("true"), lit("false"));
       case "integer":
-        return this.#number(integerGrammar(bounds(schema), this.builder), where);
-      case "number":
-        return this.#number(numberGrammar(bounds(schema), this.builder), where);
+      case "number": {
+        // ajv-formats' int32 and int64 are integers (int32 within 32 bits) even under `type: number`.
+        const format = schema.format;
+        const integral = type === "integer" || format === "int32" || format === "int64";
+        const limits = format === "int32" ? int32Bounds(bounds(schema)) : bounds(schema);
+        const grammar = integral ? integerGrammar(limits, this.builder) : numberGrammar(limits, this.builder);
+        return this.#number(grammar, where);
+      }
       case "string":
         return this.#string(schema, where);
       case "array":
@@ -422,6 +425,17 @@ function bounds(schema: JsonObject): NumberBounds {
     if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
   }
   return out;
+}
+
+/** Bounds narrowed to a 32-bit signed integer's range (format int32). */
+function int32Bounds(limits: NumberBounds): NumberBounds {
+  const low = -(2 ** 31);
+  const high = 2 ** 31 - 1;
+  return {
+    ...limits,
+    minimum: Math.max(limits.minimum ?? low, low),
+    maximum: Math.min(limits.maximum ?? high, high),
+  };
 }
 
 function matchesType(value: JsonValue, type: string): boolean {

@@ -17,6 +17,16 @@ const trip = {
 };
 
 describe("compileSchema", () => {
+  it("resolves $ref to the root (recursive schemas), also from definitions", () => {
+    const tree = compileSchema({
+      type: "object",
+      properties: { n: { type: "integer" }, child: { $ref: "#" }, more: { $ref: "#/definitions/more" } },
+      definitions: { more: { type: "array", items: { $ref: "#" } } },
+    });
+    expect(tree.validate({ n: 1, child: { n: 2, more: [{ n: 3 }] } }).ok).toBe(true);
+    expect(tree.validate({ child: { more: [{ n: "x" }] } })).toMatchObject({ ok: false });
+  });
+
   it("accepts a valid value and returns it", () => {
     const value = {
       title: "Alps",

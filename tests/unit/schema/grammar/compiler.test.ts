@@ -258,6 +258,24 @@ describe("scalars", () => {
   });
 });
 
+describe("numeric formats", () => {
+  it("int32 and int64 write integers, int32 within 32 bits, also under type number", () => {
+    expectTexts(
+      { type: "integer", format: "int32" },
+      ["2147483647", "-2147483648", "0"],
+      ["2147483648", "-2147483649", "1.5"],
+    );
+    expectTexts(
+      { type: "number", format: "int32", minimum: 0 },
+      ["7", "2147483647"],
+      ["1.5", "-1", "2147483648"],
+    );
+    expectTexts({ type: "number", format: "int64" }, ["12", "-9007199254740991"], ["0.5", "1e3"]);
+    expectSound({ type: "object", properties: { n: { type: "number", format: "int32" } }, required: ["n"] });
+    expect(enforcement({ type: "integer", format: "int32" }, "format")).toBe("grammar");
+  });
+});
+
 describe("combinators and references", () => {
   it("anyOf and oneOf alternatives, with sibling keywords applied to each", () => {
     const schema: JsonSchema = {
