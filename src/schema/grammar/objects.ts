@@ -74,13 +74,28 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   const names = Object.keys(properties);
   const members: Member[] = [];
   for (const name of names) {
-    if (!required.has(name) && !compiler.caps.optional) continue;
-    const expr = compiler.value(properties[name], {
-      pointer: childPointer(where.pointer, "properties", name),
-      refs: where.refs,
-    });
-    if (isNever(expr) && !required.has(name)) continue;
-    members.push({ name, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: required.has(name) });
+    const property = properties[name];
+    const defaulted = !required.has(name) && isObject(property) && property.default !== undefined;
+    if (!required.has(name) && !compiler.caps.optional && !defaulted) continue;
+    const pointer = childPointer(where.pointer, "properties", name);
+    const expr = compiler.value(property, { pointer, refs: where.refs });
+    // An omitted property takes its default in the validated answer; where the property's own grammar refuses
+    // that default (real schemas have defaults of the wrong type), leaving it out would fail the answer, so it
+    // is always written.
+    const badDefault =
+      defaulted && !compiler.builder.matches(expr, JSON.stringify((property as JsonObject).default));
+    if (badDefault) {
+      compiler.report.set(
+        pointer,
+        "default",
+        "validator",
+        "its schema refuses it: the property is always written",
+      );
+    }
+    const mustWrite = required.has(name) || badDefault;
+    if (!mustWrite && !compiler.caps.optional) continue;
+    if (isNever(expr) && !mustWrite) continue;
+    members.push({ name, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: mustWrite });
   }
   // Required names that are not declared take the schema additional properties give them.
   for (const name of required) {

@@ -258,6 +258,27 @@ describe("scalars", () => {
   });
 });
 
+describe("defaults", () => {
+  it("always writes an optional property whose schema refuses its own default, so no invalid default is filled in", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: {
+        path: { type: "string", maxLength: 8, default: 5 },
+        level: { type: "integer", minimum: 1, maximum: 3, default: 2 },
+      },
+      additionalProperties: false,
+    };
+    expectTexts(schema, ['{"path":"a"}', '{"path":"a","level":3}'], ["{}", '{"level":1}']);
+    expectSound(schema);
+    expect(compileGrammar(schema).report).toContainEqual({
+      pointer: "#/properties/path",
+      keyword: "default",
+      enforcement: "validator",
+      note: "its schema refuses it: the property is always written",
+    });
+  });
+});
+
 describe("numeric formats", () => {
   it("int32 and int64 write integers, int32 within 32 bits, also under type number", () => {
     expectTexts(
