@@ -9,7 +9,8 @@
  * When `additionalProperties` is absent but properties are declared, the grammar writes only the declared ones
  * (a subset of what the schema allows: a model should not invent keys); the report says so.
  */
-import type { JsonObject, JsonValue } from "../../types.js";
+import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
+import { compileSchema } from "../compile.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
@@ -64,6 +65,23 @@ export function objectExpr(compiler: SchemaCompiler, schema: JsonObject, where: 
   return simple === undefined ? NEVER : seq(lit("{"), simple, lit("}"));
 }
 
+/**
+ * Whether a property's own schema refuses its default: ajv decides where the property's schema stands alone (the
+ * grammar can be narrower than the validator, e.g. on `format: uri`), the property's grammar where it refers
+ * elsewhere (`$ref`).
+ */
+function refusesDefault(compiler: SchemaCompiler, property: JsonObject, expr: GExpr): boolean {
+  const value = property.default as JsonValue;
+  if (!JSON.stringify(property).includes('"$ref"')) {
+    try {
+      return !compileSchema(property as JsonSchema).validate(structuredClone(value)).ok;
+    } catch {
+      // A schema ajv cannot use on its own: the grammar decides.
+    }
+  }
+  return !compiler.builder.matches(expr, JSON.stringify(value));
+}
+
 function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where): Plan | undefined {
   const properties = isObject(schema.properties) ? schema.properties : {};
   const required = new Set(
@@ -82,8 +100,7 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     // An omitted property takes its default in the validated answer; where the property's own grammar refuses
     // that default (real schemas have defaults of the wrong type), leaving it out would fail the answer, so it
     // is always written.
-    const badDefault =
-      defaulted && !compiler.builder.matches(expr, JSON.stringify((property as JsonObject).default));
+    const badDefault = defaulted && refusesDefault(compiler, property as JsonObject, expr);
     if (badDefault) {
       compiler.report.set(
         pointer,

@@ -270,6 +270,22 @@ describe("defaults", () => {
     };
     expectTexts(schema, ['{"path":"a"}', '{"path":"a","level":3}'], ["{}", '{"level":1}']);
     expectSound(schema);
+    // A valid default stays optional, even one the grammar's format would not write (the validator decides).
+    expectTexts(
+      {
+        type: "object",
+        properties: {
+          data: {
+            type: "string",
+            format: "uri",
+            default:
+              "https://raw.githubusercontent.com/modelcontextprotocol/servers/refs/heads/main/README.md",
+          },
+        },
+      },
+      ["{}", '{"data":"https://example.com/a"}'],
+      [],
+    );
     expect(compileGrammar(schema).report).toContainEqual({
       pointer: "#/properties/path",
       keyword: "default",
