@@ -22,7 +22,7 @@ import { abortErrorFor, raceAbort } from "../errors.js";
 import { callSyntaxOf } from "./callSyntax.js";
 import { type ChatWrapperChoice, chooseChatWrapper, RESOLVED_WRAPPER_SETTINGS } from "./chatTemplate.js";
 import type { CompiledTurn } from "./GrammarCache.js";
-import { grammarBiasSession } from "./grammarBias.js";
+import { grammarBiasSession, vocabularySize } from "./grammarBias.js";
 import type { SequenceLease } from "./ModelManager.js";
 
 /** Sampling and limits of one generation. */
@@ -110,13 +110,6 @@ function chatTemplateOf(model: LlamaModel): string | undefined {
   const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer
     ?.chat_template;
   return typeof template === "string" ? template : undefined;
-}
-
-/** The size of a model's vocabulary, from its GGUF metadata. */
-function vocabularySize(model: LlamaModel): number {
-  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml
-    ?.tokens;
-  return Array.isArray(tokens) ? tokens.length : 0;
 }
 
 /**

@@ -38,7 +38,8 @@ const indexes = new WeakMap<LlamaModel, VocabularyIndex>();
 const caches = new WeakMap<TurnGrammar, WeakMap<LlamaModel, Map<string, TokenBias | null>>>();
 const matchers = new WeakMap<TurnGrammar, GrammarMatcher>();
 
-function vocabularySize(model: LlamaModel): number {
+/** The size of a model's vocabulary, from its GGUF metadata. */
+export function vocabularySize(model: LlamaModel): number {
   const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml
     ?.tokens;
   return Array.isArray(tokens) ? tokens.length : 0;
