@@ -326,7 +326,8 @@ function tail(plan: Plan, started: boolean, written: number, counting: boolean):
   const low = counting ? Math.max(0, plan.minProperties - written) : 0;
   const room =
     counting && plan.maxProperties !== undefined ? plan.maxProperties - written : Number.POSITIVE_INFINITY;
-  const high = plan.extra === undefined ? 0 : Math.min(plan.extraMax, room);
+  // The cap on added members never goes below what minProperties asks for: it bounds open counts only.
+  const high = plan.extra === undefined ? 0 : Math.min(Math.max(plan.extraMax, low), room);
   if (low > high) return NEVER;
   if (high === 0 || plan.extra === undefined) return EMPTY;
   const extra = plan.extra;

@@ -408,6 +408,23 @@ describe("token budget", () => {
     expect(fitted.caps.stringMax).toBeGreaterThan(8);
   });
 
+  it("fitting never caps added properties below minProperties (JSONSchemaBench Handwritten object1)", () => {
+    // At the smallest caps no added property was allowed, so the schema looked unsatisfiable and its need
+    // "unbounded": TOKEN_BUDGET_EXCEEDED for a schema whose shortest output is a dozen characters.
+    const schema: JsonSchema = {
+      type: "object",
+      propertyNames: { pattern: "^....$" },
+      minProperties: 5,
+      additionalProperties: { type: "boolean" },
+    };
+    const fitted = compileGrammar(schema, { maxTokens: 256 });
+    expect(fitted.maxTokens).toBeLessThanOrEqual(256);
+    expect(
+      gbnfAccepts(llama, fitted.gbnf, '{"aaaa":true,"bbbb":false,"cccc":true,"dddd":true,"eeee":false}'),
+    ).toBe(true);
+    expect(gbnfAccepts(llama, fitted.gbnf, '{"aaaa":true,"bbbb":false,"cccc":true,"dddd":true}')).toBe(false);
+  });
+
   it("a schema whose shortest output cannot fit is TOKEN_BUDGET_EXCEEDED with the tokens it needs", () => {
     try {
       compileGrammar({ type: "string", minLength: 300 }, { maxTokens: 256 });
