@@ -10,11 +10,11 @@ import {
   EXPRESSION_CONSTANTS,
   EXPRESSION_FUNCTIONS,
   evaluateExpression,
+  MAX_EXPRESSION_LENGTH,
   parseExpression,
 } from "./expression.js";
 
-/** Longest expression accepted; anything longer is not arithmetic a model should be doing in one call. */
-export const MAX_EXPRESSION_LENGTH = 1000;
+export { MAX_EXPRESSION_LENGTH };
 
 const calculatorInput = z.object({
   expression: z
@@ -23,8 +23,10 @@ const calculatorInput = z.object({
     .max(MAX_EXPRESSION_LENGTH)
     .describe("An arithmetic expression, e.g. 2 * (3 + 4) or sqrt(2) ^ 2")
     // A syntax error is the model's mistake in the arguments, so it is reported as invalid input before the
-    // tool runs; evaluation errors (division by zero) are reported by the run.
+    // tool runs; evaluation errors (division by zero) are reported by the run. zod runs this refinement even
+    // when `max` has failed, so an over-long text is left to `max` here and never parsed.
     .superRefine((text, ctx) => {
+      if (text.length > MAX_EXPRESSION_LENGTH) return;
       try {
         parseExpression(text);
       } catch (error) {

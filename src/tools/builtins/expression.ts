@@ -4,17 +4,34 @@
  * expression written by a model can compute but cannot run code. Parsing and evaluating are separate steps so
  * that a syntax error can be reported as bad input before anything runs.
  *
+ * Names and functions live in `Map`s, never in plain objects: a name like `constructor` or `__proto__` must be
+ * unknown, not a property inherited from Object.prototype. The length is checked before the first character is
+ * read, and every step is linear in the length (sticky regexes, no `slice` per token, nesting bounded), so a
+ * hostile expression costs at most a millisecond.
+ *
  * Precedence, loosest first: `+ -`, then `* / %`, then unary `+ -`, then `^` / `**` (right-associative), so
  * `-2^2` is -4 and `2^3^2` is 512, as in mathematics.
  */
 
-/** A syntax or evaluation problem, with the 0-based character position where it was found. */
+/** Longest expression accepted; anything longer is not arithmetic a model should be doing in one call. */
+export const MAX_EXPRESSION_LENGTH = 1000;
+
+/**
+ * What went wrong: `too-long` (over MAX_EXPRESSION_LENGTH, refused before parsing), `syntax` (including a wrong
+ * number of arguments and nesting that is too deep), `unknown-name`, `unknown-function`, or `evaluation`
+ * (division by zero, a result that is not a finite number).
+ */
+export type ExpressionErrorKind = "too-long" | "syntax" | "unknown-name" | "unknown-function" | "evaluation";
+
+/** A syntax or evaluation problem, with its kind and the 0-based character position where it was found. */
 export class ExpressionError extends Error {
+  readonly kind: ExpressionErrorKind;
   readonly position: number | undefined;
 
-  constructor(message: string, position?: number) {
+  constructor(message: string, position?: number, kind: ExpressionErrorKind = "syntax") {
     super(position === undefined ? message : `${message} at position ${position + 1}`);
     this.name = "ExpressionError";
+    this.kind = kind;
     this.position = position;
   }
 }
@@ -44,78 +61,105 @@ interface Token {
   readonly at: number;
 }
 
-const CONSTANTS: Readonly<Record<string, number>> = { pi: Math.PI, e: Math.E, tau: 2 * Math.PI };
+interface ExpressionFunction {
+  readonly arity: readonly [number, number];
+  readonly fn: (...args: number[]) => number;
+}
+
+const CONSTANTS: ReadonlyMap<string, number> = new Map<string, number>([
+  ["pi", Math.PI],
+  ["e", Math.E],
+  ["tau", 2 * Math.PI],
+]);
+
+const unary = (fn: (x: number) => number): ExpressionFunction => ({ arity: [1, 1], fn });
 
 // Arity as [min, max]; functions work in radians and follow calculator conventions (`log` is base 10).
-const FUNCTIONS: Readonly<Record<string, { arity: [number, number]; fn: (...args: number[]) => number }>> = {
-  abs: { arity: [1, 1], fn: Math.abs },
-  sqrt: { arity: [1, 1], fn: Math.sqrt },
-  cbrt: { arity: [1, 1], fn: Math.cbrt },
-  exp: { arity: [1, 1], fn: Math.exp },
-  ln: { arity: [1, 1], fn: Math.log },
-  log: {
-    arity: [1, 2],
-    fn: (x, base) => (base === undefined ? Math.log10(x) : Math.log(x) / Math.log(base)),
-  },
-  log2: { arity: [1, 1], fn: Math.log2 },
-  log10: { arity: [1, 1], fn: Math.log10 },
-  sin: { arity: [1, 1], fn: Math.sin },
-  cos: { arity: [1, 1], fn: Math.cos },
-  tan: { arity: [1, 1], fn: Math.tan },
-  asin: { arity: [1, 1], fn: Math.asin },
-  acos: { arity: [1, 1], fn: Math.acos },
-  atan: { arity: [1, 1], fn: Math.atan },
-  floor: { arity: [1, 1], fn: Math.floor },
-  ceil: { arity: [1, 1], fn: Math.ceil },
-  round: { arity: [1, 1], fn: Math.round },
-  trunc: { arity: [1, 1], fn: Math.trunc },
-  pow: { arity: [2, 2], fn: Math.pow },
-  min: { arity: [1, 64], fn: Math.min },
-  max: { arity: [1, 64], fn: Math.max },
-};
+const FUNCTIONS: ReadonlyMap<string, ExpressionFunction> = new Map<string, ExpressionFunction>([
+  ["abs", unary(Math.abs)],
+  ["sqrt", unary(Math.sqrt)],
+  ["cbrt", unary(Math.cbrt)],
+  ["exp", unary(Math.exp)],
+  ["ln", unary(Math.log)],
+  [
+    "log",
+    {
+      arity: [1, 2],
+      fn: (x, base) => (base === undefined ? Math.log10(x) : Math.log(x) / Math.log(base)),
+    },
+  ],
+  ["log2", unary(Math.log2)],
+  ["log10", unary(Math.log10)],
+  ["sin", unary(Math.sin)],
+  ["cos", unary(Math.cos)],
+  ["tan", unary(Math.tan)],
+  ["asin", unary(Math.asin)],
+  ["acos", unary(Math.acos)],
+  ["atan", unary(Math.atan)],
+  ["floor", unary(Math.floor)],
+  ["ceil", unary(Math.ceil)],
+  ["round", unary(Math.round)],
+  ["trunc", unary(Math.trunc)],
+  ["pow", { arity: [2, 2], fn: Math.pow }],
+  ["min", { arity: [1, 64], fn: Math.min }],
+  ["max", { arity: [1, 64], fn: Math.max }],
+]);
 
 /** Function names the evaluator knows, for the tool's description. */
-export const EXPRESSION_FUNCTIONS: readonly string[] = Object.keys(FUNCTIONS);
+export const EXPRESSION_FUNCTIONS: readonly string[] = Object.freeze([...FUNCTIONS.keys()]);
 /** Constant names the evaluator knows, for the tool's description. */
-export const EXPRESSION_CONSTANTS: readonly string[] = Object.keys(CONSTANTS);
+export const EXPRESSION_CONSTANTS: readonly string[] = Object.freeze([...CONSTANTS.keys()]);
 
 // Models write typographic operators as often as ASCII ones; accept the usual ones.
-const ALIASES: Readonly<Record<string, string>> = { "×": "*", "·": "*", "÷": "/", "−": "-" };
-const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+const ALIASES: ReadonlyMap<string, string> = new Map<string, string>([
+  ["×", "*"],
+  ["·", "*"],
+  ["÷", "/"],
+  ["−", "-"],
+]);
+const OPERATORS = new Set(["+", "-", "*", "/", "%", "^", "(", ")", ","]);
+// Sticky (`y`): each matches at `lastIndex` only, so the tokenizer never copies the rest of the text.
+const NUMBER = /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+const SPACE = /\s+/y;
 const MAX_DEPTH = 64;
+
+function matchAt(pattern: RegExp, text: string, at: number): string | undefined {
+  pattern.lastIndex = at;
+  return pattern.exec(text)?.[0];
+}
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let at = 0;
   while (at < text.length) {
-    const char = text[at] ?? "";
-    if (/\s/.test(char)) {
-      at++;
+    const space = matchAt(SPACE, text, at);
+    if (space !== undefined) {
+      at += space.length;
       continue;
     }
-    const rest = text.slice(at);
-    const number = NUMBER.exec(rest)?.[0];
+    const number = matchAt(NUMBER, text, at);
     if (number !== undefined) {
       tokens.push({ kind: "number", text: number, at });
       at += number.length;
       continue;
     }
-    const name = NAME.exec(rest)?.[0];
+    const name = matchAt(NAME, text, at);
     if (name !== undefined) {
       tokens.push({ kind: "name", text: name.toLowerCase(), at });
       at += name.length;
       continue;
     }
-    if (rest.startsWith("**")) {
+    if (text.startsWith("**", at)) {
       tokens.push({ kind: "op", text: "^", at });
       at += 2;
       continue;
     }
-    const op = ALIASES[char] ?? char;
-    if ("+-*/%^(),".includes(op)) {
+    const char = String.fromCodePoint(text.codePointAt(at) ?? 0);
+    const op = ALIASES.get(char) ?? char;
+    if (OPERATORS.has(op)) {
       tokens.push({ kind: "op", text: op, at });
-      at++;
+      at += char.length;
       continue;
     }
     throw new ExpressionError(`unexpected character ${JSON.stringify(char)}`, at);
@@ -218,19 +262,30 @@ class Parser {
     }
     if (token.kind === "name") {
       if (this.#isOp("(")) return this.#call(token);
-      const constant = CONSTANTS[token.text];
+      const constant = CONSTANTS.get(token.text);
       if (constant !== undefined) return { kind: "number", value: constant };
-      const hint =
-        FUNCTIONS[token.text] === undefined ? "" : ` (${token.text} is a function: write ${token.text}(x))`;
-      throw new ExpressionError(`unknown name ${JSON.stringify(token.text)}${hint}`, token.at);
+      const hint = FUNCTIONS.has(token.text)
+        ? ` (${token.text} is a function: write ${token.text}(x))`
+        : ` (the constants are ${EXPRESSION_CONSTANTS.join(", ")})`;
+      throw new ExpressionError(
+        `unknown name ${JSON.stringify(token.text)}${hint}`,
+        token.at,
+        "unknown-name",
+      );
     }
     if (token.kind === "end") throw new ExpressionError("the expression ends too early", token.at);
     throw new ExpressionError(`unexpected ${JSON.stringify(token.text)}`, token.at);
   }
 
   #call(name: Token): ExpressionNode {
-    const fn = FUNCTIONS[name.text];
-    if (fn === undefined) throw new ExpressionError(`unknown function ${JSON.stringify(name.text)}`, name.at);
+    const fn = FUNCTIONS.get(name.text);
+    if (fn === undefined) {
+      throw new ExpressionError(
+        `unknown function ${JSON.stringify(name.text)} (the functions are ${EXPRESSION_FUNCTIONS.join(", ")})`,
+        name.at,
+        "unknown-function",
+      );
+    }
     this.#expect("(");
     const args: ExpressionNode[] = [];
     this.#nested(name.at, () => {
@@ -252,12 +307,20 @@ class Parser {
 }
 
 /**
- * Parses an expression; throws an ExpressionError naming the position of the first problem.
+ * Parses an expression; throws an ExpressionError naming the position of the first problem. An expression
+ * longer than MAX_EXPRESSION_LENGTH is refused (`too-long`) before any of it is read.
  *
  * @example
  * parseExpression("2 * (3 + 4"); // throws: expected ")" but found the end of the expression at position 11
  */
 export function parseExpression(text: string): ExpressionNode {
+  if (text.length > MAX_EXPRESSION_LENGTH) {
+    throw new ExpressionError(
+      `the expression is ${text.length} characters long, longer than ${MAX_EXPRESSION_LENGTH}`,
+      undefined,
+      "too-long",
+    );
+  }
   if (text.trim() === "") throw new ExpressionError("the expression is empty");
   return new Parser(tokenize(text)).parse();
 }
@@ -269,9 +332,14 @@ function evaluateNode(node: ExpressionNode): number {
     case "unary":
       return node.op === "-" ? -evaluateNode(node.operand) : evaluateNode(node.operand);
     case "call": {
-      const fn = FUNCTIONS[node.name];
-      if (fn === undefined)
-        throw new ExpressionError(`unknown function ${JSON.stringify(node.name)}`, node.at);
+      const fn = FUNCTIONS.get(node.name);
+      if (fn === undefined) {
+        throw new ExpressionError(
+          `unknown function ${JSON.stringify(node.name)}`,
+          node.at,
+          "unknown-function",
+        );
+      }
       return fn.fn(...node.args.map(evaluateNode));
     }
     case "binary": {
@@ -285,10 +353,10 @@ function evaluateNode(node: ExpressionNode): number {
         case "*":
           return left * right;
         case "/":
-          if (right === 0) throw new ExpressionError("division by zero");
+          if (right === 0) throw new ExpressionError("division by zero", undefined, "evaluation");
           return left / right;
         case "%":
-          if (right === 0) throw new ExpressionError("modulo by zero");
+          if (right === 0) throw new ExpressionError("modulo by zero", undefined, "evaluation");
           return left % right;
         case "^":
           return left ** right;
@@ -310,6 +378,8 @@ export function evaluateExpression(text: string): number {
   if (!Number.isFinite(value)) {
     throw new ExpressionError(
       `the result is not a finite number (${value}); check the domain of the functions used`,
+      undefined,
+      "evaluation",
     );
   }
   // -0 prints as 0 in JSON anyway; normalising keeps `Object.is` comparisons in tests and callers simple.
