@@ -45,6 +45,8 @@ export const ErrorCodes = {
   TOOL_NOT_FOUND: "TOOL_NOT_FOUND",
   /** A tool definition is malformed (duplicate name, bad schema). */
   TOOL_INVALID: "TOOL_INVALID",
+  /** A tool refused a call under its policy before doing anything (an http URL outside the allow-list). */
+  TOOL_REFUSED: "TOOL_REFUSED",
   /** A run crossed one of its limits (time, subtasks, tokens). */
   LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
   /** No stored run has this id. */
