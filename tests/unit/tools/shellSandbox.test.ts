@@ -1,0 +1,323 @@
+/**
+ * Security issue 12, findings 1 and 2, replayed through the library exactly as written: the shell tool built from
+ * an agent's config, called through a ToolRegistry as a worker's call would be.
+ *
+ * 1. "A shell allow-list is an allow-list of `sh`": with `allow: [find, git, env, wc]`, `find -exec sh -c`,
+ *    `git -c alias.x='!…'`, `env A=x sh -c` and `wc --files0-from=` must neither run a shell nor touch or read
+ *    anything outside the tool's root: refused by the argument rules, and held by the sandbox (bubblewrap) when
+ *    the rules are switched off.
+ * 2. "A shell timeout leaves children running": background children, `setsid` children and children of a
+ *    timed-out call must all be dead when the call returns.
+ *
+ * These tests need bubblewrap (`bwrap`); where it is missing they fail with a message saying so, never skip.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ErrorCodes } from "../../../src/errors.js";
+import { createBuiltinTool } from "../../../src/tools/builtins/fromConfig.js";
+import type { ShellOutput } from "../../../src/tools/builtins/shell.js";
+import { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
+import { callContext, expectFailure, expectOk } from "./helpers.js";
+
+let dir: string;
+/** The tool's root: the only writable directory, and the working directory of every command. */
+let root: string;
+/** A directory outside the root, where the attacks try to write and read. */
+let outside: string;
+
+beforeAll(() => {
+  const probe = spawnSync("bwrap", ["--version"], { encoding: "utf8" });
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new Error(
+      "bubblewrap (bwrap) is not installed: the shell sandbox tests need it (apt-get install -y bubblewrap)",
+    );
+  }
+});
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "edgecrew-sandbox-"));
+  root = join(dir, "root");
+  outside = join(dir, "outside");
+  await mkdir(root);
+  await mkdir(outside);
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+type ShellConfig = Record<string, unknown> & { allow: string[] };
+
+function shell(options: ShellConfig): ToolRegistry {
+  const registry = new ToolRegistry();
+  for (const tool of createBuiltinTool({ kind: "builtin", name: "shell", options })) registry.register(tool);
+  return registry;
+}
+
+async function run(registry: ToolRegistry, command: string, args: string[]) {
+  return registry.call("shell.run", { command, args }, callContext().context);
+}
+
+/** Everything the attacks must not have created. */
+function created(): string[] {
+  return [...readdirSync(outside), ...readdirSync(root)].filter((name) => name.startsWith("F"));
+}
+
+// The attacks of finding 1, as the review wrote them (F is a marker file the shell would create); built when a
+// test runs, because the directories are made per test.
+const F = () => join(outside, "F");
+const ATTACKS: Record<string, () => [string, string[]]> = {
+  "find -exec sh -c": () => [
+    "find",
+    [outside, "-maxdepth", "0", "-exec", "sh", "-c", `id; touch ${F()}`, ";"],
+  ],
+  "git -c alias.x='!touch F'": () => ["git", ["-c", `alias.x=!touch ${F()}`, "x"]],
+  "env A=x sh -c": () => ["env", ["A=x", "sh", "-c", `touch ${F()}`]],
+};
+const attacks = Object.keys(ATTACKS);
+const attack = (label: string): [string, string[]] => (ATTACKS[label] as () => [string, string[]])();
+const FINDING_1 = ["find", "git", "env", "wc"];
+
+describe("finding 1: an allow-list of find, git, env and wc is not an allow-list of sh", () => {
+  it.each(attacks)("%s does not run a shell (default config)", async (label) => {
+    const [command, args] = attack(label);
+    const result = await run(shell({ allow: FINDING_1 }), command, args);
+    expect(result.ok, JSON.stringify(result)).toBe(false);
+    expect(created()).toEqual([]);
+  });
+
+  it.each(attacks)("%s is refused by the argument rules before anything runs", async (label) => {
+    const [command, args] = attack(label);
+    const error = expectFailure(await run(shell({ allow: FINDING_1, root }), command, args), "failed");
+    expect(error).toMatch(/refused by the shell tool's argument rules/);
+    expect(created()).toEqual([]);
+  });
+
+  it.each(attacks)("%s is held by the sandbox when the rules are switched off", async (label) => {
+    const [command, args] = attack(label);
+    const rules = { find: { deny: [] }, git: { deny: [] }, env: { deny: [] } };
+    const output = expectOk(await run(shell({ allow: FINDING_1, root, rules }), command, args)) as ShellOutput;
+    expect(output.exitCode).not.toBe(0);
+    // No shell in the sandbox: the program was asked to run `sh` and could not find it.
+    expect(output.stderr).toMatch(/No such file|not found|cannot run/);
+    expect(created()).toEqual([]);
+  });
+
+  it("wc --files0-from reads nothing outside the root", async () => {
+    const secret = join(outside, "secret");
+    await writeFile(secret, `${join(outside, "TOPSECRET-NAME")}\0`);
+    await writeFile(join(outside, "TOPSECRET-NAME"), "a b c\n");
+    const refused = expectFailure(
+      await run(shell({ allow: FINDING_1, root }), "wc", ["--files0-from=/etc/passwd"]),
+      "failed",
+    );
+    expect(refused).toContain("--files0-from");
+    // An abbreviation of the long option is the same option to getopt.
+    expectFailure(await run(shell({ allow: FINDING_1, root }), "wc", [`--files0=${secret}`]), "failed");
+
+    const open = shell({ allow: FINDING_1, root, rules: { wc: { deny: [] } } });
+    const outsideFile = expectOk(await run(open, "wc", [`--files0-from=${secret}`])) as ShellOutput;
+    expect(outsideFile.exitCode).not.toBe(0);
+    expect(outsideFile.stdout + outsideFile.stderr).not.toContain("TOPSECRET");
+    // The sandbox's /etc/passwd is a minimal one, not the machine's.
+    const hostPasswd = readFileSync("/etc/passwd", "utf8");
+    const passwd = expectOk(await run(open, "wc", ["--files0-from=/etc/passwd"])) as ShellOutput;
+    for (const line of hostPasswd.split("\n").filter((l) => l !== "" && !/^(root|nobody):/.test(l))) {
+      expect(passwd.stdout + passwd.stderr).not.toContain(line.split(":")[0] ?? "");
+    }
+  });
+
+  it("confines the working directory and the writable file system to the root", async () => {
+    await writeFile(join(root, "inside.txt"), "x\n");
+    const tools = shell({ allow: ["find", "touch", "ls", "cat"], root });
+    const found = expectOk(await run(tools, "find", ["."])) as ShellOutput;
+    expect(found.stdout.split("\n").sort()).toEqual(["", ".", "./inside.txt"]);
+    const made = expectOk(await run(tools, "touch", ["made-inside", join(outside, "F-touched")])) as ShellOutput;
+    expect(made.exitCode).not.toBe(0);
+    expect(readdirSync(root).sort()).toEqual(["inside.txt", "made-inside"]);
+    expect(created()).toEqual([]);
+    // Outside the root, only the system's libraries and a few data files exist; homes and secrets do not.
+    for (const path of ["/root", "/home", "/etc/shadow", outside, process.cwd()]) {
+      const listed = expectOk(await run(tools, "ls", ["-d", path])) as ShellOutput;
+      expect(listed.exitCode, `${path} is visible in the sandbox`).not.toBe(0);
+    }
+    // Only the allowed programs exist.
+    const bin = expectOk(await run(tools, "ls", ["/usr/bin", "/bin"])) as ShellOutput;
+    expect(bin.stdout.split("\n").filter((l) => l !== "" && !l.endsWith(":")).sort()).toEqual(
+      ["cat", "cat", "find", "find", "ls", "ls", "touch", "touch"].sort(),
+    );
+  });
+
+  it("has no network unless the YAML grants it", async () => {
+    const tools = shell({ allow: ["cat"], root });
+    const net = expectOk(await run(tools, "cat", ["/proc/net/dev"])) as ShellOutput;
+    const interfaces = net.stdout.split("\n").slice(2).filter((l) => l.trim() !== "");
+    expect(interfaces.map((l) => l.trim().split(":")[0])).toEqual(["lo"]);
+    const granted = shell({ allow: ["cat"], root, network: true });
+    const hostNet = expectOk(await run(granted, "cat", ["/proc/net/dev"])) as ShellOutput;
+    const names = (text: string) =>
+      text
+        .split("\n")
+        .slice(2)
+        .filter((l) => l.trim() !== "")
+        .map((l) => l.trim().split(":")[0])
+        .sort();
+    expect(names(hostNet.stdout)).toEqual(names(readFileSync("/proc/net/dev", "utf8")));
+  });
+});
+
+/** Processes on this machine whose command line contains `marker` (their pids). */
+function alive(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
+      if (cmdline.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Waits up to `ms` for every process with `marker` to be gone; returns those still alive. */
+async function survivors(marker: string, ms = 2_000): Promise<number[]> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const pids = alive(marker);
+    if (pids.length === 0 || Date.now() > until) return pids;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A `sleep` duration nobody else on the machine uses, so that its processes can be found. */
+function marker(): string {
+  return `322.${String(Math.floor(Math.random() * 1e9)).padStart(9, "0")}`;
+}
+
+const killAll = (pids: number[]) => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+};
+
+describe("finding 2: no child outlives its call", () => {
+  it("kills a background child of a successful call (find -exec sh -c 'sleep 322 &')", async () => {
+    const m = marker();
+    const rules = { find: { deny: [] } };
+    const tools = shell({ allow: ["find", "sh", "sleep"], root, rules });
+    const output = expectOk(
+      await run(tools, "find", [".", "-maxdepth", "0", "-exec", "sh", "-c", `sleep ${m} &`, ";"]),
+    ) as ShellOutput;
+    expect(output.exitCode).toBe(0);
+    const left = await survivors(m);
+    killAll(left);
+    expect(left).toEqual([]);
+  });
+
+  it("kills a background child of sh -c 'sleep 322 &'", async () => {
+    const m = marker();
+    const output = expectOk(
+      await run(shell({ allow: ["sh", "sleep"], root }), "sh", ["-c", `sleep ${m} &`]),
+    ) as ShellOutput;
+    expect(output.exitCode).toBe(0);
+    const left = await survivors(m);
+    killAll(left);
+    expect(left).toEqual([]);
+  });
+
+  it("kills a child that escaped with setsid", async () => {
+    const m = marker();
+    const output = expectOk(
+      await run(shell({ allow: ["setsid", "sleep"], root }), "setsid", ["sleep", m]),
+    ) as ShellOutput;
+    expect(output.exitCode).toBe(0);
+    const left = await survivors(m);
+    killAll(left);
+    expect(left).toEqual([]);
+  });
+
+  it("kills every child, setsid ones included, when the call times out", async () => {
+    const m = marker();
+    const tools = shell({ allow: ["sh", "sleep", "setsid"], root, timeoutMs: 400 });
+    const started = Date.now();
+    expectFailure(
+      await run(tools, "sh", ["-c", `setsid sleep ${m} & sleep ${m} & sleep ${m}`]),
+      "timeout",
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const left = await survivors(m);
+    killAll(left);
+    expect(left).toEqual([]);
+  });
+
+  it("kills the children when the run is cancelled", async () => {
+    const m = marker();
+    const tools = shell({ allow: ["sh", "sleep"], root });
+    const { context, controller } = callContext();
+    const pending = tools.call("shell.run", { command: "sh", args: ["-c", `sleep ${m} & sleep ${m}`] }, context);
+    setTimeout(() => controller.abort(), 300);
+    await expect(pending).rejects.toMatchObject({ code: ErrorCodes.ABORTED });
+    const left = await survivors(m);
+    killAll(left);
+    expect(left).toEqual([]);
+  });
+
+  it("without the sandbox, still kills a background child left in the call's process group", async () => {
+    const m = marker();
+    const tools = shell({ allow: ["sh", "sleep"], root, sandbox: "none" });
+    const output = expectOk(await run(tools, "sh", ["-c", `sleep ${m} &`])) as ShellOutput;
+    expect(output.exitCode).toBe(0);
+    const left = await survivors(m);
+    killAll(left);
+    expect(left).toEqual([]);
+  });
+});
+
+describe("sandbox configuration", () => {
+  it("refuses to start without bubblewrap unless the config opts out with sandbox: none", () => {
+    const path = process.env.PATH;
+    process.env.PATH = join(dir, "empty-bin");
+    try {
+      expect(() => shell({ allow: ["ls"] })).toThrow(
+        expect.objectContaining({
+          code: ErrorCodes.SANDBOX_UNAVAILABLE,
+          message: expect.stringMatching(/bubblewrap.*sandbox: none/s),
+        }),
+      );
+      expect(() => shell({ allow: ["ls"], sandbox: "none" })).not.toThrow();
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  it("checks the rules against the allow list and the root against the file system", () => {
+    expect(() => shell({ allow: ["ls"], rules: { find: { deny: ["-exec"] } } })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.TOOL_INVALID, message: expect.stringContaining("find") }),
+    );
+    expect(() => shell({ allow: ["ls"], root: "relative/dir" })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.TOOL_INVALID }),
+    );
+    expect(() => shell({ allow: ["ls"], root: "/" })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.TOOL_INVALID }),
+    );
+  });
+
+  it("reports a missing root as a clear failure, not a bwrap error", async () => {
+    const error = expectFailure(
+      await run(shell({ allow: ["ls"], root: join(dir, "missing") }), "ls", []),
+      "failed",
+    );
+    expect(error).toContain("root");
+    expect(existsSync(join(dir, "missing"))).toBe(false);
+  });
+});
