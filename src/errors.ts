@@ -47,6 +47,11 @@ export const ErrorCodes = {
   TOOL_INVALID: "TOOL_INVALID",
   /** A tool refused a call under its policy before doing anything (an http URL outside the allow-list). */
   TOOL_REFUSED: "TOOL_REFUSED",
+  /**
+   * The shell tool's sandbox (bubblewrap) is missing or does not work on this machine, and the tool's config did
+   * not opt out with `sandbox: none`.
+   */
+  SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
   /** A run crossed one of its limits (time, subtasks, tokens). */
   LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
   /** No stored run has this id. */
