@@ -13,7 +13,7 @@ import {
   httpToolOptionsSchema,
   parseToolOptions,
 } from "./options.js";
-import { parseUrlPattern, type UrlPattern, urlRefusal } from "./urlPattern.js";
+import { checkUrl, parseUrlPattern, type UrlPattern, urlRefusal } from "./urlPattern.js";
 
 /** Most redirects followed for one call. */
 export const MAX_HTTP_REDIRECTS = 5;
@@ -102,14 +102,12 @@ async function send(
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs + 1000)]);
   let plan = first;
   for (let hop = 0; ; hop++) {
-    const refusal = urlRefusal(plan.url, allow);
-    if (refusal !== undefined) {
-      throw new Error(hop === 0 ? refusal : `refused to follow a redirect: ${refusal}`);
-    }
+    // Throws TOOL_REFUSED before any request; what is sent is the URL exactly as it was judged.
+    const target = checkUrl(plan.url, allow, hop === 0 ? "" : "refused to follow a redirect: ");
     throwIfAborted(signal);
     const headers: Record<string, string> = { "user-agent": "edgecrew", accept: "*/*" };
     if (plan.contentType !== undefined) headers["content-type"] = plan.contentType;
-    const response = await fetch(plan.url, {
+    const response = await fetch(target.href, {
       method: plan.method,
       headers,
       // fetch refuses a body on GET and HEAD; the schema cannot tie `body` to the method, so drop it here.

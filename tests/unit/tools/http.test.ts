@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../../src/errors.js";
 import { createHttpTools } from "../../../src/tools/builtins/http.js";
 import type { HttpToolMethod } from "../../../src/tools/builtins/options.js";
-import { parseUrlPattern, urlRefusal } from "../../../src/tools/builtins/urlPattern.js";
+import { checkUrl, parseUrlPattern, urlRefusal } from "../../../src/tools/builtins/urlPattern.js";
 import { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
 
@@ -84,6 +84,15 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
     await readRequestBody(request);
     response.writeHead(303, { location: "/api/echo" });
     response.end();
+  } else if (url === "/ok/redirect-semicolon") {
+    response.writeHead(302, { location: "/ok/..;/secret" });
+    response.end();
+  } else if (url === "/ok/redirect-double") {
+    response.writeHead(302, { location: "/ok/%252e%252e/secret" });
+    response.end();
+  } else if (url.startsWith("/ok/")) {
+    response.writeHead(200, { "content-type": "text/plain" });
+    response.end("ok");
   } else if (url === "/api/loop") {
     response.writeHead(302, { location: "/api/loop" });
     response.end();
@@ -285,4 +294,126 @@ describe("URL patterns", () => {
       );
     },
   );
+});
+
+// Security issue 12, finding 10: paths that the WHATWG parser leaves alone but a Tomcat-style server (`..;` is
+// `..` once the path parameter is stripped) or a proxy that decodes twice (`%252e` → `%2e` → `.`) resolves
+// outside the allowed prefix. They must be refused before any request is made; legitimate paths still go through.
+describe("http allow-list against normalising backends (issue 12, finding 10)", () => {
+  const ok = (path: string) => `http://127.0.0.1:${port}${path}`;
+  const okRegistry = () => {
+    const reg = new ToolRegistry();
+    for (const tool of createHttpTools({ allow: [`http://127.0.0.1:${port}/ok/*`] })) reg.register(tool);
+    return reg;
+  };
+
+  it.each([
+    ["the finding: a Tomcat path parameter on a dot segment", "/ok/..;/secret"],
+    ["the finding: a double-encoded dot segment", "/ok/%252e%252e/secret"],
+    ["a single-dot segment with a parameter", "/ok/.;/secret"],
+    ["a dot segment with a named parameter", "/ok/..;x=1/secret"],
+    ["a parameter on an ordinary segment", "/ok/x;jsessionid=1/secret"],
+    ["an encoded semicolon", "/ok/..%3b/secret"],
+    ["an encoded dot segment with a parameter", "/ok/%2e%2e;/secret"],
+    ["a double-encoded slash", "/ok/..%252fsecret"],
+    ["a double-encoded backslash", "/ok/..%255csecret"],
+    ["a triple-encoded dot segment", "/ok/%25252e%25252e/secret"],
+    ["a double-encoded semicolon", "/ok/..%253b/secret"],
+    ["an encoded dot segment and slash", "/ok/%2e%2e%2fsecret"],
+    ["an encoded backslash", "/ok/..%5csecret"],
+    ["an overlong UTF-8 dot (invalid percent-encoding)", "/ok/%c0%ae%c0%ae/secret"],
+    ["an encoded NUL", "/ok/secret%00.txt"],
+    ["an encoded question mark", "/ok/secret%3f/x"],
+    ["fullwidth dots (NFKC folds them into ..)", "/ok/%EF%BC%8E%EF%BC%8E/secret"],
+    ["a stray percent sign", "/ok/100%/secret"],
+  ])("refuses %s (%s) without sending it", async (_label, path) => {
+    const error = expectFailure(
+      await okRegistry().call("http.get", { url: ok(path) }, callContext().context),
+      "invalid-input",
+    );
+    expect(error).toContain("path");
+    expect(seen).toEqual([]);
+    const refusal = urlRefusal(ok(path), [parseUrlPattern(`http://127.0.0.1:${port}/ok/*`)]);
+    expect(refusal).toBeDefined();
+    expect(refusal).not.toContain("not in the allow-list");
+  });
+
+  it("still sends legitimate paths, query strings included, exactly as written", async () => {
+    const paths = [
+      "/ok/hello",
+      "/ok/a.b/c..d/.well-known/...",
+      "/ok/100%25",
+      "/ok/caf%C3%A9/a%20b/%EF%AC%81le",
+      "/ok/x?q=..;/&r=%252e%252e&s=%2f",
+    ];
+    for (const path of paths) {
+      const output = expectOk(await okRegistry().call("http.get", { url: ok(path) }, callContext().context));
+      expect(output).toMatchObject({ status: 200, body: "ok" });
+    }
+    expect(seen.map((request) => request.url)).toEqual(paths);
+  });
+
+  it("matches on the normalised path: percent-encoded unreserved characters are the characters", async () => {
+    // A server reads /o%6b/ as /ok/, so the pattern judges it as /ok/; the request goes out as written.
+    const allowed = expectOk(
+      await okRegistry().call("http.get", { url: ok("/o%6b/hello") }, callContext().context),
+    );
+    expect(allowed).toMatchObject({ status: 404 });
+    expectFailure(
+      await okRegistry().call("http.get", { url: ok("/o%6B%2d/hello") }, callContext().context),
+      "invalid-input",
+    );
+    expect(seen.map((request) => request.url)).toEqual(["/o%6b/hello"]);
+  });
+
+  it.each([
+    ["/ok/redirect-semicolon", "/ok/..;/secret"],
+    ["/ok/redirect-double", "/ok/%252e%252e/secret"],
+  ])("refuses a redirect from %s to %s without following it", async (start, target) => {
+    const error = expectFailure(
+      await okRegistry().call("http.get", { url: ok(start) }, callContext().context),
+      "failed",
+    );
+    expect(error).toContain("refused to follow a redirect");
+    expect(error).toContain(target);
+    expect(seen.map((request) => request.url)).toEqual([start]);
+  });
+
+  it("throws a typed TOOL_REFUSED error from checkUrl, and returns the URL that is sent", () => {
+    const allow = [parseUrlPattern("https://example.com/ok/*")];
+    expect(checkUrl("https://example.com/ok/a/../b?c=..;", allow).href).toBe(
+      "https://example.com/ok/b?c=..;",
+    );
+    for (const [url, kind] of [
+      ["https://example.com/ok/..;/secret", "ambiguous-path"],
+      ["https://example.com/ok/%252e%252e/secret", "ambiguous-path"],
+      ["https://example.com/secret", "not-allowed"],
+      ["ftp://example.com/ok/x", "scheme"],
+      ["https://u:p@example.com/ok/x", "credentials"],
+      ["ok/x", "invalid"],
+    ] as const) {
+      expect(() => checkUrl(url, allow)).toThrow(
+        expect.objectContaining({ name: "UrlRefusedError", code: ErrorCodes.TOOL_REFUSED, kind, url }),
+      );
+    }
+  });
+
+  it("normalises patterns the same way, and refuses a pattern no URL could match", () => {
+    const allow = [
+      parseUrlPattern("https://example.com/my docs/*"),
+      parseUrlPattern("https://example.com/~u/*"),
+    ];
+    expect(urlRefusal("https://example.com/my%20docs/a", allow)).toBeUndefined();
+    expect(urlRefusal("https://example.com/my docs/a", allow)).toBeUndefined();
+    expect(urlRefusal("https://example.com/%7Eu/a", allow)).toBeUndefined();
+    for (const pattern of [
+      "https://example.com/ok;x/*",
+      "https://example.com/ok/%252e/*",
+      "https://example.com/ok/*#frag",
+    ]) {
+      expect(() => parseUrlPattern(pattern)).toThrow(
+        expect.objectContaining({ code: ErrorCodes.TOOL_INVALID }),
+      );
+    }
+  });
 });
