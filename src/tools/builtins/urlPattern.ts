@@ -78,7 +78,7 @@ function pathAmbiguity(path: string): string | undefined {
   const char = DECODED_AMBIGUOUS.exec(decoded)?.[0];
   if (char !== undefined) {
     return char === ";"
-      ? 'a ";" (a path parameter, which a server may strip: "..;" reads as "..")'
+      ? 'a ";" (a path parameter: Tomcat strips it, so "..;" reads as "..")'
       : `${JSON.stringify(char)} once decoded`;
   }
   if (decoded.split("/").some((segment) => segment === "." || segment === "..")) return "a dot segment";
