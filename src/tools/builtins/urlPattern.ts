@@ -140,7 +140,8 @@ export function parseUrlPattern(raw: string): UrlPattern {
     rawPath === undefined || rawPath === ""
       ? "/*"
       : (() => {
-          const parsed = new URL(rawPath, origin);
+          // Appended to the origin, not resolved against it: "//other.host/*" is a path here, not a host.
+          const parsed = new URL(`${origin.origin}${rawPath}`);
           const ambiguity = pathAmbiguity(parsed.pathname);
           if (ambiguity !== undefined) {
             throw invalid(raw, `has ${ambiguity} in its path, so no URL could match it`);

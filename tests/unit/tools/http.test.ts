@@ -406,6 +406,10 @@ describe("http allow-list against normalising backends (issue 12, finding 10)", 
     expect(urlRefusal("https://example.com/my%20docs/a", allow)).toBeUndefined();
     expect(urlRefusal("https://example.com/my docs/a", allow)).toBeUndefined();
     expect(urlRefusal("https://example.com/%7Eu/a", allow)).toBeUndefined();
+    // A path that starts with "//" stays a path of the pattern's host: it does not widen to the whole origin.
+    const doubleSlash = [parseUrlPattern("https://example.com//other.net/*")];
+    expect(urlRefusal("https://example.com//other.net/a", doubleSlash)).toBeUndefined();
+    expect(urlRefusal("https://example.com/a", doubleSlash)).toContain("not in the allow-list");
     for (const pattern of [
       "https://example.com/ok;x/*",
       "https://example.com/ok/%252e/*",
