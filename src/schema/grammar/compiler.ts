@@ -68,7 +68,6 @@ const NUMBER_KEYWORDS = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMax
 /** ajv-formats' formats the grammar does not write: the validator checks them. Others are unknown: ignored. */
 const VALIDATOR_FORMATS = new Set([
   "regex",
-  "byte",
   "float",
   "double",
   "password",

@@ -67,6 +67,7 @@ export const GRAMMAR_FORMATS: ReadonlySet<string> = new Set([
   "json-pointer",
   "relative-json-pointer",
   "uri-template",
+  "byte",
 ]);
 
 /**
@@ -125,6 +126,8 @@ export function formatExpr(format: string, builder: GrammarBuilder): GExpr | und
       );
     case "uri-template":
       return parts.uriTemplate();
+    case "byte":
+      return parts.base64();
     default:
       return undefined;
   }
@@ -307,6 +310,13 @@ class Parts {
     );
     const token = rep(alt(plain, lit("~0"), lit("~1")), 0, 12);
     return this.builder.rule("fmt-json-pointer", rep(seq(lit("/"), token), 0, 8));
+  }
+
+  /** Base64 with padding (ajv-formats' `byte`): up to 64 groups of four, then an optional padded group. */
+  base64(): GExpr {
+    const digit = alnumAnd("+/");
+    const padded = alt(seq(times(digit, 2), lit("==")), seq(times(digit, 3), lit("=")));
+    return this.builder.rule("fmt-byte", seq(rep(times(digit, 4), 0, 64), opt(padded)));
   }
 
   /** RFC 6570 level-4 templates: literal runs and up to three `{op var:n,var*}` expressions. */

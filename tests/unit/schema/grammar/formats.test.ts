@@ -62,6 +62,10 @@ const REAL: Record<string, { admitted: string[]; rejected?: string[] }> = {
     admitted: ["P3Y6M4DT12H30M5S", "PT1H", "P1D", "P2W", "PT36H", "P1M", "PT0S"],
     rejected: ["P", "PT", "P1H", "1D", "P1DT"],
   },
+  byte: {
+    admitted: ["aGVsbG8gd29ybGQ=", "AAECAwQ=", "YQ==", "", "TWFu", "+/+/"],
+    rejected: ["aGVsbG8", "a===", "YQ=", "ab cd", "YQ==YQ=="],
+  },
   uuid: {
     admitted: ["550e8400-e29b-41d4-a716-446655440000", "123E4567-E89B-12D3-A456-426614174000"],
     rejected: ["550e8400e29b41d4a716446655440000", "550e8400-e29b-41d4-a716-44665544000g"],
