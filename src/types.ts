@@ -485,10 +485,25 @@ export interface ToolRegistryPort {
 export interface RunMeta {
   readonly runId: string;
   readonly agent: string;
-  /** The agent file, when the run came from one (resume reloads it). */
+  /** The agent file, when the run came from one: shown to people, never loaded (a run directory is data). */
   readonly agentSource?: string;
+  /** The agent definition the run started with, when it came from YAML: what `edgecrew resume` rebuilds. */
+  readonly agentCopy?: AgentCopy;
   readonly task: string;
   readonly createdAt: number;
+}
+
+/**
+ * A copy of an agent YAML file kept in a run's meta, so that `resume` rebuilds the agent from the run itself
+ * and never from a path the run directory names. Loading a run checks `text` against `sha256`.
+ */
+export interface AgentCopy {
+  /** The absolute path the text was read from; relative paths in it resolve against its directory. */
+  readonly file: string;
+  /** The file's text, unchanged. */
+  readonly text: string;
+  /** Lower-case hex SHA-256 of `text` (as UTF-8). */
+  readonly sha256: string;
 }
 
 /** A tool call as journaled: intent before it runs, result after. */

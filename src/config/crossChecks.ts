@@ -12,6 +12,7 @@ import type { JsonSchema } from "../types.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
 import { parseModelRef } from "./modelRef.js";
+import { checkSecretValues } from "./secretChecks.js";
 import { BUILTIN_TOOLS, mcpNameOf, toolNameOf } from "./toolSchema.js";
 
 type Mapping = Readonly<Record<string, unknown>>;
@@ -61,6 +62,8 @@ export function crossCheckAgent(
       checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
     ),
     ...checkTimeouts(asMapping(agent.limits)),
+    // Secret values too short to redact (read from the environment, like model files from the disk).
+    ...checkSecretValues(agent.secrets),
   ];
 }
 

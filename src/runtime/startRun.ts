@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createActor } from "xstate";
 import { EdgecrewError, ErrorCodes, type ErrorInfo, toEdgecrewError } from "../errors.js";
 import type {
+  AgentCopy,
   AgentDefinition,
   JsonValue,
   PlannerPort,
@@ -54,12 +55,19 @@ export interface StartRunOptions {
   readonly clock?: () => number;
   /** Makes the run durable: events, plans, results, snapshots and the outcome are written as they happen. */
   readonly store?: RunStore;
-  /** The agent file, recorded in the stored run so `resume` can reload it. */
+  /** The agent file, recorded in the stored run (for people to read; resume never loads it). */
   readonly agentSource?: string;
+  /** The agent YAML and its hash, recorded in the stored run: what `edgecrew resume` rebuilds the agent from. */
+  readonly agentCopy?: AgentCopy;
   /** Continues this stored run (same id) instead of starting a new one; needs `store`. */
   readonly resume?: StoredRun;
-  /** Removes secrets from every event and from everything written to the store. */
+  /** Removes secrets from every event, from everything written to the store, and from the RunResult. */
   readonly redactor?: Redactor;
+  /**
+   * Resolves `result` with the values the run produced, secrets included (events and the store stay redacted).
+   * Only for a caller that asks explicitly: by default the RunResult is redacted like everything else.
+   */
+  readonly revealSecrets?: boolean;
 }
 
 /** A sortable, unique run id: `20261128-153012-a1b2c3`. */
@@ -149,6 +157,7 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
             task: clean(task),
             createdAt: clock(),
             ...(options.agentSource === undefined ? {} : { agentSource: options.agentSource }),
+            ...(options.agentCopy === undefined ? {} : { agentCopy: options.agentCopy }),
           }),
         )
         .catch(() => undefined);
@@ -271,7 +280,7 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
       await writes.enqueue(() => store.saveOutcome(runId, clean(result))).catch(() => undefined);
       await writes.drain();
     }
-    return result;
+    return options.revealSecrets === true ? result : clean(result);
   };
 
   const result = new Promise<RunResult>((resolve) => {
@@ -285,17 +294,19 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
         }).toInfo();
         hub.emit({ type: "run.failed", error: info });
         hub.close();
-        resolve({
-          runId,
-          agent: agent.name,
-          task,
-          status: "failed",
-          results: [],
-          error: info,
-          ledger: buildLedger([]),
-          startedAt,
-          endedAt: clock(),
-        });
+        resolve(
+          clean({
+            runId,
+            agent: agent.name,
+            task,
+            status: "failed",
+            results: [],
+            error: info,
+            ledger: buildLedger([]),
+            startedAt,
+            endedAt: clock(),
+          }),
+        );
       },
     });
   });

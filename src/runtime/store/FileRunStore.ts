@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { lstat, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { EdgecrewError, ErrorCodes, isEdgecrewError } from "../../errors.js";
 import type {
@@ -27,7 +27,7 @@ import {
   writeFileDurable,
 } from "./durableFs.js";
 import { KeyedQueue } from "./KeyedQueue.js";
-import { type FileStoredRun, readStoredRun } from "./readRun.js";
+import { type FileStoredRun, readRunMeta, readStoredRun, readText } from "./readRun.js";
 import {
   EVENTS_FILE,
   META_FILE,
@@ -141,11 +141,8 @@ export class FileRunStore implements RunStore {
 
   /** The stored plan, read fresh so that checks see what is on disk (one small file). */
   async #currentPlan(runId: string): Promise<CurrentPlan | undefined> {
-    let text: string;
-    try {
-      text = await readFile(join(this.#dir(runId), PLAN_FILE), "utf8");
-    } catch (error) {
-      if (errnoOf(error) !== "ENOENT") throw error;
+    const text = await readText(this.#dir(runId), runId, PLAN_FILE, false);
+    if (text === undefined) {
       if (!(await this.#exists(join(this.root, runId)))) throw runNotFound(runId);
       return undefined;
     }
@@ -260,9 +257,10 @@ export class FileRunStore implements RunStore {
     });
   }
 
-  /** Replaces the run's machine snapshot atomically. */
+  /** Replaces the run's machine snapshot atomically (refusing one that load would call corrupt). */
   async saveSnapshot(runId: string, snapshot: JsonValue): Promise<void> {
     const dir = this.#dir(runId);
+    requireRecord(runId, "snapshot", snapshot, "the snapshot");
     const text = toJsonText(runId, snapshot, "the snapshot");
     await this.#write(runId, "state", SNAPSHOT_FILE, () => writeFileAtomic(join(dir, SNAPSHOT_FILE), text));
   }
@@ -317,9 +315,8 @@ export class FileRunStore implements RunStore {
     for (const entry of entries) {
       if (!entry.isDirectory() || !isSafeRunId(entry.name)) continue;
       try {
-        const text = await readFile(join(this.root, entry.name, META_FILE), "utf8");
-        const checked = checkRecord("meta", JSON.parse(text));
-        if (checked.ok && checked.value.runId === entry.name) metas.push(checked.value);
+        // The same checks as load's, so a FIFO or device named meta.json is skipped, never waited on.
+        metas.push((await readRunMeta(join(this.root, entry.name), entry.name)).meta);
       } catch {
         // Not a run, or a damaged one: listing goes on.
       }

@@ -110,9 +110,10 @@ export class MemoryRunStore implements RunStore {
     run.results.set(revision, results);
   }
 
-  /** Replaces the run's snapshot. */
+  /** Replaces the run's snapshot (refusing one the file store's load would call corrupt). */
   async saveSnapshot(runId: string, snapshot: JsonValue): Promise<void> {
     const run = this.#run(runId);
+    requireRecord(runId, "snapshot", snapshot, "the snapshot");
     run.snapshot = viaJson(runId, snapshot, "the snapshot");
   }
 

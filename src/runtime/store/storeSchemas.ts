@@ -1,6 +1,7 @@
 /**
- * Minimal zod schemas of what a run store records. They check what resume relies on (ids, revisions, the plan's
- * shape, a result's subtask and answer, the journal's call ids) and no more: event payloads are only checked for
+ * Minimal zod schemas of what a run store records, every file of a run included. They check what resume relies
+ * on (ids, revisions, the plan's shape, a result's subtask and answer, the journal's call ids, the usage records
+ * the ledger adds up, the agent copy) and no more: event payloads are only checked for
  * `type`, `runId`, `seq` and `at`, and every object schema is loose, so a field added later survives a round
  * trip through an older reader instead of being stripped.
  */
@@ -20,11 +21,19 @@ const jsonValue: z.ZodType<JsonValue> = z.json();
 
 const nonNegativeInt = z.int().min(0);
 
+/** A copy of the agent YAML kept in the meta (AgentCopy); load also checks the text against the hash. */
+const agentCopySchema = z.looseObject({
+  file: z.string().min(1),
+  text: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "a lower-case hex SHA-256"),
+});
+
 /** A run's `meta.json` (RunMeta). */
 export const runMetaSchema = z.looseObject({
   runId: z.string().min(1),
   agent: z.string(),
   agentSource: z.string().optional(),
+  agentCopy: agentCopySchema.optional(),
   task: z.string(),
   createdAt: z.number(),
 });
@@ -42,13 +51,26 @@ export const planSchema = z.looseObject({ subtasks: z.array(subtaskSchema) });
 /** `plan.json` of the file store: the current plan and its revision. */
 export const planFileSchema = z.looseObject({ revision: nonNegativeInt, plan: planSchema });
 
+/** A UsageRecord: token counts are whole numbers, times are not negative (the ledger adds them up). */
 const usageRecordSchema = z.looseObject({
   model: z.string(),
   locality: z.enum(["local", "remote"]),
-  promptTokens: z.number(),
-  completionTokens: z.number(),
-  durationMs: z.number(),
-  loadMs: z.number(),
+  promptTokens: nonNegativeInt,
+  completionTokens: nonNegativeInt,
+  durationMs: z.number().min(0),
+  loadMs: z.number().min(0),
+});
+
+/**
+ * `snapshot.json`: the runtime's latest machine snapshot. Resume reads the usage spent outside subtasks (planner
+ * calls) from it into the ledger, so every field it writes is checked when present; a store's own fields pass.
+ */
+export const snapshotSchema = z.looseObject({
+  state: z.string().optional(),
+  revision: nonNegativeInt.optional(),
+  running: z.array(z.string()).optional(),
+  completed: z.array(z.string()).optional(),
+  usage: z.array(usageRecordSchema).optional(),
 });
 
 /** A SubtaskResult: the answer is any JSON; the worker's schema was checked before it was stored. */
@@ -86,6 +108,15 @@ export const toolJournalEntrySchema = z.looseObject({
   result: toolCallResultSchema.optional(),
 });
 
+const tokensSchema = z.looseObject({ promptTokens: nonNegativeInt, completionTokens: nonNegativeInt });
+
+/** A Ledger, as `inspect` prints it: per model (a usage record with its call count), local and remote. */
+const ledgerSchema = z.looseObject({
+  models: z.array(usageRecordSchema.extend({ calls: nonNegativeInt })),
+  local: tokensSchema,
+  remote: tokensSchema,
+});
+
 /** A RunResult (`outcome.json`): status, results and ledger; the answer is any JSON. */
 export const runResultSchema = z.looseObject({
   runId: z.string().min(1),
@@ -96,7 +127,7 @@ export const runResultSchema = z.looseObject({
   results: z.array(subtaskResultSchema),
   answer: jsonValue.optional(),
   error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
-  ledger: z.looseObject({ models: z.array(z.looseObject({})) }),
+  ledger: ledgerSchema,
   startedAt: z.number(),
   endedAt: z.number(),
 });
@@ -110,6 +141,7 @@ export interface StoredRecords {
   readonly result: SubtaskResult;
   readonly journal: ToolJournalEntry;
   readonly outcome: RunResult;
+  readonly snapshot: JsonValue;
 }
 
 const schemas: { readonly [K in keyof StoredRecords]: z.ZodType } = {
@@ -120,6 +152,7 @@ const schemas: { readonly [K in keyof StoredRecords]: z.ZodType } = {
   result: subtaskResultSchema,
   journal: toolJournalEntrySchema,
   outcome: runResultSchema,
+  snapshot: snapshotSchema,
 };
 
 /** A record that passed its schema, or the problems found (`path: message`, one per issue). */
