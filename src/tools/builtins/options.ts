@@ -16,7 +16,7 @@ const MIB = 1024 * 1024;
 export const BUILTIN_TOOL_DEFAULTS = Object.freeze({
   /** Whether every tool of a built-in family needs a human's approval before each call. */
   approve: false,
-  fs: Object.freeze({ write: false, maxBytes: MIB }),
+  fs: Object.freeze({ write: false, maxBytes: MIB, readHardlinks: false }),
   http: Object.freeze({ methods: Object.freeze(["GET"] as const), timeoutMs: 10_000, maxBytes: MIB }),
   shell: Object.freeze({ timeoutMs: 10_000, maxOutputBytes: 64 * 1024 }),
 });
@@ -42,6 +42,8 @@ export const fsToolOptionsSchema = z.strictObject({
   }),
   write: z.boolean().default(BUILTIN_TOOL_DEFAULTS.fs.write),
   maxBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.fs.maxBytes),
+  /** Whether fs.read may read a regular file with more than one hard link (fs.write never writes one). */
+  readHardlinks: z.boolean().default(BUILTIN_TOOL_DEFAULTS.fs.readHardlinks),
   approve: approveOption(),
 });
 /** Validated `fs` options, defaults applied. */
@@ -61,6 +63,15 @@ export const httpToolOptionsSchema = z.strictObject({
 /** Validated `http` options, defaults applied. */
 export type HttpToolOptions = z.output<typeof httpToolOptionsSchema>;
 
+/** How the shell tool confines its programs: `bwrap` (bubblewrap, the default) or `none` (an explicit opt-out). */
+export const SHELL_SANDBOXES = ["bwrap", "none"] as const;
+
+const absolutePath = () =>
+  z.string().min(1).refine(isAbsolute, {
+    message:
+      "must be an absolute path (the agent loader resolves a relative path against the YAML's directory)",
+  });
+
 /** A bare program name: no path separator, no whitespace, no shell metacharacter. */
 export const COMMAND_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/;
 
@@ -74,6 +85,20 @@ export const shellToolOptionsSchema = z.strictObject({
   timeoutMs: positiveInt().default(BUILTIN_TOOL_DEFAULTS.shell.timeoutMs),
   maxOutputBytes: positiveInt().default(BUILTIN_TOOL_DEFAULTS.shell.maxOutputBytes),
   approve: approveOption(),
+  /** The only writable directory, and the working directory; absolute (the config layer resolves it). */
+  root: absolutePath()
+    .refine((path) => path.replace(/\/+$/, "") !== "", {
+      message: "cannot be / (the root is the one directory the sandbox lets programs write)",
+    })
+    .optional(),
+  /** Extra host paths visible read-only inside the sandbox (absolute). */
+  readable: z.array(absolutePath()).default([]),
+  /** Whether programs may use the network (the sandbox has none otherwise). */
+  network: z.boolean().default(false),
+  /** `bwrap` (default): every call in a bubblewrap sandbox; `none`: unconfined, an explicit opt-out. */
+  sandbox: z.enum(SHELL_SANDBOXES).default("bwrap"),
+  /** Argument rules by program, replacing the built-in rule of that program (`deny: []` switches it off). */
+  rules: z.record(z.string(), z.strictObject({ deny: z.array(z.string().min(1)) })).default({}),
 });
 /** Validated `shell` options, defaults applied. */
 export type ShellToolOptions = z.output<typeof shellToolOptionsSchema>;
