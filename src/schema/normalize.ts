@@ -3,7 +3,9 @@
  * spellings (MCP servers, JSON Schema Store, OpenAPI fragments); the validator (ajv's 2020-12 mode) and the
  * grammar compiler both read the 2020-12 spelling, so each schema is rewritten once, here:
  *
- * - `id` (draft-04) → `$id`; boolean `exclusiveMinimum`/`exclusiveMaximum` next to `minimum`/`maximum`
+ * - `id` (draft-04) → `$id`, and in a schema that declares draft-04 (or 03) a `$id` is dropped: those drafts do
+ *   not know the keyword, so it must not move the base of the `$ref`s under it (JSON Schema Store's cryproj
+ *   schemas carry generator-written `$id`s that would leave every `#/definitions/…` pointing nowhere); boolean `exclusiveMinimum`/`exclusiveMaximum` next to `minimum`/`maximum`
  *   (draft-04) → numeric exclusive bounds;
  * - array-form `items` + `additionalItems` (draft-04…07) → `prefixItems` + `items`;
  * - `dependencies` → `dependentRequired` (array values) and `dependentSchemas` (schema values);
@@ -48,14 +50,16 @@ const SCHEMA_MAPS = ["properties", "patternProperties", "$defs", "definitions", 
  * // { $id: "x", prefixItems: [{ type: "string" }], items: false }
  */
 export function normalizeSchema(schema: JsonSchema): JsonSchema {
-  const { $schema: _dialect, ...rest } = schema;
-  return normalizeNode(rest) as JsonSchema;
+  const { $schema: dialect, ...rest } = schema;
+  const legacy = typeof dialect === "string" && /json-schema\.org\/draft-0[34]\//.test(dialect);
+  return normalizeNode(rest, legacy) as JsonSchema;
 }
 
-function normalizeNode(node: JsonValue): JsonValue {
+function normalizeNode(node: JsonValue, legacy: boolean): JsonValue {
   if (!isObject(node)) return node;
   const out: JsonObject = { ...node };
 
+  if (legacy) delete out.$id;
   if (typeof out.id === "string" && out.$id === undefined) {
     out.$id = out.id;
     delete out.id;
@@ -104,16 +108,16 @@ function normalizeNode(node: JsonValue): JsonValue {
     delete out.nullable;
   }
 
-  for (const key of SCHEMA_VALUED) if (out[key] !== undefined) out[key] = normalizeNode(out[key]);
+  for (const key of SCHEMA_VALUED) if (out[key] !== undefined) out[key] = normalizeNode(out[key], legacy);
   for (const key of SCHEMA_ARRAYS) {
     const value = out[key];
-    if (Array.isArray(value)) out[key] = value.map(normalizeNode);
+    if (Array.isArray(value)) out[key] = value.map((member) => normalizeNode(member, legacy));
   }
   for (const key of SCHEMA_MAPS) {
     const value = out[key];
     if (!isObject(value)) continue;
     const mapped: JsonObject = {};
-    for (const [name, member] of Object.entries(value)) mapped[name] = normalizeNode(member);
+    for (const [name, member] of Object.entries(value)) mapped[name] = normalizeNode(member, legacy);
     out[key] = mapped;
   }
   return out;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isEdgecrewError } from "../../../src/errors.js";
+import { compileGrammar } from "../../../src/schema/grammar/index.js";
 import { compileSchema, describeSchema, parseJsonAgainst } from "../../../src/schema/index.js";
 
 const trip = {
@@ -25,6 +26,23 @@ describe("compileSchema", () => {
     });
     expect(tree.validate({ n: 1, child: { n: 2, more: [{ n: 3 }] } }).ok).toBe(true);
     expect(tree.validate({ child: { more: [{ n: "x" }] } })).toMatchObject({ ok: false });
+  });
+
+  it("a draft-04 schema's $id (not a keyword there) does not move its $refs' base (JSON Schema Store cryproj)", () => {
+    const schema = {
+      $schema: "http://json-schema.org/draft-04/schema#",
+      id: "https://json.schemastore.org/example.json",
+      definitions: { cvars: { $id: "/definitions/cvars", enum: ["sys_a", "sys_b"] } },
+      type: "object",
+      properties: { name: { $id: "/properties/name", $ref: "#/definitions/cvars" } },
+      required: ["name"],
+    };
+    const compiled = compileSchema(schema);
+    expect(compiled.validate({ name: "sys_a" }).ok).toBe(true);
+    expect(compiled.validate({ name: "other" })).toMatchObject({ ok: false });
+    const grammar = compileGrammar(schema);
+    expect(grammar.report.filter((item) => item.enforcement === "unsupported")).toEqual([]);
+    expect(grammar.gbnf).toContain("sys_b");
   });
 
   it("accepts a valid value and returns it", () => {
