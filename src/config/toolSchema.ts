@@ -62,6 +62,13 @@ const fsOptions = z
     maxBytes: positiveInt()
       .default(DEFAULT_TOOL_OPTIONS.fs.maxBytes)
       .describe("Largest file, in bytes, the tool reads or writes (default 1 MiB)."),
+    // Optional without a default, like `approve`: entries that leave it out load exactly as before.
+    readHardlinks: z
+      .boolean()
+      .optional()
+      .describe(
+        "Whether fs.read may read a file that has more than one hard link, whose other names may be outside `root` (default false; fs.write never writes one).",
+      ),
     approve: approveOption(),
   })
   .describe("Sandboxed file access under `root`.");

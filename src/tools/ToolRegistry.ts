@@ -15,7 +15,7 @@ import type {
   ToolSpec,
 } from "../types.js";
 import type { Tool } from "./defineTool.js";
-import { jsonByteLength, toLoggableJson } from "./jsonValue.js";
+import { keptByteLength, toLoggableJson, truncateToFit } from "./jsonValue.js";
 import { runWithLimits } from "./runWithLimits.js";
 import { didYouMean, grants } from "./toolNames.js";
 
@@ -37,9 +37,12 @@ export interface ToolRegistryOptions {
   /** Per-call timeout in ms (default 30 000). */
   readonly timeoutMs?: number;
   /**
-   * Largest output, in bytes of JSON, handed back to a model (default 64 KiB). A bigger output makes the call
-   * `failed` with a message saying how big it was: it is never truncated, because a cut JSON value would no
-   * longer match the tool's output schema and could mislead the model.
+   * Largest output handed back to a model (default 64 KiB), in bytes *kept*: each string counts its UTF-8
+   * bytes, not its JSON escaping (see `keptByteLength`), so 60 000 control characters cost 60 000 bytes, not the
+   * 360 000 of their escaped form (which is at most 6 times the kept size). A bigger output is cut to fit when it
+   * says it can be (an object with a boolean `truncated` field: its longest strings are shortened, `truncated`
+   * becomes true, and the output schema is checked again); any other makes the call `failed` with a message
+   * saying how big it was, because a cut value could no longer match the tool's schema and mislead the model.
    */
   readonly maxOutputBytes?: number;
   /** Asked before each call of a tool with `approve: true`; without it such calls are denied. */
@@ -268,15 +271,16 @@ export class ToolRegistry implements ToolRegistryPort {
       };
     }
     const limit = tool.maxOutputBytes ?? this.#settings.maxOutputBytes;
-    const size = jsonByteLength(output.value);
-    if (size > limit) {
-      return {
-        ok: false,
-        reason: "failed",
-        error: `\`${name}\` returned ${formatBytes(size)} of output, over the ${formatBytes(limit)} limit; ask for less (a narrower query or a smaller file)`,
-      };
-    }
-    return { ok: true, output: output.value };
+    const size = keptByteLength(output.value);
+    if (size <= limit) return { ok: true, output: output.value };
+    const cut = truncateToFit(output.value, limit);
+    const checked = cut === undefined ? undefined : tool.parseOutput(cut);
+    if (checked?.ok === true) return { ok: true, output: checked.value };
+    return {
+      ok: false,
+      reason: "failed",
+      error: `\`${name}\` returned ${formatBytes(size)} of output, over the ${formatBytes(limit)} limit; ask for less (a narrower query or a smaller file)`,
+    };
   }
 
   /** Undefined when approved, else the reason for the denial (told to the model). */

@@ -1,20 +1,27 @@
 /**
  * The `fs` built-in: a family of tools confined to one root directory. `fs.read` and `fs.list` are always
  * there; `fs.write` only when the agent sets `write: true`. Granting `fs` to a worker grants the family (see
- * toolNames.ts). Every path goes through the sandbox (sandboxPath.ts) before a file is opened, and files are
- * opened at their resolved real path with `O_NOFOLLOW`.
+ * toolNames.ts).
+ *
+ * Every path is opened by {@link openSandboxed} (sandboxPath.ts): component by component, each relative to the
+ * directory opened before it, never letting the kernel follow a link, with `O_NONBLOCK`; so a directory
+ * swapped for a symbolic link mid-call cannot lead outside the root, and a FIFO or socket cannot block the
+ * process. What was opened is judged by `fstat` on the open descriptor: only regular files and directories are
+ * used, and a regular file with more than one hard link (whose other name may be outside the root) is never
+ * written, nor read unless `readHardlinks` allows it. `fs.write` creates new files with `O_CREAT | O_EXCL` and
+ * truncates an existing one only after these checks passed.
  */
-import { constants } from "node:fs";
-import { type FileHandle, mkdir, open, readdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import type { Stats } from "node:fs";
+import { type FileHandle, readdir } from "node:fs/promises";
 import { z } from "zod";
 import { throwIfAborted } from "../../errors.js";
 import { defineTool, type Tool } from "../defineTool.js";
 import { type FsToolOptions, fsToolOptionsSchema, parseToolOptions, withApproval } from "./options.js";
 import {
   MAX_SANDBOX_PATH_LENGTH,
-  O_NOFOLLOW,
-  resolveSandboxPath,
+  type OpenedSandboxPath,
+  openSandboxed,
+  type SandboxOpenOptions,
   sandboxPathProblem,
 } from "./sandboxPath.js";
 
@@ -49,6 +56,9 @@ const writeInput = z.object({
 type EntryType = "file" | "directory" | "symlink" | "other";
 type ListOutput = { entries: { name: string; type: EntryType }[]; truncated: boolean };
 
+const NOT_REGULAR =
+  "is not a regular file (a FIFO, socket or device); this tool reads and writes regular files only";
+
 // Messages for the errors the file system raises, naming only the path the model wrote: Node's own messages
 // carry absolute paths, which tell a model (and whoever reads its transcript) where the sandbox lives.
 const ERRNO_MESSAGES: Readonly<Record<string, string>> = {
@@ -61,6 +71,8 @@ const ERRNO_MESSAGES: Readonly<Record<string, string>> = {
   ENOSPC: "cannot be written: the disk is full",
   EROFS: "cannot be written: the file system is read-only",
   EMFILE: "cannot be opened now: too many open files",
+  // O_NONBLOCK opens of a FIFO without a reader (for writing) and of a socket fail with ENXIO.
+  ENXIO: NOT_REGULAR,
 };
 
 function errnoCode(error: unknown): string | undefined {
@@ -103,27 +115,50 @@ async function readCapped(
   return Buffer.concat(chunks);
 }
 
+/** Opens `path` in the sandbox, runs `work` on what was opened, and closes it whatever happens. */
+async function withOpened<T>(
+  root: string,
+  path: string,
+  options: SandboxOpenOptions,
+  work: (opened: OpenedSandboxPath) => Promise<T>,
+): Promise<T> {
+  const opened = await openSandboxed(root, path, options);
+  try {
+    return await work(opened);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/** Refuses anything but a regular file with one link (or, for reads allowed to, with more). */
+function assertPlainFile(path: string, stats: Stats, access: "read" | "write", readHardlinks: boolean): void {
+  const quoted = JSON.stringify(path);
+  if (stats.isDirectory())
+    throw new Error(`${quoted} is a directory${access === "read" ? "; use fs.list" : ""}`);
+  if (!stats.isFile()) throw new Error(`${quoted} ${NOT_REGULAR}`);
+  if (stats.nlink > 1 && (access === "write" || !readHardlinks)) {
+    throw new Error(
+      `${quoted} has ${stats.nlink} hard links; this tool does not ${access} a file that has other names, which may be outside the sandbox root${access === "read" ? " (the fs option readHardlinks allows reading one)" : ""}`,
+    );
+  }
+}
+
 function createRead(options: FsToolOptions): Tool {
-  const { root, maxBytes } = options;
+  const { root, maxBytes, readHardlinks } = options;
   return defineTool({
     name: "fs.read",
     description: `Reads a UTF-8 text file under the sandbox root and returns { content }. Files over ${maxBytes} bytes are refused.`,
     input: readInput,
     output: z.object({ content: z.string() }),
     idempotent: true,
-    // The file cap is the agent's choice, so the registry's default output cap must not undercut it; the
-    // headroom covers quoting and escaping in JSON.
-    maxOutputBytes: maxBytes * 2 + 4096,
+    // The file cap is the agent's choice, so the registry's default output cap must not undercut it. The
+    // registry counts the bytes kept, not their JSON escaping, so the content plus its key fits.
+    maxOutputBytes: maxBytes + 1024,
     run: ({ path }, { signal }) =>
-      withFsErrors(path, async () => {
-        const resolved = await resolveSandboxPath(root, path);
-        if (resolved.existing === undefined) throw new Error(`${JSON.stringify(path)} does not exist`);
-        throwIfAborted(signal);
-        const handle = await open(resolved.existing, constants.O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
-        try {
-          const stats = await handle.stat();
-          if (stats.isDirectory()) throw new Error(`${JSON.stringify(path)} is a directory; use fs.list`);
-          if (!stats.isFile()) throw new Error(`${JSON.stringify(path)} is not a regular file`);
+      withFsErrors(path, () =>
+        withOpened(root, path, { purpose: "read", signal }, async ({ handle, stats }) => {
+          throwIfAborted(signal);
+          assertPlainFile(path, stats, "read", readHardlinks);
           if (stats.size > maxBytes) throw tooBig(path, stats.size, maxBytes);
           const bytes = await readCapped(handle, maxBytes, signal);
           if (bytes === undefined) throw tooBig(path, maxBytes + 1, maxBytes);
@@ -132,10 +167,8 @@ function createRead(options: FsToolOptions): Tool {
           } catch {
             throw new Error(`${JSON.stringify(path)} is not UTF-8 text; this tool reads text files only`);
           }
-        } finally {
-          await handle.close();
-        }
-      }),
+        }),
+      ),
   });
 }
 
@@ -149,12 +182,13 @@ function createList(options: FsToolOptions): Tool {
     idempotent: true,
     run: ({ path }, { signal }) =>
       withFsErrors(path, async (): Promise<ListOutput> => {
-        const resolved = await resolveSandboxPath(root, path);
-        if (resolved.existing === undefined) throw new Error(`${JSON.stringify(path)} does not exist`);
-        throwIfAborted(signal);
-        const dirents = await readdir(resolved.existing, { withFileTypes: true }).catch((error: unknown) => {
+        const dirents = await withOpened(root, path, { purpose: "list", signal }, ({ selfPath }) => {
+          throwIfAborted(signal);
+          // `selfPath` names the directory that was opened (its fd on Linux), not whatever its name is now.
+          return readdir(selfPath, { withFileTypes: true });
+        }).catch((error: unknown) => {
           if (errnoCode(error) === "ENOTDIR")
-            throw new Error(`${JSON.stringify(path)} is a file, not a directory; use fs.read`);
+            throw new Error(`${JSON.stringify(path)} is not a directory; use fs.read for a file`);
           throw error;
         });
         const entries = dirents
@@ -187,18 +221,14 @@ function createWrite(options: FsToolOptions): Tool {
       withFsErrors(path, async (): Promise<{ path: string; bytes: number }> => {
         const data = Buffer.from(content, "utf8");
         if (data.byteLength > maxBytes) throw tooBig(path, data.byteLength, maxBytes);
-        const resolved = await resolveSandboxPath(root, path);
-        throwIfAborted(signal);
-        if (resolved.existing === undefined) await mkdir(dirname(resolved.target), { recursive: true });
-        // O_NOFOLLOW: if a symbolic link appeared at the target since the check, the open fails instead of
-        // writing wherever the link points.
-        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | O_NOFOLLOW;
-        const handle = await open(resolved.target, flags, 0o644);
-        try {
+        const options = { purpose: "write", createParents: true, signal } as const;
+        await withOpened(root, path, options, async ({ handle, stats }) => {
+          assertPlainFile(path, stats, "write", false);
+          throwIfAborted(signal);
+          // Opened without O_TRUNC: a file is emptied only once it is known to be one of ours.
+          await handle.truncate(0);
           await handle.writeFile(data);
-        } finally {
-          await handle.close();
-        }
+        });
         return { path, bytes: data.byteLength };
       }),
   });
@@ -217,6 +247,7 @@ export function createFsTools(options: {
   root: string;
   write?: boolean;
   maxBytes?: number;
+  readHardlinks?: boolean;
   approve?: boolean;
 }): Tool[] {
   const parsed = parseToolOptions("fs", fsToolOptionsSchema, options);

@@ -1,10 +1,15 @@
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../../src/errors.js";
 import { createFsTools } from "../../../src/tools/builtins/fs.js";
-import { resolveSandboxPath, sandboxPathProblem } from "../../../src/tools/builtins/sandboxPath.js";
+import {
+  MAX_SANDBOX_SYMLINKS,
+  openSandboxed,
+  resolveSandboxPath,
+  sandboxPathProblem,
+} from "../../../src/tools/builtins/sandboxPath.js";
 import { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import type { ToolCallResult } from "../../../src/types.js";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
@@ -175,8 +180,9 @@ describe("fs sandbox refusals", () => {
     const target = join(outside, "created-by-link.txt");
     await symlink(target, join(root, "dangling"));
     const reg = registry({ write: true });
+    // Judged by the link's text alone: nothing outside the root is looked at, not even whether it exists.
     expect(expectRefused(await call(reg, "fs.write", { path: "dangling", content: "pwned" }))).toContain(
-      "goes through a symbolic link whose target does not exist",
+      "resolves outside the sandbox root",
     );
     expectRefused(await call(reg, "fs.read", { path: "dangling" }));
     await expect(stat(target)).rejects.toThrow();
@@ -255,5 +261,104 @@ describe("sandbox path helpers", () => {
     const resolved = await resolveSandboxPath(root, "notes/new/deeper.txt");
     expect(resolved.existing).toBeUndefined();
     expect(resolved.target.endsWith(join("notes", "new", "deeper.txt"))).toBe(true);
+  });
+});
+
+describe("openSandboxed: symbolic links resolved component by component", () => {
+  for (const via of ["fd", "path"] as const) {
+    describe(`naming components by ${via}`, () => {
+      async function readVia(path: string): Promise<string> {
+        const opened = await openSandboxed(root, path, { purpose: "read", via });
+        try {
+          return await opened.handle.readFile("utf8");
+        } finally {
+          await opened.handle.close();
+        }
+      }
+
+      it("follows relative, parent-relative and absolute links that stay inside the root", async () => {
+        await symlink("..", join(root, "notes", "up"));
+        await symlink("../notes/a.md", join(root, "notes", "same"));
+        await symlink(join(root, "b.txt"), join(root, "abs"));
+        await symlink("notes/up/notes/up/b.txt", join(root, "winding"));
+        expect(await readVia("notes/up/b.txt")).toBe("bee");
+        expect(await readVia("notes/same")).toBe("hello\n");
+        expect(await readVia("abs")).toBe("bee");
+        expect(await readVia("winding")).toBe("bee");
+      });
+
+      it("refuses links that climb above the root or point elsewhere, without looking there", async () => {
+        await symlink("../../outside/secret.txt", join(root, "notes", "climb"));
+        await symlink("../outside", join(root, "sideways"));
+        await symlink("/etc/passwd", join(root, "abs-out"));
+        for (const path of ["notes/climb", "sideways/secret.txt", "abs-out"]) {
+          await expect(readVia(path), path).rejects.toThrow(/resolves outside the sandbox root/);
+        }
+      });
+
+      it("gives up on a link loop after the kernel's limit", async () => {
+        await symlink("loop-b", join(root, "loop-a"));
+        await symlink("loop-a", join(root, "loop-b"));
+        await expect(readVia("loop-a")).rejects.toThrow(
+          new RegExp(`more than ${MAX_SANDBOX_SYMLINKS} symbolic links`),
+        );
+      });
+
+      it("lists the directory it opened, and opens the root itself for '.'", async () => {
+        for (const path of [".", "", "notes", "notes/"]) {
+          const opened = await openSandboxed(root, path, { purpose: "list", via });
+          try {
+            expect(opened.stats.isDirectory()).toBe(true);
+            expect((await readdir(opened.selfPath)).sort()).toEqual(
+              path.startsWith("notes") ? ["a.md"] : ["b.txt", "notes"],
+            );
+          } finally {
+            await opened.handle.close();
+          }
+        }
+      });
+
+      it("creates new files exclusively, and missing directories, for write", async () => {
+        const opened = await openSandboxed(root, "made/deeper/new.txt", {
+          purpose: "write",
+          createParents: true,
+          via,
+        });
+        await opened.handle.close();
+        expect(opened.created).toBe(true);
+        expect((await lstat(join(root, "made", "deeper", "new.txt"))).isFile()).toBe(true);
+        const again = await openSandboxed(root, "b.txt", { purpose: "write", via });
+        await again.handle.close();
+        expect(again.created).toBe(false);
+        // Opened for writing without truncating: the caller truncates after its checks.
+        expect(await readFile(join(root, "b.txt"), "utf8")).toBe("bee");
+      });
+    });
+  }
+
+  it("writes through a dangling link inside the root by creating its target inside the root", async () => {
+    await symlink("notes/created.txt", join(root, "later"));
+    const reg = registry({ write: true });
+    expectOk(await call(reg, "fs.write", { path: "later", content: "made" }));
+    expect(await readFile(join(root, "notes", "created.txt"), "utf8")).toBe("made");
+    expect((await lstat(join(root, "later"))).isSymbolicLink()).toBe(true);
+  });
+
+  it("treats a trailing slash as naming a directory", async () => {
+    const reg = registry({ write: true });
+    expect(expectFailure(await call(reg, "fs.read", { path: "b.txt/" }), "failed")).toContain(
+      "not a directory",
+    );
+    expect(expectFailure(await call(reg, "fs.write", { path: "new/", content: "x" }), "failed")).toContain(
+      "is a directory",
+    );
+  });
+
+  it("overwrites a file in place, keeping its inode", async () => {
+    const before = await stat(join(root, "b.txt"));
+    expectOk(await call(registry({ write: true }), "fs.write", { path: "b.txt", content: "x" }));
+    const after = await stat(join(root, "b.txt"));
+    expect(after.ino).toBe(before.ino);
+    expect(await readFile(join(root, "b.txt"), "utf8")).toBe("x");
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { ErrorCodes, isAbortError } from "../../../src/errors.js";
 import { defineTool } from "../../../src/tools/defineTool.js";
+import { keptByteLength, truncateToFit } from "../../../src/tools/jsonValue.js";
 import { type ApprovalRequest, ToolRegistry } from "../../../src/tools/ToolRegistry.js";
+import type { JsonValue } from "../../../src/types.js";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
 
 const add = defineTool({
@@ -195,6 +197,66 @@ describe("ToolRegistry.call", () => {
     expectOk(await registry.call("roomy", {}, callContext().context));
   });
 
+  it("caps the bytes an output keeps, not its JSON escaping (issue 12, finding 8)", async () => {
+    const text = "\u0001".repeat(60_000);
+    const controls = defineTool({
+      name: "controls",
+      description: "d",
+      input: z.object({}),
+      run: async () => ({ text }),
+    });
+    const registry = new ToolRegistry({ maxOutputBytes: 65_536 }).register(controls);
+    // 360 000 bytes once escaped, 60 011 kept: under the cap.
+    expect(expectOk(await registry.call("controls", {}, callContext().context))).toEqual({ text });
+  });
+
+  it("cuts an output that has a truncated field to the cap, longest strings first, and says so", async () => {
+    const flood = defineTool({
+      name: "flood",
+      description: "d",
+      input: z.object({}),
+      output: z.object({ stdout: z.string(), stderr: z.string(), truncated: z.boolean() }),
+      // 2 000 replacement characters: 6 000 bytes kept, from what may have been 2 000 raw bytes.
+      run: async () => ({ stdout: "\uFFFD".repeat(2_000), stderr: "warning: x", truncated: false }),
+    });
+    const registry = new ToolRegistry({ maxOutputBytes: 1_024 }).register(flood);
+    const output = expectOk(await registry.call("flood", {}, callContext().context)) as {
+      stdout: string;
+      stderr: string;
+      truncated: boolean;
+    };
+    expect(output.truncated).toBe(true);
+    expect(output.stderr).toBe("warning: x");
+    expect(output.stdout).toMatch(/^\uFFFD+$/);
+    expect(keptByteLength(output)).toBeLessThanOrEqual(1_024);
+    expect(keptByteLength(output)).toBeGreaterThan(1_000);
+  });
+
+  it("fails an output that cannot be cut to the cap, or whose cut no longer matches its schema", async () => {
+    const keys = defineTool({
+      name: "keys",
+      description: "d",
+      input: z.object({}),
+      run: async () => ({
+        truncated: false,
+        ...Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`key${i}`, i])),
+      }),
+    });
+    const strict = defineTool({
+      name: "strict",
+      description: "d",
+      input: z.object({}),
+      output: z.object({ text: z.string().min(1_500), truncated: z.boolean() }),
+      run: async () => ({ text: "y".repeat(2_000), truncated: false }),
+    });
+    const registry = new ToolRegistry({ maxOutputBytes: 1_024 }).register(keys).register(strict);
+    for (const name of ["keys", "strict"]) {
+      expect(expectFailure(await registry.call(name, {}, callContext().context), "failed")).toMatch(
+        /over the 1\.0 KiB limit; ask for less/,
+      );
+    }
+  });
+
   it("keeps going when an event listener throws", async () => {
     const registry = registryWith(add);
     const { context } = callContext({
@@ -334,5 +396,40 @@ describe("registration, listing and scoped views", () => {
     expect(() => new ToolRegistry({ timeoutMs: 0 })).toThrow(
       expect.objectContaining({ code: ErrorCodes.TOOL_INVALID }),
     );
+  });
+});
+
+describe("keptByteLength and truncateToFit", () => {
+  it("counts strings by their UTF-8 bytes and everything else by its JSON text", () => {
+    const values: JsonValue[] = [
+      null,
+      true,
+      12.5,
+      "abc",
+      "é€😀",
+      [],
+      {},
+      [1, "x", { a: [null] }],
+      { "k é": "v" },
+    ];
+    for (const value of values) {
+      expect(keptByteLength(value), JSON.stringify(value)).toBe(Buffer.byteLength(JSON.stringify(value)));
+    }
+    // {"s":"␀␀"} keeps 10 bytes; escaped, {"s":"\u0000\u0000"} is 20.
+    expect(keptByteLength({ s: "\u0000\u0000" })).toBe(10);
+  });
+
+  it("cuts between characters, never inside one", () => {
+    const cut = truncateToFit({ text: "😀".repeat(10), truncated: false }, 30);
+    expect(cut).toBeDefined();
+    const text = (cut as { text: string }).text;
+    expect(text).toBe("😀".repeat(text.length / 2));
+    expect(keptByteLength(cut ?? null)).toBeLessThanOrEqual(30);
+  });
+
+  it("returns the value unchanged but marked when it already fits, and undefined without a truncated field", () => {
+    expect(truncateToFit({ a: "x", truncated: false }, 100)).toEqual({ a: "x", truncated: true });
+    expect(truncateToFit({ a: "x".repeat(100) }, 10)).toBeUndefined();
+    expect(truncateToFit(["x".repeat(100)], 10)).toBeUndefined();
   });
 });
