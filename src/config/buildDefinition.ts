@@ -75,7 +75,20 @@ function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
     };
   }
   if (entry.http !== undefined) return { kind: "builtin", name: "http", options: { ...entry.http } };
-  if (entry.shell !== undefined) return { kind: "builtin", name: "shell", options: { ...entry.shell } };
+  if (entry.shell !== undefined) {
+    const { root, readable } = entry.shell;
+    return {
+      kind: "builtin",
+      name: "shell",
+      options: {
+        ...entry.shell,
+        ...(root === undefined ? {} : { root: resolveDefinitionPath(root, baseDir) }),
+        ...(readable === undefined
+          ? {}
+          : { readable: readable.map((path) => resolveDefinitionPath(path, baseDir)) }),
+      },
+    };
+  }
   if (entry.mcp !== undefined) {
     const { name, command, args, env, cwd, timeoutMs } = entry.mcp;
     return {

@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import { didYouMean } from "../suggest.js";
-import { HTTP_TOOL_METHODS } from "../tools/builtins/options.js";
+import { HTTP_TOOL_METHODS, SHELL_SANDBOXES } from "../tools/builtins/options.js";
 import type { BuiltinToolConfig } from "../types.js";
 import { DEFAULT_TOOL_OPTIONS } from "./defaults.js";
 
@@ -119,8 +119,54 @@ const shellOptions = z
       .default(DEFAULT_TOOL_OPTIONS.shell.maxOutputBytes)
       .describe("Largest stdout+stderr, in bytes, returned to the model (default 64 KiB)."),
     approve: approveOption(),
+    root: z
+      .string()
+      .min(1)
+      .refine((path) => !/^\/+$/.test(path), {
+        message:
+          "the shell tool's root cannot be / (it is the one directory the sandbox lets programs write)",
+      })
+      .optional()
+      .describe(
+        "The only directory the programs may write, and their working directory; a relative path resolves against the YAML file's directory. Without it, programs work in an empty private /tmp discarded after each call.",
+      ),
+    readable: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Extra paths the sandboxed programs may read (never write), e.g. a data directory or /usr/lib/git-core; a relative path resolves against the YAML file's directory.",
+      ),
+    network: z
+      .boolean()
+      .optional()
+      .describe("Whether the programs may use the network (default false: the sandbox has none)."),
+    sandbox: z
+      .enum(SHELL_SANDBOXES)
+      .optional()
+      .describe(
+        "bwrap (default): each call runs in a bubblewrap sandbox; none: programs run unconfined, with every right of the edgecrew process (an explicit opt-out where bubblewrap cannot run; see the README's Security section).",
+      ),
+    rules: z
+      .record(z.string(), z.strictObject({ deny: z.array(z.string().min(1)) }))
+      .optional()
+      .describe(
+        "Argument rules by program: `find: { deny: [-exec, -delete] }` replaces the built-in rule of find (`deny: []` switches it off). A pattern `--name` also matches `--name=…` and its abbreviations, `-x` matches `-x…`, `*` matches any run of characters.",
+      ),
   })
-  .describe("Opt-in shell: runs allow-listed programs without a shell.");
+  .superRefine((options, ctx) => {
+    for (const name of Object.keys(options.rules ?? {})) {
+      if (!options.allow.includes(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", name],
+          message: `${name} is not in the shell tool's allow list (${options.allow.join(", ")}); a rule is for an allowed program`,
+        });
+      }
+    }
+  })
+  .describe(
+    "Opt-in shell: runs allow-listed programs without a shell, in a bubblewrap sandbox (the allowed programs only, `root` the only writable directory, no network unless granted).",
+  );
 
 // An MCP server's name is the namespace of its tools (`name.tool`), so it may not contain a dot itself.
 const MCP_SERVER_NAME = /^[A-Za-z][\w-]*$/;

@@ -17,11 +17,14 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseAgent } from "../../../src/config/index.js";
 import { ErrorCodes } from "../../../src/errors.js";
 import { createBuiltinTool } from "../../../src/tools/builtins/fromConfig.js";
 import type { ShellOutput } from "../../../src/tools/builtins/shell.js";
+import { matchesPattern } from "../../../src/tools/builtins/shellRules.js";
 import { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import type { JsonObject } from "../../../src/types.js";
+import { BASE, expectIssues, useAgentDir, yaml } from "../config/support.js";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
 
 let dir: string;
@@ -332,5 +335,176 @@ describe("sandbox configuration", () => {
     );
     expect(error).toContain("root");
     expect(existsSync(join(dir, "missing"))).toBe(false);
+  });
+});
+
+describe("sandbox contents", () => {
+  it("refuses a script whose interpreter is not allowed, saying why", async () => {
+    const error = expectFailure(await run(shell({ allow: ["zcat"], root }), "zcat", ["x.gz"]), "failed");
+    expect(error).toMatch(/zcat is a script run by \/bin\/sh, which is not an allowed program/);
+  });
+
+  it("shows `readable` paths read-only, and nothing else of the machine", async () => {
+    await writeFile(join(outside, "data.txt"), "shared data\n");
+    const tools = shell({ allow: ["cat", "touch"], root, readable: [outside] });
+    const read = expectOk(await run(tools, "cat", [join(outside, "data.txt")])) as ShellOutput;
+    expect(read.stdout).toBe("shared data\n");
+    const write = expectOk(await run(tools, "touch", [join(outside, "F-written")])) as ShellOutput;
+    expect(write.stderr).toMatch(/Read-only file system/);
+    expect(created()).toEqual([]);
+  });
+
+  it("without a root, works in an empty private /tmp that does not outlive the call", async () => {
+    const tools = shell({ allow: ["touch", "ls", "pwd"] });
+    expect((expectOk(await run(tools, "pwd", [])) as ShellOutput).stdout).toBe("/tmp\n");
+    expect((expectOk(await run(tools, "touch", ["made"])) as ShellOutput).exitCode).toBe(0);
+    expect((expectOk(await run(tools, "ls", ["-A"])) as ShellOutput).stdout).toBe("");
+  });
+
+  it("runs programs with no capabilities, in their own namespaces", async () => {
+    const status = expectOk(
+      await run(shell({ allow: ["cat"], root }), "cat", ["/proc/self/status"]),
+    ) as ShellOutput;
+    expect(status.stdout).toMatch(/CapEff:\s+0+\n/);
+    expect(status.stdout).toMatch(/NoNewPrivs:\s+1/);
+    // The program is PID 1 of a namespace of its own: the machine's processes are not there.
+    const ps = expectOk(await run(shell({ allow: ["ls"], root }), "ls", ["/proc"])) as ShellOutput;
+    expect(ps.stdout.split("\n").filter((entry) => /^\d+$/.test(entry))).toEqual(["1"]);
+  });
+});
+
+describe("argument rules", () => {
+  it.each([
+    ["--files0-from=/etc/passwd", "--files0-from", true],
+    ["--files0-from", "--files0-from", true],
+    ["--files0=/x", "--files0-from", true],
+    ["--f=/x", "--files0-from", true],
+    ["--", "--files0-from", false],
+    ["--lines", "--files0-from", false],
+    ["-c", "-c", true],
+    ["-calias.x=!sh", "-c", true],
+    ["-C", "-c", false],
+    ["-exec", "-exec", true],
+    ["-execdir", "-exec", false],
+    ["/usr/bin/sh", "*/sh", true],
+    ["python3.11", "python*", true],
+    ['{ system("id") }', "*system*", true],
+    ["config", "config", true],
+    ["configure", "config", false],
+  ])("%s against %s: %s", (arg, pattern, expected) => {
+    expect(matchesPattern(arg, pattern)).toBe(expected);
+  });
+
+  it("refuses the known ways around an allow-list with the built-in rules", async () => {
+    const tools = shell({ allow: ["find", "git", "env", "xargs", "tar", "sort", "awk", "setsid"], root });
+    const refused: [string, string[]][] = [
+      ["find", [".", "-execdir", "id", ";"]],
+      ["find", [".", "-fprint", "/tmp/x"]],
+      ["git", ["config", "core.fsmonitor", "touch F"]],
+      ["git", ["--exec-path=/tmp", "status"]],
+      ["env", ["-S", "sh -c id"]],
+      ["env", ["/usr/bin/bash"]],
+      ["xargs", ["-a", "list", "bash"]],
+      ["tar", ["-cf", "x.tar", "--to-command=sh", "."]],
+      ["sort", ["--compress-program=sh", "x"]],
+      ["awk", ['BEGIN { system("id") }']],
+      ["awk", ['BEGIN { print "x" | "sh" }']],
+      ["setsid", ["python3", "-c", "print(1)"]],
+    ];
+    for (const [command, args] of refused) {
+      const error = expectFailure(await run(tools, command, args), "failed");
+      expect(error, `${command} ${args.join(" ")}`).toMatch(/refused by the shell tool's argument rules/);
+    }
+    // Ordinary uses pass.
+    expect((expectOk(await run(tools, "find", [".", "-name", "*.txt"])) as ShellOutput).exitCode).toBe(0);
+    expect((expectOk(await run(tools, "awk", ["BEGIN { print 1 + 1 }"])) as ShellOutput).stdout).toBe("2\n");
+  });
+
+  it("throws TOOL_REFUSED with the argument and the rule, before spawning", async () => {
+    const [tool] = createBuiltinTool({
+      kind: "builtin",
+      name: "shell",
+      options: { allow: ["find"], root, rules: { find: { deny: ["-delete"] } } },
+    });
+    await expect(
+      tool?.run({ command: "find", args: [".", "-delete"] }, callContext().context),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.TOOL_REFUSED,
+      message: expect.stringContaining(`"-delete", this agent's rules.find`),
+    });
+    // The agent's rule replaced the built-in one: -exec is no longer refused by a rule (the sandbox holds it).
+    const output = await tool?.run(
+      { command: "find", args: [".", "-maxdepth", "0", "-exec", "sh", "-c", "id", ";"] },
+      callContext().context,
+    );
+    expect((output as ShellOutput).stderr).toMatch(/sh.*No such file/);
+  });
+});
+
+describe("shell options in YAML", () => {
+  const agentDir = useAgentDir();
+
+  it("resolves root and readable against the YAML's directory, and keeps the rest as written", () => {
+    const agent = parseAgent(
+      yaml(
+        ...BASE,
+        "tools:",
+        "  - shell:",
+        "      allow: [find, wc]",
+        "      root: ./work",
+        "      readable: [./data, /usr/lib/git-core]",
+        "      network: true",
+        "      sandbox: none",
+        "      rules: { find: { deny: [-delete] } }",
+      ),
+      { file: agentDir.file },
+    );
+    expect(agent.tools).toEqual([
+      {
+        kind: "builtin",
+        name: "shell",
+        options: {
+          allow: ["find", "wc"],
+          timeoutMs: 10000,
+          maxOutputBytes: 65536,
+          root: join(agentDir.dir, "work"),
+          readable: [join(agentDir.dir, "data"), "/usr/lib/git-core"],
+          network: true,
+          sandbox: "none",
+          rules: { find: { deny: ["-delete"] } },
+        },
+      },
+    ]);
+  });
+
+  it("reports bad sandbox options at their line:col", () => {
+    expectIssues(
+      yaml(
+        ...BASE,
+        "tools:",
+        "  - shell:",
+        "      allow: [find]",
+        "      root: /",
+        "      sandbox: docker",
+        "      network: yes",
+        "      rules: { find: { allow: [-exec] } }",
+      ),
+      agentDir.file,
+      [
+        ["12:13", "tools[0].shell.root", "cannot be /"],
+        ["13:16", "tools[0].shell.sandbox", /bwrap|none/],
+        ["14:16", "tools[0].shell.network", "expected true or false"],
+        ["15:22", "tools[0].shell.rules.find.deny", "missing required key `deny`"],
+        ["15:24", "tools[0].shell.rules.find.allow", /allow/],
+      ],
+    );
+  });
+
+  it("reports a rule for a program the allow list does not name", () => {
+    expectIssues(
+      yaml(...BASE, "tools:", "  - shell: { allow: [find], rules: { git: { deny: [-c] } } }"),
+      agentDir.file,
+      [["10:43", "tools[0].shell.rules.git", "git is not in the shell tool's allow list (find)"]],
+    );
   });
 });
