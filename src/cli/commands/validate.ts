@@ -8,6 +8,7 @@ import { DEFAULT_LOCAL_PLANNER_MAX_TOKENS } from "../../config/defaults.js";
 import { loadAgent } from "../../config/index.js";
 import { isAgentDefinitionError } from "../../errors.js";
 import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
+import { bubblewrapStatus } from "../../tools/builtins/sandbox.js";
 import { createRegistryFromConfig } from "../../tools/index.js";
 import type { AgentDefinition, BuiltinToolConfig } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
@@ -68,6 +69,19 @@ async function checkPlannerBudget(agent: AgentDefinition): Promise<string[]> {
 }
 
 /**
+ * The sandbox check of `validate`: a shell tool that runs in bubblewrap (the default) needs a bwrap that works
+ * here; without one, the run would refuse to start the tool (SANDBOX_UNAVAILABLE), so say it now.
+ */
+function checkSandbox(agent: AgentDefinition, env: CliIo["env"]): string[] {
+  const sandboxed = agent.tools.some(
+    (tool) => tool.kind === "builtin" && tool.name === "shell" && tool.options.sandbox !== "none",
+  );
+  if (!sandboxed) return [];
+  const status = bubblewrapStatus(env);
+  return status.ok ? [] : [`tools.shell: ${status.problem}`];
+}
+
+/**
  * The context check of `validate`: each worker's first prompt (with the tools known before a run) and its
  * `maxTokens` must fit its context, which must not exceed what its model was trained for.
  */
@@ -91,9 +105,16 @@ export function registerValidateCommand(program: Command, io: CliIo, outcome: Co
         try {
           const agent = await loadAgent(resolve(io.cwd, file), options.models ? { checkModelFile } : {});
           const budget = await checkPlannerBudget(agent);
-          const contexts = options.models ? await checkContexts(agent) : [];
+          const sandbox = checkSandbox(agent, io.env);
+          // The context check builds the tools, which a missing sandbox would stop: that is reported already.
+          const contexts = options.models && sandbox.length === 0 ? await checkContexts(agent) : [];
           const memory = options.models ? await checkMemory(agent, io.env) : undefined;
-          const problems = [...budget, ...contexts, ...(memory?.ok === false ? memory.problems : [])];
+          const problems = [
+            ...budget,
+            ...sandbox,
+            ...contexts,
+            ...(memory?.ok === false ? memory.problems : []),
+          ];
           if (problems.length > 0) {
             failed++;
             io.stderr.write(`${file}: ${problems.join(`\n${file}: `)}\n`);

@@ -17,7 +17,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { main } from "../../../src/cli/main.js";
 import { parseAgent } from "../../../src/config/index.js";
+import { createCrew } from "../../../src/crew.js";
 import { ErrorCodes } from "../../../src/errors.js";
 import { createBuiltinTool } from "../../../src/tools/builtins/fromConfig.js";
 import type { ShellOutput } from "../../../src/tools/builtins/shell.js";
@@ -311,6 +313,46 @@ describe("sandbox configuration", () => {
         }),
       );
       expect(() => shell({ allow: ["ls"], sandbox: "none" })).not.toThrow();
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  // The approval fixture's only tool is `shell: { allow: [echo], approve: true }`, on fixture models.
+  const agentFile = join(process.cwd(), "tests/fixtures/agents/approval.yaml");
+
+  async function cli(args: string[], env: Record<string, string | undefined>) {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(["node", "edgecrew", ...args], {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env,
+      cwd: process.cwd(),
+      onInterrupt: () => () => undefined,
+      forceExit: () => undefined,
+    });
+    return { code, stdout, stderr };
+  }
+
+  it("validate says bubblewrap is missing, and run, createCrew refuse to start the shell tool", async () => {
+    const noBwrap = join(dir, "empty-bin");
+    const validated = await cli(["validate", "--no-models", agentFile], { PATH: noBwrap });
+    expect(validated.code).toBe(2);
+    expect(validated.stderr).toMatch(
+      /approval\.yaml: tools\.shell: the shell tool runs its programs in a bubblewrap sandbox, and bubblewrap \(bwrap\) is not installed on this machine: install it .* or set `sandbox: none`/,
+    );
+    expect((await cli(["validate", "--no-models", agentFile], { PATH: process.env.PATH })).code).toBe(0);
+
+    const path = process.env.PATH;
+    process.env.PATH = noBwrap;
+    try {
+      await expect(createCrew(agentFile, { store: false })).rejects.toMatchObject({
+        code: ErrorCodes.SANDBOX_UNAVAILABLE,
+      });
+      const ran = await cli(["run", agentFile, "echo hi", "--run-dir", join(dir, "runs")], { PATH: noBwrap });
+      expect(ran.code).toBe(1);
+      expect(ran.stderr).toMatch(/^edgecrew: the shell tool runs its programs in a bubblewrap sandbox/);
     } finally {
       process.env.PATH = path;
     }
