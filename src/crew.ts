@@ -4,18 +4,24 @@
  * or one the caller passes in) — and wires them into the runtime through its ports. node-llama-cpp and LangChain
  * are imported lazily here, so importing `edgecrew` stays cheap.
  */
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { loadAgent } from "./config/loadAgent.js";
-import { DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
+import { loadAgent, parseAgent } from "./config/loadAgent.js";
+import { shortSecretProblem } from "./config/secretChecks.js";
+import { AgentDefinitionError, DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
-import { createRedactor, secretValuesFrom } from "./runtime/redact.js";
+import { createRedactor, type Redactor, secretValuesFrom } from "./runtime/redact.js";
 import { type Run, startRun } from "./runtime/startRun.js";
+import { makeAgentCopy } from "./runtime/store/agentCopy.js";
 import { FileRunStore } from "./runtime/store/FileRunStore.js";
+import { runCorrupt } from "./runtime/store/storeErrors.js";
+import { checkRecord } from "./runtime/store/storeSchemas.js";
 import { journalTools } from "./runtime/toolJournal.js";
 import { type ApprovalCallback, createRegistryFromConfig, type Tool } from "./tools/index.js";
 import { endSubtasksOnServerExit, type McpServers, startMcpServers } from "./tools/mcp/index.js";
 import type {
+  AgentCopy,
   AgentDefinition,
   BuiltinToolConfig,
   Locality,
@@ -65,6 +71,12 @@ export interface CrewOptions {
   readonly mcpStartTimeoutMs?: number;
   /** Receives warnings, e.g. an MCP tool skipped for an unusable schema (default: `process.emitWarning`). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * The YAML text `agent` was parsed from (its `source` file). Each run keeps a copy of it with its SHA-256, which
+   * is what `edgecrew resume` rebuilds the agent from (never a path the run directory names). `createCrew(path)`
+   * reads it itself; `readAgentFile` returns both.
+   */
+  readonly agentText?: string;
 }
 
 /** Options of {@link Crew.run}. */
@@ -73,6 +85,12 @@ export interface CrewRunOptions {
   readonly signal?: AbortSignal;
   /** Receives this run's events. */
   readonly onEvent?: RunEventListener;
+  /**
+   * The RunResult keeps the values of the agent's secrets (and key-shaped strings) in `task`, the plan, the
+   * results and the answer, as the run produced them. Off by default: the result is redacted like the events
+   * and the run directory, which stay redacted either way (so a resumed run's earlier results are redacted too).
+   */
+  readonly revealSecrets?: boolean;
 }
 
 /** An agent with its models, ready to run tasks. Dispose it to free the models. */
@@ -101,6 +119,67 @@ function describePlanner(
 }
 
 /**
+ * Reads and validates an agent YAML file like `loadAgent`, and also returns its text, read once, for
+ * `CrewOptions.agentText` (so the copy a run keeps is exactly the text that was validated).
+ *
+ * @example
+ * const { agent, text } = await readAgentFile("agents/offline-demo.yaml");
+ * const crew = await createCrew(agent, { agentText: text });
+ */
+export async function readAgentFile(
+  path: string,
+  options: { readonly tools?: readonly string[] } = {},
+): Promise<{ agent: AgentDefinition; text?: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    // loadAgent words every way a file cannot be read (missing, a directory, …) as a definition error.
+    return { agent: await loadAgent(path, options) };
+  }
+  return { agent: parseAgent(text, { file: path, ...options }), text };
+}
+
+/**
+ * The values of the agent's secrets in this process's environment; a value too short to redact is refused here
+ * too, since the environment a crew runs in may not be the one its file was validated in.
+ */
+function secretValuesOf(agent: AgentDefinition): string[] {
+  const names = agent.secrets ?? [];
+  const issues = names.flatMap((name, index) => {
+    const message = shortSecretProblem(name, process.env[name] ?? "");
+    return message === undefined
+      ? []
+      : [
+          {
+            ...(agent.source === undefined ? {} : { file: agent.source }),
+            path: `secrets[${index}]`,
+            message,
+          },
+        ];
+  });
+  if (issues.length > 0) {
+    throw new AgentDefinitionError(issues, agent.source === undefined ? {} : { file: agent.source });
+  }
+  return secretValuesFrom(names);
+}
+
+/**
+ * The copy of the agent's YAML each run keeps, or undefined: without a source file or its text there is nothing
+ * to copy, and a text that holds a secret (or a key-shaped string) is not copied, since the run directory must
+ * not hold it in clear text and a redacted copy would not be the agent. Resuming such a run needs `--agent`.
+ */
+function agentCopyOf(
+  agent: AgentDefinition,
+  text: string | undefined,
+  redactor: Redactor,
+): AgentCopy | undefined {
+  if (agent.source === undefined || text === undefined) return undefined;
+  if (redactor.text(text) !== text) return undefined;
+  return makeAgentCopy(agent.source, text);
+}
+
+/**
  * Creates a crew from an agent definition (or the path of an agent YAML file).
  *
  * @example
@@ -113,10 +192,13 @@ export async function createCrew(
   agentOrPath: AgentDefinition | string,
   options: CrewOptions = {},
 ): Promise<Crew> {
-  const agent =
+  const { agent, text: agentText } =
     typeof agentOrPath === "string"
-      ? await loadAgent(agentOrPath, { tools: (options.tools ?? []).map((t) => t.spec.name) })
-      : agentOrPath;
+      ? await readAgentFile(agentOrPath, { tools: (options.tools ?? []).map((t) => t.spec.name) })
+      : { agent: agentOrPath, text: options.agentText };
+  // Secrets named by the agent, plus key-shaped strings, never reach events, the run directory or the result.
+  const redactor = createRedactor(secretValuesOf(agent));
+  const agentCopy = agentCopyOf(agent, agentText, redactor);
   const workersModule = await import("./workers/index.js");
   const plannerModule = await import("./planner/index.js");
   // A corrupt or missing model file fails here, before any planning spends tokens.
@@ -134,8 +216,6 @@ export async function createCrew(
       onWarning: options.onWarning ?? ((message) => process.emitWarning(message, "EdgecrewWarning")),
     },
   );
-  // Secrets named by the agent, plus key-shaped strings, never reach events or the run directory.
-  const redactor = createRedactor(secretValuesFrom(agent.secrets ?? []));
   const store =
     options.store === false
       ? undefined
@@ -220,8 +300,10 @@ export async function createCrew(
       workers,
       ...(store === undefined ? {} : { store }),
       ...(agent.source === undefined ? {} : { agentSource: agent.source }),
+      ...(agentCopy === undefined ? {} : { agentCopy }),
       ...(resume === undefined ? {} : { resume }),
       redactor,
+      ...(runOptions.revealSecrets === true ? { revealSecrets: true } : {}),
       ...(runOptions.signal === undefined ? {} : { signal: runOptions.signal }),
       ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
       listeners: [runOptions.onEvent, options.onEvent].filter((l) => l !== undefined),
@@ -248,6 +330,11 @@ export async function createCrew(
       }
       if (activeRuns.has(runId)) throw new EdgecrewError(ErrorCodes.USAGE, `run ${runId} is already running`);
       const stored = await store.load(runId);
+      // Whatever store this is, a snapshot the ledger cannot add up must stop the resume before any work.
+      const snapshot = stored.snapshot === undefined ? undefined : checkRecord("snapshot", stored.snapshot);
+      if (snapshot?.ok === false) {
+        throw runCorrupt(runId, "snapshot.json", `unexpected content: ${snapshot.problems}`);
+      }
       if (stored.meta.agent !== agent.name) {
         throw new EdgecrewError(
           ErrorCodes.USAGE,

@@ -1,10 +1,12 @@
 /** `edgecrew resume`: continues a stored run after a crash or stop; finished subtasks are not run again. */
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { loadAgent } from "../../config/index.js";
-import { createCrew } from "../../crew.js";
+import { parseAgent } from "../../config/index.js";
+import { createCrew, readAgentFile } from "../../crew.js";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
-import { FileRunStore } from "../../runtime/store/FileRunStore.js";
+import { agentCopyHash } from "../../runtime/store/agentCopy.js";
+import { FileRunStore, type FileStoredRun } from "../../runtime/store/FileRunStore.js";
+import type { AgentDefinition } from "../../types.js";
 import { cliApproval } from "../approval.js";
 import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
@@ -16,6 +18,49 @@ interface ResumeOptions {
   runDir?: string;
   yes?: boolean;
   agent?: string;
+}
+
+/**
+ * The agent to resume `stored` with. A run directory is data, not code: whoever can write it must not choose
+ * what runs. So the agent is the file named on the command line, or else the copy of the agent YAML the run
+ * keeps in its meta.json (checked against its SHA-256 when the run was loaded) — and that copy only when no one
+ * but this user could have written meta.json (as git refuses a repository another user owns). A path in the
+ * run directory (`agentSource`) is never loaded.
+ */
+async function agentFor(
+  io: CliIo,
+  runId: string,
+  stored: FileStoredRun,
+  agentFile: string | undefined,
+): Promise<{ agent: AgentDefinition; text?: string }> {
+  const copy = stored.meta.agentCopy;
+  if (agentFile !== undefined) {
+    const loaded = await readAgentFile(agentFile);
+    if (copy !== undefined && loaded.text !== undefined && agentCopyHash(loaded.text) !== copy.sha256) {
+      io.stderr.write(
+        `edgecrew: note: ${agentFile} is not the agent file run ${runId} started with ` +
+          `(sha256 ${copy.sha256.slice(0, 12)}…); resuming with ${agentFile}\n`,
+      );
+    }
+    return loaded;
+  }
+  if (copy === undefined) {
+    throw new EdgecrewError(
+      ErrorCodes.USAGE,
+      `run ${runId} keeps no copy of its agent definition (it was started by an older edgecrew, from code, or ` +
+        "from a file that holds a secret): pass --agent <file>. A path named in a run directory is never loaded.",
+      { context: { runId } },
+    );
+  }
+  if (stored.foreignWriter !== undefined) {
+    throw new EdgecrewError(
+      ErrorCodes.USAGE,
+      `not running the agent copy stored in run ${runId}: ${stored.foreignWriter}, so someone else may have ` +
+        "written it. Pass --agent <file> with an agent file you trust.",
+      { context: { runId, reason: "foreign-writer" } },
+    );
+  }
+  return { agent: parseAgent(copy.text, { file: copy.file, baseDir: dirname(copy.file) }), text: copy.text };
 }
 
 export function registerResumeCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
@@ -30,22 +75,20 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
       "-y, --yes",
       "approve every call of tools marked approve (without it: ask on a terminal, else deny)",
     )
-    .option("--agent <file>", "the agent YAML (default: the file the run was started from)")
+    .option(
+      "--agent <file>",
+      "the agent YAML (default: the copy of it the run keeps, when only you could have written the run)",
+    )
     .addHelpText("after", "\nExample:\n  edgecrew resume 20261128-153012-a1b2c3")
     .action(async (runId: string, options: ResumeOptions) => {
       const store = new FileRunStore({ root: resolve(io.cwd, options.runDir ?? ".edgecrew/runs") });
       const stored = await store.load(runId);
-      const agentFile =
-        options.agent === undefined ? stored.meta.agentSource : resolve(io.cwd, options.agent);
-      if (agentFile === undefined) {
-        throw new EdgecrewError(
-          ErrorCodes.USAGE,
-          `run ${runId} does not record its agent file: pass --agent <file>`,
-        );
-      }
+      const agentFile = options.agent === undefined ? undefined : resolve(io.cwd, options.agent);
+      const { agent, text } = await agentFor(io, runId, stored, agentFile);
       const terminal = createTerminalGate();
-      await using crew = await createCrew(await loadAgent(agentFile), {
+      await using crew = await createCrew(agent, {
         store,
+        ...(text === undefined ? {} : { agentText: text }),
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
       outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal }), {

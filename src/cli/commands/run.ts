@@ -1,9 +1,9 @@
 /** `edgecrew run`: runs an agent on a task, printing progress, the answer and the token ledger. */
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { loadAgent, parseModelRef } from "../../config/index.js";
+import { parseModelRef } from "../../config/index.js";
 import { MEMORY_SIZE_HINT, parseMemorySize } from "../../config/memory.js";
-import { createCrew } from "../../crew.js";
+import { createCrew, readAgentFile } from "../../crew.js";
 import { cliApproval } from "../approval.js";
 import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
@@ -66,7 +66,9 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"\n  edgecrew run agents/offline-demo.yaml --memory 2GiB --threads 4 --max-parallel 1 "A day in Rome"',
     )
     .action(async (agentPath: string, taskWords: string[], options: RunOptions) => {
-      let agent = await loadAgent(resolve(io.cwd, agentPath));
+      // The text is kept too: each run stores a copy of it (with its hash) for `resume`.
+      const { agent: loaded, text } = await readAgentFile(resolve(io.cwd, agentPath));
+      let agent = loaded;
       if (options.planner !== undefined) {
         agent = {
           ...agent,
@@ -91,6 +93,7 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       const terminal = createTerminalGate();
       await using crew = await createCrew(agent, {
         runDir: resolve(io.cwd, options.runDir ?? ".edgecrew/runs"),
+        ...(text === undefined ? {} : { agentText: text }),
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
       outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), { ...options, terminal });

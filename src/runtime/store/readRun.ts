@@ -6,12 +6,12 @@
  * leaves in a JSONL file, which is dropped and reported in `warnings`. A run file that is not a regular file (a
  * FIFO, a device, a socket, a symbolic link) is RUN_CORRUPT without being read, so nothing here can block.
  */
-import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, lstat, open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isEdgecrewError } from "../../errors.js";
 import type { StoredRun, SubtaskResult, ToolJournalEntry } from "../../types.js";
+import { agentCopyHash } from "./agentCopy.js";
 import { errnoOf, isTempFileName } from "./durableFs.js";
 import { parseJsonLines } from "./jsonLines.js";
 import {
@@ -241,11 +241,6 @@ async function readResults(
     results[id] = result;
   }
   return results;
-}
-
-/** The hash an agent copy carries: lower-case hex SHA-256 of its text as UTF-8. */
-export function agentCopyHash(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /**

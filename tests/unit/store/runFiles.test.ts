@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../../src/errors.js";
+import { agentCopyHash } from "../../../src/runtime/store/agentCopy.js";
 import { FileRunStore, MemoryRunStore } from "../../../src/runtime/store/index.js";
-import { agentCopyHash } from "../../../src/runtime/store/readRun.js";
 import type { JsonValue } from "../../../src/types.js";
 import {
   fixtureEvent,
