@@ -79,7 +79,7 @@ describe("finding 3: special files inside the root never block", () => {
     // release them: a child process holds it open (read-write, which never blocks) long enough for the queued
     // opens to get through, so the test process can end.
     if (fifo === undefined) return;
-    const holder = spawn("sh", ["-c", 'exec 3<>"$1"; sleep 2', "sh", fifo], { stdio: "ignore" });
+    const holder = spawn("sh", ["-c", 'exec 3<>"$1"; sleep 1', "sh", fifo], { stdio: "ignore" });
     await new Promise((resolve) => holder.on("exit", resolve));
     fifo = undefined;
   });
