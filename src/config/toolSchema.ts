@@ -147,7 +147,14 @@ const shellOptions = z
         "bwrap (default): each call runs in a bubblewrap sandbox; none: programs run unconfined, with every right of the edgecrew process (an explicit opt-out where bubblewrap cannot run; see the README's Security section).",
       ),
     rules: z
-      .record(z.string(), z.strictObject({ deny: z.array(z.string().min(1)) }))
+      .record(
+        z.string(),
+        z.strictObject({
+          deny: z
+            .array(z.string().min(1))
+            .describe("Argument patterns this program may not receive; [] switches the built-in rule off."),
+        }),
+      )
       .optional()
       .describe(
         "Argument rules by program: `find: { deny: [-exec, -delete] }` replaces the built-in rule of find (`deny: []` switches it off). A pattern `--name` also matches `--name=…` and its abbreviations, `-x` matches `-x…`, `*` matches any run of characters.",
