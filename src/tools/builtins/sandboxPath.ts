@@ -113,7 +113,8 @@ function errorCode(error: unknown): string | undefined {
  * Checks `path` (relative to `root`) and resolves it. Throws a {@link SandboxPathError} when its form is
  * refused, when the root is missing, or when the existing part of the path resolves outside the root (a
  * symbolic link pointing out, including a dangling one). Nothing is read or written here, only `lstat` and
- * `realpath` inside the root.
+ * `realpath` inside the root. A judgement of the path *now*: opening the returned path later is open to a race
+ * (a directory swapped for a link in between), which is why the fs tools use {@link openSandboxed} instead.
  */
 export async function resolveSandboxPath(root: string, path: string): Promise<ResolvedSandboxPath> {
   const problem = sandboxPathProblem(path);
@@ -270,7 +271,10 @@ class DirectoryStack {
     }
   }
 
-  /** Takes the current directory off the stack (the caller now owns its handle); false for the root. */
+  /**
+   * Takes the current directory off the stack (the caller now owns its handle). The root stays on the stack,
+   * so {@link closeAll} must be told to spare it when it is the one taken.
+   */
   takeTop(): HeldDirectory {
     return this.#held.length === 1 ? this.top : (this.#held.pop() as HeldDirectory);
   }

@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createRegistryFromConfig } from "../../../src/tools/builtins/fromConfig.js";
+import { bubblewrapStatus } from "../../../src/tools/builtins/sandbox.js";
 import type { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import type { JsonObject, ToolCallResult } from "../../../src/types.js";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
@@ -285,7 +286,12 @@ describe("finding 8: output caps count what is kept, not its escaping", () => {
 
   it("shell: cat /dev/zero succeeds with truncated: true and exactly the cap of NULs", async () => {
     const reg = createRegistryFromConfig([
-      { kind: "builtin", name: "shell", options: { allow: ["cat"], timeoutMs: 5_000 } },
+      // The cap is under test here, not the sandbox (shellSandbox.test.ts): unconfined where bwrap is missing.
+      {
+        kind: "builtin",
+        name: "shell",
+        options: { allow: ["cat"], timeoutMs: 5_000, sandbox: bubblewrapStatus().ok ? "bwrap" : "none" },
+      },
     ]);
     const output = expectOk(await call(reg, "shell.run", { command: "cat", args: ["/dev/zero"] })) as {
       stdout: string;
