@@ -144,7 +144,6 @@ function execute(
     // run on, and keep the output pipes, hence the call, open until the timeout).
     child.on("exit", () => killTree(child));
     child.on("close", (exitCode, exitSignal) => {
-      killTree(child);
       finish(() =>
         resolve({
           exitCode,

@@ -412,6 +412,17 @@ describe("sandbox contents", () => {
   });
 });
 
+describe("programs that work in the sandbox", () => {
+  it("git init, status and log work in the root", async () => {
+    const tools = shell({ allow: ["git"], root });
+    expect((expectOk(await run(tools, "git", ["init", "-q"])) as ShellOutput).exitCode).toBe(0);
+    const status = expectOk(await run(tools, "git", ["status", "--porcelain=v1", "-b"])) as ShellOutput;
+    expect(status).toMatchObject({ exitCode: 0, stderr: "" });
+    expect(status.stdout).toMatch(/^## No commits yet on /);
+    expect(readdirSync(join(root, ".git"))).toContain("HEAD");
+  });
+});
+
 describe("argument rules", () => {
   it.each([
     ["--files0-from=/etc/passwd", "--files0-from", true],
