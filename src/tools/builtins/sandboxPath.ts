@@ -201,6 +201,8 @@ export interface OpenedSandboxPath {
 
 /** Most symbolic links followed in one path, as the kernel's own limit (MAXSYMLINKS). */
 export const MAX_SANDBOX_SYMLINKS = 40;
+/** Most directories below the root one path may go through: the walk holds each open, so this bounds its fds. */
+export const MAX_SANDBOX_DEPTH = 256;
 
 const O_DIRECTORY: number = constants.O_DIRECTORY ?? 0;
 const O_NONBLOCK: number = constants.O_NONBLOCK ?? 0;
@@ -239,6 +241,11 @@ class DirectoryStack {
   constructor(root: HeldDirectory, byFd: boolean) {
     this.#held = [root];
     this.#byFd = byFd;
+  }
+
+  /** How many directories below the root are held. */
+  get depth(): number {
+    return this.#held.length - 1;
   }
 
   get top(): HeldDirectory {
@@ -363,6 +370,9 @@ async function walk(
 ): Promise<OpenedSandboxPath> {
   const { purpose, signal } = options;
   const pending = path.split(SEPARATOR);
+  // Refused before anything is created; links that lead deeper are caught as the walk goes.
+  if (pending.filter((name) => name !== "" && name !== ".").length > MAX_SANDBOX_DEPTH + 1)
+    throw new SandboxPathError(path, `goes more than ${MAX_SANDBOX_DEPTH} directories deep`);
   // `dir/` names a directory: a file there is an error, as it would be for the kernel.
   const directoryOnly = new RegExp(`${SEPARATOR.source}\\.?$`).test(path);
   let links = 0;
@@ -406,7 +416,11 @@ async function walk(
     if (!isLeaf) {
       const opened = await openDirectory(stack, name, purpose === "write" && options.createParents === true);
       if (typeof opened === "string") await follow(opened);
-      else stack.push(name, opened);
+      else {
+        stack.push(name, opened);
+        if (stack.depth > MAX_SANDBOX_DEPTH)
+          throw new SandboxPathError(path, `goes more than ${MAX_SANDBOX_DEPTH} directories deep`);
+      }
       continue;
     }
     const leaf = await openLeaf(stack, name, purpose, directoryOnly);

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../../src/errors.js";
 import { createFsTools } from "../../../src/tools/builtins/fs.js";
 import {
+  MAX_SANDBOX_DEPTH,
   MAX_SANDBOX_SYMLINKS,
   openSandboxed,
   resolveSandboxPath,
@@ -342,6 +343,18 @@ describe("openSandboxed: symbolic links resolved component by component", () => 
     expectOk(await call(reg, "fs.write", { path: "later", content: "made" }));
     expect(await readFile(join(root, "notes", "created.txt"), "utf8")).toBe("made");
     expect((await lstat(join(root, "later"))).isSymbolicLink()).toBe(true);
+  });
+
+  it("refuses a path deeper than MAX_SANDBOX_DEPTH directories, whose fds it would all hold", async () => {
+    const deep = Array.from({ length: MAX_SANDBOX_DEPTH + 1 }, () => "d").join("/");
+    const reg = registry({ write: true });
+    expect(
+      expectFailure(await call(reg, "fs.write", { path: `${deep}/x`, content: "x" }), "failed"),
+    ).toContain(`more than ${MAX_SANDBOX_DEPTH} directories deep`);
+    await expect(stat(join(root, "d"))).rejects.toThrow(); // refused before creating anything
+    const fine = Array.from({ length: 20 }, () => "d").join("/");
+    expectOk(await call(reg, "fs.write", { path: `${fine}/x`, content: "x" }));
+    expect(expectOk(await call(reg, "fs.read", { path: `${fine}/x` }))).toEqual({ content: "x" });
   });
 
   it("treats a trailing slash as naming a directory", async () => {
