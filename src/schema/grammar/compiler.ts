@@ -8,17 +8,27 @@
  * keyword is left to the validator. Where the schema leaves lengths open, the grammar bounds them (`Caps`), so
  * every generation can end; `index.ts` tightens those caps until the longest output fits a token budget.
  */
-import type { JsonObject, JsonValue } from "../../types.js";
+import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
+import { compileSchema } from "../compile.js";
 import { arrayExpr } from "./arrays.js";
+import { complement, type RefResolver, stringExclusion } from "./complement.js";
 import { formatExpr, GRAMMAR_FORMATS } from "./formats.js";
 import { alt, type GExpr, type GrammarBuilder, isNever, lit, NEVER, ref, seq } from "./ir.js";
-import { boundedString, COLON, delimitedList, JsonStringEncoder, jsonLiteral } from "./jsonText.js";
-import { isAnnotation, mergeSchemas } from "./merge.js";
+import {
+  boundedString,
+  COLON,
+  delimitedList,
+  JsonStringEncoder,
+  jsonLiteral,
+  TEXT_CHARS,
+} from "./jsonText.js";
+import { isAnnotation, mergeSchemas, typeSet } from "./merge.js";
 import { integerGrammar, type NumberBounds, type NumberGrammar, numberGrammar } from "./numbers.js";
 import { objectExpr } from "./objects.js";
 import { childPointer, type RefIndex } from "./refs.js";
 import { regexToExpr } from "./regex.js";
 import type { Report } from "./report.js";
+import { excludedStrings } from "./strings.js";
 
 /** The bounds the grammar puts where the schema leaves lengths open (and on declared ones above them). */
 export interface Caps {
@@ -48,6 +58,11 @@ export interface Where {
   readonly pointer: string;
   readonly refs: readonly string[];
 }
+
+/** Keywords whose verdict the compiler gives where it meets them (written through complements, or validator). */
+const CONDITIONAL_KEYWORDS = ["not", "if", "then", "else", "dependentSchemas"] as const;
+/** Most conditionals rewritten inside one another (see #conditionals). */
+const MAX_REWRITES = 8;
 
 const TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"] as const;
 type TypeName = (typeof TYPES)[number];
@@ -95,6 +110,8 @@ export class SchemaCompiler {
   readonly #index: RefIndex;
   readonly #refMemo = new Map<string, GExpr>();
   readonly #any = new Map<number, GExpr>();
+  /** Conditionals being rewritten (nested) at this point of the walk. */
+  #rewrites = 0;
 
   constructor(index: RefIndex, builder: GrammarBuilder, report: Report, caps: Caps) {
     this.#index = index;
@@ -117,7 +134,22 @@ export class SchemaCompiler {
       this.report.set(where.pointer, "(schema)", "unsupported", "a schema must be an object or a boolean");
       return NEVER;
     }
+    const rewritten = this.#rewrites < MAX_REWRITES ? this.#conditionals(schema, where) : undefined;
+    if (rewritten !== undefined) {
+      // Complements can hold conditionals of their own; the depth bound ends any cycle between them.
+      this.#rewrites++;
+      try {
+        return this.value(rewritten, where);
+      } finally {
+        this.#rewrites--;
+      }
+    }
     this.report.classify(where.pointer, schema);
+    for (const keyword of CONDITIONAL_KEYWORDS) {
+      // A string exclusion under `type: "string"` gets its verdict from #string.
+      if (schema[keyword] !== undefined && !(keyword === "not" && schema.type === "string"))
+        this.report.set(where.pointer, keyword, "validator");
+    }
     if (typeof schema.$ref === "string") return this.#ref(schema, where);
     if (Array.isArray(schema.allOf)) return this.#allOf(schema, where);
     if (Array.isArray(schema.anyOf)) return this.#union(schema, "anyOf", where);
@@ -203,6 +235,94 @@ export class SchemaCompiler {
     return isNever(body) ? NEVER : ref(name);
   }
 
+  /** A `$ref`'s target schema as seen from `where` (undefined when it points nowhere). */
+  #resolver(where: Where): RefResolver {
+    return (reference) => {
+      const target = this.#index.resolve(reference, where.pointer);
+      return "error" in target ? undefined : target.schema;
+    };
+  }
+
+  /**
+   * `not`, `if`/`then`/`else` and `dependentSchemas` rewritten as `anyOf`s of schemas the grammar writes, with
+   * the complements of complement.ts: `{not: N}` is the union of N's complement, `if: I, then: T, else: E` is
+   * `(I and T) or (not-I and E)`, `dependentSchemas: {a: D}` is `(a present and D) or (a absent)`. Undefined when
+   * none of them is there or can be written (the validator then checks them).
+   */
+  #conditionals(schema: JsonObject, where: Where): JsonObject | undefined {
+    const resolve = this.#resolver(where);
+    const rest: JsonObject = { ...schema };
+    const parts: JsonValue[] = [];
+    let changed = false;
+    const verdict = (keywords: readonly string[], exact: boolean) => {
+      changed = true;
+      for (const keyword of keywords) {
+        if (schema[keyword] === undefined) continue;
+        this.report.set(
+          where.pointer,
+          keyword,
+          "grammar",
+          exact
+            ? "written through its complement"
+            : "written through part of its complement: some valid values are left out",
+        );
+      }
+    };
+    const excluded = stringExclusion(schema);
+    if (excluded !== undefined) {
+      // Only strings are excluded: an enum loses them; other types are untouched; under `type: "string"` the
+      // exclusion is written by #string (the end of every complement of a string enum).
+      const types = typeSet(schema.type);
+      if (Array.isArray(schema.enum) || schema.const !== undefined) {
+        const values = schema.const !== undefined ? [schema.const] : (schema.enum as JsonValue[]);
+        delete rest.not;
+        delete rest.const;
+        rest.enum = values.filter((value) => !(typeof value === "string" && excluded.includes(value)));
+        verdict(["not"], true);
+      } else if (types !== undefined && !types.includes("string")) {
+        delete rest.not;
+        verdict(["not"], true);
+      } else if (types === undefined || types.length > 1) {
+        delete rest.not;
+        const others = (types ?? TYPES).filter((type) => type !== "string");
+        parts.push({ anyOf: [{ type: others }, { type: "string", not: schema.not as JsonValue }] });
+        verdict(["not"], true);
+      }
+    } else if (schema.not !== undefined) {
+      const negated = complement(schema.not, resolve);
+      if (negated !== undefined) {
+        delete rest.not;
+        parts.push({ anyOf: [...negated.alternatives] });
+        verdict(["not"], negated.exact);
+      }
+    }
+    if (schema.if !== undefined) {
+      const negated = complement(schema.if, resolve);
+      if (negated !== undefined) {
+        for (const keyword of ["if", "then", "else"]) delete rest[keyword];
+        const then = schema.then ?? true;
+        const otherwise = schema.else ?? true;
+        parts.push({
+          anyOf: [
+            { allOf: [schema.if, then] },
+            ...negated.alternatives.map((alternative) => ({ allOf: [alternative, otherwise] })),
+          ],
+        });
+        verdict(["if", "then", "else"], negated.exact);
+      }
+    }
+    const dependent = schema.dependentSchemas;
+    if (isObject(dependent) && Object.keys(dependent).length <= 6) {
+      delete rest.dependentSchemas;
+      for (const [name, member] of Object.entries(dependent)) {
+        parts.push({ anyOf: [{ required: [name], allOf: [member] }, { properties: { [name]: false } }] });
+      }
+      verdict(["dependentSchemas"], true);
+    }
+    if (!changed) return undefined;
+    return parts.length === 0 ? rest : { allOf: [rest, ...parts] };
+  }
+
   #allOf(schema: JsonObject, where: Where): GExpr {
     const { allOf, ...rest } = schema;
     let merged: JsonObject = rest;
@@ -250,6 +370,29 @@ export class SchemaCompiler {
   #union(schema: JsonObject, keyword: "anyOf" | "oneOf", where: Where): GExpr {
     const { [keyword]: members, ...base } = schema;
     const list = members as JsonValue[];
+    if (keyword === "oneOf" && list.length > 1 && list.length <= 6) {
+      // Exactly one: each alternative also refuses the others (their complements), where those can be written.
+      const resolve = this.#resolver(where);
+      const negated = list.map((member) => complement(member, resolve));
+      // Only exact complements: a partial one could leave an alternative (or all of them) with nothing to write.
+      if (negated.every((item) => item?.exact === true)) {
+        const exclusive = list.map((member, index) => ({
+          allOf: [
+            member,
+            ...negated
+              .filter((_, other) => other !== index)
+              .map((item) => ({ anyOf: [...(item?.alternatives ?? [])] })),
+          ],
+        }));
+        this.report.set(
+          where.pointer,
+          "oneOf",
+          "grammar",
+          "each alternative written with the others' complements",
+        );
+        return this.#union({ ...base, anyOf: exclusive }, "anyOf", where);
+      }
+    }
     if (keyword === "oneOf" && list.length > 1) {
       this.report.set(
         where.pointer,
@@ -280,14 +423,35 @@ export class SchemaCompiler {
     const values = schema.const !== undefined ? [schema.const] : (schema.enum as JsonValue[]);
     const types =
       typeof schema.type === "string" ? [schema.type] : Array.isArray(schema.type) ? schema.type : undefined;
-    const kept = values.filter(
+    let kept = values.filter(
       (value) => types === undefined || types.some((type) => matchesType(value, String(type))),
     );
-    for (const keyword of [...STRING_KEYWORDS, ...NUMBER_KEYWORDS, ...OBJECT_KEYWORDS, ...ARRAY_KEYWORDS]) {
-      if (schema[keyword] !== undefined)
-        this.report.set(where.pointer, keyword, "validator", "next to enum/const");
+    // Other keywords next to the list: the validator picks the values that pass them, once, here (a schema that
+    // refers elsewhere cannot be checked on its own: those keywords stay the validator's).
+    const { enum: _enum, const: _const, type: _type, ...others } = schema;
+    const constraining = Object.keys(others).filter(
+      (keyword) => !isAnnotation(keyword) && keyword !== "$defs",
+    );
+    if (constraining.length > 0) {
+      const filtered = JSON.stringify(others).includes('"$ref"') ? undefined : this.#passing(others, kept);
+      for (const keyword of constraining) {
+        if (filtered !== undefined)
+          this.report.set(where.pointer, keyword, "grammar", "the listed values that pass it");
+        else this.report.set(where.pointer, keyword, "validator", "next to enum/const");
+      }
+      if (filtered !== undefined) kept = filtered;
     }
     return alt(...kept.map(jsonLiteral));
+  }
+
+  /** The values `schema` accepts (ajv), or undefined when ajv cannot use the schema on its own. */
+  #passing(schema: JsonObject, values: readonly JsonValue[]): JsonValue[] | undefined {
+    try {
+      const validator = compileSchema(schema as JsonSchema);
+      return values.filter((value) => validator.validate(structuredClone(value)).ok);
+    } catch {
+      return undefined;
+    }
   }
 
   #types(schema: JsonObject, where: Where): TypeName[] {
@@ -299,7 +463,8 @@ export class SchemaCompiler {
         this.report.set(where.pointer, "type", "unsupported", `unknown type ${JSON.stringify(type)}`);
       }
     }
-    if (declared.length > 0) return [...new Set(known)];
+    // An empty list (two disjoint `type`s merged) admits nothing.
+    if (schema.type !== undefined) return [...new Set(known)];
     // No type: the keywords say what the value is meant to be; a subset of what the schema admits, so sound.
     if (hasAny(schema, OBJECT_KEYWORDS)) return ["object"];
     if (hasAny(schema, ARRAY_KEYWORDS)) return ["array"];
@@ -380,6 +545,14 @@ export class SchemaCompiler {
     }
     const format = typeof schema.format === "string" ? schema.format : undefined;
     const pattern = typeof schema.pattern === "string" ? schema.pattern : undefined;
+    const excluded = stringExclusion(schema);
+    if (excluded !== undefined) {
+      if (pattern === undefined && format === undefined && minLength === 0) {
+        this.report.set(where.pointer, "not", "grammar", "every string but the excluded ones");
+        return excludedStrings(this.builder, this.strings, excluded, TEXT_CHARS, max);
+      }
+      this.report.set(where.pointer, "not", "validator", "next to pattern, format or minLength");
+    } else if (schema.not !== undefined) this.report.set(where.pointer, "not", "validator");
     let content: GExpr | undefined;
     if (pattern !== undefined) {
       const regex = this.#pattern(pattern, max, declaredMax);

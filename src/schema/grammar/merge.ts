@@ -35,7 +35,8 @@ function bothOf(a: JsonValue, b: JsonValue): JsonValue {
   return { allOf: [a, b] };
 }
 
-function typeSet(value: JsonValue | undefined): string[] | undefined {
+/** The types a `type` keyword names (undefined when it is absent). */
+export function typeSet(value: JsonValue | undefined): string[] | undefined {
   if (typeof value === "string") return [value];
   return Array.isArray(value) ? value.filter((t): t is string => typeof t === "string") : undefined;
 }
@@ -63,6 +64,16 @@ function intersectTypes(a: JsonValue | undefined, b: JsonValue | undefined): Jso
  * // { schema: { type: "object", properties: { a: …, b: {} }, required: ["a"] }, inexact: [] }
  */
 export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
+  if (a.if !== undefined && b.if !== undefined) {
+    // Two conditionals: the second waits in an allOf, and the compiler rewrites one at a time.
+    const { if: condition, then, else: otherwise, ...rest } = b;
+    const group: JsonObject = { if: condition as JsonValue };
+    if (then !== undefined) group.then = then;
+    if (otherwise !== undefined) group.else = otherwise;
+    const merged = mergeSchemas(a, rest);
+    const before = Array.isArray(merged.schema.allOf) ? merged.schema.allOf : [];
+    return { schema: { ...merged.schema, allOf: [...before, group] }, inexact: merged.inexact };
+  }
   const out: JsonObject = { ...a };
   const inexact: string[] = [];
   for (const [key, value] of Object.entries(b)) {
@@ -116,6 +127,26 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
       if (mine.length * value.length <= 64) {
         out[key] = mine.flatMap((left) => value.map((right) => bothOf(left, right)));
       } else inexact.push(key);
+    } else if (key === "not") {
+      // Neither A nor B: not (A or B); two excluded value lists become one.
+      const listed = (schema: JsonValue) =>
+        isObject(schema) && Object.keys(schema).length === 1
+          ? schema.const !== undefined
+            ? [schema.const]
+            : Array.isArray(schema.enum)
+              ? schema.enum
+              : undefined
+          : undefined;
+      const left = listed(mine);
+      const right = listed(value);
+      out.not =
+        left !== undefined && right !== undefined ? { enum: [...left, ...right] } : { anyOf: [mine, value] };
+    } else if (key === "dependentSchemas" && isObject(mine) && isObject(value)) {
+      const merged: JsonObject = { ...mine };
+      for (const [name, schema] of Object.entries(value)) {
+        merged[name] = merged[name] === undefined ? schema : bothOf(merged[name] as JsonValue, schema);
+      }
+      out[key] = merged;
     } else if (key === "allOf" && Array.isArray(mine) && Array.isArray(value)) {
       out.allOf = [...mine, ...value];
     } else if (key === "const" || (key === "enum" && !Array.isArray(value))) {

@@ -123,6 +123,25 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     const expr = compiler.value(valueSchema, { pointer: where.pointer, refs: where.refs });
     members.push({ name: name as string, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: true });
   }
+  // Names that dependentRequired mentions but the schema does not declare: optional members too, so that a
+  // source is never written as a free key without its targets, and a target can be written when owed.
+  const mentioned = isObject(schema.dependentRequired)
+    ? Object.entries(schema.dependentRequired).flatMap(([source, targets]) => [
+        source,
+        ...(Array.isArray(targets)
+          ? targets.filter((target): target is string => typeof target === "string")
+          : []),
+      ])
+    : [];
+  for (const name of new Set(mentioned)) {
+    if (names.includes(name) || members.some((member) => member.name === name)) continue;
+    const pattern = Object.entries(patterns).find(([source]) => safeTest(source, name));
+    const valueSchema = pattern !== undefined ? pattern[1] : additional;
+    if (valueSchema === false) continue;
+    const expr = compiler.value(valueSchema, { pointer: where.pointer, refs: where.refs });
+    if (!isNever(expr))
+      members.push({ name, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: false });
+  }
   if (members.some((member) => member.required && isNever(member.expr))) return undefined;
 
   const indexOf = new Map(members.map((member, index) => [member.name, index]));

@@ -43,6 +43,8 @@ export const VALIDATOR_KEYWORDS: ReadonlySet<string> = new Set([
   "$recursiveRef",
 ]);
 
+const COMPILER_DECIDES: ReadonlySet<string> = new Set(["not", "if", "then", "else", "dependentSchemas"]);
+
 /** Keywords that constrain nothing, or only hold other schemas for `$ref`s. */
 export const ANNOTATION_KEYWORDS: ReadonlySet<string> = new Set([
   "title",
@@ -119,6 +121,8 @@ export class Report {
   /** The default verdict of every keyword of one schema object; the compiler overrides where it must. */
   classify(pointer: string, schema: Readonly<Record<string, unknown>>): void {
     for (const keyword of Object.keys(schema)) {
+      // The compiler gives these their verdict where it meets them: written through complements, or not.
+      if (COMPILER_DECIDES.has(keyword)) continue;
       if (GRAMMAR_KEYWORDS.has(keyword)) {
         // `default` is applied by the validator to the value handed on.
         this.set(pointer, keyword, keyword === "default" ? "validator" : "grammar");

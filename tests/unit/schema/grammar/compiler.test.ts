@@ -325,7 +325,30 @@ describe("combinators and references", () => {
     expectSound(schema);
     const one: JsonSchema = { oneOf: [{ type: "string", maxLength: 2 }, { type: "integer" }] };
     expectTexts(one, ['"ab"', "3"], ["true"]);
-    expect(enforcement(one, "oneOf (exactly one)")).toBe("validator");
+    // A oneOf whose members' complements cannot be written: exclusivity is the validator's.
+    const patterned: JsonSchema = {
+      oneOf: [
+        { type: "string", pattern: "^a" },
+        { type: "string", pattern: "b$" },
+      ],
+    };
+    expect(enforcement(patterned, "oneOf (exactly one)")).toBe("validator");
+  });
+
+  it("oneOf exclusivity through the other members' complements", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: { a: { type: "integer" }, b: { type: "integer" } },
+      additionalProperties: false,
+      oneOf: [{ required: ["a"] }, { required: ["b"] }],
+    };
+    expectTexts(schema, ['{"a":1}', '{"b":2}'], ["{}", '{"a":1,"b":2}']);
+    expect(enforcement(schema, "oneOf")).toBe("grammar");
+    expectSound(schema);
+    // Overlapping ranges: only the parts where exactly one holds.
+    const ranges: JsonSchema = { type: "integer", oneOf: [{ maximum: 20 }, { minimum: 10, maximum: 30 }] };
+    expectTexts(ranges, ["5", "9", "21", "30"], ["10", "15", "20", "31"]);
+    expectSound(ranges);
   });
 
   it("allOf is merged: properties united, bounds tightened", () => {
@@ -368,11 +391,94 @@ describe("combinators and references", () => {
     expectTexts(draft4, ['{"n":2,"m":3}'], ['{"n":1,"m":3}']);
   });
 
-  it("not and if/then/else are the validator's; a remote $ref is unsupported", () => {
-    expect(enforcement({ type: "string", not: { const: "x" } }, "not")).toBe("validator");
-    // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword under test.
-    expect(enforcement({ if: { type: "string" }, then: { maxLength: 2 } }, "if")).toBe("validator");
+  it("not is written through its complement: strings, enums, required, bounds, nested not", () => {
+    const word: JsonSchema = { type: "string", maxLength: 4, not: { enum: ["ab", "x"] } };
+    expectTexts(word, ['"a"', '"abc"', '"xy"', '""'], ['"ab"', '"x"']);
+    expect(enforcement(word, "not")).toBe("grammar");
+    expectSound(word);
+    const mixed: JsonSchema = { not: { enum: ["x", 1, true, null] } };
+    expectTexts(mixed, ['"y"', "0", "1.5", "false", "[]", "{}"], ['"x"', "1", "true", "null"]);
+    expectSound(mixed);
+    const absent: JsonSchema = {
+      type: "object",
+      properties: { a: { type: "integer" }, b: { type: "integer" } },
+      not: { required: ["a", "b"] },
+    };
+    expectTexts(absent, ["{}", '{"a":1}', '{"b":1}'], ['{"a":1,"b":2}']);
+    expectSound(absent);
+    const range: JsonSchema = { type: "integer", minimum: 0, maximum: 20, not: { minimum: 5, maximum: 15 } };
+    expectTexts(range, ["0", "4", "16", "20"], ["5", "10", "15", "21"]);
+    expectSound(range);
+    const property: JsonSchema = {
+      type: "object",
+      properties: { kind: { enum: ["a", "b", "c"] } },
+      required: ["kind"],
+      additionalProperties: false,
+      not: { properties: { kind: { const: "b" } } },
+    };
+    expectTexts(property, ['{"kind":"a"}', '{"kind":"c"}'], ['{"kind":"b"}']);
+    expectSound(property);
+    expectSound({ type: "array", maxItems: 4, not: { contains: { const: 3 } }, items: { enum: [1, 2, 3] } });
+    expectSound({ not: { not: { type: "string", maxLength: 3 } } });
+  });
+
+  it("a not whose complement cannot be written is the validator's, and so is a remote $ref", () => {
+    expect(enforcement({ type: "string", not: { pattern: "^a" } }, "not")).toBe("validator");
+    expect(enforcement({ type: "integer", not: { multipleOf: 2 } }, "not")).toBe("validator");
     expect(enforcement({ $ref: "https://example.com/schema.json" }, "$ref")).toBe("unsupported");
+  });
+
+  it("if/then/else: (if and then) or (not-if and else)", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      properties: {
+        kind: { enum: ["file", "url"] },
+        path: { type: "string", maxLength: 8 },
+        href: { type: "string", maxLength: 8 },
+      },
+      required: ["kind"],
+      additionalProperties: false,
+      if: { properties: { kind: { const: "file" } } },
+      // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword under test.
+      then: { required: ["path"] },
+      else: { required: ["href"] },
+    };
+    expectTexts(
+      schema,
+      ['{"kind":"file","path":"a"}', '{"kind":"url","href":"b"}'],
+      ['{"kind":"file"}', '{"kind":"url","path":"a"}'],
+    );
+    expect(enforcement(schema, "if")).toBe("grammar");
+    expectSound(schema);
+    // Two conditionals in one allOf (JSON Schema Store's openrewrite has four).
+    const two: JsonSchema = {
+      type: "object",
+      required: ["type"],
+      allOf: [
+        // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword under test.
+        { if: { properties: { type: { const: "a" } } }, then: { required: ["x"] } },
+        // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword under test.
+        { if: { properties: { type: { const: "b" } } }, then: { required: ["y"] } },
+      ],
+    };
+    expectTexts(
+      two,
+      ['{"type":"a","x":1}', '{"type":"b","y":2}', '{"type":"c"}'],
+      ['{"type":"a"}', '{"type":"b","x":1}'],
+    );
+    expectSound(two);
+  });
+
+  it("dependentSchemas and dependentRequired on names the schema does not declare", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      required: ["a"],
+      dependentRequired: { b: ["d"] },
+      dependentSchemas: { a: { required: ["b", "c"] } },
+    };
+    expectTexts(schema, ['{"a":1,"b":2,"c":4,"d":3}'], ['{"a":1}', '{"a":1,"b":2,"c":4}']);
+    expect(enforcement(schema, "dependentSchemas")).toBe("grammar");
+    expectSound(schema);
   });
 
   it("a schema no value satisfies is SCHEMA_INVALID", () => {

@@ -1,0 +1,299 @@
+/**
+ * The complement of a schema as a union of schemas the grammar can write, so that `not`, `if`/`then`/`else`,
+ * `dependentSchemas` and the exclusivity of `oneOf` become `anyOf`s the compiler already knows.
+ *
+ * A schema is a conjunction of its keywords, so its complement is the union of each keyword's complement:
+ * `not {required: [a]}` is an object without `a`; `not {minimum: 5}` a number below 5; `not {enum: ["x", 1]}`
+ * anything of another type, a number in one of the open intervals around 1, or a string other than "x". Every
+ * alternative returned admits only values the schema refuses (soundness, which the grammar promises). Where a
+ * keyword's complement cannot be written (a `pattern`'s, a `multipleOf`'s), its alternatives are left out: the
+ * union is then smaller than the complement (`exact: false`), still sound, and the values left out are ones the
+ * grammar will not write.
+ */
+import type { JsonObject, JsonValue } from "../../types.js";
+import { isAnnotation } from "./merge.js";
+import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
+
+/** The union of schemas that make up (part of) a schema's complement. */
+export interface Complement {
+  readonly alternatives: readonly JsonValue[];
+  /** Whether the union is the whole complement (false: some values the schema refuses are left out). */
+  readonly exact: boolean;
+}
+
+/** Resolves a `$ref` to its target schema, or undefined when it points nowhere. */
+export type RefResolver = (reference: string) => JsonValue | undefined;
+
+/** Most alternatives a complement may have before it is given up (each becomes a branch of the grammar). */
+export const MAX_ALTERNATIVES = 16;
+/** Most `$ref`s followed inside one complement (recursive schemas stop here). */
+const MAX_DEPTH = 4;
+
+const JSON_TYPES = ["null", "boolean", "number", "string", "array", "object"] as const;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function typeOf(value: JsonValue): (typeof JSON_TYPES)[number] {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value as "boolean" | "number" | "string" | "object";
+}
+
+function count(value: JsonValue | undefined): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * The strings of a `not` that only excludes strings (`not: {enum: ["a", "b"]}` or `not: {const: "a"}`), or
+ * undefined when `schema.not` is anything else. The compiler writes such a `not` directly under `type: "string"`
+ * (a trie of the excluded strings), which is where the complements of string enums end.
+ */
+export function stringExclusion(schema: JsonObject): string[] | undefined {
+  if (!isObject(schema.not)) return undefined;
+  const keys = Object.keys(schema.not).filter((key) => !isAnnotation(key));
+  if (keys.length !== 1) return undefined;
+  const values = keys[0] === "const" ? [schema.not.const] : keys[0] === "enum" ? schema.not.enum : undefined;
+  if (!Array.isArray(values) || !values.every((value) => typeof value === "string")) return undefined;
+  return values as string[];
+}
+
+/** Values that are not in `values` (a JSON Schema `enum`), by type: exact except for arrays and objects. */
+function notIn(values: readonly JsonValue[]): Complement {
+  const byType = new Map<string, JsonValue[]>();
+  for (const value of values) {
+    const type = typeOf(value);
+    byType.set(type, [...(byType.get(type) ?? []), value]);
+  }
+  const alternatives: JsonValue[] = [];
+  let exact = true;
+  const untouched = JSON_TYPES.filter((type) => !byType.has(type));
+  if (untouched.length > 0)
+    alternatives.push({ type: untouched.length === 1 ? (untouched[0] as string) : [...untouched] });
+  const booleans = byType.get("boolean");
+  if (booleans !== undefined) {
+    const rest = [true, false].filter((value) => !booleans.includes(value));
+    if (rest.length > 0) alternatives.push({ enum: rest });
+  }
+  const numbers = byType.get("number");
+  if (numbers !== undefined) {
+    const sorted = [...new Set(numbers as number[])].sort((a, b) => a - b);
+    alternatives.push({ type: "number", exclusiveMaximum: sorted[0] as number });
+    alternatives.push({ type: "number", exclusiveMinimum: sorted.at(-1) as number });
+    if (sorted.length <= 8) {
+      for (let i = 0; i + 1 < sorted.length; i++) {
+        alternatives.push({
+          type: "number",
+          exclusiveMinimum: sorted[i] as number,
+          exclusiveMaximum: sorted[i + 1] as number,
+        });
+      }
+    } else exact = false;
+  }
+  const strings = byType.get("string");
+  if (strings !== undefined) alternatives.push({ type: "string", not: { enum: strings } });
+  // Arrays and objects other than a few given ones: the grammar has no way to say it.
+  if (byType.has("array") || byType.has("object")) exact = false;
+  return { alternatives, exact };
+}
+
+/** A union of `parts`' unions (exact when each is). */
+function union(parts: readonly (Complement | undefined)[]): Complement | undefined {
+  const alternatives: JsonValue[] = [];
+  let exact = true;
+  for (const part of parts) {
+    if (part === undefined) {
+      exact = false;
+      continue;
+    }
+    alternatives.push(...part.alternatives);
+    exact &&= part.exact;
+  }
+  return alternatives.length > MAX_ALTERNATIVES ? undefined : { alternatives, exact };
+}
+
+/** The intersection of unions: every combination of one alternative from each (while that stays small). */
+function intersection(parts: readonly Complement[]): Complement | undefined {
+  let combos: JsonValue[][] = [[]];
+  for (const part of parts) {
+    combos = combos.flatMap((combo) => part.alternatives.map((alternative) => [...combo, alternative]));
+    if (combos.length > MAX_ALTERNATIVES) return undefined;
+  }
+  return {
+    alternatives: combos.map((combo) => (combo.length === 1 ? (combo[0] as JsonValue) : { allOf: combo })),
+    exact: parts.every((part) => part.exact),
+  };
+}
+
+/** Only of one type: `{type, ...rest}`. */
+function typed(type: string, rest: JsonObject): JsonObject {
+  return { type, ...rest };
+}
+
+/**
+ * The complement of `schema` (see the file comment), or undefined when nothing of it can be written (or it
+ * would take more than {@link MAX_ALTERNATIVES} alternatives).
+ */
+export function complement(schema: JsonValue, resolve: RefResolver, depth = 0): Complement | undefined {
+  if (schema === true) return { alternatives: [], exact: true };
+  if (schema === false) return { alternatives: [true], exact: true };
+  if (!isObject(schema) || depth > MAX_DEPTH) return undefined;
+  const parts: (Complement | undefined)[] = [];
+  for (const [keyword, value] of Object.entries(schema)) {
+    // Annotations and words that are not keywords constrain nothing: their complement is empty.
+    if (isAnnotation(keyword) || (!GRAMMAR_KEYWORDS.has(keyword) && !VALIDATOR_KEYWORDS.has(keyword)))
+      continue;
+    if (keyword === "default") continue;
+    parts.push(keywordComplement(keyword, value, schema, resolve, depth));
+  }
+  const result = union(parts);
+  // Nothing of a refusing schema could be written: better left to the validator than an empty grammar.
+  if (result === undefined || (result.alternatives.length === 0 && !result.exact)) return undefined;
+  return result;
+}
+
+function keywordComplement(
+  keyword: string,
+  value: JsonValue,
+  schema: JsonObject,
+  resolve: RefResolver,
+  depth: number,
+): Complement | undefined {
+  const exactly = (...alternatives: JsonValue[]): Complement => ({ alternatives, exact: true });
+  switch (keyword) {
+    case "$ref": {
+      const target = typeof value === "string" ? resolve(value) : undefined;
+      return target === undefined ? undefined : complement(target, resolve, depth + 1);
+    }
+    case "type": {
+      const types = typeof value === "string" ? [value] : Array.isArray(value) ? value : [];
+      const named = new Set(types.map(String));
+      // A type list without "number" but with "integer": the numbers that are not integers cannot be written.
+      const rest = JSON_TYPES.filter(
+        (type) => !named.has(type) && !(type === "number" && named.has("integer")),
+      );
+      const alternatives: JsonValue[] =
+        rest.length === 0 ? [] : [{ type: rest.length === 1 ? (rest[0] as string) : [...rest] }];
+      return { alternatives, exact: !(named.has("integer") && !named.has("number")) };
+    }
+    case "const":
+      return notIn([value]);
+    case "enum":
+      return Array.isArray(value) ? notIn(value) : undefined;
+    case "required":
+      return Array.isArray(value)
+        ? exactly(
+            ...value
+              .filter((name): name is string => typeof name === "string")
+              .map((name) => typed("object", { properties: { [name]: false } })),
+          )
+        : undefined;
+    case "properties": {
+      if (!isObject(value)) return undefined;
+      return union(
+        Object.entries(value).map(([name, member]) => {
+          const inner = complement(member, resolve, depth + 1);
+          if (inner === undefined || inner.alternatives.length === 0) return inner;
+          const alternatives = inner.alternatives;
+          return {
+            alternatives: [
+              typed("object", {
+                required: [name],
+                properties: {
+                  [name]:
+                    alternatives.length === 1 ? (alternatives[0] as JsonValue) : { anyOf: [...alternatives] },
+                },
+              }),
+            ],
+            exact: inner.exact,
+          };
+        }),
+      );
+    }
+    case "dependentRequired": {
+      if (!isObject(value)) return undefined;
+      const alternatives: JsonValue[] = [];
+      for (const [name, needed] of Object.entries(value)) {
+        if (!Array.isArray(needed)) return undefined;
+        for (const other of needed) {
+          if (typeof other === "string")
+            alternatives.push(typed("object", { required: [name], properties: { [other]: false } }));
+        }
+      }
+      return alternatives.length > MAX_ALTERNATIVES ? undefined : { alternatives, exact: true };
+    }
+    case "dependentSchemas":
+      return isObject(value)
+        ? union(
+            Object.entries(value).map(([name, member]) =>
+              exactly(typed("object", { required: [name], not: member })),
+            ),
+          )
+        : undefined;
+    case "minLength":
+    case "minItems":
+    case "minProperties": {
+      const n = count(value);
+      if (n === undefined) return undefined;
+      if (n === 0) return exactly();
+      const [type, upper] =
+        keyword === "minLength"
+          ? ["string", "maxLength"]
+          : keyword === "minItems"
+            ? ["array", "maxItems"]
+            : ["object", "maxProperties"];
+      return exactly(typed(type as string, { [upper as string]: n - 1 }));
+    }
+    case "maxLength":
+    case "maxItems":
+    case "maxProperties": {
+      const n = count(value);
+      if (n === undefined) return undefined;
+      const [type, lower] =
+        keyword === "maxLength"
+          ? ["string", "minLength"]
+          : keyword === "maxItems"
+            ? ["array", "minItems"]
+            : ["object", "minProperties"];
+      return exactly(typed(type as string, { [lower as string]: n + 1 }));
+    }
+    case "minimum":
+      return typeof value === "number" ? exactly(typed("number", { exclusiveMaximum: value })) : undefined;
+    case "maximum":
+      return typeof value === "number" ? exactly(typed("number", { exclusiveMinimum: value })) : undefined;
+    case "exclusiveMinimum":
+      return typeof value === "number" ? exactly(typed("number", { maximum: value })) : undefined;
+    case "exclusiveMaximum":
+      return typeof value === "number" ? exactly(typed("number", { minimum: value })) : undefined;
+    case "items": {
+      // Some item (past the prefix) the item schema refuses.
+      if (Array.isArray(schema.prefixItems)) return undefined;
+      const inner = complement(value, resolve, depth + 1);
+      if (inner === undefined || inner.alternatives.length === 0) return inner;
+      return {
+        alternatives: [typed("array", { contains: { anyOf: [...inner.alternatives] } })],
+        exact: inner.exact,
+      };
+    }
+    case "contains":
+      // Arrays none of whose items match (minContains and maxContains change what contains means: left out).
+      if (schema.minContains !== undefined || schema.maxContains !== undefined) return undefined;
+      return exactly(typed("array", { items: { not: value } }));
+    case "not":
+      return exactly(value);
+    case "allOf":
+      return Array.isArray(value)
+        ? union(value.map((member) => complement(member, resolve, depth + 1)))
+        : undefined;
+    case "anyOf": {
+      if (!Array.isArray(value)) return undefined;
+      const parts = value.map((member) => complement(member, resolve, depth + 1));
+      if (parts.some((part) => part === undefined)) return undefined;
+      return intersection(parts as Complement[]);
+    }
+    default:
+      // pattern, format, multipleOf, oneOf, if/then/else, patternProperties, propertyNames, uniqueItems, …
+      return undefined;
+  }
+}
