@@ -45,7 +45,7 @@ export function promptFor(schema) {
 
 /**
  * Loads `modelRef` (a `fixture:` reference or a GGUF path, as agents write them) with one context of
- * `2048 + maxTokens` tokens. Returns the decoder; `dispose()` it.
+ * `2048 + maxTokens` tokens (the largest budget a generation may get). Returns the decoder; `dispose()` it.
  */
 export async function openDecoder(llama, modelRef, maxTokens) {
   const ref = parseModelRef(modelRef);
@@ -55,7 +55,10 @@ export async function openDecoder(llama, modelRef, maxTokens) {
   const info = await inspectModelFile(path);
   const randomWeights = ref.kind === "fixture" || info.isFixture;
   const model = await llama.loadModel({ modelPath: path });
-  const contextSize = Math.min(2048 + maxTokens, info.contextLength ?? 2048 + maxTokens);
+  // A fixture's random weights have no trained context length to respect; a real model's is kept.
+  const contextSize = randomWeights
+    ? 2048 + maxTokens
+    : Math.min(2048 + maxTokens, info.contextLength ?? 2048 + maxTokens);
   const context = await model.createContext({ contextSize, sequences: 1, threads: 1 });
   const sequence = context.getSequence();
   const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
@@ -64,12 +67,12 @@ export async function openDecoder(llama, modelRef, maxTokens) {
 
   /**
    * One generation: `gbnf` (or undefined: free decoding), `seed`, `asciiOnly` (whether the grammar can be
-   * finished with ASCII alone). Returns `{ text, tokens, decodeTokens, decodeMs, ms, stopReason, banned }`
+   * finished with ASCII alone), `budget` (most tokens; default the decoder's `maxTokens`). Returns `{ text, tokens, decodeTokens, decodeMs, ms, stopReason, banned }`
    * (`decodeTokens` tokens after the first took `decodeMs`: generation speed without prompt evaluation); throws
    * on a model error
    * and when `timeoutMs` passes.
    */
-  async function generate({ prompt, gbnf, seed, asciiOnly = true, timeoutMs = 120_000 }) {
+  async function generate({ prompt, gbnf, seed, asciiOnly = true, budget = maxTokens, timeoutMs = 120_000 }) {
     let grammar;
     if (gbnf !== undefined) {
       grammar = grammars.get(gbnf);
@@ -88,7 +91,7 @@ export async function openDecoder(llama, modelRef, maxTokens) {
     let lastToken = started;
     let count = 0;
     const response = await completion.generateCompletionWithMeta(prompt, {
-      maxTokens,
+      maxTokens: budget,
       onToken: (tokens) => {
         const now = performance.now();
         firstToken ??= now;

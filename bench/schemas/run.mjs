@@ -13,6 +13,9 @@
 //   --max-tokens N      token budget B of each generation (default 1024; the decoding grammar is
 //                       compileGrammar(schema, { maxTokens: B })). When given, the completeness grammar is
 //                       fitted to B too; otherwise it has default caps.
+//   --max-budget N      a schema whose shortest output needs more than B tokens is decoded with the next power of
+//                       two that fits, up to N (default 8192; as a user raises maxTokens when TOKEN_BUDGET_EXCEEDED
+//                       names what a schema needs); results record it per schema and count it per split
 //   --model REF         fixture:… reference or GGUF path (default fixture:tiny?seed=1, the toy fixture)
 //   --only SPLIT        only this split (comma-separated list allowed)
 //   --limit N           only the first N schemas (after --only)
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     seeds: { type: "string", default: "3" },
     "max-tokens": { type: "string" },
+    "max-budget": { type: "string", default: "8192" },
     model: { type: "string", default: DEFAULT_MODEL },
     only: { type: "string" },
     limit: { type: "string" },
@@ -52,7 +56,7 @@ const { values: args } = parseArgs({
 });
 if (args.data === undefined) {
   console.error(
-    "usage: npm run bench:schemas -- --data <file.jsonl> [--out file] [--seeds N] [--max-tokens N]",
+    "usage: npm run bench:schemas -- --data <file.jsonl> [--out file] [--seeds N] [--max-tokens N] [--max-budget N]",
   );
   console.error(
     "       [--model ref] [--only split] [--limit n] [--workers n] [--schema-timeout s] [--free-every k]",
@@ -76,6 +80,7 @@ const settings = {
   model: args.model,
   freeEvery: integer("free-every", args["free-every"], 0),
 };
+settings.maxBudget = Math.max(settings.maxTokens, integer("max-budget", args["max-budget"], 1));
 const workerCount = Math.min(
   args.workers === undefined ? Math.min(2, cores) : integer("workers", args.workers, 1),
   Math.max(1, cores),
@@ -276,6 +281,9 @@ const result = {
       temperature: 0.8,
       seeds: Array.from({ length: settings.seeds }, (_, i) => i + 1),
       grammar: `compileGrammar(schema, { maxTokens: ${settings.maxTokens} })`,
+      maxBudget: settings.maxBudget,
+      raisedBudget:
+        "where the shortest output needs more than B, the next power of two ≥ that need (≤ maxBudget); per schema in decode.raised",
       prompt: promptFor({ "…": "schema" }).replace(
         '{"…":"schema"}',
         "<JSON.stringify(schema).slice(0, 2000)>",

@@ -77,7 +77,14 @@ function figures(records, seeds) {
       instancesOfSchemasWithoutGrammar: instancesWithoutGrammar,
     },
     coverage:
-      seeds === 0 ? null : { allSeeds: share(covered, n), generations: share(validGenerations, generations) },
+      seeds === 0
+        ? null
+        : {
+            allSeeds: share(covered, n),
+            generations: share(validGenerations, generations),
+            // Schemas decoded with a budget raised past B to what their shortest output needs.
+            raisedBudget: records.filter((record) => record.decode?.raised !== undefined).length,
+          },
     compileMs: spread(ok.map((record) => record.compile.ms)),
     grammarKB: spread(ok.map((record) => record.compile.bytes / 1024)),
     rules: spread(ok.map((record) => record.compile.rules)),
@@ -249,15 +256,15 @@ export function markdown(result) {
   );
   lines.push("");
   lines.push(
-    `Completeness: ${result.settings.completenessGrammar}; instances re-serialized with property order canonicalized to the schema's declared order; llama.cpp's grammar parser decides. Coverage: ${result.settings.seeds} seeds, temperature 0.8, B = ${result.settings.maxTokens} tokens, model ${result.settings.decoding.model}; a schema that does not compile (or not within B) counts as not covered.`,
+    `Completeness: ${result.settings.completenessGrammar}; instances re-serialized with property order canonicalized to the schema's declared order; llama.cpp's grammar parser decides. Coverage: ${result.settings.seeds} seeds, temperature 0.8, B = ${result.settings.maxTokens} tokens, model ${result.settings.decoding.model}; a schema whose shortest output needs more than B is decoded with the next power of two that fits (≤ ${result.settings.decoding.maxBudget} tokens; "raised" column), as a user raises maxTokens when TOKEN_BUDGET_EXCEEDED names the need; a schema that does not compile (or not within that) counts as not covered.`,
   );
   lines.push("");
   lines.push(
-    "| split | n | compiled % | valid admitted % | invalid excluded % | coverage all seeds % | generations valid % | compile ms p50/p95 | grammar KB p50/p95 |",
+    "| split | n | compiled % | valid admitted % | invalid excluded % | coverage all seeds % | generations valid % | raised | compile ms p50/p95 | grammar KB p50/p95 |",
   );
-  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const row = (name, f) =>
-    `| ${name} | ${f.n} | ${pct(f.compiled)} | ${pct(f.completeness.validAdmitted)} (${f.completeness.validAdmitted.count}/${f.completeness.validAdmitted.total}) | ${pct(f.completeness.invalidExcluded)} (${f.completeness.invalidExcluded.count}/${f.completeness.invalidExcluded.total}) | ${pct(f.coverage?.allSeeds)} | ${pct(f.coverage?.generations)} | ${num(f.compileMs.p50)} / ${num(f.compileMs.p95)} | ${num(f.grammarKB.p50)} / ${num(f.grammarKB.p95)} |`;
+    `| ${name} | ${f.n} | ${pct(f.compiled)} | ${pct(f.completeness.validAdmitted)} (${f.completeness.validAdmitted.count}/${f.completeness.validAdmitted.total}) | ${pct(f.completeness.invalidExcluded)} (${f.completeness.invalidExcluded.count}/${f.completeness.invalidExcluded.total}) | ${pct(f.coverage?.allSeeds)} | ${pct(f.coverage?.generations)} | ${f.coverage?.raisedBudget ?? "–"} | ${num(f.compileMs.p50)} / ${num(f.compileMs.p95)} | ${num(f.grammarKB.p50)} / ${num(f.grammarKB.p95)} |`;
   for (const [name, f] of Object.entries(result.splits)) lines.push(row(name, f));
   lines.push(row("**overall**", result.overall));
   lines.push("");

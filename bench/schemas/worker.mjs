@@ -69,7 +69,7 @@ async function init(message) {
       if (line !== "") console.error(`[llama.cpp ${level}] ${line.slice(0, 200)}`);
     },
   });
-  if (settings.seeds > 0) decoder = await openDecoder(llama, settings.model, settings.maxTokens);
+  if (settings.seeds > 0) decoder = await openDecoder(llama, settings.model, settings.maxBudget);
   process.send({
     type: "ready",
     model:
@@ -159,7 +159,7 @@ async function measure(entry, position) {
 }
 
 async function decode(entry, normalized, compiled, built, position) {
-  const B = settings.maxTokens;
+  let B = settings.maxTokens;
   const out = { seeds: [] };
   // compileGrammar(schema, { maxTokens: B }) returns the default-caps grammar itself when its longest output
   // already fits B (fitCaps), so that one is reused; otherwise the fit is done as compileGrammar does it, with
@@ -176,15 +176,30 @@ async function decode(entry, normalized, compiled, built, position) {
     out.fit = { ok: true, reused: true, fitted: fit.fitted, maxTokens: fit.maxTokens };
   } else {
     const base = compiled.value.caps;
-    const attempt = timed(() => {
-      const result = fitCaps(
-        (caps) => (caps === base ? built : buildSchemaGrammar(normalized, caps)),
-        base,
-        B,
-        "the schema's output",
-      );
-      return { ...result, grammar: finishGrammar(result.built, result.caps, result.fitted) };
-    });
+    const fitTo = (budget) =>
+      timed(() => {
+        const result = fitCaps(
+          (caps) => (caps === base ? built : buildSchemaGrammar(normalized, caps)),
+          base,
+          budget,
+          "the schema's output",
+        );
+        return { ...result, grammar: finishGrammar(result.built, result.caps, result.fitted) };
+      });
+    let attempt = fitTo(B);
+    // A schema whose shortest output needs more than B: the product's TOKEN_BUDGET_EXCEEDED names the tokens
+    // it needs, and a user raises maxTokens to that. The bench does the same, up to --max-budget, and records it.
+    const needed = attempt.error?.context?.tokensNeeded;
+    if (
+      attempt.error?.code === "TOKEN_BUDGET_EXCEEDED" &&
+      Number.isFinite(needed) &&
+      needed <= settings.maxBudget
+    ) {
+      const to = Math.min(settings.maxBudget, 2 ** Math.ceil(Math.log2(needed)));
+      out.raised = { from: B, to, needed };
+      B = to;
+      attempt = fitTo(B);
+    }
     if (attempt.error !== undefined) {
       out.fit = { ok: false, ms: attempt.ms, error: errorInfo(attempt.error) };
       return out;
@@ -215,7 +230,13 @@ async function decode(entry, normalized, compiled, built, position) {
   for (let seed = 1; seed <= settings.seeds; seed++) {
     const row = { seed };
     try {
-      const generation = await decoder.generate({ prompt, gbnf: fit.gbnf, seed, asciiOnly: out.asciiOnly });
+      const generation = await decoder.generate({
+        prompt,
+        gbnf: fit.gbnf,
+        seed,
+        asciiOnly: out.asciiOnly,
+        budget: B,
+      });
       Object.assign(row, {
         tokens: generation.tokens,
         decodeTokens: generation.decodeTokens,
@@ -273,7 +294,7 @@ async function decode(entry, normalized, compiled, built, position) {
   // Free decoding (no grammar) of the same prompt, for the tokens/s comparison.
   if (settings.freeEvery > 0 && position % settings.freeEvery === 0) {
     try {
-      const free = await decoder.generate({ prompt, seed: 1 });
+      const free = await decoder.generate({ prompt, seed: 1, budget: settings.maxTokens });
       out.free = {
         tokens: free.tokens,
         decodeTokens: free.decodeTokens,
