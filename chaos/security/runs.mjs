@@ -10,8 +10,9 @@
 // 6. `resume` loaded the agent file named in meta.json; one whose MCP server is `sh -c 'touch F'` ran. Held: F is
 //    never created, whether meta.json names the file or holds a copy of it that other users could write.
 // 7. A snapshot.json with wrong types crashed resume after the work (a TypeError and its stack, exit 1); a FIFO as
-//    meta.json made inspect, runs and resume hang. Held: RUN_CORRUPT naming the file, before any work (nothing
-//    appended, no outcome), no stack; the FIFO answered within seconds by all three.
+//    meta.json made inspect, runs and resume hang; (found while fixing it) an event payload of the wrong type
+//    crashed inspect and the whole `runs` listing. Held: RUN_CORRUPT naming the file (and line), before any work
+//    (nothing appended, no outcome), no stack; the FIFO answered within seconds by all three.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -307,6 +308,29 @@ async function corruptRunAttacks(scratch) {
           typed ? firstLine(r.stderr) : `no RUN_CORRUPT: ${firstLine(r.stderr) || `exit ${r.code}`}`,
           ...(worked ? ["the run did work before failing"] : []),
         ].join("; "),
+      ),
+    );
+  }
+
+  // An event whose payload is of the wrong type: inspect and runs read payloads, so they are checked too.
+  const eventRuns = join(scratch, "corrupt", "event-runs");
+  const bad = { type: "subtask.completed", runId: "event-run", seq: 1, at: 1, subtaskId: "s1", result: null };
+  craftRun(eventRuns, "event-run", {}, { "events.jsonl": `${JSON.stringify(bad)}\n` });
+  for (const args of [
+    ["inspect", "event-run"],
+    ["runs", "--json"],
+  ]) {
+    const r = await cli([...args, "--run-dir", eventRuns], { timeoutMs: QUICK_MS });
+    const problems = processProblems(r, args[0] === "runs" ? [0] : [1]);
+    const named = /events\.jsonl:1/.test(args[0] === "runs" ? r.stdout : r.stderr);
+    if (!named) problems.push("events.jsonl:1 is not named");
+    rows.push(
+      row(
+        `${args[0]}: an event payload of the wrong type (result: null)`,
+        problems.length === 0,
+        problems.length > 0
+          ? problems.join("; ")
+          : firstLine(r.stderr) || "listed as corrupt, naming events.jsonl:1",
       ),
     );
   }

@@ -9,9 +9,9 @@
  * - it may be split over two strings that sit next to each other in one JSON value (`["<first half>", "<second
  *   half>"]`, a key and its value, two fields): the strings of a value are searched as one stream, in document
  *   order, and every piece of a secret found across a boundary is redacted;
- * - it may be cut by a cap (a tool's output limit, an error excerpt of 120 characters): a string that ends with
- *   the first {@link MIN_FRAGMENT_LENGTH} or more characters of a secret (before an optional `…`), or starts with
- *   its last ones, has that piece redacted.
+ * - it may be cut by a cap (a tool's output limit, an error excerpt of 120 characters): a string value that ends
+ *   with the first {@link MIN_FRAGMENT_LENGTH} or more characters of a secret (before an optional `…`), or starts
+ *   with its last ones, has that piece redacted (keys are never cut, and keep their names).
  * A secret the model or a tool rewrites (spaced out, encoded, reversed) cannot be recognised, and is not.
  */
 import type { JsonValue } from "../types.js";
@@ -55,21 +55,25 @@ export interface Redactor {
 export function createRedactor(secretValues: readonly string[]): Redactor {
   // Longest first, so a secret that contains another is replaced whole.
   const values = [...new Set(secretValues.filter((v) => v !== ""))].sort((a, b) => b.length - a.length);
-  const text = (value: string): string => {
+  const whole = (value: string): string => {
     let out = value;
     for (const secret of values) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     for (const pattern of KEY_PATTERNS) out = out.replace(pattern, REDACTED);
-    return values.length === 0 ? out : redactCutEnds(out, values);
+    return out;
   };
+  const text = (value: string): string =>
+    values.length === 0 ? whole(value) : redactCutEnds(whole(value), values);
   const json = <T extends JsonValue>(value: T): T => {
     if (typeof value === "string") return text(value) as T;
     if (values.length === 0 && (value === null || typeof value !== "object")) return value;
     const slots = collectSlots(value);
     const marks = markSplitSecrets(slots, values);
     let next = 0;
-    const slotText = (original: string): string => {
-      const index = next++;
-      return text(applyMarks(original, marks.get(index)));
+    // Keys are never cut by a cap, so only whole secrets (or split ones, marked) are redacted in them: a key
+    // like `password` must not lose its name to a secret that happens to start with it.
+    const slotText = (original: string, key: boolean): string => {
+      const marked = applyMarks(original, marks.get(next++));
+      return key ? whole(marked) : text(marked);
     };
     return rebuild(value, slotText) as T;
   };
@@ -188,14 +192,14 @@ function applyMarks(text: string, ranges: readonly [number, number][] | undefine
 }
 
 /** Rebuilds `value` with every slot (key or string) passed through `slot`, in the order collectSlots saw them. */
-function rebuild(value: JsonValue, slot: (text: string) => string): JsonValue {
-  if (typeof value === "string") return slot(value);
+function rebuild(value: JsonValue, slot: (text: string, key: boolean) => string): JsonValue {
+  if (typeof value === "string") return slot(value, false);
   if (Array.isArray(value)) return value.map((item) => rebuild(item, slot));
   if (value !== null && typeof value === "object") {
     const entries: [string, JsonValue][] = [];
     const taken = new Set<string>();
     for (const [key, item] of Object.entries(value)) {
-      const base = slot(key);
+      const base = slot(key, true);
       let name = base;
       // Two keys that redact alike must both survive: the second gets a number.
       for (let n = 2; taken.has(name); n++) name = `${base}#${n}`;

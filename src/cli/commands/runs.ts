@@ -40,15 +40,15 @@ async function summarize(store: FileRunStore, meta: RunMeta): Promise<RunSummary
       task: t.task,
     };
   } catch (error) {
-    // One damaged run must not hide the others: list it, and let `inspect` say what is wrong with it.
-    if (!isEdgecrewError(error)) throw error;
+    // One damaged run must not hide the others, whatever failed on it: list it, and let `inspect` say what is
+    // wrong with it (a run directory is data someone may have shaped to break the reader).
     return {
       runId: meta.runId,
       agent: meta.agent,
       status: "corrupt",
       startedAt: meta.createdAt,
       task: meta.task,
-      error: error.message,
+      error: isEdgecrewError(error) || error instanceof Error ? error.message : String(error),
     };
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Minimal zod schemas of what a run store records, every file of a run included. They check what resume relies
- * on (ids, revisions, the plan's shape, a result's subtask and answer, the journal's call ids, the usage records
- * the ledger adds up, the agent copy) and no more: event payloads are only checked for
- * `type`, `runId`, `seq` and `at`, and every object schema is loose, so a field added later survives a round
- * trip through an older reader instead of being stripped.
+ * on and what `inspect` and `runs` read (ids, revisions, the plan's shape, a result's subtask and answer, the
+ * journal's call ids, the usage records the ledger adds up, each known event type's payload, the agent copy) and
+ * no more: an event of a type this version does not know is checked for its envelope only, and every object
+ * schema is loose, so a field added later survives a round trip through an older reader instead of being
+ * stripped. A run directory is data anyone with write access may have shaped: nothing read from it is trusted
+ * unchecked.
  */
 import { z } from "zod";
 import type {
@@ -85,18 +87,77 @@ export const subtaskResultSchema = z.looseObject({
   usage: z.array(usageRecordSchema),
 });
 
-/** Only the envelope every event shares; payloads vary by type and are the runtime's business. */
-export const runEventSchema = z.looseObject({
-  type: z.string().min(1),
-  runId: z.string().min(1),
-  seq: nonNegativeInt,
-  at: z.number(),
-});
-
 const toolCallResultSchema = z.union([
   z.looseObject({ ok: z.literal(true), output: jsonValue }),
   z.looseObject({ ok: z.literal(false), reason: z.string(), error: z.string() }),
 ]);
+
+const errorInfoSchema = z.looseObject({ code: z.string(), message: z.string() });
+const strings = z.array(z.string());
+
+/**
+ * The payload of each event type the runtime writes (RunEventPayloads), with the fields `inspect`, `runs` and
+ * resume read. A type not listed here (written by a newer edgecrew) is checked for its envelope only.
+ */
+const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
+  "run.started": z.looseObject({ task: z.string(), agent: z.string() }),
+  "run.resumed": z.looseObject({
+    agent: z.string(),
+    task: z.string(),
+    completed: strings,
+    revision: nonNegativeInt,
+    plan: planSchema.optional(),
+  }),
+  "plan.created": z.looseObject({ plan: planSchema, attempt: z.number() }),
+  "plan.rejected": z.looseObject({ errors: strings, attempt: z.number() }),
+  "plan.revised": z.looseObject({ reason: z.string(), revision: nonNegativeInt, reused: strings }),
+  "subtask.started": z.looseObject({
+    subtaskId: z.string(),
+    worker: z.string(),
+    model: z.string(),
+    instruction: z.string(),
+  }),
+  "subtask.repairing": z.looseObject({ subtaskId: z.string(), attempt: z.number(), errors: strings }),
+  "subtask.escalated": z.looseObject({
+    subtaskId: z.string(),
+    worker: z.string(),
+    reason: z.string(),
+    errors: strings,
+  }),
+  "subtask.completed": z.looseObject({ subtaskId: z.string(), result: subtaskResultSchema }),
+  "subtask.failed": z.looseObject({ subtaskId: z.string(), error: errorInfoSchema }),
+  "model.loading": z.looseObject({ model: z.string(), estimatedBytes: z.number().optional() }),
+  "model.loaded": z.looseObject({ model: z.string(), bytes: z.number().optional(), ms: z.number() }),
+  "model.unloaded": z.looseObject({ model: z.string(), bytes: z.number().optional() }),
+  "tool.called": z.looseObject({ subtaskId: z.string(), tool: z.string(), args: jsonValue }),
+  "tool.result": z.looseObject({
+    subtaskId: z.string(),
+    tool: z.string(),
+    result: toolCallResultSchema,
+    ms: z.number(),
+  }),
+  "run.completed": z.looseObject({ answer: jsonValue }),
+  "run.failed": z.looseObject({ error: errorInfoSchema }),
+  "run.cancelled": z.looseObject({ reason: z.string() }),
+};
+
+/** An event: the envelope every event shares, and the payload of its type (see eventPayloadSchemas). */
+export const runEventSchema = z
+  .looseObject({
+    type: z.string().min(1),
+    runId: z.string().min(1),
+    seq: nonNegativeInt,
+    at: z.number(),
+  })
+  .superRefine((event, ctx) => {
+    const payload = Object.hasOwn(eventPayloadSchemas, event.type)
+      ? eventPayloadSchemas[event.type]
+      : undefined;
+    const parsed = payload?.safeParse(event);
+    for (const issue of parsed?.success === false ? parsed.error.issues : []) {
+      ctx.addIssue({ code: "custom", path: issue.path, message: `${event.type}: ${issue.message}` });
+    }
+  });
 
 /** A tool-journal line: an intent (no `result`) or a call's outcome. */
 export const toolJournalEntrySchema = z.looseObject({
@@ -162,8 +223,8 @@ export type RecordCheck<T> =
 
 /**
  * Checks `value` against the schema of record kind `kind`. The checked value is returned as the domain type:
- * the schemas are deliberately looser than the types (event payloads are not checked), so this is where the
- * store decides to trust the rest of the record.
+ * the schemas are deliberately looser than the types (extra fields pass), so this is where the store decides to
+ * trust the rest of the record.
  *
  * @example
  * const checked = checkRecord("meta", JSON.parse(text));

@@ -65,6 +65,10 @@ describe("createRedactor", () => {
     expect(redact.text(`${secret.slice(10)} was the rest`)).toBe(`${REDACTED} was the rest`);
     // Fewer than 4 characters of it are not a piece worth the false alarms.
     expect(redact.text("a tok")).toBe("a tok");
+    // Keys are never cut: a key that happens to be the start of a secret keeps its name.
+    expect(createRedactor(["password-0123"]).json({ password: "password-01" })).toEqual({
+      password: REDACTED,
+    });
   });
 
   it("redacts any secret it is given: the minimum length is the agent definition's rule", () => {

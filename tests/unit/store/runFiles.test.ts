@@ -220,3 +220,32 @@ describe("the agent copy in meta.json", () => {
     );
   });
 });
+
+describe("events.jsonl payloads are checked per event type", () => {
+  it.each<[string, Record<string, unknown>]>([
+    ["a completed subtask without its result", { type: "subtask.completed", subtaskId: "s1", result: null }],
+    ["a plan that is null", { type: "plan.created", plan: null, attempt: 1 }],
+    ["a tool result without a result", { type: "tool.result", subtaskId: "s1", tool: "fs.read", ms: 1 }],
+    ["a failed run without its error", { type: "run.failed" }],
+  ])("%s is RUN_CORRUPT naming the line; an unknown type passes", async (_, payload) => {
+    await seedRun();
+    const line = `${JSON.stringify({ ...payload, runId: "run-1", seq: 2, at: 2 })}\n`;
+    await writeFile(join(runDir(), "events.jsonl"), `${JSON.stringify(fixtureEvent("run-1", 1))}\n${line}`);
+    await expect(store.load("run-1")).rejects.toMatchObject({
+      code: ErrorCodes.RUN_CORRUPT,
+      context: expect.objectContaining({ file: "events.jsonl", line: 2 }),
+      message: expect.stringContaining(`${String(payload.type)}: `),
+    });
+    await expect(
+      store.appendEvent("run-1", { ...payload, runId: "run-1", seq: 3, at: 3 } as never),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.RUN_STORE_FAILED,
+    });
+    const future = { type: "tool.sandboxed", runId: "run-1", seq: 2, at: 2, anything: [1] };
+    await writeFile(
+      join(runDir(), "events.jsonl"),
+      `${JSON.stringify(fixtureEvent("run-1", 1))}\n${JSON.stringify(future)}\n`,
+    );
+    expect((await store.load("run-1")).events[1]).toEqual(future);
+  });
+});
