@@ -9,7 +9,7 @@
  * every generation can end; `index.ts` tightens those caps until the longest output fits a token budget.
  */
 import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
-import { compileSchema } from "../compile.js";
+import { type CompiledSchema, compileSchema } from "../compile.js";
 import { arrayExpr } from "./arrays.js";
 import { complement, type RefResolver, stringExclusion } from "./complement.js";
 import { formatExpr, GRAMMAR_FORMATS } from "./formats.js";
@@ -27,7 +27,7 @@ import { integerGrammar, type NumberBounds, type NumberGrammar, numberGrammar } 
 import { objectExpr } from "./objects.js";
 import { childPointer, type RefIndex } from "./refs.js";
 import { regexToExpr } from "./regex.js";
-import type { Report } from "./report.js";
+import { GRAMMAR_KEYWORDS, type Report, VALIDATOR_KEYWORDS } from "./report.js";
 import { excludedStrings } from "./strings.js";
 
 /** The bounds the grammar puts where the schema leaves lengths open (and on declared ones above them). */
@@ -110,6 +110,8 @@ export class SchemaCompiler {
   readonly #index: RefIndex;
   readonly #refMemo = new Map<string, GExpr>();
   readonly #any = new Map<number, GExpr>();
+  /** #passing's validators by schema text (undefined: ajv cannot use it alone); merged branches repeat them. */
+  readonly #validators = new Map<string, CompiledSchema | undefined>();
   /** Conditionals being rewritten (nested) at this point of the walk. */
   #rewrites = 0;
 
@@ -430,7 +432,8 @@ export class SchemaCompiler {
     // refers elsewhere cannot be checked on its own: those keywords stay the validator's).
     const { enum: _enum, const: _const, type: _type, ...others } = schema;
     const constraining = Object.keys(others).filter(
-      (keyword) => !isAnnotation(keyword) && keyword !== "$defs",
+      (keyword) =>
+        keyword !== "default" && (GRAMMAR_KEYWORDS.has(keyword) || VALIDATOR_KEYWORDS.has(keyword)),
     );
     if (constraining.length > 0) {
       const filtered = JSON.stringify(others).includes('"$ref"') ? undefined : this.#passing(others, kept);
@@ -446,12 +449,32 @@ export class SchemaCompiler {
 
   /** The values `schema` accepts (ajv), or undefined when ajv cannot use the schema on its own. */
   #passing(schema: JsonObject, values: readonly JsonValue[]): JsonValue[] | undefined {
-    try {
-      const validator = compileSchema(schema as JsonSchema);
-      return values.filter((value) => validator.validate(structuredClone(value)).ok);
-    } catch {
-      return undefined;
+    const keywords = Object.keys(schema).filter(
+      (keyword) => GRAMMAR_KEYWORDS.has(keyword) || VALIDATOR_KEYWORDS.has(keyword),
+    );
+    if (keywords.length === 1 && keywords[0] === "pattern" && typeof schema.pattern === "string") {
+      // A pattern alone (a common companion of enums): tested as ajv tests it (no `u` flag), without compiling.
+      try {
+        const pattern = new RegExp(schema.pattern);
+        return values.filter((value) => typeof value !== "string" || pattern.test(value));
+      } catch {
+        return undefined;
+      }
     }
+    const key = JSON.stringify(schema);
+    let validator = this.#validators.get(key);
+    if (validator === undefined && !this.#validators.has(key)) {
+      try {
+        validator = compileSchema(schema as JsonSchema);
+      } catch {
+        validator = undefined;
+      }
+      this.#validators.set(key, validator);
+    }
+    const check = validator;
+    return check === undefined
+      ? undefined
+      : values.filter((value) => check.validate(structuredClone(value)).ok);
   }
 
   #types(schema: JsonObject, where: Where): TypeName[] {

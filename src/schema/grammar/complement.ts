@@ -28,6 +28,8 @@ export type RefResolver = (reference: string) => JsonValue | undefined;
 export const MAX_ALTERNATIVES = 16;
 /** Most `$ref`s followed inside one complement (recursive schemas stop here). */
 const MAX_DEPTH = 4;
+/** Most schema objects one complement looks at: a complement is worth writing only for small schemas. */
+const MAX_VISITS = 64;
 
 const JSON_TYPES = ["null", "boolean", "number", "string", "array", "object"] as const;
 
@@ -135,17 +137,32 @@ function typed(type: string, rest: JsonObject): JsonObject {
  * The complement of `schema` (see the file comment), or undefined when nothing of it can be written (or it
  * would take more than {@link MAX_ALTERNATIVES} alternatives).
  */
-export function complement(schema: JsonValue, resolve: RefResolver, depth = 0): Complement | undefined {
+export function complement(schema: JsonValue, resolve: RefResolver): Complement | undefined {
+  const work = { visits: 0 };
+  return complementOf(schema, resolve, 0, work);
+}
+
+interface Work {
+  visits: number;
+}
+
+function complementOf(
+  schema: JsonValue,
+  resolve: RefResolver,
+  depth: number,
+  work: Work,
+): Complement | undefined {
   if (schema === true) return { alternatives: [], exact: true };
   if (schema === false) return { alternatives: [true], exact: true };
-  if (!isObject(schema) || depth > MAX_DEPTH) return undefined;
+  if (!isObject(schema) || depth > MAX_DEPTH || ++work.visits > MAX_VISITS) return undefined;
   const parts: (Complement | undefined)[] = [];
   for (const [keyword, value] of Object.entries(schema)) {
     // Annotations and words that are not keywords constrain nothing: their complement is empty.
     if (isAnnotation(keyword) || (!GRAMMAR_KEYWORDS.has(keyword) && !VALIDATOR_KEYWORDS.has(keyword)))
       continue;
     if (keyword === "default") continue;
-    parts.push(keywordComplement(keyword, value, schema, resolve, depth));
+    parts.push(keywordComplement(keyword, value, schema, resolve, depth, work));
+    if (work.visits > MAX_VISITS) return undefined;
   }
   const result = union(parts);
   // Nothing of a refusing schema could be written: better left to the validator than an empty grammar.
@@ -159,12 +176,14 @@ function keywordComplement(
   schema: JsonObject,
   resolve: RefResolver,
   depth: number,
+  work: Work,
 ): Complement | undefined {
+  const inner = (member: JsonValue) => complementOf(member, resolve, depth + 1, work);
   const exactly = (...alternatives: JsonValue[]): Complement => ({ alternatives, exact: true });
   switch (keyword) {
     case "$ref": {
       const target = typeof value === "string" ? resolve(value) : undefined;
-      return target === undefined ? undefined : complement(target, resolve, depth + 1);
+      return target === undefined ? undefined : inner(target);
     }
     case "type": {
       const types = typeof value === "string" ? [value] : Array.isArray(value) ? value : [];
@@ -193,9 +212,9 @@ function keywordComplement(
       if (!isObject(value)) return undefined;
       return union(
         Object.entries(value).map(([name, member]) => {
-          const inner = complement(member, resolve, depth + 1);
-          if (inner === undefined || inner.alternatives.length === 0) return inner;
-          const alternatives = inner.alternatives;
+          const negated = inner(member);
+          if (negated === undefined || negated.alternatives.length === 0) return negated;
+          const alternatives = negated.alternatives;
           return {
             alternatives: [
               typed("object", {
@@ -206,7 +225,7 @@ function keywordComplement(
                 },
               }),
             ],
-            exact: inner.exact,
+            exact: negated.exact,
           };
         }),
       );
@@ -269,11 +288,11 @@ function keywordComplement(
     case "items": {
       // Some item (past the prefix) the item schema refuses.
       if (Array.isArray(schema.prefixItems)) return undefined;
-      const inner = complement(value, resolve, depth + 1);
-      if (inner === undefined || inner.alternatives.length === 0) return inner;
+      const negated = inner(value);
+      if (negated === undefined || negated.alternatives.length === 0) return negated;
       return {
-        alternatives: [typed("array", { contains: { anyOf: [...inner.alternatives] } })],
-        exact: inner.exact,
+        alternatives: [typed("array", { contains: { anyOf: [...negated.alternatives] } })],
+        exact: negated.exact,
       };
     }
     case "contains":
@@ -283,12 +302,10 @@ function keywordComplement(
     case "not":
       return exactly(value);
     case "allOf":
-      return Array.isArray(value)
-        ? union(value.map((member) => complement(member, resolve, depth + 1)))
-        : undefined;
+      return Array.isArray(value) ? union(value.map(inner)) : undefined;
     case "anyOf": {
       if (!Array.isArray(value)) return undefined;
-      const parts = value.map((member) => complement(member, resolve, depth + 1));
+      const parts = value.map(inner);
       if (parts.some((part) => part === undefined)) return undefined;
       return intersection(parts as Complement[]);
     }

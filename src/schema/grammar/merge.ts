@@ -68,6 +68,7 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     // Two conditionals: the second waits in an allOf, and the compiler rewrites one at a time.
     const { if: condition, then, else: otherwise, ...rest } = b;
     const group: JsonObject = { if: condition as JsonValue };
+    // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword.
     if (then !== undefined) group.then = then;
     if (otherwise !== undefined) group.else = otherwise;
     const merged = mergeSchemas(a, rest);
