@@ -7,6 +7,7 @@
 //   catalogue  malformed agent YAML files, each rejected with file:line:col (catalogue.mjs)
 //   planner    a cloud planner (an OpenAI-compatible server on 127.0.0.1) that answers badly (planner.mjs)
 //   tools      MCP tools that throw, hang, flood or die mid-call (tools.mjs)
+//   security   the attacks of the security review (issue 12), each held or broken (security.mjs, security/*.mjs)
 // Every case must end with a typed outcome — exit 0, 1 or 2 (130 for SIGINT), a clear error line, no signal
 // death, no hang — and lose nothing that was already stored in the run directory.
 //
@@ -25,6 +26,7 @@ const SECTION_MODULES = {
   catalogue: ["./catalogue.mjs", "yamlCatalogue"],
   planner: ["./planner.mjs", "plannerFaults"],
   tools: ["./tools.mjs", "toolFaults"],
+  security: ["./security.mjs", "securityAttacks"],
 };
 const SECTIONS = Object.keys(SECTION_MODULES);
 
@@ -68,7 +70,7 @@ const totalMs = Math.round(performance.now() - started);
 
 // ─── results ──────────────────────────────────────────────────────────────────────────────────────────────
 
-const { crash, bad, catalogue, planner, tools } = sections;
+const { crash, bad, catalogue, planner, tools, security } = sections;
 const casesPass = (section) => section === undefined || section.cases.every((c) => c.pass);
 const allPass =
   (crash === undefined || crash.passed === crash.runs) &&
@@ -76,7 +78,8 @@ const allPass =
   casesPass(catalogue) &&
   (catalogue === undefined || catalogue.control.pass) &&
   casesPass(planner) &&
-  casesPass(tools);
+  casesPass(tools) &&
+  casesPass(security);
 
 const date = new Date().toISOString().slice(0, 10);
 const results = {
@@ -140,6 +143,11 @@ if (tools) {
     `| tools that throw, hang, flood or die | ${passed(tools.cases)} | the failure reaches the model as data or fails the subtask; the run ends, its directory reads back |`,
   );
 }
+if (security) {
+  out.push(
+    `| security review attacks (shell, fs, calculator, http, run directories, secrets) | ${passed(security.cases)} | each attack replayed as written; held = refused or confined, nothing leaked or left running |`,
+  );
+}
 if (crash) {
   out.push("");
   out.push("### Crash runs");
@@ -177,6 +185,16 @@ for (const [title, section] of [
     out.push(
       `| ${c.name} | ${c.code ?? c.signal} | ${s(c.ms)} | ${cell(c.stderr)}${noise} | ${verdict(c)} |`,
     );
+  }
+}
+if (security) {
+  out.push("");
+  out.push("### Security");
+  out.push("");
+  out.push("| area | attack | result | detail |");
+  out.push("|---|---|---|---|");
+  for (const c of security.cases) {
+    out.push(`| ${c.area} | ${cell(c.name)} | ${c.pass ? "held" : "**BROKEN**"} | ${cell(c.detail)} |`);
   }
 }
 if (catalogue) {
