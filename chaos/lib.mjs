@@ -156,3 +156,20 @@ export async function badCase(name, args, { codes = [1, 2], timeoutMs = 60_000, 
     problems,
   };
 }
+
+/** A call refused or settled within this did not block the event loop (findings measured ~10 s). */
+export const QUICK_MS = 1_000;
+
+/** The context a tool call gets, for calls made straight through a ToolRegistry (security replays). */
+export function callContext() {
+  return {
+    signal: new AbortController().signal,
+    emit: () => undefined,
+    runId: "chaos-security",
+    subtaskId: "s1",
+    worker: "attacker",
+  };
+}
+
+/** A value as a short line for a detail column. */
+export const short = (value) => JSON.stringify(value).slice(0, 200);

@@ -13,21 +13,7 @@ import { createServer } from "node:http";
 import { ToolRegistry } from "../../dist/index.js";
 // The built-in tools' factories are part of the built package but not of its root export.
 import { createCalculatorTool, createHttpTools } from "../../dist/tools/index.js";
-
-/** A call refused or settled within this is not blocking the event loop (the finding measured ~10 s). */
-const QUICK_MS = 1_000;
-
-function callContext() {
-  return {
-    signal: new AbortController().signal,
-    emit: () => undefined,
-    runId: "chaos-security",
-    subtaskId: "s1",
-    worker: "attacker",
-  };
-}
-
-const short = (value) => JSON.stringify(value).slice(0, 200);
+import { callContext, QUICK_MS, short } from "../lib.mjs";
 
 async function calculatorAttacks() {
   const registry = new ToolRegistry().register(createCalculatorTool());

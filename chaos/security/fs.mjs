@@ -20,24 +20,12 @@ import { join } from "node:path";
 import { ToolRegistry } from "../../dist/index.js";
 // The built-in tools' factories are part of the built package but not of its root export.
 import { createBuiltinTool } from "../../dist/tools/index.js";
+import { callContext, QUICK_MS, short } from "../lib.mjs";
 
 const SECRET = "OUTSIDE-SECRET-chaos-5d1e";
 /** Rounds of the race (8 calls each): about the finding's 10,682 calls in all. */
 const RACE_ROUNDS = 1_350;
-/** A refusal of a special file within this is not blocking (the finding's calls never returned). */
-const QUICK_MS = 1_000;
 
-function callContext() {
-  return {
-    signal: new AbortController().signal,
-    emit: () => undefined,
-    runId: "chaos-security",
-    subtaskId: "s1",
-    worker: "attacker",
-  };
-}
-
-const short = (value) => JSON.stringify(value).slice(0, 200);
 const describe = (result) => (result.ok ? `ok ${short(result.output)}` : `${result.reason}: ${result.error}`);
 
 function registryOf(name, options, registryOptions = {}) {
