@@ -11,7 +11,7 @@
 // 8. 60,000 control characters under maxBytes 65536, `cat /dev/zero` and a NUL http body failed the whole call
 //    ("returned 351.6 KiB … ask for less") because escaping grows them 6×. Held: the call succeeds, cut at the
 //    tool's cap with truncated: true where the tool cuts.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { link, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { ToolRegistry } from "../../dist/index.js";
 // The built-in tools' factories are part of the built package but not of its root export.
 import { createBuiltinTool } from "../../dist/tools/index.js";
+import { startSwapper } from "../../tests/fixtures/renameSwapper.mjs";
 import { callContext, QUICK_MS, short } from "../lib.mjs";
 
 const SECRET = "OUTSIDE-SECRET-chaos-5d1e";
@@ -138,58 +139,6 @@ async function hardlinkAttacks(scratch) {
       detail: `${describe(write)}; the outside file is ${intact ? "unchanged" : "OVERWRITTEN"}`,
     },
   ];
-}
-
-/** A child that swaps `a` and `b` in a loop (renameat2 RENAME_EXCHANGE via python3, else three renames). */
-function startSwapper(a, b) {
-  const python = `
-import ctypes, os, signal, sys
-libc = ctypes.CDLL(None, use_errno=True)
-a, b = sys.argv[1].encode(), sys.argv[2].encode()
-n = 0
-def done(*_):
-    sys.stdout.write("swaps %d\\n" % n); sys.stdout.flush(); os._exit(0)
-signal.signal(signal.SIGTERM, done)
-print("ready", flush=True)
-while True:
-    if libc.renameat2(-100, a, -100, b, 2) != 0:
-        sys.exit("renameat2 failed: errno %d" % ctypes.get_errno())
-    n += 1
-`;
-  const node = `
-const { renameSync } = require("node:fs");
-const [a, b] = process.argv.slice(1);
-let n = 0;
-process.on("SIGTERM", () => { process.stdout.write("swaps " + n + "\\n", () => process.exit(0)); });
-console.log("ready");
-const tick = () => { for (let i = 0; i < 200; i++) { renameSync(a, a + ".t"); renameSync(b, a); renameSync(a + ".t", b); n++; } setImmediate(tick); };
-tick();
-`;
-  const atomic =
-    spawnSync("python3", ["-c", "import ctypes; ctypes.CDLL(None).renameat2"], { stdio: "ignore" }).status ===
-    0;
-  const child = atomic
-    ? spawn("python3", ["-c", python, a, b], { stdio: ["ignore", "pipe", "inherit"] })
-    : spawn(process.execPath, ["-e", node, a, b], { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  const ready = new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      output += chunk.toString();
-      if (output.includes("ready")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`the swapper exited early (${code}): ${output}`)));
-  });
-  let stopped;
-  const stop = () => {
-    stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
-      return Number(/swaps (\d+)/.exec(output)?.[1] ?? 0);
-    })();
-    return stopped;
-  };
-  return { ready, stop, how: atomic ? "renameat2(RENAME_EXCHANGE)" : "three renames per swap" };
 }
 
 async function raceAttack(scratch, log) {

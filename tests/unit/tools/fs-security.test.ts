@@ -9,7 +9,7 @@
  * 8. Output caps count the bytes kept, not their JSON escaping: control characters, NULs from `cat /dev/zero`
  *    and a NUL http body come back (cut, with `truncated: true`, where the tool caps them) instead of failing.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { link, mkdir, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -22,6 +22,7 @@ import { createRegistryFromConfig } from "../../../src/tools/builtins/fromConfig
 import { bubblewrapStatus } from "../../../src/tools/builtins/sandbox.js";
 import type { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import type { JsonObject, ToolCallResult } from "../../../src/types.js";
+import { startSwapper } from "../../fixtures/renameSwapper.mjs";
 import { callContext, expectFailure, expectOk } from "./helpers.js";
 
 const SECRET = "OUTSIDE-SECRET-7f3a";
@@ -220,61 +221,6 @@ describe("finding 4: hard links and races", () => {
     }
   });
 });
-
-/**
- * A child process that swaps `a` and `b` in a loop: renameat2(RENAME_EXCHANGE) through python3's ctypes where
- * it can, else three plain renames per swap (not atomic, but the same check-then-open window).
- */
-function startSwapper(a: string, b: string): { ready: Promise<void>; stop: () => Promise<number> } {
-  const python = `
-import ctypes, os, signal, sys
-libc = ctypes.CDLL(None, use_errno=True)
-a, b = sys.argv[1].encode(), sys.argv[2].encode()
-n = 0
-def done(*_):
-    sys.stdout.write("swaps %d\\n" % n); sys.stdout.flush(); os._exit(0)
-signal.signal(signal.SIGTERM, done)
-print("ready", flush=True)
-while True:
-    if libc.renameat2(-100, a, -100, b, 2) != 0:
-        sys.exit("renameat2 failed: errno %d" % ctypes.get_errno())
-    n += 1
-`;
-  const node = `
-const { renameSync } = require("node:fs");
-const [a, b] = process.argv.slice(1);
-let n = 0;
-process.on("SIGTERM", () => { process.stdout.write("swaps " + n + "\\n", () => process.exit(0)); });
-console.log("ready");
-const tick = () => { for (let i = 0; i < 200; i++) { renameSync(a, a + ".t"); renameSync(b, a); renameSync(a + ".t", b); n++; } setImmediate(tick); };
-tick();
-`;
-  const hasRenameat2 =
-    spawnSync("python3", ["-c", "import ctypes; ctypes.CDLL(None).renameat2"], { stdio: "ignore" }).status ===
-    0;
-  const child = hasRenameat2
-    ? spawn("python3", ["-c", python, a, b], { stdio: ["ignore", "pipe", "inherit"] })
-    : spawn(process.execPath, ["-e", node, a, b], { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("ready")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`the swapper exited early (${code}): ${output}`)));
-  });
-  let stopped: Promise<number> | undefined;
-  const stop = () => {
-    stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
-      return Number(/swaps (\d+)/.exec(output)?.[1] ?? 0);
-    })();
-    return stopped;
-  };
-  return { ready, stop };
-}
 
 describe("finding 8: output caps count what is kept, not its escaping", () => {
   it("fs.read returns a 60,000-byte file of control characters under maxBytes 65536", async () => {
