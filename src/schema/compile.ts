@@ -91,6 +91,9 @@ export function validatorEngine(): Ajv2020 {
       strict: false,
       allErrors: true,
       useDefaults: true,
+      // Properties are the value's own: without this ajv reads `toString` or `constructor` through the prototype
+      // and refuses an object that simply does not have them.
+      ownProperties: true,
       // Real schemas use patterns that are valid only without the `u` flag (e.g. `[\.\,]`).
       unicodeRegExp: false,
       validateSchema: false,

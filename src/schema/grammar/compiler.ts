@@ -63,6 +63,10 @@ export interface Where {
 const CONDITIONAL_KEYWORDS = ["not", "if", "then", "else", "dependentSchemas"] as const;
 /** Most conditionals rewritten inside one another (see #conditionals). */
 const MAX_REWRITES = 8;
+/** Most `if`s among one allOf's members that are written by the grammar (each doubles the alternatives). */
+const MAX_MERGED_CONDITIONALS = 4;
+/** Most conditionals rewritten in one document; past it they stay the validator's (bounds grammar growth). */
+const MAX_DOCUMENT_REWRITES = 64;
 
 const TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"] as const;
 type TypeName = (typeof TYPES)[number];
@@ -112,6 +116,8 @@ export class SchemaCompiler {
   readonly #any = new Map<number, GExpr>();
   /** #passing's validators by schema text (undefined: ajv cannot use it alone); merged branches repeat them. */
   readonly #validators = new Map<string, CompiledSchema | undefined>();
+  /** Conditionals rewritten so far in this document. */
+  #documentRewrites = 0;
   /** Conditionals being rewritten (nested) at this point of the walk. */
   #rewrites = 0;
 
@@ -252,6 +258,7 @@ export class SchemaCompiler {
    * none of them is there or can be written (the validator then checks them).
    */
   #conditionals(schema: JsonObject, where: Where): JsonObject | undefined {
+    if (this.#documentRewrites >= MAX_DOCUMENT_REWRITES) return undefined;
     const resolve = this.#resolver(where);
     const rest: JsonObject = { ...schema };
     const parts: JsonValue[] = [];
@@ -322,6 +329,7 @@ export class SchemaCompiler {
       verdict(["dependentSchemas"], true);
     }
     if (!changed) return undefined;
+    this.#documentRewrites++;
     return parts.length === 0 ? rest : { allOf: [rest, ...parts] };
   }
 
@@ -329,13 +337,21 @@ export class SchemaCompiler {
     const { allOf, ...rest } = schema;
     let merged: JsonObject = rest;
     let refs = where.refs;
+    // Each rewritten conditional doubles the alternatives of the merge: a few are written, many stay the validator's.
+    const conditionals = (allOf as JsonValue[]).filter(
+      (member) => isObject(member) && member.if !== undefined,
+    );
+    const rewriteMembers = conditionals.length <= MAX_MERGED_CONDITIONALS;
     for (const [index, member] of (allOf as JsonValue[]).entries()) {
       const memberWhere = { pointer: childPointer(where.pointer, "allOf", index), refs };
       const resolved = this.#inline(member, memberWhere);
       if (resolved === undefined) return NEVER;
       refs = resolved.refs;
       if (isObject(resolved.schema)) this.report.classify(resolved.pointer, resolved.schema);
-      const step = mergeSchemas(merged, resolved.schema);
+      // A member's conditionals become anyOfs before the merge, so that two members' `if`s do not collide.
+      const rewritten =
+        (rewriteMembers && this.#conditionals(resolved.schema, memberWhere)) || resolved.schema;
+      const step = mergeSchemas(merged, rewritten);
       for (const keyword of step.inexact) {
         this.report.set(where.pointer, "allOf", "validator", `members disagree on ${keyword}`);
       }

@@ -64,17 +64,6 @@ function intersectTypes(a: JsonValue | undefined, b: JsonValue | undefined): Jso
  * // { schema: { type: "object", properties: { a: …, b: {} }, required: ["a"] }, inexact: [] }
  */
 export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
-  if (a.if !== undefined && b.if !== undefined) {
-    // Two conditionals: the second waits in an allOf, and the compiler rewrites one at a time.
-    const { if: condition, then, else: otherwise, ...rest } = b;
-    const group: JsonObject = { if: condition as JsonValue };
-    // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword.
-    if (then !== undefined) group.then = then;
-    if (otherwise !== undefined) group.else = otherwise;
-    const merged = mergeSchemas(a, rest);
-    const before = Array.isArray(merged.schema.allOf) ? merged.schema.allOf : [];
-    return { schema: { ...merged.schema, allOf: [...before, group] }, inexact: merged.inexact };
-  }
   const out: JsonObject = { ...a };
   const inexact: string[] = [];
   for (const [key, value] of Object.entries(b)) {
@@ -102,7 +91,8 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     ) {
       const merged: JsonObject = { ...mine };
       for (const [name, schema] of Object.entries(value)) {
-        merged[name] = merged[name] === undefined ? schema : bothOf(merged[name] as JsonValue, schema);
+        // Own names only: a property called `constructor` is not Object.prototype's.
+        merged[name] = Object.hasOwn(merged, name) ? bothOf(merged[name] as JsonValue, schema) : schema;
       }
       out[key] = merged;
     } else if (key === "dependentRequired" && isObject(mine) && isObject(value)) {
@@ -145,7 +135,8 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     } else if (key === "dependentSchemas" && isObject(mine) && isObject(value)) {
       const merged: JsonObject = { ...mine };
       for (const [name, schema] of Object.entries(value)) {
-        merged[name] = merged[name] === undefined ? schema : bothOf(merged[name] as JsonValue, schema);
+        // Own names only: a property called `constructor` is not Object.prototype's.
+        merged[name] = Object.hasOwn(merged, name) ? bothOf(merged[name] as JsonValue, schema) : schema;
       }
       out[key] = merged;
     } else if (key === "allOf" && Array.isArray(mine) && Array.isArray(value)) {
@@ -167,7 +158,7 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     const own = isObject(side.properties) ? side.properties : {};
     const kept: JsonObject = {};
     for (const [name, schema] of Object.entries(out.properties)) {
-      if (own[name] !== undefined) kept[name] = schema;
+      if (Object.hasOwn(own, name)) kept[name] = schema;
       else if (Array.isArray(out.required) && out.required.includes(name))
         inexact.push("additionalProperties");
     }

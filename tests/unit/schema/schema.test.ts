@@ -45,6 +45,15 @@ describe("compileSchema", () => {
     expect(grammar.gbnf).toContain("sys_b");
   });
 
+  it("judges a value's own properties only: an object without toString or constructor is not refused", () => {
+    const compiled = compileSchema({
+      type: "object",
+      properties: { toString: { type: "string" }, constructor: { type: "string" } },
+    });
+    expect(compiled.validate({}).ok).toBe(true);
+    expect(compiled.validate({ constructor: 1 })).toMatchObject({ ok: false });
+  });
+
   it("accepts a valid value and returns it", () => {
     const value = {
       title: "Alps",

@@ -351,6 +351,17 @@ describe("combinators and references", () => {
     expectSound(ranges);
   });
 
+  it("a property named like an Object.prototype member merges as itself (JSONSchemaBench Github_ultra o19184)", () => {
+    const schema: JsonSchema = {
+      allOf: [
+        { type: "object", properties: { constructor: { type: "string" }, toString: { type: "string" } } },
+        { properties: { constructor: { maxLength: 3 } }, required: ["constructor"] },
+      ],
+    };
+    expectTexts(schema, ['{"constructor":"abc"}'], ['{"constructor":1}', '{"constructor":"abcd"}']);
+    expectSound(schema);
+  });
+
   it("allOf is merged: properties united, bounds tightened", () => {
     const schema: JsonSchema = {
       allOf: [
