@@ -101,6 +101,11 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** Whether the schema lists its values (`enum` or `const`). */
+function hasLiterals(schema: JsonObject): boolean {
+  return Array.isArray(schema.enum) || schema.const !== undefined;
+}
+
 function hasAny(schema: JsonObject, keywords: readonly string[]): boolean {
   return keywords.some((keyword) => schema[keyword] !== undefined);
 }
@@ -154,8 +159,9 @@ export class SchemaCompiler {
     }
     this.report.classify(where.pointer, schema);
     for (const keyword of CONDITIONAL_KEYWORDS) {
-      // A string exclusion under `type: "string"` gets its verdict from #string.
-      if (schema[keyword] !== undefined && !(keyword === "not" && schema.type === "string"))
+      // A string exclusion under `type: "string"` gets its verdict from #string, a list's keywords from #literals.
+      if (schema[keyword] === undefined || hasLiterals(schema)) continue;
+      if (!(keyword === "not" && schema.type === "string"))
         this.report.set(where.pointer, keyword, "validator");
     }
     if (typeof schema.$ref === "string") return this.#ref(schema, where);
@@ -259,6 +265,8 @@ export class SchemaCompiler {
    */
   #conditionals(schema: JsonObject, where: Where): JsonObject | undefined {
     if (this.#documentRewrites >= MAX_DOCUMENT_REWRITES) return undefined;
+    // Listed values are filtered by the validator itself (#literals): exact, where a complement may be partial.
+    if (hasLiterals(schema)) return undefined;
     const resolve = this.#resolver(where);
     const rest: JsonObject = { ...schema };
     const parts: JsonValue[] = [];
@@ -341,7 +349,10 @@ export class SchemaCompiler {
     const conditionals = (allOf as JsonValue[]).filter(
       (member) => isObject(member) && member.if !== undefined,
     );
-    const rewriteMembers = conditionals.length <= MAX_MERGED_CONDITIONALS;
+    // Where a member lists the values, #literals filters them with the validator instead (exact).
+    const listed =
+      hasLiterals(rest) || (allOf as JsonValue[]).some((member) => isObject(member) && hasLiterals(member));
+    const rewriteMembers = conditionals.length <= MAX_MERGED_CONDITIONALS && !listed;
     for (const [index, member] of (allOf as JsonValue[]).entries()) {
       const memberWhere = { pointer: childPointer(where.pointer, "allOf", index), refs };
       const resolved = this.#inline(member, memberWhere);

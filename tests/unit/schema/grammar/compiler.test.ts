@@ -433,6 +433,17 @@ describe("combinators and references", () => {
     expectSound({ not: { not: { type: "string", maxLength: 3 } } });
   });
 
+  it("listed values next to not are filtered by the validator, not through a partial complement (Synthesized)", () => {
+    const schema: JsonSchema = {
+      allOf: [
+        { enum: [{ quux: "foo" }, { quux: 1 }] },
+        { not: { additionalProperties: { type: "integer" }, properties: { bar: { type: "array" } } } },
+      ],
+    };
+    expectTexts(schema, ['{"quux":"foo"}'], ['{"quux":1}']);
+    expect(enforcement(schema, "not")).toBe("grammar");
+  });
+
   it("a not whose complement cannot be written is the validator's, and so is a remote $ref", () => {
     expect(enforcement({ type: "string", not: { pattern: "^a" } }, "not")).toBe("validator");
     expect(enforcement({ type: "integer", not: { multipleOf: 2 } }, "not")).toBe("validator");
