@@ -150,11 +150,25 @@ export class SchemaCompiler {
     const rewritten = this.#rewrites < MAX_REWRITES ? this.#conditionals(schema, where) : undefined;
     if (rewritten !== undefined) {
       // Complements can hold conditionals of their own; the depth bound ends any cycle between them.
+      const before = this.report.checkedLater();
       this.#rewrites++;
       try {
         return this.value(rewritten, where);
       } finally {
         this.#rewrites--;
+        // A complement whose pieces the grammar could not all write (two patterns merged, say) leaves the
+        // keyword to the validator after all: the report must not promise more than the grammar holds.
+        if (this.report.checkedLater() > before) {
+          for (const keyword of CONDITIONAL_KEYWORDS) {
+            if (schema[keyword] !== undefined)
+              this.report.set(
+                where.pointer,
+                keyword,
+                "validator",
+                "written through complements the validator checks in part",
+              );
+          }
+        }
       }
     }
     this.report.classify(where.pointer, schema);

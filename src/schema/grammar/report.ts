@@ -132,6 +132,14 @@ export class Report {
     }
   }
 
+  /** How many verdicts leave a keyword to the validator (or call it unsupported) so far. */
+  checkedLater(): number {
+    let count = 0;
+    for (const entry of this.#entries.values())
+      if (STRENGTH[entry.enforcement] >= STRENGTH.validator) count++;
+    return count;
+  }
+
   /** Every verdict, in the order first reported. */
   entries(): KeywordReport[] {
     return [...this.#entries.values()];
