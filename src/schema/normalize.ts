@@ -16,10 +16,7 @@
  * (`definitions` stays `definitions`), and only renames keywords inside schema objects.
  */
 import type { JsonObject, JsonSchema, JsonValue } from "../types.js";
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isObject } from "./jsonShapes.js";
 
 /** Keywords whose value is a schema. */
 const SCHEMA_VALUED = [

@@ -4,20 +4,13 @@
  * remembers whether a matching item was written (the item must then match `items` and `contains` both);
  * `minContains`, `maxContains` and `uniqueItems` are the validator's.
  */
-import type { JsonObject, JsonValue } from "../../types.js";
+import type { JsonObject } from "../../types.js";
+import { count, isObject } from "../jsonShapes.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COMMA } from "./jsonText.js";
 import { mergeSchemas } from "./merge.js";
 import { childPointer } from "./refs.js";
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function count(value: JsonValue | undefined): number | undefined {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
-}
 
 /** The grammar of an array schema (see the file comment). */
 export function arrayExpr(compiler: SchemaCompiler, schema: JsonObject, where: Where): GExpr {

@@ -10,6 +10,7 @@
  */
 import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { type CompiledSchema, compileSchema } from "../compile.js";
+import { count, isObject } from "../jsonShapes.js";
 import { arrayExpr } from "./arrays.js";
 import { complement, type RefResolver, stringExclusion } from "./complement.js";
 import { formatExpr, GRAMMAR_FORMATS } from "./formats.js";
@@ -96,10 +97,6 @@ const VALIDATOR_FORMATS = new Set([
   "iso-date-time",
   "json-pointer-uri-fragment",
 ]);
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** Whether the schema lists its values (`enum` or `const`). */
 function hasLiterals(schema: JsonObject): boolean {
@@ -477,7 +474,7 @@ export class SchemaCompiler {
         keyword !== "default" && (GRAMMAR_KEYWORDS.has(keyword) || VALIDATOR_KEYWORDS.has(keyword)),
     );
     if (constraining.length > 0) {
-      const filtered = JSON.stringify(others).includes('"$ref"') ? undefined : this.#passing(others, kept);
+      const filtered = this.#passing(others, constraining, kept);
       for (const keyword of constraining) {
         if (filtered !== undefined)
           this.report.set(where.pointer, keyword, "grammar", "the listed values that pass it");
@@ -488,11 +485,15 @@ export class SchemaCompiler {
     return alt(...kept.map(jsonLiteral));
   }
 
-  /** The values `schema` accepts (ajv), or undefined when ajv cannot use the schema on its own. */
-  #passing(schema: JsonObject, values: readonly JsonValue[]): JsonValue[] | undefined {
-    const keywords = Object.keys(schema).filter(
-      (keyword) => GRAMMAR_KEYWORDS.has(keyword) || VALIDATOR_KEYWORDS.has(keyword),
-    );
+  /**
+   * The values `schema` (whose constraining `keywords` are given) accepts, as ajv judges them; undefined when ajv
+   * cannot use the schema on its own (it refers elsewhere, or ajv refuses it).
+   */
+  #passing(
+    schema: JsonObject,
+    keywords: readonly string[],
+    values: readonly JsonValue[],
+  ): JsonValue[] | undefined {
     if (keywords.length === 1 && keywords[0] === "pattern" && typeof schema.pattern === "string") {
       // A pattern alone (a common companion of enums): tested as ajv tests it (no `u` flag), without compiling.
       try {
@@ -503,19 +504,19 @@ export class SchemaCompiler {
       }
     }
     const key = JSON.stringify(schema);
-    let validator = this.#validators.get(key);
-    if (validator === undefined && !this.#validators.has(key)) {
+    if (!this.#validators.has(key)) {
+      let validator: CompiledSchema | undefined;
       try {
-        validator = compileSchema(schema as JsonSchema);
+        validator = key.includes('"$ref"') ? undefined : compileSchema(schema as JsonSchema);
       } catch {
         validator = undefined;
       }
       this.#validators.set(key, validator);
     }
-    const check = validator;
-    return check === undefined
+    const validator = this.#validators.get(key);
+    return validator === undefined
       ? undefined
-      : values.filter((value) => check.validate(structuredClone(value)).ok);
+      : values.filter((value) => validator.validate(structuredClone(value)).ok);
   }
 
   #types(schema: JsonObject, where: Where): TypeName[] {
@@ -648,10 +649,6 @@ export class SchemaCompiler {
     }
     return this.strings.string(content);
   }
-}
-
-function count(value: JsonValue | undefined): number | undefined {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
 }
 
 function bounds(schema: JsonObject): NumberBounds {

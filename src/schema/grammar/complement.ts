@@ -11,7 +11,8 @@
  * grammar will not write.
  */
 import type { JsonObject, JsonValue } from "../../types.js";
-import { isAnnotation } from "./merge.js";
+import { count, isObject } from "../jsonShapes.js";
+import { isAnnotation, listedValues } from "./merge.js";
 import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
 
 /** The union of schemas that make up (part of) a schema's complement. */
@@ -33,18 +34,10 @@ const MAX_VISITS = 64;
 
 const JSON_TYPES = ["null", "boolean", "number", "string", "array", "object"] as const;
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function typeOf(value: JsonValue): (typeof JSON_TYPES)[number] {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
   return typeof value as "boolean" | "number" | "string" | "object";
-}
-
-function count(value: JsonValue | undefined): number | undefined {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
 }
 
 /**
@@ -53,12 +46,8 @@ function count(value: JsonValue | undefined): number | undefined {
  * (a trie of the excluded strings), which is where the complements of string enums end.
  */
 export function stringExclusion(schema: JsonObject): string[] | undefined {
-  if (!isObject(schema.not)) return undefined;
-  const keys = Object.keys(schema.not).filter((key) => !isAnnotation(key));
-  if (keys.length !== 1) return undefined;
-  const values = keys[0] === "const" ? [schema.not.const] : keys[0] === "enum" ? schema.not.enum : undefined;
-  if (!Array.isArray(values) || !values.every((value) => typeof value === "string")) return undefined;
-  return values as string[];
+  const values = schema.not === undefined ? undefined : listedValues(schema.not);
+  return values?.every((value) => typeof value === "string") ? (values as string[]) : undefined;
 }
 
 /** Values that are not in `values` (a JSON Schema `enum`), by type: exact except for arrays and objects. */

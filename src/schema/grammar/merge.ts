@@ -7,10 +7,7 @@
  * which always checks the original schema, enforces the rest.
  */
 import type { JsonObject, JsonValue } from "../../types.js";
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isObject } from "../jsonShapes.js";
 
 /** A merged schema and the keywords the merge could not combine exactly. */
 export interface Merged {
@@ -120,16 +117,8 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
       } else inexact.push(key);
     } else if (key === "not") {
       // Neither A nor B: not (A or B); two excluded value lists become one.
-      const listed = (schema: JsonValue) =>
-        isObject(schema) && Object.keys(schema).length === 1
-          ? schema.const !== undefined
-            ? [schema.const]
-            : Array.isArray(schema.enum)
-              ? schema.enum
-              : undefined
-          : undefined;
-      const left = listed(mine);
-      const right = listed(value);
+      const left = listedValues(mine);
+      const right = listedValues(value);
       out.not =
         left !== undefined && right !== undefined ? { enum: [...left, ...right] } : { anyOf: [mine, value] };
     } else if (key === "dependentSchemas" && isObject(mine) && isObject(value)) {
@@ -188,6 +177,15 @@ const ANNOTATIONS = new Set([
   "contentMediaType",
   "contentEncoding",
 ]);
+
+/** The values of a schema that only lists them (`enum` or `const`, annotations aside), else undefined. */
+export function listedValues(schema: JsonValue): JsonValue[] | undefined {
+  if (!isObject(schema)) return undefined;
+  const keys = Object.keys(schema).filter((key) => !isAnnotation(key));
+  if (keys.length !== 1) return undefined;
+  if (keys[0] === "const") return [schema.const as JsonValue];
+  return keys[0] === "enum" && Array.isArray(schema.enum) ? schema.enum : undefined;
+}
 
 /** Keywords that carry no constraint. */
 export function isAnnotation(keyword: string): boolean {

@@ -11,20 +11,13 @@
  */
 import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { compileSchema } from "../compile.js";
+import { count, isObject } from "../jsonShapes.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
 import { childPointer } from "./refs.js";
 import { regexToExpr } from "./regex.js";
 import { excludedStrings } from "./strings.js";
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function count(value: JsonValue | undefined): number | undefined {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
-}
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
 const MAX_STATES = 2000;
@@ -114,14 +107,23 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     if (isNever(expr) && !mustWrite) continue;
     members.push({ name, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: mustWrite });
   }
-  // Required names that are not declared take the schema additional properties give them.
-  for (const name of required) {
-    if (names.includes(name as string)) continue;
-    const pattern = Object.entries(patterns).find(([source]) => safeTest(source, name as string));
+  // A name the schema does not declare takes the schema its patternProperties or additionalProperties give it
+  // (undefined: it may not be written at all).
+  const undeclared = (name: string): GExpr | undefined => {
+    const pattern = Object.entries(patterns).find(([source]) => safeTest(source, name));
     const valueSchema = pattern !== undefined ? pattern[1] : additional;
     if (valueSchema === false) return undefined;
-    const expr = compiler.value(valueSchema, { pointer: where.pointer, refs: where.refs });
-    members.push({ name: name as string, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: true });
+    return seq(
+      lit(JSON.stringify(name)),
+      COLON,
+      compiler.value(valueSchema, { pointer: where.pointer, refs: where.refs }),
+    );
+  };
+  for (const name of required) {
+    if (names.includes(name as string)) continue;
+    const expr = undeclared(name as string);
+    if (expr === undefined) return undefined;
+    members.push({ name: name as string, expr, required: true });
   }
   // Names that dependentRequired mentions but the schema does not declare: optional members too, so that a
   // source is never written as a free key without its targets, and a target can be written when owed.
@@ -135,12 +137,8 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     : [];
   for (const name of new Set(mentioned)) {
     if (names.includes(name) || members.some((member) => member.name === name)) continue;
-    const pattern = Object.entries(patterns).find(([source]) => safeTest(source, name));
-    const valueSchema = pattern !== undefined ? pattern[1] : additional;
-    if (valueSchema === false) continue;
-    const expr = compiler.value(valueSchema, { pointer: where.pointer, refs: where.refs });
-    if (!isNever(expr))
-      members.push({ name, expr: seq(lit(JSON.stringify(name)), COLON, expr), required: false });
+    const expr = undeclared(name);
+    if (expr !== undefined && !isNever(expr)) members.push({ name, expr, required: false });
   }
   if (members.some((member) => member.required && isNever(member.expr))) return undefined;
 

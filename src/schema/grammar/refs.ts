@@ -6,11 +6,8 @@
  * It also finds which referenced schemas are recursive (members of a cycle of references), so the compiler
  * can bound recursion depth while expanding every other shared definition once.
  */
-import type { JsonObject, JsonValue } from "../../types.js";
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import type { JsonValue } from "../../types.js";
+import { isObject } from "../jsonShapes.js";
 
 /** A schema found by reference: the node and its canonical JSON pointer in the document (`#/…`). */
 export interface Resolved {
