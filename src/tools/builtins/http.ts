@@ -180,8 +180,8 @@ export function createHttpTools(options: {
     output: httpOutput,
     approve: parsed.approve,
     timeoutMs: parsed.timeoutMs,
-    // The body cap is the agent's choice; leave room for JSON escaping so the registry's default cap does not
-    // undercut it.
+    // The body cap is the agent's choice; the registry counts kept bytes, so the headroom is for a body that grows
+    // when decoded (an invalid byte becomes a 3-byte U+FFFD) and the other fields; past it the output is cut.
     maxOutputBytes: parsed.maxBytes * 2 + 8192,
   };
   const tools: Tool[] = [];

@@ -266,7 +266,8 @@ export function createShellTools(options: z.input<typeof shellToolOptionsSchema>
       input,
       approve: parsed.approve,
       timeoutMs: parsed.timeoutMs,
-      // The output cap is the agent's choice; leave room for JSON escaping of the captured text.
+      // The output cap is the agent's choice; the registry counts kept bytes, so the headroom is for text that grows
+      // when decoded (an invalid byte becomes a 3-byte U+FFFD) and the other fields; past it the output is cut.
       maxOutputBytes: parsed.maxOutputBytes * 2 + 4096,
       run: async ({ command, args }, { signal }): Promise<ShellOutput> => {
         // The schema already restricts `command`; checked again because this is the last line before a process.
