@@ -287,6 +287,17 @@ export interface RunEventPayloads {
     readonly result: ToolCallResult;
     readonly ms: number;
   };
+  /**
+   * A tool result was bigger than the room left in the worker's context: the model was shown its first
+   * `shownCharacters` of `totalCharacters` (of JSON text) and a note saying so. `tool.result` holds all of it.
+   */
+  "tool.shortened": {
+    readonly subtaskId: string;
+    readonly tool: string;
+    readonly shownCharacters: number;
+    readonly totalCharacters: number;
+    readonly contextSize: number;
+  };
   "run.completed": { readonly answer: JsonValue };
   "run.failed": { readonly error: ErrorInfo };
   "run.cancelled": { readonly reason: string };

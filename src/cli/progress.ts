@@ -231,6 +231,7 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
       });
     case "tool.called":
     case "tool.result":
+    case "tool.shortened":
       return withStart;
     case "run.completed":
       return { ...withStart, end: { status: "completed", at: event.at } };
@@ -250,7 +251,7 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
 
 /** Whether an event changes what a subtask, the plan or the run is doing (worth an immediate redraw). */
 export function isStateChange(event: RunEvent): boolean {
-  return event.type !== "tool.called" && event.type !== "tool.result" && event.type !== "subtask.repairing";
+  return !["tool.called", "tool.result", "tool.shortened", "subtask.repairing"].includes(event.type);
 }
 
 // ─── Rendering ───────────────────────────────────────────────────────────────────────────────────────────

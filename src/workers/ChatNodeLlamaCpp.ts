@@ -37,7 +37,7 @@ import {
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { type Runnable, RunnableLambda } from "@langchain/core/runnables";
 import { DEFAULT_LOCAL_PLANNER_MAX_TOKENS } from "../config/defaults.js";
-import { DisposedError } from "../errors.js";
+import { DisposedError, EdgecrewError, ErrorCodes } from "../errors.js";
 import type { Caps } from "../schema/grammar/index.js";
 import type { JsonSchema, LocalModelRef } from "../types.js";
 import { callSyntaxOf } from "./callSyntax.js";
@@ -53,6 +53,7 @@ import {
   toToolCallChunks,
   toToolCalls,
 } from "./chatModelTools.js";
+import { roomFor } from "./contextRoom.js";
 import { chatWrapperFor, type Generation, generateTurn } from "./generate.js";
 import type { ModelManager } from "./ModelManager.js";
 import { ToolChatWrapper } from "./ToolChatWrapper.js";
@@ -187,10 +188,20 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions>
               signal,
             );
       const seed = options.seed ?? this.seed;
-      const generation = await generateTurn(lease, toChatHistory(messages), {
+      // Bound tools are documented on every turn, by the model's own chat template.
+      const chatWrapper = plan.kind === "none" ? base : new ToolChatWrapper(base, chatFunctions(tools));
+      const history = toChatHistory(messages);
+      const room = roomFor(lease, chatWrapper, history, maxTokens);
+      if (!room.fits) {
+        throw new EdgecrewError(
+          ErrorCodes.CONTEXT_TOO_SMALL,
+          `${this.model.raw}: the messages (${room.promptTokens} tokens) and maxTokens ${maxTokens} do not fit its context of ${room.contextSize} tokens; raise contextSize, lower maxTokens or send less`,
+          { context: { promptTokens: room.promptTokens, maxTokens, contextSize: room.contextSize } },
+        );
+      }
+      const generation = await generateTurn(lease, history, {
         ...(grammar === undefined ? {} : { grammar }),
-        // Bound tools are documented on every turn, by the model's own chat template.
-        chatWrapper: plan.kind === "none" ? base : new ToolChatWrapper(base, chatFunctions(tools)),
+        chatWrapper,
         maxTokens,
         temperature: options.temperature ?? this.temperature,
         ...(signal === undefined ? {} : { signal }),

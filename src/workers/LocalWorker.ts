@@ -8,7 +8,7 @@
  * to repair or escalate); only an abort, or a tool call that must end the subtask (its journal could not be
  * written, or its side effect is uncertain after a crash), is thrown.
  */
-import type { ChatHistoryItem, ChatWrapper } from "node-llama-cpp";
+import type { ChatHistoryItem } from "node-llama-cpp";
 import {
   abortErrorFor,
   DisposedError,
@@ -238,7 +238,6 @@ export class LocalWorker implements WorkerPort {
       { type: "system", text: system },
       { type: "user", text: workerUserPrompt(request) },
     ];
-    assertPromptFits(lease, chatWrapper, history, worker);
     if (this.#options.reusePrefix === false) await lease.sequence.clearHistory();
     else
       reused = await keepWorkerPrefix(lease.sequence, workerPrefixTokens(lease.model, chatWrapper, system));
@@ -278,30 +277,6 @@ export class LocalWorker implements WorkerPort {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/**
- * Throws CONTEXT_TOO_SMALL, with the numbers, when the subtask's first prompt and the worker's `maxTokens` cannot
- * both fit its context: the model could not even start (node-llama-cpp would fail mid-way, "Failed to compress
- * chat history for context shift"). The runtime then escalates the subtask as a model failure, visibly.
- */
-function assertPromptFits(
-  lease: SequenceLease,
-  chatWrapper: ChatWrapper,
-  history: readonly ChatHistoryItem[],
-  worker: WorkerDefinition,
-): void {
-  const rendered = chatWrapper.generateContextState({
-    chatHistory: [...history, { type: "model", response: [] }],
-  });
-  const promptTokens = rendered.contextText.tokenize(lease.model.tokenizer).length;
-  const contextSize = lease.sequence.context.contextSize;
-  if (promptTokens + worker.maxTokens <= contextSize) return;
-  throw new EdgecrewError(
-    ErrorCodes.CONTEXT_TOO_SMALL,
-    `worker \`${worker.name}\`: its prompt (${promptTokens} tokens: system prompt, tool descriptions and instruction) and maxTokens ${worker.maxTokens} do not fit its context of ${contextSize} tokens; raise context.size, lower maxTokens or grant fewer tools`,
-    { context: { worker: worker.name, promptTokens, maxTokens: worker.maxTokens, contextSize } },
-  );
 }
 
 /**

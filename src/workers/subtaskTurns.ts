@@ -9,11 +9,18 @@
  * answer was complete — is an event (`subtask.repairing`) and a repair turn with the exact problems, up to
  * `retries` times; after that the subtask's outcome is `invalid-output`, which the runtime escalates. A subtask
  * never "completes" without the call it was required to make.
+ *
+ * Every turn must fit the worker's context (contextRoom.ts): a tool result too big for the room left is shown
+ * cut (`tool.shortened`), after which the model may only answer; a repair turn that no longer fits ends the
+ * attempts (`invalid-output`, with the errors and why); a first turn, or a turn after a call, that cannot fit
+ * rejects with CONTEXT_TOO_SMALL and the numbers.
  */
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse, ChatWrapper } from "node-llama-cpp";
+import { EdgecrewError, ErrorCodes } from "../errors.js";
 import { type CompiledSchema, parseJsonAgainst } from "../schema/compile.js";
 import type { JsonSchema, JsonValue, ToolCallContext } from "../types.js";
 import { safeEmit } from "./asyncGuards.js";
+import { fitCallResult, roomFor } from "./contextRoom.js";
 import type { CompiledTurn } from "./GrammarCache.js";
 import { type Generation, generateTurn } from "./generate.js";
 import type { SequenceLease } from "./ModelManager.js";
@@ -84,8 +91,31 @@ export async function runSubtaskTurns(
   let current: ChatHistoryItem[] = [...history];
   let calls = 0;
   let failures = 0;
+  let lastErrors: readonly string[] = [];
+  // Set once a result had to be cut: the context is full, so the model answers from what it has.
+  let full = false;
   for (;;) {
-    const canCall = options.tools !== undefined && calls < options.maxCalls;
+    const room = roomFor(lease, options.chatWrapper, current, options.maxTokens);
+    if (!room.fits) {
+      const rest = `and maxTokens ${options.maxTokens} do not fit its context of ${room.contextSize} tokens`;
+      if (failures > 0) {
+        const why = `(root): no room for another repair turn: the conversation (${room.promptTokens} tokens) ${rest}`;
+        return { ok: false, errors: [...lastErrors, why], attempts: failures, calls };
+      }
+      const what =
+        calls === 0
+          ? `its prompt (${room.promptTokens} tokens: system prompt, tool descriptions and instruction) ${rest}; raise context.size, lower maxTokens or grant fewer tools`
+          : `its conversation after ${calls} tool call${calls === 1 ? "" : "s"} (${room.promptTokens} tokens) ${rest}; raise context.size or lower maxTokens`;
+      throw new EdgecrewError(ErrorCodes.CONTEXT_TOO_SMALL, `worker \`${options.call.worker}\`: ${what}`, {
+        context: {
+          worker: options.call.worker,
+          promptTokens: room.promptTokens,
+          maxTokens: options.maxTokens,
+          contextSize: room.contextSize,
+        },
+      });
+    }
+    const canCall = options.tools !== undefined && calls < options.maxCalls && !full;
     const mustCall = canCall && options.toolChoice === "required" && calls === 0;
     const spec: TurnSpec = {
       ...(canCall && options.tools !== undefined
@@ -117,21 +147,34 @@ export async function runSubtaskTurns(
       if (parsed.kind === "call" && options.tools !== undefined) {
         const result = await options.tools.tools.registry.call(parsed.name, parsed.params, options.call);
         calls++;
-        current = appendToResponse(current, [
-          {
-            type: "functionCall",
-            name: parsed.name,
-            description: options.tools.tools.functions[parsed.name]?.description,
-            params: parsed.params,
-            result,
-          },
-        ]);
+        const before = current;
+        const append = (item: ChatModelFunctionCall) => appendToResponse(before, [item]);
+        const call: ChatModelFunctionCall = {
+          type: "functionCall",
+          name: parsed.name,
+          description: options.tools.tools.functions[parsed.name]?.description,
+          params: parsed.params,
+          result,
+        };
+        const fitted = fitCallResult(lease, options.chatWrapper, call, append, options.maxTokens);
+        current = append({ ...call, result: fitted.result });
+        if (fitted.cut !== undefined) {
+          full = true;
+          safeEmit(options.call.emit, {
+            type: "tool.shortened",
+            subtaskId: options.call.subtaskId,
+            tool: parsed.name,
+            ...fitted.cut,
+            contextSize: lease.sequence.context.contextSize,
+          });
+        }
         continue;
       }
       const checked = parseJsonAgainst(options.validator, generation.text);
       if (checked.ok) return { ok: true, answer: checked.value, attempts: attempt, calls };
       errors = checked.errors;
     }
+    lastErrors = errors;
     failures++;
     if (failures > options.retries) return { ok: false, errors, attempts: attempt, calls };
     safeEmit(options.call.emit, {

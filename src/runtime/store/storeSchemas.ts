@@ -136,6 +136,13 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     result: toolCallResultSchema,
     ms: z.number(),
   }),
+  "tool.shortened": z.looseObject({
+    subtaskId: z.string(),
+    tool: z.string(),
+    shownCharacters: nonNegativeInt,
+    totalCharacters: nonNegativeInt,
+    contextSize: nonNegativeInt,
+  }),
   "run.completed": z.looseObject({ answer: jsonValue }),
   "run.failed": z.looseObject({ error: errorInfoSchema }),
   "run.cancelled": z.looseObject({ reason: z.string() }),

@@ -156,8 +156,12 @@ describe("tool calls against real MCP servers from npm (fixture workers, toolCho
       return args.head !== undefined && args.tail !== undefined;
     });
     expect(withBoth.length).toBeLessThan(reads.length);
+    // A result too big for a worker's 4096-token context (an annotated message with its image, a directory
+    // listing) is shown to the model cut, never left to fail the subtask mid-generation.
+    const shortened = events.flatMap((e) => (e.type === "tool.shortened" ? [e] : []));
+    for (const cut of shortened) expect(cut.shownCharacters).toBeLessThan(cut.totalCharacters);
     console.info(
-      `[measure] ${calls.length} calls, ${results.filter((e) => e.result.ok).length} returned ok from the server, ${refused.length} refused for their arguments; reads with both head and tail: ${withBoth.length}/${reads.length}`,
+      `[measure] ${calls.length} calls, ${results.filter((e) => e.result.ok).length} returned ok from the server, ${refused.length} refused for their arguments, ${shortened.length} results shown cut (${shortened.map((e) => e.tool).join(", ")}); reads with both head and tail: ${withBoth.length}/${reads.length}`,
     );
   });
 });

@@ -5,6 +5,7 @@ import { z } from "zod";
 import {
   isAbortError,
   isDisposedError,
+  isEdgecrewError,
   isValidationError,
   type ValidationError,
 } from "../../../src/errors.js";
@@ -42,6 +43,14 @@ function planner(
     maxTokens: 48,
     ...overrides,
   });
+}
+
+/**
+ * A model for long generations: its own fixture, so that its one context is created with 4096 tokens (a loaded
+ * model keeps the context it was created with, and `planner()`'s is 1024).
+ */
+function longWriter(): ChatNodeLlamaCpp {
+  return planner({ model: fixtureRef(12), maxTokens: 3000, contextSize: 4096 });
 }
 
 const Plan = z.object({
@@ -147,6 +156,19 @@ describe("ChatNodeLlamaCpp", () => {
     expect(result.raw.usage_metadata?.output_tokens ?? 0).toBeGreaterThan(0);
   });
 
+  it("refuses messages that leave no room for maxTokens with CONTEXT_TOO_SMALL and the numbers", async () => {
+    const long = "A long document line that goes on. ".repeat(60);
+    const error = await planner({ maxTokens: 256 })
+      .invoke([new HumanMessage(long)])
+      .catch((e: unknown) => e);
+    expect(isEdgecrewError(error) && error.code).toBe("CONTEXT_TOO_SMALL");
+    expect(String((error as Error).message)).toMatch(
+      /the messages \(\d+ tokens\) and maxTokens 256 do not fit its context of 1024 tokens/,
+    );
+    // The same model answers a conversation that fits.
+    expect((await planner().invoke("Hello")).text.length).toBeGreaterThan(0);
+  });
+
   it("counts tokens with the model's own tokenizer", async () => {
     const model = planner({});
     const tokens = await model.getNumTokens("hello world");
@@ -166,7 +188,7 @@ describe("ChatNodeLlamaCpp", () => {
 
   it("is abortable through the call options' signal", async () => {
     const controller = new AbortController();
-    const pending = planner({ maxTokens: 3000, contextSize: 4096 })
+    const pending = longWriter()
       .withStructuredOutput(z.object({ text: z.string().min(1400).max(1400) }))
       .invoke("Write", { signal: controller.signal });
     setTimeout(() => controller.abort(), 200);
@@ -234,7 +256,7 @@ describe("ChatNodeLlamaCpp", () => {
   it("aborting mid-stream ends the iteration with an AbortError promptly, and the model stays usable", async () => {
     const controller = new AbortController();
     // A 1400-character string under the grammar: far more tokens than arrive before the abort.
-    const long = planner({ maxTokens: 3000, contextSize: 4096 }).withConfig({
+    const long = longWriter().withConfig({
       outputSchema: {
         type: "object",
         properties: { text: { type: "string", minLength: 1400, maxLength: 1400 } },
@@ -267,7 +289,7 @@ describe("ChatNodeLlamaCpp", () => {
   });
 
   it("leaving a stream early stops the generation and releases the sequence", async () => {
-    const model = planner({ maxTokens: 3000, contextSize: 4096 }).withConfig({
+    const model = longWriter().withConfig({
       outputSchema: {
         type: "object",
         properties: { text: { type: "string", minLength: 1400, maxLength: 1400 } },

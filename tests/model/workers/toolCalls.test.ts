@@ -97,7 +97,16 @@ const slow = defineTool({
     }),
 });
 
-const TOOLS: readonly Tool[] = [trip, weather, secret, broken, lookup, slow] as readonly Tool[];
+/** A file far bigger than a 4096-token context: its result cannot be shown to the model whole. */
+const BIG_TEXT = Array.from({ length: 1500 }, (_, i) => `line ${i}: the quick brown fox`).join("\n");
+const bigRead = defineTool({
+  name: "file.read",
+  description: "Reads a text file.",
+  input: z.object({ path: z.enum(["notes.txt"]) }),
+  run: async () => ({ text: BIG_TEXT }),
+});
+
+const TOOLS: readonly Tool[] = [trip, weather, secret, broken, lookup, slow, bigRead] as readonly Tool[];
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -272,6 +281,29 @@ describe("tool calls on a fixture model", () => {
     expect((eventsOf(events, "tool.called") as Called[]).map((e) => e.tool)).toEqual(["slow.wait"]);
     const next = toolWorker("after", ["trip.plan"]);
     expect((await port([next]).execute(request(next), recorder().context)).ok).toBe(true);
+  });
+
+  it("a result bigger than the context holds is cut for the model, said so, and the subtask still answers", async () => {
+    const worker = toolWorker("reader", ["file.read"], { maxToolCalls: 3 });
+    const { events, context } = recorder();
+    const outcome = await port([worker]).execute(request(worker), context);
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ ok: true });
+    if (outcome.ok) expect(validAnswer.validate(outcome.answer).ok).toBe(true);
+    // The run's record keeps the whole result; the model saw its beginning and a line saying what was cut.
+    const [result] = eventsOf(events, "tool.result");
+    expect(result?.result).toEqual({ ok: true, output: { text: BIG_TEXT } });
+    const [cut] = eventsOf(events, "tool.shortened");
+    expect(cut).toMatchObject({ subtaskId: "s1", tool: "file.read", contextSize: 4096 });
+    expect(cut?.shownCharacters).toBeGreaterThan(100);
+    expect(cut?.shownCharacters).toBeLessThan(cut?.totalCharacters ?? 0);
+    const seen = await sequenceText();
+    expect(seen).toContain("line 0: the quick brown fox");
+    expect(seen).not.toContain("line 1499:");
+    expect(seen).toMatch(
+      /"cut": "the result has \d+ characters; this worker's context \(4096 tokens\) holds the first \d+\./,
+    );
+    // A result at the edge of the context leaves room for the answer, not for another call.
+    expect(eventsOf(events, "tool.called")).toHaveLength(1);
   });
 
   it("refuses at construction a worker whose grants name no tool, or that requires calls without tools", () => {
