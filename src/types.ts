@@ -249,6 +249,15 @@ export interface RunEventPayloads {
   };
   "plan.created": { readonly plan: Plan; readonly attempt: number };
   "plan.rejected": { readonly errors: readonly string[]; readonly attempt: number };
+  /**
+   * The planner's final answer (or join decision) failed its schema and the planner is asked again; with
+   * `subtaskId`, its answer for that escalated subtask failed the worker's schema (docs/PLANNER.md).
+   */
+  "answer.rejected": {
+    readonly errors: readonly string[];
+    readonly attempt: number;
+    readonly subtaskId?: string;
+  };
   "plan.revised": {
     readonly reason: string;
     /** Which replan this is (1 for the first). */

@@ -58,6 +58,8 @@ export interface ProgressState {
   readonly resumedDone: readonly string[];
   readonly planAttempts: number;
   readonly planRejections: number;
+  /** Final answers (or join decisions) and escalated answers of the planner that were rejected. */
+  readonly answerRejections: number;
   readonly revisions: readonly {
     readonly revision: number;
     readonly reason: string;
@@ -74,6 +76,7 @@ export const initialProgress: ProgressState = {
   resumedDone: [],
   planAttempts: 0,
   planRejections: 0,
+  answerRejections: 0,
   revisions: [],
   models: [],
 };
@@ -155,6 +158,8 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
     }
     case "plan.rejected":
       return { ...withStart, planAttempts: event.attempt, planRejections: withStart.planRejections + 1 };
+    case "answer.rejected":
+      return { ...withStart, answerRejections: withStart.answerRejections + 1 };
     case "plan.created": {
       const earlier: Record<string, SubtaskView> = { ...withStart.earlier };
       for (const s of withStart.subtasks) if (s.phase === "done") earlier[s.id] = s;
@@ -411,6 +416,10 @@ export function renderFrame(state: ProgressState, options: FrameOptions): string
   for (const r of state.revisions) {
     const reused = r.reused.length > 0 ? `; reusing ${r.reused.join(", ")}` : "";
     lines.push(`plan revised (${r.revision}): ${flat(r.reason)}${reused}`);
+  }
+  if (state.answerRejections > 0) {
+    const n = state.answerRejections;
+    lines.push(`planner: ${n} answer${n === 1 ? "" : "s"} rejected and asked again`);
   }
   if (state.models.length > 0) {
     lines.push("models:");

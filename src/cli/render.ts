@@ -40,6 +40,10 @@ export function renderEvent(event: RunEvent): string | undefined {
     }
     case "plan.rejected":
       return `plan rejected (attempt ${event.attempt}):\n${event.errors.map((e) => `  - ${clip(e)}`).join("\n")}`;
+    case "answer.rejected": {
+      const what = event.subtaskId === undefined ? "final answer" : `${event.subtaskId} planner answer`;
+      return `${what} rejected (attempt ${event.attempt}):\n${event.errors.map((e) => `  - ${clip(e)}`).join("\n")}`;
+    }
     case "plan.created":
       return planLines(event.plan).join("\n");
     case "plan.revised":

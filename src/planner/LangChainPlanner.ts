@@ -253,7 +253,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         schema,
         name: "final_answer",
         messages: [
-          new SystemMessage(joinSystemPrompt(request.allowReplan)),
+          new SystemMessage(joinSystemPrompt(request.allowReplan, schema)),
           new HumanMessage(joinUserPrompt(request)),
         ],
         signal: context.signal,
@@ -261,7 +261,8 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
           const checked = validator.validate(parsed);
           return checked.ok ? { ok: true, value: toJoinDecision(checked.value) } : checked;
         },
-        repair: joinRepairPrompt,
+        repair: (errors) => joinRepairPrompt(errors, schema),
+        onRejected: (errors, attempt) => context.emit({ type: "answer.rejected", errors, attempt }),
         fail: (errors) =>
           new EdgecrewError(
             ErrorCodes.PLANNER_FAILED,
@@ -279,7 +280,9 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         messages: [new SystemMessage(solveSystemPrompt(request)), new HumanMessage(solveUserPrompt(request))],
         signal: context.signal,
         check: (parsed) => validator.validate(parsed),
-        repair: solveRepairPrompt,
+        repair: (errors) => solveRepairPrompt(errors, request.worker.output),
+        onRejected: (errors, attempt) =>
+          context.emit({ type: "answer.rejected", errors, attempt, subtaskId: request.subtask.id }),
         fail: (errors) =>
           new EdgecrewError(
             ErrorCodes.SUBTASK_FAILED,

@@ -33,6 +33,9 @@ export const planReplySchema = z.object({
 
 export type PlanReply = z.infer<typeof planReplySchema>;
 
+/** `planReplySchema` as JSON Schema (as it parses input: `dependsOn` may be left out), for the prompts' shape. */
+export const planReplyJsonSchema = z.toJSONSchema(planReplySchema, { io: "input" }) as JsonSchema;
+
 /** The id of the subtask at a 0-based position, as the grammar form fixes it. */
 export function positionalId(index: number): string {
   return `s${index + 1}`;

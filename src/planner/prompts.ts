@@ -4,6 +4,34 @@
  */
 import { describeSchema, describeType } from "../schema/describe.js";
 import type { EscalationRequest, JoinRequest, JsonSchema, PlanRequest, WorkerSummary } from "../types.js";
+import { planReplyJsonSchema } from "./planSchema.js";
+import { replyShape } from "./replyShape.js";
+
+/** The one line that states the accepted reply shape; system prompts and re-asks use the same one. */
+function replyLine(shape: string): string {
+  return `Reply with JSON only: ${shape}.`;
+}
+
+/** What a plan reply looks like: derived from `planReplySchema`, which validatePlan parses replies with. */
+export function planShape(): string {
+  return replyShape(planReplyJsonSchema, {
+    id: '"s1"',
+    worker: '"<worker name>"',
+    instruction: '"<what to do>"',
+    dependsOn: "[]",
+  });
+}
+
+/**
+ * What a final-answer reply looks like: derived from the joiner's reply schema (`joinSchema`), which the reply
+ * is validated against — `{"answer": …}`, or `{"decision": …}` with its two alternatives while replans are left.
+ */
+export function joinShape(replySchema: JsonSchema): string {
+  return replyShape(replySchema, {
+    answer: "<the final answer>",
+    replan: '"<why the plan must change>"',
+  });
+}
 
 function fieldList(schema: JsonSchema): string {
   const properties = schema.properties;
@@ -37,7 +65,7 @@ export function planSystemPrompt(request: PlanRequest): string {
     "- An instruction may quote a dependency's answer as {{s1.answer}} or one of its fields as {{s1.answer.field}}; the field must be one of that worker's answer fields.",
     "- Each instruction must be self-contained: the worker sees only its instruction, the task and its dependencies' answers.",
     "",
-    'Reply with JSON only: {"subtasks": [{"id": "s1", "worker": "<worker name>", "instruction": "<what to do>", "dependsOn": []}]}',
+    replyLine(planShape()),
   ].join("\n");
 }
 
@@ -61,17 +89,20 @@ export function planUserPrompt(request: PlanRequest): string {
   ].join("\n");
 }
 
-/** System prompt for joining results into the final answer (or, when allowed, asking for a revised plan). */
-export function joinSystemPrompt(allowReplan: boolean): string {
-  const lines = [
+/**
+ * System prompt for joining results into the final answer (or, when allowed, asking for a revised plan);
+ * `replySchema` is the schema the reply is validated against (`joinSchema`).
+ */
+export function joinSystemPrompt(allowReplan: boolean, replySchema: JsonSchema): string {
+  return [
     "You are the planner of a team of workers. They have completed the subtasks of your plan.",
     "Using their results, give the final answer to the user's task.",
-  ];
-  if (!allowReplan) return [...lines, 'Reply with JSON only: {"answer": <the final answer>}.'].join("\n");
-  return [
-    ...lines,
-    "If the results cannot answer the task, you may instead ask for a revised plan and say why; finished subtasks that stay the same are not run again.",
-    'Reply with JSON only: {"decision": {"answer": <the final answer>}} or {"decision": {"replan": "<why the plan must change>"}}.',
+    ...(allowReplan
+      ? [
+          "If the results cannot answer the task, you may instead ask for a revised plan and say why; finished subtasks that stay the same are not run again.",
+        ]
+      : []),
+    replyLine(joinShape(replySchema)),
   ].join("\n");
 }
 
@@ -94,7 +125,7 @@ export function solveSystemPrompt(request: EscalationRequest): string {
     `You are standing in for the worker "${worker.name}" (${worker.description}), whose small model could not do this subtask.`,
     ...(worker.system === undefined ? [] : [worker.system]),
     describeSchema(worker.output),
-    "Reply with JSON only.",
+    replyLine(replyShape(worker.output)),
   ].join("\n");
 }
 
@@ -120,14 +151,14 @@ function repairPrompt(subject: "plan" | "answer", errors: readonly string[], rep
   return [`Your ${subject} was rejected:`, ...errors.map((e) => `- ${e}`), reply].join("\n");
 }
 
-/** Follow-up after a rejected plan. */
+/** Follow-up after a rejected plan: the problems, then the plan shape again. */
 export const planRepairPrompt = (errors: readonly string[]): string =>
-  repairPrompt("plan", errors, "Reply with a corrected plan as JSON only, in the same format.");
+  repairPrompt("plan", errors, replyLine(planShape()));
 
-/** Follow-up after a final answer that failed its schema. */
-export const joinRepairPrompt = (errors: readonly string[]): string =>
-  repairPrompt("answer", errors, 'Reply with JSON only: {"answer": …}.');
+/** Follow-up after a final answer (or decision) that failed the reply schema: the shape that schema accepts. */
+export const joinRepairPrompt = (errors: readonly string[], replySchema: JsonSchema): string =>
+  repairPrompt("answer", errors, replyLine(joinShape(replySchema)));
 
-/** Follow-up after an escalated answer that failed the worker's schema. */
-export const solveRepairPrompt = (errors: readonly string[]): string =>
-  repairPrompt("answer", errors, "Reply with a corrected JSON value only.");
+/** Follow-up after an escalated answer that failed the worker's schema: the shape of that schema. */
+export const solveRepairPrompt = (errors: readonly string[], output: JsonSchema): string =>
+  repairPrompt("answer", errors, replyLine(replyShape(output)));

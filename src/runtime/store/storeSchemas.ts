@@ -110,6 +110,11 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
   }),
   "plan.created": z.looseObject({ plan: planSchema, attempt: z.number() }),
   "plan.rejected": z.looseObject({ errors: strings, attempt: z.number() }),
+  "answer.rejected": z.looseObject({
+    errors: strings,
+    attempt: z.number(),
+    subtaskId: z.string().optional(),
+  }),
   "plan.revised": z.looseObject({ reason: z.string(), revision: nonNegativeInt, reused: strings }),
   "subtask.started": z.looseObject({
     subtaskId: z.string(),
