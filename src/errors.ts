@@ -45,6 +45,8 @@ export const ErrorCodes = {
   TOOL_NOT_FOUND: "TOOL_NOT_FOUND",
   /** A tool definition is malformed (duplicate name, bad schema). */
   TOOL_INVALID: "TOOL_INVALID",
+  /** An MCP server failed to start, to answer the handshake or to list its tools in time, or died while in use. */
+  MCP_SERVER_FAILED: "MCP_SERVER_FAILED",
   /** A tool refused a call under its policy before doing anything (an http URL outside the allow-list). */
   TOOL_REFUSED: "TOOL_REFUSED",
   /**

@@ -136,6 +136,18 @@ export interface McpToolConfig {
   readonly cwd?: string;
   /** Per-call timeout in ms for the server's tools (default: the registry's). */
   readonly timeoutMs?: number;
+  /** How long the server may take to start, answer the handshake and list its tools, in ms (default 10 s). */
+  readonly startTimeoutMs?: number;
+  /**
+   * Absolute directories the client offers as MCP roots (`roots/list`, sent as file:// URIs). From YAML: the
+   * entry's `roots:`, else the root of the agent's fs tool; absent: an empty list.
+   */
+  readonly roots?: readonly string[];
+  /**
+   * Whether calls of the server's tools wait for approval. Absent: only tools the server marks destructive
+   * (`destructiveHint` and not `readOnlyHint`) do.
+   */
+  readonly approve?: boolean;
 }
 
 export type ToolConfig = BuiltinToolConfig | McpToolConfig;

@@ -65,7 +65,16 @@ function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: strin
   };
 }
 
-function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
+/** The fs tool's root (resolved), which MCP servers without `roots:` are offered as their root. */
+function fsRootOf(entries: readonly ToolEntry[], baseDir: string): string | undefined {
+  for (const entry of entries) {
+    if (typeof entry !== "string" && entry.fs !== undefined)
+      return resolveDefinitionPath(entry.fs.root, baseDir);
+  }
+  return undefined;
+}
+
+function toTool(entry: ToolEntry, baseDir: string, fsRoot: string | undefined): ToolConfig {
   if (typeof entry === "string") return { kind: "builtin", name: entry, options: {} };
   if (entry.fs !== undefined) {
     return {
@@ -90,7 +99,10 @@ function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
     };
   }
   if (entry.mcp !== undefined) {
-    const { name, command, args, env, cwd, timeoutMs } = entry.mcp;
+    const { name, command, args, env, cwd, timeoutMs, startTimeoutSeconds, roots, approve } = entry.mcp;
+    const offered =
+      roots?.map((path) => resolveDefinitionPath(path, baseDir)) ??
+      (fsRoot === undefined ? undefined : [fsRoot]);
     return {
       kind: "mcp",
       name,
@@ -99,6 +111,11 @@ function toTool(entry: ToolEntry, baseDir: string): ToolConfig {
       env: { ...env },
       ...(cwd === undefined ? {} : { cwd: resolveDefinitionPath(cwd, baseDir) }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(startTimeoutSeconds === undefined
+        ? {}
+        : { startTimeoutMs: Math.round(startTimeoutSeconds * 1000) }),
+      ...(offered === undefined ? {} : { roots: offered }),
+      ...(approve === undefined ? {} : { approve }),
     };
   }
   if ("calculator" in entry)
@@ -125,8 +142,8 @@ function toDevice(device: ValidatedAgentInput["device"]): DeviceConfig {
  * Builds the AgentDefinition from validated input: model strings become ModelRefs (relative paths resolved
  * against `baseDir`), `context.size` becomes `contextSize`, memory strings become bytes, tool entries become
  * `{ kind: "builtin", name, options }` with their defaults (and the fs root made absolute), or
- * `{ kind: "mcp", name, command, args, env, cwd? }` (cwd made absolute; `command` is left as written, found on
- * PATH like any program).
+ * `{ kind: "mcp", name, command, args, env, cwd?, roots?, startTimeoutMs?, approve? }` (cwd and roots made
+ * absolute, roots defaulting to the fs tool's root; `command` is left as written, found on PATH like any program).
  */
 export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildContext): AgentDefinition {
   const { baseDir } = context;
@@ -136,7 +153,7 @@ export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildC
     ...(context.source !== undefined ? { source: context.source } : {}),
     planner: toPlanner(input.planner, baseDir),
     workers: input.workers.map((worker) => toWorker(worker, baseDir)),
-    tools: input.tools.map((entry) => toTool(entry, baseDir)),
+    tools: input.tools.map((entry) => toTool(entry, baseDir, fsRootOf(input.tools, baseDir))),
     limits: { ...input.limits },
     device: toDevice(input.device),
     escalation: { ...input.escalation },

@@ -208,6 +208,25 @@ const mcpOptions = z
     timeoutMs: positiveInt()
       .optional()
       .describe("Per-call timeout in milliseconds for the server's tools (default: the registry's, 30000)."),
+    startTimeoutSeconds: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "How long the server may take to start, answer the MCP handshake and list its tools, in seconds (default 10).",
+      ),
+    roots: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Directories offered to the server as MCP roots (its answer to roots/list, as file:// URIs); relative paths resolve against the YAML file's directory. Default: the root of the agent's fs tool, if it declares one, else none.",
+      ),
+    approve: z
+      .boolean()
+      .optional()
+      .describe(
+        "Whether every call of the server's tools waits for a human's approval. Default: only tools the server marks destructive (destructiveHint, not readOnlyHint) do.",
+      ),
   })
   .describe("An MCP server started over stdio when the crew is created, stopped when it is disposed.");
 

@@ -1,9 +1,9 @@
 /**
  * The typed error of an MCP server that cannot serve: it failed to start (bad command, crashed during the
- * handshake, too slow to list its tools) or it exited while a run was using it. The two phases carry different
- * codes on purpose: a server that never started is a broken tool source (TOOL_INVALID, raised by `createCrew`
- * before any planning), while a server that died mid-run ends the subtasks that needed it (SUBTASK_FAILED, which
- * the workers treat as "stop this subtask" rather than "let the model try something else").
+ * handshake, too slow to list its tools) or it exited while a run was using it. Both carry MCP_SERVER_FAILED.
+ * One case keeps SUBTASK_FAILED on purpose: the error that ends a subtask because its server died
+ * ({@link subtaskEndedByServerExit}), since SUBTASK_FAILED is what a worker reads as "stop this subtask" rather
+ * than "let the model try something else" (workers/LocalWorker.ts); its cause is the server's own error.
  */
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
 
@@ -34,9 +34,14 @@ export class McpServerError extends EdgecrewError {
     server: string,
     phase: McpServerPhase,
     message: string,
-    options: { cause?: unknown; exit?: McpServerExit } = {},
+    options: {
+      cause?: unknown;
+      exit?: McpServerExit;
+      /** SUBTASK_FAILED only for the error that ends a subtask (see {@link subtaskEndedByServerExit}). */
+      code?: typeof ErrorCodes.MCP_SERVER_FAILED | typeof ErrorCodes.SUBTASK_FAILED;
+    } = {},
   ) {
-    super(phase === "start" ? ErrorCodes.TOOL_INVALID : ErrorCodes.SUBTASK_FAILED, message, {
+    super(options.code ?? ErrorCodes.MCP_SERVER_FAILED, message, {
       cause: options.cause,
       context: {
         server,
@@ -54,6 +59,19 @@ export class McpServerError extends EdgecrewError {
 export function serverExitedError(server: string, exit: McpServerExit): McpServerError {
   return new McpServerError(server, "exited", `MCP server ${server} exited (${describeExit(exit)})`, {
     exit,
+  });
+}
+
+/**
+ * The error that ends a subtask whose tool's server has exited: code SUBTASK_FAILED (what the worker stops on),
+ * the same message, and the server's MCP_SERVER_FAILED error as its cause.
+ */
+export function subtaskEndedByServerExit(server: string, exit: McpServerExit): McpServerError {
+  const cause = serverExitedError(server, exit);
+  return new McpServerError(server, "exited", cause.message, {
+    cause,
+    exit,
+    code: ErrorCodes.SUBTASK_FAILED,
   });
 }
 

@@ -1,8 +1,12 @@
 /**
- * Starts one MCP server over stdio, lists its tools and adapts them (see mcpTool.ts). The connection owns the
+ * Starts one MCP server over stdio, lists its tools and adapts them (see mcpTool.ts). The client declares the
+ * `roots` capability and answers `roots/list` with the config's roots (file:// URIs), so a server such as
+ * server-filesystem started without a directory works inside them. The connection owns the
  * child process: `close()` ends it, and once the process is gone — closed, crashed or killed — every call of
  * its tools fails with `MCP server <name> exited (…)` instead of waiting on a pipe nobody reads.
  */
+import { basename } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Tool as McpToolInfo } from "@modelcontextprotocol/sdk/types.js";
 import { abortErrorFor, isAbortError, throwIfAborted } from "../../errors.js";
@@ -19,7 +23,7 @@ export const DEFAULT_MCP_START_TIMEOUT_MS = 10_000;
 export interface ConnectMcpServerOptions {
   /** Aborting it stops the start (the process is ended) with an AbortError. */
   readonly signal?: AbortSignal;
-  /** How long starting may take, handshake and tool listing included (default 10 s). */
+  /** How long starting may take, handshake and tool listing included (default 10 s); the config's own wins. */
   readonly startTimeoutMs?: number;
   /** Told about tools that were skipped because edgecrew cannot use their name or schema. */
   readonly onWarning?: (message: string) => void;
@@ -60,17 +64,19 @@ function startFailure(
   config: McpToolConfig,
   transport: StdioProcessTransport,
   cause: unknown,
-  timedOut: boolean,
+  timeoutMs: number | undefined,
 ): McpServerError {
   const exit = transport.exit;
   const spawnError = transport.spawnError;
-  const what = timedOut
-    ? "did not start within the start timeout"
-    : spawnError !== undefined
-      ? `failed to start: ${spawnError.message}`
-      : exit !== undefined
-        ? `exited while starting (${describeExit(exit)})`
-        : `failed to start: ${cause instanceof Error ? cause.message : String(cause)}`;
+  // The number and the key that changes it, so a slow server (npx downloading a package) is one edit away.
+  const what =
+    timeoutMs !== undefined
+      ? `did not start within ${timeoutMs / 1000} s (its start timeout; raise it with \`startTimeoutSeconds\` in its mcp entry)`
+      : spawnError !== undefined
+        ? `failed to start: ${spawnError.message}`
+        : exit !== undefined
+          ? `exited while starting (${describeExit(exit)})`
+          : `failed to start: ${cause instanceof Error ? cause.message : String(cause)}`;
   const stderr = transport.stderrTail.trim();
   const command = [config.command, ...config.args].join(" ");
   return new McpServerError(
@@ -83,8 +89,8 @@ function startFailure(
 
 /**
  * Starts the server `config` describes and lists its tools. Rejects with an {@link McpServerError} (phase
- * `start`, code TOOL_INVALID) naming the server when the command cannot run, the process exits or the
- * handshake fails or takes longer than `startTimeoutMs`; with an AbortError when `signal` fires. The process is
+ * `start`, code MCP_SERVER_FAILED) naming the server when the command cannot run, the process exits or the
+ * handshake fails or takes longer than the start timeout (`config.startTimeoutMs`, else `startTimeoutMs`); with an AbortError when `signal` fires. The process is
  * ended in every one of those cases.
  *
  * @example
@@ -97,12 +103,13 @@ export async function connectMcpServer(
   options: ConnectMcpServerOptions = {},
 ): Promise<McpServerConnection> {
   throwIfAborted(options.signal);
-  const timeoutMs = options.startTimeoutMs ?? DEFAULT_MCP_START_TIMEOUT_MS;
+  const timeoutMs = config.startTimeoutMs ?? options.startTimeoutMs ?? DEFAULT_MCP_START_TIMEOUT_MS;
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
   // The SDK loads on first use, so that importing edgecrew stays cheap for agents without MCP servers.
-  const [{ Client }, { StdioProcessTransport }] = await Promise.all([
+  const [{ Client }, { ListRootsRequestSchema }, { StdioProcessTransport }] = await Promise.all([
     import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/types.js"),
     import("./StdioProcessTransport.js"),
   ]);
   const transport = new StdioProcessTransport({
@@ -111,7 +118,11 @@ export async function connectMcpServer(
     env: config.env,
     ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
   });
-  const client = new Client(PACKAGE);
+  // Roots are always declared: a server that needs them gets the configured ones or an empty list, never an
+  // error for an unknown method. The list is fixed for the server's life, hence no listChanged.
+  const client = new Client(PACKAGE, { capabilities: { roots: { listChanged: false } } });
+  const roots = (config.roots ?? []).map((path) => ({ uri: pathToFileURL(path).href, name: basename(path) }));
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots }));
   const closeOnce = (() => {
     let closing: Promise<void> | undefined;
     return () => {
@@ -142,7 +153,7 @@ export async function connectMcpServer(
   } catch (error) {
     await closeOnce();
     if (options.signal?.aborted) throw isAbortError(error) ? error : abortErrorFor(options.signal);
-    throw startFailure(config, transport, error, deadline.aborted);
+    throw startFailure(config, transport, error, deadline.aborted ? timeoutMs : undefined);
   } finally {
     if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
   }
@@ -151,6 +162,7 @@ export async function connectMcpServer(
     server: config.name,
     client,
     ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+    ...(config.approve === undefined ? {} : { approve: config.approve }),
     deadError: () => {
       const exit = transport.exit;
       return exit === undefined ? undefined : serverExitedError(config.name, exit);

@@ -4,21 +4,42 @@
  * `tool.result` event), but a model cannot revive a dead server: left alone it would retry until its call bound
  * and then answer without the tool's facts. Rejecting with the server's SUBTASK_FAILED error instead makes the
  * worker stop, and the run reports that subtask as failed with the server's name.
+ *
+ * It also guards the grants, as workers take their views at start-up: a grant naming a tool the server lists but
+ * edgecrew skipped (e.g. one that requires task-based execution) fails there with the reason, instead of the
+ * registry's bare "no tool is registered".
  */
+import { EdgecrewError, ErrorCodes } from "../../errors.js";
 import type { ToolCallContext, ToolCallResult, ToolRegistryPort } from "../../types.js";
 import { grants } from "../toolNames.js";
 import type { McpServerConnection } from "./connectMcpServer.js";
-import { serverExitedError } from "./McpServerError.js";
+import { subtaskEndedByServerExit } from "./McpServerError.js";
 
 /** A registry port that may hand out narrower views (as ToolRegistry and the tool journal do). */
 export interface ScopableRegistryPort extends ToolRegistryPort {
   scoped?(names: readonly string[]): ToolRegistryPort;
 }
 
+/** Throws TOOL_NOT_FOUND, with the reason, for a grant that names a tool its server lists but edgecrew skipped. */
+function refuseSkippedGrants(names: readonly string[], servers: readonly McpServerConnection[]): void {
+  for (const name of names) {
+    for (const server of servers) {
+      const skip = server.skipped.find((candidate) => `${server.name}.${candidate.tool}` === name);
+      if (skip === undefined) continue;
+      throw new EdgecrewError(
+        ErrorCodes.TOOL_NOT_FOUND,
+        `\`${name}\` is granted, but the MCP server ${server.name} lists \`${skip.tool}\` and edgecrew skipped it: ${skip.reason}`,
+        { context: { tool: name, server: server.name, reason: skip.reason } },
+      );
+    }
+  }
+}
+
 /**
  * Wraps `registry` so that a failed call of a tool whose MCP server has exited rejects with that server's
- * McpServerError (code SUBTASK_FAILED). Everything else passes through unchanged; views made with `scoped` are
- * wrapped too.
+ * McpServerError (code SUBTASK_FAILED, its cause the server's MCP_SERVER_FAILED error). Everything else passes
+ * through unchanged; views made with `scoped` are wrapped too, after their grants are checked against the tools
+ * each server had skipped.
  *
  * @example
  * const tools = endSubtasksOnServerExit(registry, servers.connections);
@@ -34,7 +55,7 @@ export function endSubtasksOnServerExit(
     if (result.ok) return result;
     const server = servers.find((candidate) => grants(candidate.name, name));
     const exit = server?.exit;
-    if (server !== undefined && exit !== undefined) throw serverExitedError(server.name, exit);
+    if (server !== undefined && exit !== undefined) throw subtaskEndedByServerExit(server.name, exit);
     return result;
   };
   const { scoped } = registry;
@@ -44,8 +65,10 @@ export function endSubtasksOnServerExit(
     ...(scoped === undefined
       ? {}
       : {
-          scoped: (names: readonly string[]) =>
-            endSubtasksOnServerExit(scoped.call(registry, names), servers),
+          scoped: (names: readonly string[]) => {
+            refuseSkippedGrants(names, servers);
+            return endSubtasksOnServerExit(scoped.call(registry, names), servers);
+          },
         }),
   };
 }

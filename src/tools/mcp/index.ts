@@ -15,6 +15,7 @@ export {
   type McpServerExit,
   type McpServerPhase,
   serverExitedError,
+  subtaskEndedByServerExit,
 } from "./McpServerError.js";
 export { adaptMcpTool, type McpToolAdaptation, type McpToolHost } from "./mcpTool.js";
 export { type McpServers, startMcpServers } from "./startMcpServers.js";

@@ -18,6 +18,8 @@ export interface McpToolHost {
   readonly client: Client;
   /** Per-call timeout in ms, when the agent sets one (else the registry's default applies). */
   readonly timeoutMs?: number;
+  /** The agent's `approve` for this server, which overrides the default taken from the tool's annotations. */
+  readonly approve?: boolean;
   /** The error calls fail with once the server has exited; undefined while it runs. */
   deadError(): McpServerError | undefined;
 }
@@ -60,12 +62,39 @@ function errorText(content: readonly unknown[]): string {
 }
 
 /**
+ * What the server's annotations mean for edgecrew (they are hints, but the only knowledge of side effects there
+ * is). Read-only: idempotent, so a resumed run may simply call it again. Destructive (and not read-only):
+ * never idempotent — even when the server also says idempotentHint, replaying a destructive call whose result
+ * was lost is not something to do silently — and approval is on unless the agent's entry says otherwise.
+ * Anything else: idempotent only when the server says so, and no approval by default.
+ */
+function effectsOf(
+  info: McpToolInfo,
+  approve: boolean | undefined,
+): { idempotent: boolean; approve: boolean } {
+  const hints = info.annotations;
+  const readOnly = hints?.readOnlyHint === true;
+  const destructive = !readOnly && hints?.destructiveHint === true;
+  return {
+    idempotent: readOnly || (!destructive && hints?.idempotentHint === true),
+    approve: approve ?? destructive,
+  };
+}
+
+/** The reason edgecrew skips a tool the server can only run as a task (MCP tasks are not supported). */
+export const TASK_REQUIRED_REASON =
+  'it requires task-based execution (execution.taskSupport: "required"), which edgecrew does not support';
+
+/**
  * Adapts one listed tool. A tool whose name or schema edgecrew cannot use is not an error of the whole server:
  * the result says why, and the caller skips it with a warning.
  */
 export function adaptMcpTool(info: McpToolInfo, host: McpToolHost): McpToolAdaptation {
   const name = `${host.server}.${info.name}`;
   if (!TOOL_NAME_PATTERN.test(name)) return { ok: false, reason: `\`${name}\` is not a valid tool name` };
+  // Every plain call of such a tool fails (-32600 "requires task-based execution"): offering it would only
+  // teach the model to call something that cannot work.
+  if (info.execution?.taskSupport === "required") return { ok: false, reason: TASK_REQUIRED_REASON };
   const input = inputSchemaOf(info);
   if (typeof input === "string") return { ok: false, reason: input };
   let compiled: ReturnType<typeof compileSchema>;
@@ -74,14 +103,12 @@ export function adaptMcpTool(info: McpToolInfo, host: McpToolHost): McpToolAdapt
   } catch (error) {
     return { ok: false, reason: messageOf(error) };
   }
-  const hints = info.annotations;
   const spec: ToolSpec = Object.freeze({
     name,
     description: info.description ?? info.title ?? `The ${info.name} tool of the MCP server ${host.server}.`,
     input,
-    // The server's hints are the only knowledge of side effects there is; without them, assume there are some.
-    idempotent: hints?.idempotentHint === true || hints?.readOnlyHint === true,
-    approve: false,
+    // Without hints, assume side effects: not idempotent.
+    ...effectsOf(info, host.approve),
   });
 
   const run = async (args: unknown, context: ToolCallContext): Promise<JsonValue> => {

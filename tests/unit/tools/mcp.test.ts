@@ -132,7 +132,7 @@ describe("servers that fail or die", () => {
     );
     expect(isMcpServerError(error)).toBe(true);
     if (!isMcpServerError(error)) return;
-    expect(error.code).toBe(ErrorCodes.TOOL_INVALID);
+    expect(error.code).toBe(ErrorCodes.MCP_SERVER_FAILED);
     expect(error.server).toBe("ghost");
     expect(error.phase).toBe("start");
     expect(error.message).toMatch(/^MCP server ghost .*failed to start: .*ENOENT/);
@@ -156,7 +156,7 @@ describe("servers that fail or die", () => {
     ).catch((e: unknown) => e);
     expect(isMcpServerError(error)).toBe(true);
     expect((error as Error).message).toContain("MCP server mute");
-    expect((error as Error).message).toContain("did not start within the start timeout");
+    expect((error as Error).message).toContain("did not start within 0.3 s (its start timeout");
   });
 
   it("after a SIGKILL, calls fail as data with `MCP server <name> exited`", async () => {
