@@ -259,7 +259,15 @@ export interface RunEventPayloads {
     /** The stored plan the run continues, when planning had finished before the stop. */
     readonly plan?: Plan;
   };
-  "plan.created": { readonly plan: Plan; readonly attempt: number };
+  "plan.created": {
+    readonly plan: Plan;
+    readonly attempt: number;
+    /**
+     * The plan revision (0 for the first plan), stamped by the runtime, which emits the event once the plan is
+     * stored and after the replan's `plan.revised`. Absent in runs recorded before it was added.
+     */
+    readonly revision?: number;
+  };
   "plan.rejected": { readonly errors: readonly string[]; readonly attempt: number };
   /**
    * The planner's final answer (or join decision) failed its schema and the planner is asked again; with

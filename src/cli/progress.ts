@@ -58,6 +58,11 @@ export interface ProgressState {
   readonly resumedDone: readonly string[];
   readonly planAttempts: number;
   readonly planRejections: number;
+  /**
+   * The revision of the plan shown, when its `plan.created` (or `run.resumed`) said it. Runs recorded before
+   * plan.created carried it announced a replan's plan before its `plan.revised`.
+   */
+  readonly planRevision?: number;
   /** Final answers (or join decisions) and escalated answers of the planner that were rejected. */
   readonly answerRejections: number;
   readonly revisions: readonly {
@@ -98,6 +103,25 @@ function planViews(plan: Plan, done: readonly string[]): SubtaskView[] {
   return plan.subtasks.map((s) =>
     held.has(s.id) ? { ...pendingView(s), phase: "done" as const, reused: true } : pendingView(s),
   );
+}
+
+/** The views with the subtasks a replan reused marked done, with the earlier plan's result. */
+function markReused(
+  subtasks: readonly SubtaskView[],
+  earlier: Readonly<Record<string, SubtaskView>>,
+  reusedIds: readonly string[],
+): SubtaskView[] {
+  const reused = new Set(reusedIds);
+  return subtasks.map((s) => {
+    if (!reused.has(s.id)) return s;
+    const before = earlier[s.id];
+    return {
+      ...s,
+      ...(before?.result === undefined ? {} : { result: before.result, model: before.model }),
+      phase: "done" as const,
+      reused: true,
+    };
+  });
 }
 
 function updateSubtask(
@@ -150,6 +174,7 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
         agent: event.agent,
         task: event.task,
         resumedDone: event.completed,
+        planRevision: event.revision,
       };
       // The stored plan is drawn at once, its finished subtasks done, rather than as each subtask starts.
       return event.plan === undefined
@@ -163,21 +188,26 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
     case "plan.created": {
       const earlier: Record<string, SubtaskView> = { ...withStart.earlier };
       for (const s of withStart.subtasks) if (s.phase === "done") earlier[s.id] = s;
-      const subtasks = planViews(event.plan, withStart.resumedDone);
-      return { ...withStart, planAttempts: event.attempt, subtasks, earlier };
+      let subtasks = planViews(event.plan, withStart.resumedDone);
+      // The replan announced just before this plan (its plan.revised) says which subtasks it reuses.
+      const revised = withStart.revisions.find((r) => r.revision === event.revision);
+      if (event.revision !== undefined && revised !== undefined)
+        subtasks = markReused(subtasks, earlier, revised.reused);
+      const { planRevision: _, ...rest } = withStart;
+      return {
+        ...rest,
+        planAttempts: event.attempt,
+        subtasks,
+        earlier,
+        ...(event.revision === undefined ? {} : { planRevision: event.revision }),
+      };
     }
     case "plan.revised": {
-      const reused = new Set(event.reused);
-      const subtasks = withStart.subtasks.map((s) => {
-        if (!reused.has(s.id)) return s;
-        const before = withStart.earlier[s.id];
-        return {
-          ...s,
-          ...(before?.result === undefined ? {} : { result: before.result, model: before.model }),
-          phase: "done" as const,
-          reused: true,
-        };
-      });
+      // Recorded before plan.created said its revision, the new plan came first: mark its reused subtasks now.
+      const subtasks =
+        withStart.planRevision === undefined
+          ? markReused(withStart.subtasks, withStart.earlier, event.reused)
+          : withStart.subtasks;
       return {
         ...withStart,
         subtasks,

@@ -140,11 +140,14 @@ export function peakOverlap(intervals: readonly { start: number; end: number }[]
 }
 
 /**
- * The revision of the plan announced by `events[index]` (a `plan.created`): the planner emits it before the
- * runtime stores the plan and emits `plan.revised`, so a replan's plan is followed by its `plan.revised`; a plan
- * followed by anything else of consequence (a subtask, the end) belongs to the revision in force.
+ * The revision of the plan announced by `events[index]` (a `plan.created`). The runtime stamps it on the event
+ * (emitted after the replan's `plan.revised`). Runs recorded before that announced a plan first, and then its
+ * `plan.revised`: a plan followed by its `plan.revised` belongs to it; a plan followed by anything else of
+ * consequence (a subtask, the end) belongs to the revision in force.
  */
 function revisionOfPlan(events: readonly RunEvent[], index: number, current: number): number {
+  const stamped = events[index];
+  if (stamped?.type === "plan.created" && stamped.revision !== undefined) return stamped.revision;
   for (const next of events.slice(index + 1)) {
     if (next.type === "plan.revised") return next.revision;
     if (next.type.startsWith("subtask.") || next.type.startsWith("run.") || next.type === "plan.created")
@@ -198,7 +201,6 @@ export function buildTimeline(run: StoredRun & { readonly warnings?: readonly st
         });
         break;
       case "plan.created": {
-        // The planner announces a plan before the runtime stores it and says which revision it is.
         revision = revisionOfPlan(events, index, revision);
         for (const s of event.plan.subtasks) row(s.id, s.worker).worker = s.worker;
         break;

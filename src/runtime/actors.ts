@@ -167,6 +167,18 @@ export function createActors(ports: OrchestratorPorts) {
 
   return {
     planTask: fromPromise<PlannedRevision, PlanInput>(({ input, signal }) => {
+      // The planner announces its plan (`plan.created`) as soon as it accepts it; the runtime holds that back
+      // until the plan is durable and, on a replan, `plan.revised` is out — so a revision is announced before
+      // its plan — and stamps the plan's revision on it.
+      const held: RunEventInput[] = [];
+      const announce = () => {
+        for (const event of held.splice(0))
+          ports.emit(event.type === "plan.created" ? { ...event, revision: input.revision } : event);
+      };
+      const planContext: CallContext = {
+        signal,
+        emit: (event) => (event.type === "plan.created" ? held.push(event) : ports.emit(event)),
+      };
       const work = (async () => {
         const produced = await ports.planner.plan(
           {
@@ -180,7 +192,7 @@ export function createActors(ports: OrchestratorPorts) {
             maxSubtasks: input.agent.limits.maxSubtasks,
             ...(input.previous === undefined ? {} : { revision: input.previous }),
           },
-          context(signal),
+          planContext,
         );
         const reuse =
           input.previous === undefined
@@ -195,8 +207,11 @@ export function createActors(ports: OrchestratorPorts) {
             reused: Object.keys(reuse.results),
           });
         }
+        announce();
         return { ...produced, carried: reuse.results, dropped: reuse.dropped };
       })();
+      // A plan that could not be stored was still made: it is announced all the same, after the failure.
+      work.catch(announce);
       ports.track(work);
       return work;
     }),

@@ -108,7 +108,11 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     revision: nonNegativeInt,
     plan: planSchema.optional(),
   }),
-  "plan.created": z.looseObject({ plan: planSchema, attempt: z.number() }),
+  "plan.created": z.looseObject({
+    plan: planSchema,
+    attempt: z.number(),
+    revision: nonNegativeInt.optional(),
+  }),
   "plan.rejected": z.looseObject({ errors: strings, attempt: z.number() }),
   "answer.rejected": z.looseObject({
     errors: strings,

@@ -84,7 +84,7 @@ const s2again = result("s2", "scheduler", 8000, 9000);
 function finishedRun(): StoredRun {
   const events = stamp([
     [0, { type: "run.started", task: "A weekend trip", agent: "demo" }],
-    [1000, { type: "plan.created", plan: firstPlan, attempt: 1 }],
+    [1000, { type: "plan.created", plan: firstPlan, attempt: 1, revision: 0 }],
     [
       1000,
       {
@@ -131,8 +131,8 @@ function finishedRun(): StoredRun {
       },
     ],
     [7000, { type: "subtask.completed", subtaskId: "s3", result: s3 }],
-    [7500, { type: "plan.created", plan: secondPlan, attempt: 1 }],
     [7500, { type: "plan.revised", reason: "the schedule ignores the budget", revision: 1, reused: ["s1"] }],
+    [7500, { type: "plan.created", plan: secondPlan, attempt: 1, revision: 1 }],
     [
       8000,
       {
@@ -245,6 +245,64 @@ describe("buildTimeline", () => {
     expect(t.escalations).toHaveLength(1);
     expect(t.ledgerComplete).toBe(true);
     expect(JSON.parse(JSON.stringify(t))).toEqual(t);
+  });
+
+  it("reads a run recorded before plan.created said its revision (the new plan came before plan.revised)", () => {
+    const run = finishedRun();
+    const events = run.events.map((e) => {
+      if (e.type !== "plan.created") return e;
+      const { revision: _, ...unstamped } = e;
+      return unstamped as RunEvent;
+    });
+    const revised = events.findIndex((e) => e.type === "plan.revised");
+    const [revisedEvent, createdEvent] = events.slice(revised, revised + 2) as [RunEvent, RunEvent];
+    events.splice(revised, 2, createdEvent, revisedEvent);
+    const t = buildTimeline({ ...run, events });
+    expect(t.subtasks.map((s) => `${s.revision}:${s.id}`)).toEqual(["0:s1", "0:s2", "0:s3", "1:s1", "1:s2"]);
+    expect(t).toEqual(buildTimeline(finishedRun()));
+  });
+
+  it("gives each plan its own revision when a replan reuses everything and the next replan follows at once", () => {
+    const thirdPlan: Plan = {
+      subtasks: [{ id: "s4", worker: "budgeter", instruction: "cost again", dependsOn: [] }],
+    };
+    const base = finishedRun();
+    // Revision 1 reuses s1 and s2 (nothing runs), the joiner asks again at once: revision 2 runs s4.
+    const cut = base.events.findIndex((e) => e.type === "plan.revised");
+    const head = base.events.slice(0, cut);
+    const tail = stamp([
+      [7500, { type: "plan.revised", reason: "once", revision: 1, reused: ["s1", "s2"] }],
+      [7500, { type: "plan.created", plan: secondPlan, attempt: 1, revision: 1 }],
+      [7600, { type: "plan.revised", reason: "twice", revision: 2, reused: [] }],
+      [7600, { type: "plan.created", plan: thirdPlan, attempt: 1, revision: 2 }],
+      [
+        7700,
+        {
+          type: "subtask.started",
+          subtaskId: "s4",
+          worker: "budgeter",
+          model: "fixture:budgeter",
+          instruction: "cost again",
+        },
+      ],
+    ]).map((e, i) => ({ ...e, seq: head.length + i }));
+    const t = buildTimeline({
+      ...base,
+      events: [...head, ...tail],
+      plan: thirdPlan,
+      revision: 2,
+      results: {},
+      outcome: undefined,
+    });
+    expect(t.subtasks.map((s) => `${s.revision}:${s.id}`)).toEqual([
+      "0:s1",
+      "0:s2",
+      "0:s3",
+      "1:s1",
+      "1:s2",
+      "2:s4",
+    ]);
+    expect(t.subtasks.find((s) => s.id === "s4")).toMatchObject({ revision: 2, state: "running" });
   });
 
   it("calls a run without outcome interrupted and sums the ledger from its results", () => {
