@@ -46,6 +46,12 @@ export interface CrewOptions {
   readonly planner?: BaseChatModel;
   /** How a passed-in planner is named in events and the ledger (default: its LangChain name). */
   readonly plannerLabel?: string;
+  /**
+   * Where a passed-in planner runs, for the ledger's local/remote split and `limits.maxRemoteTokens`: `"local"`
+   * for a model in this process or on this device (e.g. a LangChain model over a local server), `"remote"` for
+   * a provider's API. Default: `"remote"` for a LangChain model, `"local"` for edgecrew's own node-llama-cpp one.
+   */
+  readonly plannerLocality?: Locality;
   /** Receives every event of every run of this crew (after the run's own listener). */
   readonly onEvent?: RunEventListener;
   /** Where `fixture:` models are generated (default `~/.cache/edgecrew/fixtures`, or `$EDGECREW_CACHE_DIR`). */
@@ -112,10 +118,11 @@ export interface Crew extends AsyncDisposable {
 function describePlanner(
   model: BaseChatModel,
   label: string | undefined,
+  locality: Locality | undefined,
 ): { label: string; locality: Locality } {
-  // edgecrew's own chat model on node-llama-cpp runs in-process; anything else is treated as remote.
+  // Unless the caller says: edgecrew's own chat model on node-llama-cpp runs in-process, anything else is remote.
   const local = model._llmType() === "node-llama-cpp";
-  return { label: label ?? model.getName(), locality: local ? "local" : "remote" };
+  return { label: label ?? model.getName(), locality: locality ?? (local ? "local" : "remote") };
 }
 
 /**
@@ -278,7 +285,10 @@ export async function createCrew(
               ...(agent.planner.maxTokens === undefined ? {} : { maxTokens: agent.planner.maxTokens }),
             });
     }
-    const described = describePlanner(model, options.planner === undefined ? ref.raw : options.plannerLabel);
+    const described =
+      options.planner === undefined
+        ? describePlanner(model, ref.raw, undefined)
+        : describePlanner(model, options.plannerLabel, options.plannerLocality);
     plannerPort = plannerModule.createLangChainPlanner({
       model,
       ...described,
