@@ -31,8 +31,13 @@ export interface TimelineSubtask {
   readonly escalated?: "invalid-output" | "model-failed";
   /** Milliseconds from the start of the run to the start of the subtask. */
   readonly startMs?: number;
-  /** Wall time of the subtask; absent while it had not ended. */
+  /**
+   * Wall time of the subtask, from its dispatch to its result; absent while it had not ended. It includes time
+   * the subtask waited before its model could generate for it: see `parts`.
+   */
   readonly durationMs?: number;
+  /** Where the wall time went; absent without a result of its own (not ended, failed, reused). */
+  readonly parts?: TimelineParts;
   /** Offset of the escalation from the start of the run, to split the Gantt bar. */
   readonly escalatedAtMs?: number;
   readonly promptTokens: number;
@@ -45,6 +50,20 @@ export interface TimelineSubtask {
   /** Whether its result was carried over from the previous plan revision instead of being run again. */
   readonly reused: boolean;
   readonly error?: ErrorInfo;
+}
+
+/**
+ * A subtask's wall time split up. Generating and loading are what its usage records (the ledger's call and load
+ * times), tools what its `tool.result` events took; waiting is the rest: the runtime starts the clock when it
+ * dispatches the subtask, so this is the wait for a sequence of its model while other subtasks hold them all
+ * (workers sharing a model share its sequences), for a load another subtask started, and the preparation of
+ * prompts and grammars between turns.
+ */
+export interface TimelineParts {
+  readonly generatingMs: number;
+  readonly loadingMs: number;
+  readonly toolsMs: number;
+  readonly waitingMs: number;
 }
 
 /** A replan, as noted on the timeline. */
@@ -106,6 +125,8 @@ interface RowDraft {
   escalated?: { at: number; reason: "invalid-output" | "model-failed" };
   repairs: number;
   toolCalls: number;
+  /** Milliseconds its tool calls took (`tool.result` events). */
+  toolMs: number;
   reused: boolean;
   error?: ErrorInfo;
 }
@@ -156,6 +177,22 @@ function revisionOfPlan(events: readonly RunEvent[], index: number, current: num
   return current;
 }
 
+/** Splits a subtask's wall time (see TimelineParts); waiting is never below zero. */
+function partsOf(durationMs: number, usage: readonly UsageRecord[], toolsMs: number): TimelineParts {
+  let generatingMs = 0;
+  let loadingMs = 0;
+  for (const u of usage) {
+    generatingMs += u.durationMs;
+    loadingMs += u.loadMs;
+  }
+  return {
+    generatingMs,
+    loadingMs,
+    toolsMs,
+    waitingMs: Math.max(0, durationMs - generatingMs - loadingMs - toolsMs),
+  };
+}
+
 /**
  * Builds the timeline of a stored run from its events, results and outcome.
  *
@@ -180,7 +217,7 @@ export function buildTimeline(run: StoredRun & { readonly warnings?: readonly st
     const key = keyOf(revision, id);
     let draft = rows.get(key);
     if (draft === undefined) {
-      draft = { id, revision, worker, repairs: 0, toolCalls: 0, reused: false };
+      draft = { id, revision, worker, repairs: 0, toolCalls: 0, toolMs: 0, reused: false };
       rows.set(key, draft);
     }
     return draft;
@@ -230,6 +267,9 @@ export function buildTimeline(run: StoredRun & { readonly warnings?: readonly st
       case "tool.called":
         row(event.subtaskId).toolCalls++;
         break;
+      case "tool.result":
+        row(event.subtaskId).toolMs += event.ms;
+        break;
       case "subtask.completed": {
         const draft = row(event.subtaskId, event.result.worker);
         draft.result = event.result;
@@ -277,6 +317,8 @@ export function buildTimeline(run: StoredRun & { readonly warnings?: readonly st
     const tokens = sumTokens(result?.usage ?? []);
     const start = result !== undefined && !draft.reused ? result.startedAt : draft.started;
     const end = result !== undefined && !draft.reused ? result.endedAt : draft.ended;
+    const durationMs =
+      start === undefined || end === undefined || draft.reused ? undefined : Math.max(0, end - start);
     const state: SubtaskState =
       result !== undefined
         ? "completed"
@@ -300,9 +342,10 @@ export function buildTimeline(run: StoredRun & { readonly warnings?: readonly st
         ? {}
         : { escalated: draft.escalated.reason, escalatedAtMs: offset(draft.escalated.at) }),
       ...(start === undefined || draft.reused ? {} : { startMs: offset(start) }),
-      ...(start === undefined || end === undefined || draft.reused
+      ...(durationMs === undefined ? {} : { durationMs }),
+      ...(durationMs === undefined || result === undefined
         ? {}
-        : { durationMs: Math.max(0, end - start) }),
+        : { parts: partsOf(durationMs, result.usage, draft.toolMs) }),
       promptTokens: draft.reused ? 0 : tokens.prompt,
       completionTokens: draft.reused ? 0 : tokens.completion,
       attempts: result?.attempts ?? 0,
@@ -369,7 +412,19 @@ function byCell(s: TimelineSubtask): string {
 /** The subtask table: one row per subtask of every plan revision. */
 export function renderSubtaskTable(timeline: Timeline): string {
   const revised = timeline.revisions.length > 0;
-  const head = ["id", "worker", "model", "by", "state", "start", "took", "tokens", "tries/repairs", "tools"];
+  const head = [
+    "id",
+    "worker",
+    "model",
+    "by",
+    "state",
+    "start",
+    "took",
+    "waited",
+    "tokens",
+    "tries/repairs",
+    "tools",
+  ];
   const rows = timeline.subtasks.map((s) => [
     labelOf(s, revised),
     s.worker,
@@ -378,6 +433,7 @@ export function renderSubtaskTable(timeline: Timeline): string {
     s.state,
     s.startMs === undefined ? "" : `+${formatDuration(s.startMs)}`,
     s.durationMs === undefined ? "" : formatDuration(s.durationMs),
+    s.parts === undefined ? "" : formatDuration(s.parts.waitingMs),
     s.reused ? "" : `${s.promptTokens}+${s.completionTokens}`,
     `${s.attempts}/${s.repairs}`,
     String(s.toolCalls),
@@ -458,6 +514,11 @@ export function renderTimeline(timeline: Timeline, options: { readonly width?: n
   for (const warning of timeline.warnings) out.push(`warning: ${warning}`);
   out.push("", `subtasks (${timeline.subtasks.length}):`);
   out.push(timeline.subtasks.length > 0 ? renderSubtaskTable(timeline) : "  (no plan)");
+  if (timeline.subtasks.some((s) => s.parts !== undefined && s.parts.waitingMs > 0)) {
+    out.push(
+      "  took: from dispatch to result; waited: the part not generating, loading or in tools (a sequence of a busy model, another subtask's load, prompts and grammars)",
+    );
+  }
   out.push("", "parallelism:", renderGantt(timeline, options.width));
   if (timeline.subtasks.some((s) => s.startMs !== undefined)) {
     out.push(

@@ -333,6 +333,90 @@ describe("buildTimeline", () => {
   });
 });
 
+describe("where a subtask's time went", () => {
+  /**
+   * The case from issue 14: two workers share one model with one sequence. s2 is dispatched with s1 and waits
+   * for the sequence while s1 generates; it then generates for 0.3 s and calls a tool for 0.2 s. Its wall time
+   * (5.1 s) is mostly waiting, which the ledger's call and load times (0.5 s for s2) do not show.
+   */
+  function sharedModelRun(): StoredRun {
+    const plan: Plan = {
+      subtasks: [
+        { id: "s1", worker: "researcher", instruction: "find", dependsOn: [] },
+        { id: "s2", worker: "scheduler", instruction: "plan", dependsOn: [] },
+      ],
+    };
+    const timed = (model: string, durationMs: number, loadMs: number): UsageRecord => ({
+      ...usage(model, 100, 20),
+      durationMs,
+      loadMs,
+    });
+    const r1 = result("s1", "researcher", 0, 4600, { usage: [timed("fixture:shared", 4000, 600)] });
+    const r2 = result("s2", "scheduler", 0, 5100, {
+      usage: [timed("fixture:shared", 200, 0), timed("fixture:shared", 100, 0)],
+    });
+    const started = (subtaskId: string, worker: string): RunEventInput => ({
+      type: "subtask.started",
+      subtaskId,
+      worker,
+      model: "fixture:shared",
+      instruction: "x",
+    });
+    const events = stamp([
+      [0, { type: "run.started", task: "share", agent: "demo" }],
+      [0, { type: "plan.created", plan, attempt: 1, revision: 0 }],
+      [0, started("s1", "researcher")],
+      [0, started("s2", "scheduler")],
+      [4600, { type: "subtask.completed", subtaskId: "s1", result: r1 }],
+      [4800, { type: "tool.called", subtaskId: "s2", tool: "calculator", args: { expression: "1+1" } }],
+      [
+        5000,
+        {
+          type: "tool.result",
+          subtaskId: "s2",
+          tool: "calculator",
+          result: { ok: true, output: 2 },
+          ms: 200,
+        },
+      ],
+      [5100, { type: "subtask.completed", subtaskId: "s2", result: r2 }],
+      [5200, { type: "run.completed", answer: "ok" }],
+    ]);
+    return {
+      meta: { runId: RUN, agent: "demo", task: "share", createdAt: T0 },
+      events,
+      plan,
+      revision: 0,
+      results: { s1: r1, s2: r2 },
+      toolJournal: [],
+    };
+  }
+
+  it("splits each subtask's wall time into generating, loading, tools and waiting", () => {
+    const t = buildTimeline(sharedModelRun());
+    const [s1, s2] = t.subtasks;
+    expect(s1).toMatchObject({
+      durationMs: 4600,
+      parts: { generatingMs: 4000, loadingMs: 600, toolsMs: 0, waitingMs: 0 },
+    });
+    expect(s2).toMatchObject({
+      durationMs: 5100,
+      parts: { generatingMs: 300, loadingMs: 0, toolsMs: 200, waitingMs: 4600 },
+    });
+  });
+
+  it("shows the waiting in the subtask table next to the wall time", () => {
+    const table = renderSubtaskTable(buildTimeline(sharedModelRun())).split("\n");
+    const head = table[0]?.trim().split(/\s{2,}/) ?? [];
+    const row = table[2]?.trim().split(/\s{2,}/) ?? [];
+    expect(row[0]).toBe("s2");
+    expect(row[head.indexOf("took")]).toBe("5.1 s");
+    expect(row[head.indexOf("waited")]).toBe("4.6 s");
+    expect(renderSubtaskTable(buildTimeline(sharedModelRun()))).toMatch(/^ {2}s1 .* 4\.6 s +0 ms /m);
+    expect(renderTimeline(buildTimeline(sharedModelRun()))).toContain("waited: the part not generating");
+  });
+});
+
 describe("renderTimeline", () => {
   it("draws overlapping bars at their positions on a fixed-width axis, escalated time as planner time", () => {
     const gantt = renderGantt(buildTimeline(finishedRun()), 20);
@@ -363,6 +447,7 @@ describe("renderTimeline", () => {
       "state",
       "start",
       "took",
+      "waited",
       "tokens",
       "tries/repairs",
       "tools",
@@ -374,6 +459,7 @@ describe("renderTimeline", () => {
       "worker",
       "completed",
       "+1.0 s",
+      "2.0 s",
       "2.0 s",
       "100+20",
       "1/0",
