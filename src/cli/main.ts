@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { ErrorCodes, toEdgecrewError } from "../errors.js";
 import { registerFixtureCommand } from "./commands/fixture.js";
 import { registerInspectCommand } from "./commands/inspect.js";
 import { registerModelsCommand } from "./commands/models.js";
@@ -13,6 +14,7 @@ import { registerRunsCommand } from "./commands/runs.js";
 import { registerSchemaCommand } from "./commands/schema.js";
 import { registerValidateCommand } from "./commands/validate.js";
 import { type CliIo, ExitCode, processIo, reportError } from "./io.js";
+import { jsonCommand, printJsonFailure, trackStdout } from "./jsonFailure.js";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -55,17 +57,37 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
  * Runs the CLI with `argv` (as in `process.argv`: node, script, args…) and returns the exit code:
  * 0 success, 1 run failed, 2 usage or invalid definition, 130 interrupted.
  */
-export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+export async function main(argv: readonly string[], processIoValue: CliIo = processIo()): Promise<number> {
   const outcome: CommandOutcome = { code: ExitCode.OK };
+  const tracked = trackStdout(processIoValue);
+  const io = tracked.io;
   const program = buildProgram(io, outcome);
+  // `run --json` / `resume --json` promise one JSON object on stdout: a failure before any result was printed
+  // gets one too (the human-readable line still goes to stderr).
+  const json = jsonCommand(argv);
+  const printFailure = (code: string, message: string) => {
+    if (json === undefined || tracked.written()) return;
+    // resume's run id, once commander has parsed it (not after a usage error in its options).
+    const runId =
+      json === "resume" ? program.commands.find((command) => command.name() === json)?.args[0] : undefined;
+    printJsonFailure(io, {
+      ...(runId === undefined ? {} : { runId }),
+      status: "failed",
+      error: { code, message },
+    });
+  };
   try {
     await program.parseAsync([...argv]);
     return outcome.code;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit through here with code 0; usage errors were already printed by commander.
-      return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      if (error.exitCode === 0) return ExitCode.OK;
+      printFailure(ErrorCodes.USAGE, error.message.replace(/^error: /, ""));
+      return ExitCode.USAGE;
     }
+    const failure = toEdgecrewError(error);
+    printFailure(failure.code, failure.message);
     return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
   }
 }
