@@ -130,3 +130,95 @@ describe("MCP tools in a crew", () => {
     }
   });
 });
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const serverBin = (name: string) =>
+  join(repoRoot, "node_modules/@modelcontextprotocol", name, "dist/index.js");
+
+function realServerAgent(
+  grants: readonly string[],
+  tools: Parameters<typeof defineAgent>[0]["tools"],
+): ReturnType<typeof defineAgent> {
+  return defineAgent({
+    name: "real-servers",
+    description: "Uses real MCP servers from npm",
+    planner: { model: "scripted:planner" },
+    workers: [
+      {
+        name: "calc",
+        description: "Uses the granted tools",
+        model: "fixture:calc?seed=3",
+        tools: [...grants],
+        toolChoice: "required",
+        maxToolCalls: 1,
+        maxTokens: 96,
+        output: {
+          type: "object",
+          properties: { done: { type: "boolean" } },
+          required: ["done"],
+          additionalProperties: false,
+        },
+      },
+    ],
+    tools,
+    limits: { maxReplans: 0, maxSubtasks: 1, maxParallel: 1, timeoutSeconds: 60, subtaskTimeoutSeconds: 45 },
+    device: { threads: 1, gpu: false },
+    escalation: { retries: 0, to: "planner" },
+  });
+}
+
+describe("the MCP client against real servers, through the crew", () => {
+  it("server-filesystem started without a directory works inside the agent's fs root (roots/list)", async () => {
+    const data = await mkdtemp(join(tmpdir(), "edgecrew-mcp-roots-"));
+    const crew = await createCrew(
+      realServerAgent(
+        ["files.list_allowed_directories"],
+        [
+          { fs: { root: data } },
+          { mcp: { name: "files", command: process.execPath, args: [serverBin("server-filesystem")] } },
+        ],
+      ),
+      { planner: new ScriptedChatModel([PLAN, '{"answer":"ok"}']), fixtureCacheDir, runDir },
+    );
+    try {
+      const events: RunEvent[] = [];
+      await crew.run("List the allowed directories", { onEvent: (event) => void events.push(event) }).result;
+      const result = events.find(
+        (event) => event.type === "tool.result" && event.tool === "files.list_allowed_directories",
+      );
+      expect(result?.type === "tool.result" && result.result.ok, JSON.stringify(result)).toBe(true);
+      expect(JSON.stringify(result?.type === "tool.result" && result.result)).toContain(data);
+    } finally {
+      await crew.dispose();
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+
+  it("a tool that requires task-based execution is skipped with a warning; granting it fails createCrew with why", async () => {
+    const everything = {
+      mcp: { name: "everything", command: process.execPath, args: [serverBin("server-everything"), "stdio"] },
+    };
+    const warnings: string[] = [];
+    const crew = await createCrew(realServerAgent(["everything"], [everything]), {
+      planner: new ScriptedChatModel([]),
+      fixtureCacheDir,
+      runDir,
+      onWarning: (warning) => warnings.push(warning),
+    });
+    await crew.dispose();
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/tool `simulate-research-query` skipped: it requires task-based execution/),
+    );
+
+    const error = await createCrew(realServerAgent(["everything.simulate-research-query"], [everything]), {
+      planner: new ScriptedChatModel([]),
+      fixtureCacheDir,
+      runDir,
+      onWarning: () => {},
+    }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe("TOOL_NOT_FOUND");
+    expect((error as Error).message).toMatch(
+      /`everything\.simulate-research-query` is granted, but the MCP server everything lists .* requires task-based execution/,
+    );
+  });
+});
