@@ -3,7 +3,8 @@
  * `plan.created` with its revision (issue 14, finding 5), and a rejected final answer (`answer.rejected`).
  */
 import { describe, expect, it } from "vitest";
-import { initialProgress, reduceProgress, renderFrame } from "../../../src/cli/progress.js";
+import { initialProgress, isStateChange, reduceProgress, renderFrame } from "../../../src/cli/progress.js";
+import { renderEvent } from "../../../src/cli/render.js";
 import type { RunEvent, RunEventInput, SubtaskResult } from "../../../src/types.js";
 
 const T0 = 1_700_000_000_000;
@@ -100,5 +101,15 @@ describe("live view of a replan announced revision first", () => {
     expect(frame).toContain("plan (2 subtasks · revision 1):");
     expect(frame).toContain("planner: 1 answer rejected and asked again");
     expect(frame.at(-1)).toBe("completed in 1.0 s · 2/2 done · 10+5 tokens");
+  });
+
+  it("prints a rejected final answer, and a rejected escalated answer with its subtask", () => {
+    const [final, escalated] = stamp([
+      [0, { type: "answer.rejected", errors: ["decision: is required"], attempt: 1 }],
+      [1, { type: "answer.rejected", errors: ["text: is required"], attempt: 2, subtaskId: "s2" }],
+    ]) as [RunEvent, RunEvent];
+    expect(renderEvent(final)).toBe("final answer rejected (attempt 1):\n  - decision: is required");
+    expect(renderEvent(escalated)).toBe("s2 planner answer rejected (attempt 2):\n  - text: is required");
+    expect(isStateChange(final)).toBe(true);
   });
 });
