@@ -327,6 +327,17 @@ export interface RunEventPayloads {
     readonly totalCharacters: number;
     readonly contextSize: number;
   };
+  /**
+   * A tool reported progress on a running call (an MCP server's `notifications/progress`): `progress` so far,
+   * out of `total` when the server knows it, with its message if it sent one.
+   */
+  "tool.progress": {
+    readonly subtaskId: string;
+    readonly tool: string;
+    readonly progress: number;
+    readonly total?: number;
+    readonly message?: string;
+  };
   "run.completed": { readonly answer: JsonValue };
   "run.failed": { readonly error: ErrorInfo };
   "run.cancelled": { readonly reason: string };

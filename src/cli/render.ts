@@ -56,6 +56,8 @@ export function renderEvent(event: RunEvent): string | undefined {
       return `  ${event.subtaskId} ← ${event.tool} ${event.result.ok ? clip(JSON.stringify(event.result.output), 120) : `${event.result.reason}: ${clip(event.result.error)}`} (${event.ms} ms)`;
     case "tool.shortened":
       return `  ${event.subtaskId} ✂ ${event.tool} result shown to the model cut to ${event.shownCharacters} of ${event.totalCharacters} characters (context ${event.contextSize} tokens)`;
+    case "tool.progress":
+      return `  ${event.subtaskId} … ${event.tool} ${event.progress}${event.total === undefined ? "" : `/${event.total}`}${event.message === undefined ? "" : ` ${clip(event.message)}`}`;
     case "model.loading":
       return `  loading model ${event.model}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
     case "model.loaded":

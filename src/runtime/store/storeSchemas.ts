@@ -152,6 +152,13 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     totalCharacters: nonNegativeInt,
     contextSize: nonNegativeInt,
   }),
+  "tool.progress": z.looseObject({
+    subtaskId: z.string(),
+    tool: z.string(),
+    progress: z.number(),
+    total: z.number().optional(),
+    message: z.string().optional(),
+  }),
   "run.completed": z.looseObject({ answer: jsonValue }),
   "run.failed": z.looseObject({ error: errorInfoSchema }),
   "run.cancelled": z.looseObject({ reason: z.string() }),

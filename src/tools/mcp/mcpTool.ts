@@ -119,7 +119,25 @@ export function adaptMcpTool(info: McpToolInfo, host: McpToolHost): McpToolAdapt
       result = await host.client.callTool(
         { name: info.name, arguments: args as Record<string, unknown> },
         undefined,
-        { signal: context.signal, timeout: host.timeoutMs ?? NO_SDK_TIMEOUT_MS },
+        {
+          signal: context.signal,
+          timeout: host.timeoutMs ?? NO_SDK_TIMEOUT_MS,
+          // Passing a callback makes the SDK send a progressToken; the server's notifications become events.
+          onprogress: ({ progress, total, message }) => {
+            try {
+              context.emit({
+                type: "tool.progress",
+                subtaskId: context.subtaskId,
+                tool: name,
+                progress,
+                ...(total === undefined ? {} : { total }),
+                ...(message === undefined ? {} : { message }),
+              });
+            } catch {
+              // A throwing event listener must not fail the call (as in the registry's own events).
+            }
+          },
+        },
       );
     } catch (error) {
       // A call in flight when the server died fails with the SDK's "connection closed": say what happened.

@@ -148,6 +148,26 @@ describe("annotations", () => {
   });
 });
 
+describe("progress notifications", () => {
+  it("become tool.progress events of the call's subtask", async () => {
+    const { registry } = await connect(everything());
+    const { context, events } = callContext();
+    expectOk(
+      await registry.call("everything.trigger-long-running-operation", { duration: 0.3, steps: 3 }, context),
+    );
+    const progress = events.filter((event) => event.type === "tool.progress");
+    expect(progress).toEqual(
+      [1, 2, 3].map((step) => ({
+        type: "tool.progress",
+        subtaskId: "s1",
+        tool: "everything.trigger-long-running-operation",
+        progress: step,
+        total: 3,
+      })),
+    );
+  });
+});
+
 describe("failures", () => {
   it("a server that cannot start fails with MCP_SERVER_FAILED", async () => {
     const error = await connectMcpServer(
