@@ -103,6 +103,13 @@ export interface WorkerDefinition {
    * may only answer: the grammar no longer offers a call.
    */
   readonly maxToolCalls?: number;
+  /**
+   * Tool RAG: offer each subtask at most `k` of the granted tools, the ones most relevant to its instruction
+   * (a BM25 ranking of names, descriptions and parameters; ties in grant order), and fewer when their
+   * documentation would not fit the context with `maxTokens`. Tools the plan names for the subtask are always
+   * offered. Absent: every granted tool is offered to every subtask. Each subtask's set is a `tools.offered` event.
+   */
+  readonly toolSearch?: { readonly k: number };
   /** JSON Schema of the worker's answer; every answer is grammar-constrained and validated by it. */
   readonly output: JsonSchema;
   readonly contextSize: number;
@@ -182,6 +189,11 @@ export interface Subtask {
   readonly instruction: string;
   /** Ids of subtasks that must complete first. */
   readonly dependsOn: readonly string[];
+  /**
+   * Tools of its worker the planner says this subtask needs (each granted to the worker); a worker with
+   * `toolSearch` always offers them, whatever the ranking. Absent: the ranking alone decides.
+   */
+  readonly tools?: readonly string[];
 }
 
 /** A validated plan: a DAG of subtasks (acyclic, every dependency exists, every worker exists). */
@@ -337,6 +349,17 @@ export interface RunEventPayloads {
     readonly progress: number;
     readonly total?: number;
     readonly message?: string;
+  };
+  /**
+   * Tool RAG (a worker with `toolSearch`): the tools offered to a subtask, best first, and the ranking of every
+   * granted tool by relevance to the subtask's instruction (BM25 score; `named`: the plan named it, so it stays).
+   */
+  "tools.offered": {
+    readonly subtaskId: string;
+    readonly worker: string;
+    readonly tools: readonly string[];
+    readonly ranked: readonly { readonly tool: string; readonly score: number }[];
+    readonly named?: readonly string[];
   };
   "run.completed": { readonly answer: JsonValue };
   "run.failed": { readonly error: ErrorInfo };

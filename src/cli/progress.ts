@@ -268,6 +268,7 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
     case "tool.result":
     case "tool.shortened":
     case "tool.progress":
+    case "tools.offered":
       return withStart;
     case "run.completed":
       return { ...withStart, end: { status: "completed", at: event.at } };
@@ -287,9 +288,14 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
 
 /** Whether an event changes what a subtask, the plan or the run is doing (worth an immediate redraw). */
 export function isStateChange(event: RunEvent): boolean {
-  return !["tool.called", "tool.result", "tool.shortened", "tool.progress", "subtask.repairing"].includes(
-    event.type,
-  );
+  return ![
+    "tool.called",
+    "tool.result",
+    "tool.shortened",
+    "tool.progress",
+    "tools.offered",
+    "subtask.repairing",
+  ].includes(event.type);
 }
 
 // ─── Rendering ───────────────────────────────────────────────────────────────────────────────────────────

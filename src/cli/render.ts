@@ -58,6 +58,8 @@ export function renderEvent(event: RunEvent): string | undefined {
       return `  ${event.subtaskId} ✂ ${event.tool} result shown to the model cut to ${event.shownCharacters} of ${event.totalCharacters} characters (context ${event.contextSize} tokens)`;
     case "tool.progress":
       return `  ${event.subtaskId} … ${event.tool} ${event.progress}${event.total === undefined ? "" : `/${event.total}`}${event.message === undefined ? "" : ` ${clip(event.message)}`}`;
+    case "tools.offered":
+      return `  ${event.subtaskId} [${event.worker}] offered ${event.tools.length} of ${event.ranked.length} tools: ${event.tools.join(", ")}`;
     case "model.loading":
       return `  loading model ${event.model}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
     case "model.loaded":

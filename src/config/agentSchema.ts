@@ -135,6 +135,18 @@ const workerSchema = z
       .min(0)
       .optional()
       .describe("Most tool calls in one subtask (default 8); after the last one the model may only answer."),
+    toolSearch: z
+      .strictObject({
+        k: z
+          .number()
+          .int()
+          .min(1)
+          .describe("Most tools offered to one subtask (tools the plan names for the subtask always stay)."),
+      })
+      .optional()
+      .describe(
+        "Tool RAG for many tools in a small context: each subtask is offered only its k most relevant granted tools (BM25 over tool names, descriptions and parameters against its instruction), fewer when their documentation would not fit the context with maxTokens. Absent: every granted tool is offered.",
+      ),
     output: answerSchemaField("output")
       .default(() => structuredClone(DEFAULT_WORKER_OUTPUT))
       .describe(

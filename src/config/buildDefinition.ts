@@ -56,6 +56,7 @@ function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: strin
     // `auto` is what an absent key means, so it is left out: definitions written in code stay equal to loaded ones.
     ...(worker.toolChoice === "required" ? { toolChoice: worker.toolChoice } : {}),
     ...(worker.maxToolCalls !== undefined ? { maxToolCalls: worker.maxToolCalls } : {}),
+    ...(worker.toolSearch !== undefined ? { toolSearch: { k: worker.toolSearch.k } } : {}),
     // The schema checked that this is plain JSON with `type: object`.
     output: worker.output as JsonSchema,
     contextSize: worker.context.size,

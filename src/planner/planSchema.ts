@@ -24,6 +24,10 @@ export const subtaskReplySchema = z.object({
   worker: z.string().min(1).describe("name of the worker that does this subtask"),
   instruction: z.string().min(1).max(MAX_INSTRUCTION_LENGTH).describe("what the worker must do"),
   dependsOn: z.array(z.string()).default([]).describe("ids of subtasks whose answers this one needs"),
+  tools: z
+    .array(z.string().min(1))
+    .optional()
+    .describe("optional: names of its worker's tools this subtask needs; they are always offered to it"),
 });
 
 /** A plan as a model returns it, before graph validation. */

@@ -19,6 +19,7 @@ export function planShape(): string {
     worker: '"<worker name>"',
     instruction: '"<what to do>"',
     dependsOn: "[]",
+    tools: "[]",
   });
 }
 
@@ -64,6 +65,7 @@ export function planSystemPrompt(request: PlanRequest): string {
     "- dependsOn lists the ids of earlier subtasks whose answers a subtask needs. No cycles.",
     "- An instruction may quote a dependency's answer as {{s1.answer}} or one of its fields as {{s1.answer.field}}; the field must be one of that worker's answer fields.",
     "- Each instruction must be self-contained: the worker sees only its instruction, the task and its dependencies' answers.",
+    "- Optionally, `tools` lists the names of its worker's tools that a subtask needs; the worker is always offered them.",
     "",
     replyLine(planShape()),
   ].join("\n");

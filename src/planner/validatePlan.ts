@@ -17,6 +17,14 @@ export interface PlanValidationOptions {
   readonly maxSubtasks: number;
 }
 
+/**
+ * Whether a tool name is covered by a worker's grants: granted by name, or a member of a granted family or MCP
+ * server (`fs` grants `fs.read`, `files` grants `files.read_text_file`).
+ */
+function isGranted(tool: string, grants: readonly string[]): boolean {
+  return grants.some((grant) => tool === grant || tool.startsWith(`${grant}.`));
+}
+
 /** Finds one cycle (as a list of ids, first repeated at the end) in a dependency graph, if there is one. */
 export function findCycle(subtasks: readonly Pick<Subtask, "id" | "dependsOn">[]): string[] | undefined {
   // Duplicate ids (reported separately) merge their edges; self-edges are reported as "depends on itself".
@@ -73,6 +81,14 @@ export function validatePlan(reply: unknown, options: PlanValidationOptions): Pl
     if (!workers.has(s.worker)) {
       errors.push(`${s.id}: unknown worker "${s.worker}" (workers: ${[...workers.keys()].join(", ")})`);
     }
+    const worker = workers.get(s.worker);
+    for (const tool of s.tools ?? []) {
+      if (worker !== undefined && !isGranted(tool, worker.tools)) {
+        errors.push(
+          `${s.id}: names the tool "${tool}", which worker "${s.worker}" is not granted (its tools: ${worker.tools.join(", ") || "none"})`,
+        );
+      }
+    }
     for (const dep of s.dependsOn) {
       if (dep === s.id) errors.push(`${s.id}: depends on itself`);
       else if (!byId.has(dep)) errors.push(`${s.id}: depends on "${dep}", which is not in the plan`);
@@ -107,6 +123,7 @@ export function validatePlan(reply: unknown, options: PlanValidationOptions): Pl
         worker: s.worker,
         instruction: s.instruction,
         dependsOn: [...new Set(s.dependsOn)],
+        ...(s.tools === undefined || s.tools.length === 0 ? {} : { tools: [...new Set(s.tools)] }),
       })),
     },
   };

@@ -30,10 +30,11 @@ import type {
   WorkerOutcome,
   WorkerPort,
 } from "../types.js";
-import { settleWithin } from "./asyncGuards.js";
+import { safeEmit, settleWithin } from "./asyncGuards.js";
 import { callSyntaxOf } from "./callSyntax.js";
 import { chatWrapperFor, type Generation } from "./generate.js";
 import { ModelManager, type ModelManagerOptions, type SequenceLease } from "./ModelManager.js";
+import { offerTools } from "./offerTools.js";
 import { keepWorkerPrefix, workerPrefixTokens } from "./prefixReuse.js";
 import { DEFAULT_MAX_TOOL_CALLS, runSubtaskTurns } from "./subtaskTurns.js";
 import { ToolChatWrapper } from "./ToolChatWrapper.js";
@@ -229,15 +230,32 @@ export class LocalWorker implements WorkerPort {
       });
     };
 
-    const tools = this.#toolsFor(worker);
+    const granted = this.#toolsFor(worker);
     const base = chatWrapperFor(lease.model);
-    // Every turn renders the same tool documentation, so tool turns, answer and repairs share one prefix.
-    const chatWrapper = tools === undefined ? base : new ToolChatWrapper(base, tools.functions);
-    const system = workerSystemPrompt(request, { hasTools: tools !== undefined });
+    const system = workerSystemPrompt(request, { hasTools: granted !== undefined });
     const history: ChatHistoryItem[] = [
       { type: "system", text: system },
       { type: "user", text: workerUserPrompt(request) },
     ];
+    // Tool RAG: the subtask sees only the granted tools relevant to it that fit (offerTools.ts).
+    const offer =
+      granted === undefined || worker.toolSearch === undefined
+        ? undefined
+        : offerTools(lease, base, request, granted, history, worker.toolSearch.k);
+    if (offer !== undefined) {
+      safeEmit(context.emit, {
+        type: "tools.offered",
+        subtaskId: request.subtask.id,
+        worker: worker.name,
+        tools: offer.offered,
+        ranked: offer.ranked,
+        ...(offer.named.length === 0 ? {} : { named: offer.named }),
+      });
+    }
+    const tools = offer?.tools ?? granted;
+    // Every turn renders the same tool documentation, so tool turns, answer and repairs share one prefix.
+    const chatWrapper =
+      offer?.chatWrapper ?? (tools === undefined ? base : new ToolChatWrapper(base, tools.functions));
     if (this.#options.reusePrefix === false) await lease.sequence.clearHistory();
     else
       reused = await keepWorkerPrefix(lease.sequence, workerPrefixTokens(lease.model, chatWrapper, system));

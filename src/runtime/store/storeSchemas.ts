@@ -45,6 +45,7 @@ const subtaskSchema = z.looseObject({
   worker: z.string(),
   instruction: z.string(),
   dependsOn: z.array(z.string()),
+  tools: z.array(z.string()).optional(),
 });
 
 /** A Plan: its subtasks' ids, workers, instructions and dependencies (DAG rules are the planner's job). */
@@ -158,6 +159,13 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     progress: z.number(),
     total: z.number().optional(),
     message: z.string().optional(),
+  }),
+  "tools.offered": z.looseObject({
+    subtaskId: z.string(),
+    worker: z.string(),
+    tools: strings,
+    ranked: z.array(z.looseObject({ tool: z.string(), score: z.number() })),
+    named: strings.optional(),
   }),
   "run.completed": z.looseObject({ answer: jsonValue }),
   "run.failed": z.looseObject({ error: errorInfoSchema }),

@@ -140,3 +140,50 @@ describe("references", () => {
     expect(substituteReferences("{{s1.answer.missing}}", answers)).toBe("(missing s1.answer.missing)");
   });
 });
+
+describe("validatePlan: tools a subtask names", () => {
+  const withTools: WorkerSummary[] = [
+    {
+      name: "reader",
+      description: "reads files",
+      tools: ["files", "calculator"],
+      output: { type: "string" },
+    },
+  ];
+  const plan = (tools: unknown) =>
+    validatePlan(
+      { subtasks: [{ id: "s1", worker: "reader", instruction: "read notes.txt", tools }] },
+      { workers: withTools, maxSubtasks: 4 },
+    );
+
+  it("keeps named tools the worker is granted, by name or under a granted server or family", () => {
+    const result = plan(["files.read_text_file", "calculator", "files.read_text_file"]);
+    expect(result).toEqual({
+      ok: true,
+      plan: {
+        subtasks: [
+          {
+            id: "s1",
+            worker: "reader",
+            instruction: "read notes.txt",
+            dependsOn: [],
+            tools: ["files.read_text_file", "calculator"],
+          },
+        ],
+      },
+    });
+    // An empty list, like none, leaves the choice to the worker.
+    const empty = plan([]);
+    expect(empty.ok && empty.plan.subtasks[0]?.tools).toBeUndefined();
+  });
+
+  it("rejects a named tool the worker is not granted, saying which tools it has", () => {
+    expect(plan(["shell", "filesystem.read"])).toEqual({
+      ok: false,
+      errors: [
+        's1: names the tool "shell", which worker "reader" is not granted (its tools: files, calculator)',
+        's1: names the tool "filesystem.read", which worker "reader" is not granted (its tools: files, calculator)',
+      ],
+    });
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * Tool RAG (issue 15): the real `@modelcontextprotocol/server-filesystem` granted in full (its 14 tools, several
+ * thousand tokens of documentation) to a fixture worker with a 4096-token context and `toolChoice: required`.
+ * Without `toolSearch` the worker cannot start (CONTEXT_TOO_SMALL, with the numbers); with `toolSearch: { k: 3 }`
+ * each subtask is offered the three tools its instruction is about (a `tools.offered` event), plus any the plan
+ * names, and makes its required call among them.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defineAgent } from "../../../src/config/index.js";
+import { createCrew } from "../../../src/crew.js";
+import { ScriptedChatModel } from "../../../src/testing/scriptedChatModel.js";
+import type { RunEvent } from "../../../src/types.js";
+
+const root = resolve(import.meta.dirname, "../../..");
+const serverBin = join(root, "node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
+
+let dir: string;
+let fixtureCacheDir: string;
+let runDir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "edgecrew-tool-rag-"));
+  fixtureCacheDir = join(dir, "fixtures");
+  runDir = join(dir, "runs");
+  await writeFile(join(dir, "notes.txt"), "one\ntwo\nthree\n");
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function agent(toolSearch: { k: number } | undefined) {
+  return defineAgent({
+    name: "tool-rag",
+    description: "A small-context worker granted a whole MCP server",
+    planner: { model: "scripted:planner" },
+    workers: [
+      {
+        name: "files",
+        description: "Works with files",
+        model: "fixture:mcp?seed=5",
+        tools: ["fs"],
+        toolChoice: "required" as const,
+        maxToolCalls: 1,
+        ...(toolSearch === undefined ? {} : { toolSearch }),
+        context: { size: 4096 },
+        maxTokens: 384,
+        temperature: 0.8,
+        output: {
+          type: "object",
+          properties: { done: { type: "boolean" } },
+          required: ["done"],
+          additionalProperties: false,
+        },
+      },
+    ],
+    tools: [{ mcp: { name: "fs", command: process.execPath, args: [serverBin, dir] } }],
+    limits: {
+      maxReplans: 0,
+      maxSubtasks: 8,
+      maxParallel: 1,
+      timeoutSeconds: 600,
+      subtaskTimeoutSeconds: 120,
+    },
+    device: { threads: 1, gpu: false },
+    escalation: { retries: 1, to: "fail" },
+  });
+}
+
+const SUBTASKS = [
+  { id: "s1", instruction: `Read the file notes.txt in ${dir}` },
+  { id: "s2", instruction: "List the directory and its files" },
+  { id: "s3", instruction: "Search for files matching the pattern *.txt" },
+  {
+    id: "s4",
+    instruction: "Move the file notes.txt to old-notes.txt",
+    tools: ["fs.list_allowed_directories"],
+  },
+] as const;
+
+function plan() {
+  return JSON.stringify({
+    subtasks: SUBTASKS.map((subtask) => ({ worker: "files", dependsOn: [], ...subtask })),
+  });
+}
+
+async function run(toolSearch: { k: number } | undefined) {
+  const crew = await createCrew(agent(toolSearch), {
+    planner: new ScriptedChatModel([plan(), '{"answer":"done"}']),
+    fixtureCacheDir,
+    runDir,
+  });
+  const events: RunEvent[] = [];
+  try {
+    const result = await crew.run("Tidy up the notes", { onEvent: (event) => void events.push(event) })
+      .result;
+    return { result, events };
+  } finally {
+    await crew.dispose();
+  }
+}
+
+describe("Tool RAG: a whole MCP server granted to a 4096-token worker", () => {
+  it("without toolSearch the worker cannot start: CONTEXT_TOO_SMALL with the numbers", async () => {
+    const { result, events } = await run(undefined);
+    expect(result.status).toBe("failed");
+    const calls = events.filter((event) => event.type === "tool.called");
+    expect(calls).toEqual([]);
+    const text = JSON.stringify(result.error);
+    expect(text).toContain("CONTEXT_TOO_SMALL");
+    expect(text).toMatch(/its prompt \(\d+ tokens: system prompt, tool descriptions and instruction\)/);
+    expect(events.some((event) => event.type === "tools.offered")).toBe(false);
+  });
+
+  it("with toolSearch { k: 3 } every subtask is offered its relevant tools and makes its call among them", async () => {
+    const { result, events } = await run({ k: 3 });
+    expect(result.status, JSON.stringify(result.error)).toBe("completed");
+    const offered = events.flatMap((event) => (event.type === "tools.offered" ? [event] : []));
+    const calls = events.flatMap((event) => (event.type === "tool.called" ? [event] : []));
+    expect(offered.map((event) => event.subtaskId)).toEqual(SUBTASKS.map((subtask) => subtask.id));
+    expect(calls.map((event) => event.subtaskId)).toEqual(SUBTASKS.map((subtask) => subtask.id));
+    for (const event of offered) {
+      expect(event.worker).toBe("files");
+      // Every granted tool is ranked; the offered ones are at most k, and each call is one of them.
+      expect(event.ranked.length).toBeGreaterThanOrEqual(14);
+      expect(event.tools.length).toBeGreaterThanOrEqual(1);
+      expect(event.tools.length).toBeLessThanOrEqual(3);
+      const call = calls.find((c) => c.subtaskId === event.subtaskId);
+      expect(event.tools).toContain(call?.tool);
+      console.info(
+        `[measure] ${event.subtaskId}: offered ${event.tools.join(", ")}; called ${call?.tool}; top scores ${event.ranked
+          .slice(0, 4)
+          .map((r) => `${r.tool}=${r.score}`)
+          .join(", ")}`,
+      );
+    }
+    const bySubtask = new Map(offered.map((event) => [event.subtaskId, event]));
+    expect(["fs.read_text_file", "fs.read_file"]).toContain(bySubtask.get("s1")?.ranked[0]?.tool);
+    expect(bySubtask.get("s1")?.tools[0]).toBe(bySubtask.get("s1")?.ranked[0]?.tool);
+    expect(bySubtask.get("s2")?.tools.some((tool) => tool.startsWith("fs.list_directory"))).toBe(true);
+    expect(bySubtask.get("s3")?.tools[0]).toBe("fs.search_files");
+    // The plan named a tool the ranking would not pick: it stays, next to the best-ranked one.
+    const s4 = bySubtask.get("s4");
+    expect(s4?.named).toEqual(["fs.list_allowed_directories"]);
+    expect(s4?.tools).toContain("fs.list_allowed_directories");
+    expect(s4?.tools).toContain("fs.move_file");
+    // The prompt of a subtask with three tools is what the usage ledger saw: well inside the context.
+    for (const subtask of result.results) {
+      const first = subtask.usage[0];
+      expect(first?.promptTokens ?? 0).toBeLessThan(4096 - 384);
+    }
+  });
+});
