@@ -6,12 +6,21 @@
  * (LocalWorker) and fails a worker that cannot start, visibly, instead of letting it "complete" by escalation
  * alone.
  *
+ * A worker with `toolSearch` is offered only some of its tools per subtask (offerTools.ts), at least one: it must
+ * fit its first prompt with its smallest tool alone, and `validate` says which context that needs.
+ *
  * Only the model's vocabulary is loaded (no weights). Tools are counted when their schemas are known before a
  * run (built-ins and tools defined in code); an MCP server's tools are known once it runs, and are counted then.
  */
 import { dirname } from "node:path";
-import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
-import type { AgentDefinition, SubtaskRequest, ToolRegistryPort, WorkerDefinition } from "../types.js";
+import { type ChatHistoryItem, getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
+import type {
+  AgentDefinition,
+  SubtaskRequest,
+  ToolRegistryPort,
+  ToolSpec,
+  WorkerDefinition,
+} from "../types.js";
 import { chatWrapperFor } from "./generate.js";
 import { type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
 import { ToolChatWrapper } from "./ToolChatWrapper.js";
@@ -83,28 +92,65 @@ export async function checkPromptFit(
       const specs =
         worker.tools.length === 0 || options.tools === undefined ? [] : knownSpecs(options.tools, worker);
       const base = chatWrapperFor(model);
-      const wrapper = specs.length === 0 ? base : new ToolChatWrapper(base, toolFunctions(specs));
       const request = probe(worker, "");
-      const rendered = wrapper.generateContextState({
-        chatHistory: [
-          { type: "system", text: workerSystemPrompt(request, { hasTools: worker.tools.length > 0 }) },
-          { type: "user", text: workerUserPrompt(request) },
-          { type: "model", response: [] },
-        ],
-      });
-      const promptTokens = rendered.contextText.tokenize(model.tokenizer).length;
+      const history: ChatHistoryItem[] = [
+        { type: "system", text: workerSystemPrompt(request, { hasTools: worker.tools.length > 0 }) },
+        { type: "user", text: workerUserPrompt(request) },
+        { type: "model", response: [] },
+      ];
+      const measure = (offered: readonly ToolSpec[]) => {
+        const wrapper = offered.length === 0 ? base : new ToolChatWrapper(base, toolFunctions(offered));
+        return wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(model.tokenizer)
+          .length;
+      };
       const context = Math.min(worker.contextSize, trained);
-      if (promptTokens + worker.maxTokens > context) {
-        problems.push({
-          worker: worker.name,
-          message: `its prompt before any instruction takes ${promptTokens} tokens (system prompt, answer description${specs.length > 0 ? `, ${specs.length} tool descriptions` : ""}); with maxTokens ${worker.maxTokens} that is ${promptTokens + worker.maxTokens}, more than its context of ${context} tokens`,
-        });
-      }
+      const problem = (worker.toolSearch !== undefined && specs.length > 0 ? toolSearchFit : allToolsFit)(
+        worker,
+        specs,
+        measure,
+        context,
+      );
+      if (problem !== undefined) problems.push({ worker: worker.name, message: problem });
     } finally {
       await model.dispose();
     }
   }
   return problems;
+}
+
+/** Why a worker that is offered every granted tool cannot start; undefined when its first prompt fits. */
+function allToolsFit(
+  worker: WorkerDefinition,
+  specs: readonly ToolSpec[],
+  measure: (offered: readonly ToolSpec[]) => number,
+  context: number,
+): string | undefined {
+  const promptTokens = measure(specs);
+  const needed = promptTokens + worker.maxTokens;
+  if (needed <= context) return undefined;
+  const hint = specs.length > 1 ? "; toolSearch: { k } offers each subtask only its most relevant tools" : "";
+  return `its prompt before any instruction takes ${promptTokens} tokens (system prompt, answer description${specs.length > 0 ? `, ${specs.length} tool descriptions` : ""}); with maxTokens ${worker.maxTokens} that is ${needed}, more than its context of ${context} tokens${hint}`;
+}
+
+/**
+ * Why a worker with `toolSearch` cannot start: Tool RAG offers at least one tool, so the first prompt with its
+ * smallest tool alone and `maxTokens` must fit; undefined when it does.
+ */
+function toolSearchFit(
+  worker: WorkerDefinition,
+  specs: readonly ToolSpec[],
+  measure: (offered: readonly ToolSpec[]) => number,
+  context: number,
+): string | undefined {
+  let smallest: { name: string; tokens: number } | undefined;
+  for (const spec of specs) {
+    const tokens = measure([spec]);
+    if (smallest === undefined || tokens < smallest.tokens) smallest = { name: spec.name, tokens };
+  }
+  if (smallest === undefined) return undefined;
+  const needed = smallest.tokens + worker.maxTokens;
+  if (needed <= context) return undefined;
+  return `it cannot be offered even one tool: its prompt with only its smallest tool (${smallest.name}) takes ${smallest.tokens} tokens; with maxTokens ${worker.maxTokens} it needs a context of ${needed} tokens, more than its context of ${context} tokens`;
 }
 
 /** The specs of a worker's granted tools that are known before a run; unknown grants (MCP) are skipped. */

@@ -71,7 +71,7 @@ function agent(toolSearch: { k: number } | undefined) {
 }
 
 const SUBTASKS = [
-  { id: "s1", instruction: `Read the file notes.txt in ${dir}` },
+  { id: "s1", instruction: "Read the file notes.txt" },
   { id: "s2", instruction: "List the directory and its files" },
   { id: "s3", instruction: "Search for files matching the pattern *.txt" },
   {
