@@ -12,6 +12,7 @@ import { shortSecretProblem } from "./config/secretChecks.js";
 import { AgentDefinitionError, DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
 import { createRedactor, type Redactor, secretValuesFrom } from "./runtime/redact.js";
+import { singleSubtaskPlanner } from "./runtime/singleSubtask.js";
 import { type Run, startRun } from "./runtime/startRun.js";
 import { makeAgentCopy } from "./runtime/store/agentCopy.js";
 import { FileRunStore } from "./runtime/store/FileRunStore.js";
@@ -97,6 +98,12 @@ export interface CrewRunOptions {
    * and the run directory, which stay redacted either way (so a resumed run's earlier results are redacted too).
    */
   readonly revealSecrets?: boolean;
+  /**
+   * Runs the task as one subtask of this worker, without asking the planner for a plan or a final answer: the
+   * run's answer is the worker's (valid against its `output` schema). Escalation still goes to the planner.
+   * Throws USAGE for a worker the agent lacks. (`resume` of such a run joins through the planner.)
+   */
+  readonly worker?: string;
 }
 
 /** An agent with its models, ready to run tasks. Dispose it to free the models. */
@@ -306,7 +313,10 @@ export async function createCrew(
     if (disposing !== undefined) throw new DisposedError("Crew");
     let emit: ((event: RunEventInput) => void) | undefined;
     const run = startRun(agent, task, {
-      planner: plannerPort,
+      planner:
+        runOptions.worker === undefined
+          ? plannerPort
+          : singleSubtaskPlanner(plannerPort, agent, runOptions.worker),
       workers,
       ...(store === undefined ? {} : { store }),
       ...(agent.source === undefined ? {} : { agentSource: agent.source }),

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { ErrorCodes, toEdgecrewError } from "../errors.js";
 import { registerFixtureCommand } from "./commands/fixture.js";
 import { registerInspectCommand } from "./commands/inspect.js";
+import { registerMcpCommand } from "./commands/mcp.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerResumeCommand } from "./commands/resume.js";
 import { registerRunCommand } from "./commands/run.js";
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
   registerSchemaCommand(program, io, outcome);
   registerFixtureCommand(program, io, outcome);
   registerModelsCommand(program, io, outcome);
+  registerMcpCommand(program, io, outcome);
   return program;
 }
 
