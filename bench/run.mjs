@@ -9,7 +9,7 @@
 //   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended); the overhead
 //                             section runs at least 9, since its ratio is near 1 and its spread is ±5 % here
 //   BENCH_SWAP_REPS=REPS      repetitions of the swaps section (each is four child processes, ~50 s)
-//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps,families   run only these sections
+//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps,families,toolrag   run only these sections
 //   BENCH_FAMILIES=qwen3,qwen2,llama3,llama3.1,gemma3,toy   the families section's model families (toy: the toy fixture)
 //   BENCH_FAMILY_REPS=2       child processes per family in the families section (each one measures memory)
 //   BENCH_FAMILY_SUBTASKS=5   forced-tool-call subtasks per family (in the first child of each family)
@@ -32,6 +32,11 @@
 // growth (VmHWM − RSS before the load) is compared with the estimate. The same child measures free vs
 // grammar-constrained decoding (tokens/s, one thread, same worker prompt, through edgecrew's generateTurn with its
 // grammar bias; node-llama-cpp's plain grammar sampling alongside) and forced tool calls made / required.
+//
+// The toolrag section (bench/toolRag.mjs) lists the tools of three real MCP servers (server-filesystem, -memory,
+// -everything) through the MCP SDK client and compares a worker's first prompt with all of them and with the
+// top-k Tool RAG offers (qwen3's real tokenizer and template), and how often a scripted instruction's expected
+// tool is among the offered ones.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -55,6 +60,7 @@ import {
 } from "../dist/workers/index.js";
 import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerPrompts.js";
 import { scriptedAgent, scriptedPlanner, workerDef } from "./scripted.mjs";
+import { toolRag, toolRagRows } from "./toolRag.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZE = process.env.BENCH_MODEL ?? "bench";
@@ -62,7 +68,7 @@ const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const OVERHEAD_REPS = Math.max(REPS, 9);
 const SWAP_REPS = Math.max(1, Number(process.env.BENCH_SWAP_REPS ?? REPS));
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps,families").split(","),
+  (process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps,families,toolrag").split(","),
 );
 const FAMILIES = (process.env.BENCH_FAMILIES ?? "qwen3,qwen2,llama3,llama3.1,gemma3,toy").split(",");
 const FAMILY_REPS = Math.max(1, Number(process.env.BENCH_FAMILY_REPS ?? 2));
@@ -708,6 +714,7 @@ function table(results) {
     }
     lines.push(...memory);
   }
+  if (results.toolrag) lines.push(...toolRagRows(results.toolrag));
   const f = results.families;
   if (f) {
     for (const family of FAMILIES.filter((name) => f[name])) {
@@ -770,6 +777,10 @@ async function main() {
     if (ONLY.has("parallel")) results.parallelism = await timed("parallel", () => parallelism(modelPath));
     if (ONLY.has("swaps")) results.swaps = await timed("swaps", () => swaps(dir, modelPath));
     if (ONLY.has("families")) results.families = await timed("families", families);
+    if (ONLY.has("toolrag")) {
+      const cacheDir = process.env.BENCH_FIXTURE_DIR || defaultFixtureCacheDir();
+      results.toolrag = await timed("toolrag", () => toolRag({ root: join(here, ".."), dir, cacheDir }));
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
