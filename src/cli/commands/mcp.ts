@@ -110,7 +110,10 @@ export function registerMcpCommand(program: Command, io: CliIo, outcome: Command
           // In stdio mode the terminal's stdin is the protocol: nobody to ask, so --yes or deny.
           onApproval: cliApproval(stdio ? { ...io, ask: undefined } : io, { yes: options.yes === true }),
         });
-        const { serveHttp, serveStdio } = await import("../../mcp/server.js");
+        const [{ serveStdio }, { serveHttp }] = await Promise.all([
+          import("../../mcp/server.js"),
+          import("../../mcp/http.js"),
+        ]);
         const serverOptions = { exposeWorkers: options.exposeWorkers === true, log };
         const serving = stdio
           ? await serveStdio(crew, serverOptions)
