@@ -153,6 +153,14 @@ function checkWorker(
       ),
     );
   });
+  if (worker.toolSearch !== undefined && asList(worker.tools).length === 0) {
+    issues.push(
+      valueIssue(
+        ["workers", index, "toolSearch"],
+        "toolSearch chooses among the worker's tools, but it is granted none; grant tools or remove toolSearch",
+      ),
+    );
+  }
   if (worker.toolChoice === "required" && worker.maxToolCalls === 0) {
     issues.push(
       valueIssue(["workers", index, "maxToolCalls"], "toolChoice: required needs maxToolCalls of at least 1"),
