@@ -237,11 +237,13 @@ export class LocalWorker implements WorkerPort {
       { type: "system", text: system },
       { type: "user", text: workerUserPrompt(request) },
     ];
-    // Tool RAG: the subtask sees only the granted tools relevant to it that fit (offerTools.ts).
+    const maxCalls = Math.max(0, worker.maxToolCalls ?? this.#options.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS);
+    // Tool RAG: the subtask sees only the granted tools relevant to it that leave room for a call and the answer.
+    const reserve = worker.maxTokens * (maxCalls > 0 ? 2 : 1);
     const offer =
       granted === undefined || worker.toolSearch === undefined
         ? undefined
-        : offerTools(lease, base, request, granted, history, worker.toolSearch.k);
+        : offerTools(lease, base, request, granted, history, worker.toolSearch.k, reserve);
     if (offer !== undefined) {
       safeEmit(context.emit, {
         type: "tools.offered",
@@ -264,7 +266,7 @@ export class LocalWorker implements WorkerPort {
     return runSubtaskTurns(lease, history, {
       ...(tools === undefined ? {} : { tools: { tools, syntax: callSyntaxOf(base, lease.model) } }),
       toolChoice: worker.toolChoice ?? "auto",
-      maxCalls: Math.max(0, worker.maxToolCalls ?? this.#options.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS),
+      maxCalls,
       output: worker.output,
       validator: compileSchema(worker.output),
       retries: Math.max(0, this.#options.retries ?? 1),

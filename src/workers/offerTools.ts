@@ -2,9 +2,12 @@
  * Tool RAG for one subtask (a worker with `toolSearch: { k }`): rank the worker's granted tools against the
  * subtask's instruction and task (toolSearch.ts), keep the plan's named tools and the best-ranked others up to
  * `k`, then drop the lowest-ranked unnamed ones until the first prompt — system prompt, the offered tools'
- * documentation, the instruction — and `maxTokens` fit the context, measured with the model's own template and
- * tokenizer (contextRoom.ts). At least one tool is kept: when even that does not fit, the turn loop's room check
- * fails the subtask with CONTEXT_TOO_SMALL and the numbers, as for any prompt too long.
+ * documentation, the instruction — leaves room in the context for a call and the answer after it (`reserve`:
+ * twice `maxTokens` when the worker may call; the call's result is then shown cut to the room left, see
+ * contextRoom.ts), measured with the model's own template and tokenizer. A prompt that fits only one turn of
+ * `maxTokens` would start, make its call and then have no room to answer. At least one tool is kept: when even
+ * that does not fit, the turn loop's room check fails the subtask with CONTEXT_TOO_SMALL and the numbers, as for
+ * any prompt too long.
  */
 import type { ChatHistoryItem, ChatWrapper } from "node-llama-cpp";
 import type { SubtaskRequest } from "../types.js";
@@ -39,7 +42,8 @@ function narrow(tools: WorkerTools, names: ReadonlySet<string>): WorkerTools {
 
 /**
  * The tools to offer `request`'s subtask out of `tools` (see the file comment); `history` is the subtask's
- * first prompt (system and user turns), `base` the model's own chat wrapper.
+ * first prompt (system and user turns), `base` the model's own chat wrapper, `reserve` the tokens the prompt must
+ * leave free.
  */
 export function offerTools(
   lease: SequenceLease,
@@ -48,6 +52,7 @@ export function offerTools(
   tools: WorkerTools,
   history: readonly ChatHistoryItem[],
   k: number,
+  reserve: number,
 ): OfferedTools {
   const ranked = rankTools(tools.specs, { instruction: request.subtask.instruction, task: request.task });
   const granted = new Set(tools.specs.map((spec) => spec.name));
@@ -58,7 +63,7 @@ export function offerTools(
   for (;;) {
     const narrowed = narrow(tools, new Set(offered));
     const chatWrapper = new ToolChatWrapper(base, narrowed.functions);
-    const fits = roomFor(lease, chatWrapper, history, request.worker.maxTokens).fits;
+    const fits = roomFor(lease, chatWrapper, history, reserve).fits;
     // The last unnamed tool is the lowest-ranked one that may go.
     const drop = offered.findLastIndex((name) => !isNamed.has(name));
     if (fits || offered.length <= keep || drop < 0)

@@ -81,15 +81,21 @@ const SUBTASKS = [
   },
 ] as const;
 
-function plan() {
+type PlannedSubtask = {
+  readonly id: string;
+  readonly instruction: string;
+  readonly tools?: readonly string[];
+};
+
+function plan(subtasks: readonly PlannedSubtask[]) {
   return JSON.stringify({
-    subtasks: SUBTASKS.map((subtask) => ({ worker: "files", dependsOn: [], ...subtask })),
+    subtasks: subtasks.map((subtask) => ({ worker: "files", dependsOn: [], ...subtask })),
   });
 }
 
-async function run(toolSearch: { k: number } | undefined) {
+async function run(toolSearch: { k: number } | undefined, subtasks: readonly PlannedSubtask[] = SUBTASKS) {
   const crew = await createCrew(agent(toolSearch), {
-    planner: new ScriptedChatModel([plan(), '{"answer":"done"}']),
+    planner: new ScriptedChatModel([plan(subtasks), '{"answer":"done"}']),
     fixtureCacheDir,
     runDir,
   });
@@ -152,5 +158,66 @@ describe("Tool RAG: a whole MCP server granted to a 4096-token worker", () => {
       const first = subtask.usage[0];
       expect(first?.promptTokens ?? 0).toBeLessThan(4096 - 384);
     }
+  });
+
+  it("with k above what fits, the lowest-ranked tools are dropped until the prompt fits; a named one stays", async () => {
+    const subtasks = [
+      { id: "s1", instruction: "Read the file notes.txt", tools: ["fs.edit_file"] },
+      { id: "s2", instruction: "List the directory and its files" },
+    ];
+    const { result, events } = await run({ k: 14 }, subtasks);
+    expect(result.status, JSON.stringify(result.error)).toBe("completed");
+    const offered = events.flatMap((event) => (event.type === "tools.offered" ? [event] : []));
+    const calls = events.flatMap((event) => (event.type === "tool.called" ? [event] : []));
+    expect(offered).toHaveLength(2);
+    for (const event of offered) {
+      // Fourteen tools do not leave room for a call and an answer of maxTokens 384 each in 4096 tokens: some
+      // were dropped, from the bottom of the ranking.
+      expect(event.tools.length).toBeGreaterThanOrEqual(1);
+      expect(event.tools.length).toBeLessThan(event.ranked.length);
+      const kept = event.ranked.filter(
+        (entry) => event.tools.includes(entry.tool) && !event.named?.includes(entry.tool),
+      );
+      const unnamed = event.ranked.filter((entry) => !event.named?.includes(entry.tool));
+      expect(kept).toEqual(unnamed.slice(0, kept.length));
+      expect(event.tools).toContain(calls.find((call) => call.subtaskId === event.subtaskId)?.tool);
+      console.info(
+        `[measure] k=14 at 4096 tokens: ${event.subtaskId} offered ${event.tools.length}: ${event.tools.join(", ")}`,
+      );
+    }
+    // The named tool ranks low for a read, and stays.
+    expect(offered[0]?.named).toEqual(["fs.edit_file"]);
+    expect(offered[0]?.tools).toContain("fs.edit_file");
+    for (const subtask of result.results)
+      expect(subtask.usage[0]?.promptTokens ?? 0).toBeLessThanOrEqual(4096 - 2 * 384);
+  });
+
+  it("named tools are never dropped: when they alone do not fit, CONTEXT_TOO_SMALL with the numbers", async () => {
+    const all = [
+      "fs.read_file",
+      "fs.read_text_file",
+      "fs.read_media_file",
+      "fs.read_multiple_files",
+      "fs.write_file",
+      "fs.edit_file",
+      "fs.create_directory",
+      "fs.list_directory",
+      "fs.list_directory_with_sizes",
+      "fs.directory_tree",
+      "fs.move_file",
+      "fs.search_files",
+      "fs.get_file_info",
+      "fs.list_allowed_directories",
+    ];
+    const { result, events } = await run({ k: 2 }, [
+      { id: "s1", instruction: "Read the file notes.txt", tools: all },
+    ]);
+    expect(result.status).toBe("failed");
+    const offered = events.flatMap((event) => (event.type === "tools.offered" ? [event] : []));
+    expect(offered[0]?.tools).toHaveLength(all.length);
+    expect(events.some((event) => event.type === "tool.called")).toBe(false);
+    expect(JSON.stringify(result.error)).toMatch(
+      /CONTEXT_TOO_SMALL.*its prompt \(\d+ tokens: system prompt, tool descriptions and instruction\) and maxTokens 384 do not fit its context of 4096 tokens/,
+    );
   });
 });
