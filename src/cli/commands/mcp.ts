@@ -114,7 +114,11 @@ export function registerMcpCommand(program: Command, io: CliIo, outcome: Command
           import("../../mcp/server.js"),
           import("../../mcp/http.js"),
         ]);
-        const serverOptions = { exposeWorkers: options.exposeWorkers === true, log };
+        const serverOptions = {
+          exposeWorkers: options.exposeWorkers === true,
+          log,
+          ...(program.version() === undefined ? {} : { version: program.version() }),
+        };
         const serving = stdio
           ? await serveStdio(crew, serverOptions)
           : await serveHttp(crew, options.http ?? { port: 0 }, serverOptions);
