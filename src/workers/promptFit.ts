@@ -133,8 +133,9 @@ function allToolsFit(
 }
 
 /**
- * Why a worker with `toolSearch` cannot start: Tool RAG offers at least one tool, so the first prompt with its
- * smallest tool alone and `maxTokens` must fit; undefined when it does.
+ * Why a worker with `toolSearch` cannot work: Tool RAG offers at least one tool, and fits the offered set so that
+ * the first prompt leaves room for a call and the answer (offerTools.ts), so the first prompt with its smallest
+ * tool alone and twice `maxTokens` (once when it may make no call) must fit; undefined when it does.
  */
 function toolSearchFit(
   worker: WorkerDefinition,
@@ -148,9 +149,14 @@ function toolSearchFit(
     if (smallest === undefined || tokens < smallest.tokens) smallest = { name: spec.name, tokens };
   }
   if (smallest === undefined) return undefined;
-  const needed = smallest.tokens + worker.maxTokens;
+  const turns = worker.maxToolCalls === 0 ? 1 : 2;
+  const needed = smallest.tokens + turns * worker.maxTokens;
   if (needed <= context) return undefined;
-  return `it cannot be offered even one tool: its prompt with only its smallest tool (${smallest.name}) takes ${smallest.tokens} tokens; with maxTokens ${worker.maxTokens} it needs a context of ${needed} tokens, more than its context of ${context} tokens`;
+  const room =
+    turns === 2
+      ? `maxTokens ${worker.maxTokens} for a call and for the answer`
+      : `maxTokens ${worker.maxTokens}`;
+  return `it cannot be offered even one tool: its prompt with only its smallest tool (${smallest.name}) takes ${smallest.tokens} tokens; with ${room} it needs a context of ${needed} tokens, more than its context of ${context} tokens`;
 }
 
 /** The specs of a worker's granted tools that are known before a run; unknown grants (MCP) are skipped. */

@@ -1,7 +1,7 @@
 /**
  * `validate`'s context check (checkPromptFit) for Tool RAG: a worker offered every granted tool must fit them
- * all; a worker with `toolSearch` is offered at least one, so it must fit its smallest tool alone — and is
- * refused, with the context it needs, when even that does not fit.
+ * all; a worker with `toolSearch` is offered at least one, so it must fit its smallest tool alone with room for a
+ * call and the answer — and is refused, with the context it needs, when even that does not fit.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -57,20 +57,20 @@ describe("checkPromptFit with toolSearch", () => {
     const [message, ...rest] = await problems(256, { k: 2 });
     expect(rest).toEqual([]);
     expect(message).toMatch(
-      /^files: it cannot be offered even one tool: its prompt with only its smallest tool \(fs\.\w+\) takes (\d+) tokens; with maxTokens 64 it needs a context of (\d+) tokens, more than its context of 256 tokens$/,
+      /^files: it cannot be offered even one tool: its prompt with only its smallest tool \(fs\.\w+\) takes (\d+) tokens; with maxTokens 64 for a call and for the answer it needs a context of (\d+) tokens, more than its context of 256 tokens$/,
     );
     const [, , prompt, needed] =
       message?.match(/\((fs\.\w+)\) takes (\d+) tokens.*context of (\d+) tokens, more/) ?? [];
-    expect(Number(needed)).toBe(Number(prompt) + 64);
+    expect(Number(needed)).toBe(Number(prompt) + 2 * 64);
     // With the context it asked for, the same worker passes.
     expect(await problems(Number(needed), { k: 2 })).toEqual([]);
   });
 
   it("accepts a worker with toolSearch whose context cannot hold all its tools, which it refuses without", async () => {
-    const [all] = await problems(1400);
+    const [all] = await problems(1500);
     expect(all).toMatch(
-      /^files: its prompt before any instruction takes \d+ tokens \(system prompt, answer description, \d+ tool descriptions\); with maxTokens 64 that is \d+, more than its context of 1400 tokens; toolSearch: \{ k \} offers each subtask only its most relevant tools$/,
+      /^files: its prompt before any instruction takes \d+ tokens \(system prompt, answer description, \d+ tool descriptions\); with maxTokens 64 that is \d+, more than its context of 1500 tokens; toolSearch: \{ k \} offers each subtask only its most relevant tools$/,
     );
-    expect(await problems(1400, { k: 2 })).toEqual([]);
+    expect(await problems(1500, { k: 2 })).toEqual([]);
   });
 });
