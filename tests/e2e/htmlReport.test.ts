@@ -123,6 +123,21 @@ describe("edgecrew inspect --html in headless chromium", () => {
     expect(countColour(image, gantt, REPORT_COLOURS.nodeCompleted)).toBe(0);
   });
 
+  it("--html with --json still prints the JSON; an unwritable file is exit 2 with one line", async () => {
+    const both = join(work, "both.html");
+    const json = await runCli(["inspect", runId, "--run-dir", runDir, "--json", "--html", both], { env });
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.stdout) as Timeline).runId).toBe(runId);
+    expect(readFileSync(both, "utf8")).toBe(readFileSync(html, "utf8"));
+    const missing = join(work, "no-such-dir", "report.html");
+    const bad = await runCli(["inspect", runId, "--run-dir", runDir, "--html", missing], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toMatch(
+      new RegExp(`^edgecrew: cannot write the HTML report to ${missing}: ENOENT[^\n]*\n$`),
+    );
+  });
+
   it("the console check sees a page's errors (so an empty list means none)", async () => {
     const bad = join(work, "bad.html");
     writeFileSync(bad, '<!DOCTYPE html><script>console.error("boom"); missingFunction();</script>');
