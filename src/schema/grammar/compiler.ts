@@ -364,6 +364,7 @@ export class SchemaCompiler {
     const listed =
       hasLiterals(rest) || (allOf as JsonValue[]).some((member) => isObject(member) && hasLiterals(member));
     const rewriteMembers = conditionals.length <= MAX_MERGED_CONDITIONALS && !listed;
+    const seen: { readonly pointer: string; readonly schema: JsonValue }[] = [];
     for (const [index, member] of (allOf as JsonValue[]).entries()) {
       const memberWhere = { pointer: childPointer(where.pointer, "allOf", index), refs };
       const resolved = this.#inline(member, memberWhere);
@@ -374,8 +375,20 @@ export class SchemaCompiler {
       const rewritten =
         (rewriteMembers && this.#conditionals(resolved.schema, memberWhere)) || resolved.schema;
       const step = mergeSchemas(merged, rewritten);
+      seen.push({ pointer: resolved.pointer, schema: resolved.schema });
       for (const keyword of step.inexact) {
         this.report.set(where.pointer, "allOf", "validator", `members disagree on ${keyword}`);
+        // The members' own verdicts on that keyword follow: the merge writes it only in part.
+        for (const earlier of seen) {
+          if (isObject(earlier.schema) && earlier.schema[keyword] !== undefined) {
+            this.report.set(
+              earlier.pointer,
+              keyword,
+              "validator",
+              "merged with the other allOf members in part",
+            );
+          }
+        }
       }
       merged = step.schema;
     }

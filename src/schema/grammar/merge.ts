@@ -141,17 +141,57 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
       inexact.push(key);
     }
   }
-  // `additionalProperties: false` in one member forbids the properties only the other member declares.
+  // A member with `additionalProperties: false` allows only the keys it declares: a property the other member
+  // declares stays when it is one of those names or matches one of its patterns. A pattern only the other
+  // member has stays too, but its keys would need to match both members' patterns — an intersection the
+  // grammar cannot write — so the validator checks that part.
   for (const side of [a, b]) {
-    if (side.additionalProperties !== false || !isObject(out.properties)) continue;
-    const own = isObject(side.properties) ? side.properties : {};
-    const kept: JsonObject = {};
-    for (const [name, schema] of Object.entries(out.properties)) {
-      if (Object.hasOwn(own, name)) kept[name] = schema;
-      else if (Array.isArray(out.required) && out.required.includes(name))
-        inexact.push("additionalProperties");
+    if (side.additionalProperties !== false) continue;
+    const ownNames = isObject(side.properties) ? side.properties : {};
+    const ownPatterns = isObject(side.patternProperties) ? Object.keys(side.patternProperties) : [];
+    const allowed = (name: string) =>
+      Object.hasOwn(ownNames, name) || ownPatterns.some((source) => patternMatches(source, name));
+    if (isObject(out.properties)) {
+      const kept: JsonObject = {};
+      for (const [name, schema] of Object.entries(out.properties)) {
+        if (allowed(name)) kept[name] = schema;
+        else if (Array.isArray(out.required) && out.required.includes(name))
+          inexact.push("additionalProperties");
+      }
+      out.properties = kept;
     }
-    out.properties = kept;
+    if (
+      isObject(out.patternProperties) &&
+      Object.keys(out.patternProperties).some((source) => !ownPatterns.includes(source))
+    ) {
+      inexact.push("additionalProperties");
+    }
+  }
+  // A key only the other member declares is an additional one for a member whose `additionalProperties` is a
+  // schema: that schema applies to it too.
+  for (const [side, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const extra = side.additionalProperties;
+    if (extra === undefined || extra === true || extra === false) continue;
+    const ownNames = isObject(side.properties) ? side.properties : {};
+    const ownPatterns = isObject(side.patternProperties) ? side.patternProperties : {};
+    const declaredByOtherOnly = (key: "properties" | "patternProperties", own: JsonObject) => {
+      const merged = out[key];
+      const theirs = other[key];
+      if (!isObject(merged) || !isObject(theirs)) return;
+      const next: JsonObject = { ...merged };
+      for (const name of Object.keys(theirs)) {
+        if (Object.hasOwn(own, name) || !Object.hasOwn(next, name)) continue;
+        if (key === "properties" && Object.keys(ownPatterns).some((source) => patternMatches(source, name)))
+          continue; // the side's pattern schema applies, and the merge already holds it only if declared
+        next[name] = bothOf(next[name] as JsonValue, extra);
+      }
+      out[key] = next;
+    };
+    declaredByOtherOnly("properties", ownNames);
+    declaredByOtherOnly("patternProperties", ownPatterns);
   }
   if (out.const !== undefined && Array.isArray(out.enum)) {
     const constant = out.const;
@@ -185,6 +225,15 @@ export function listedValues(schema: JsonValue): JsonValue[] | undefined {
   if (keys.length !== 1) return undefined;
   if (keys[0] === "const") return [schema.const as JsonValue];
   return keys[0] === "enum" && Array.isArray(schema.enum) ? schema.enum : undefined;
+}
+
+/** Whether `name` matches the ECMA-262 `pattern` (false for a pattern JavaScript cannot compile). */
+export function patternMatches(pattern: string, name: string): boolean {
+  try {
+    return new RegExp(pattern).test(name);
+  } catch {
+    return false;
+  }
 }
 
 /** Keywords that carry no constraint. */

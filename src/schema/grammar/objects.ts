@@ -15,12 +15,16 @@ import { count, isObject } from "../jsonShapes.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
+import { patternMatches } from "./merge.js";
 import { childPointer } from "./refs.js";
-import { regexToExpr } from "./regex.js";
+import { finiteMatches, regexToExpr } from "./regex.js";
+import { parseRegex, type RegexNode } from "./regexParser.js";
 import { excludedStrings } from "./strings.js";
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
 const MAX_STATES = 2000;
+/** A pattern matching at most this many keys has them written as names (see planObject). */
+const MAX_PATTERN_NAMES = 16;
 
 interface Member {
   readonly name: string;
@@ -84,12 +88,20 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   const additional = schema.additionalProperties;
   const names = Object.keys(properties);
   const members: Member[] = [];
+  const matching = (name: string) =>
+    Object.entries(patterns).flatMap(([source, schema]) => (patternMatches(source, name) ? [schema] : []));
+  const withMatching = (own: JsonValue, name: string): JsonValue => {
+    const more = matching(name);
+    return more.length === 0 ? own : { allOf: [own, ...more] };
+  };
+
   for (const name of names) {
     const property = properties[name];
     const defaulted = !required.has(name) && isObject(property) && property.default !== undefined;
     if (!required.has(name) && !compiler.caps.optional && !defaulted) continue;
     const pointer = childPointer(where.pointer, "properties", name);
-    const expr = compiler.value(property, { pointer, refs: where.refs });
+    // A declared property matching patternProperties must satisfy their schemas too.
+    const expr = compiler.value(withMatching(property as JsonValue, name), { pointer, refs: where.refs });
     // An omitted property takes its default in the validated answer; where the property's own grammar refuses
     // that default (real schemas have defaults of the wrong type), leaving it out would fail the answer, so it
     // is always written.
@@ -110,8 +122,9 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   // A name the schema does not declare takes the schema its patternProperties or additionalProperties give it
   // (undefined: it may not be written at all).
   const undeclared = (name: string): GExpr | undefined => {
-    const pattern = Object.entries(patterns).find(([source]) => safeTest(source, name));
-    const valueSchema = pattern !== undefined ? pattern[1] : additional;
+    const schemas = matching(name);
+    const valueSchema =
+      schemas.length === 0 ? additional : schemas.length === 1 ? schemas[0] : { allOf: schemas };
     if (valueSchema === false) return undefined;
     return seq(
       lit(JSON.stringify(name)),
@@ -139,6 +152,20 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     if (names.includes(name) || members.some((member) => member.name === name)) continue;
     const expr = undeclared(name);
     if (expr !== undefined && !isNever(expr)) members.push({ name, expr, required: false });
+  }
+  // A pattern with a few keys only (`^[a-d]$`) gives named members, each written at most once: free keys from
+  // it could repeat, and a repeated key counts once in the parsed object (minProperties) while JSON.parse keeps
+  // the last value.
+  const finite = new Set<string>();
+  for (const source of Object.keys(patterns)) {
+    const keys = finiteMatches(source, MAX_PATTERN_NAMES);
+    if (keys === undefined) continue;
+    finite.add(source);
+    for (const name of keys) {
+      if (names.includes(name) || members.some((member) => member.name === name)) continue;
+      const expr = undeclared(name);
+      if (expr !== undefined && !isNever(expr)) members.push({ name, expr, required: false });
+    }
   }
   if (members.some((member) => member.required && isNever(member.expr))) return undefined;
 
@@ -168,6 +195,7 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   const extras: GExpr[] = [];
   const keyFor = (content: GExpr) => compiler.strings.string(content);
   for (const [source, valueSchema] of Object.entries(patterns)) {
+    if (finite.has(source)) continue;
     const regex = regexToExpr(source, compiler.builder, { maxRepeat: Math.min(64, compiler.caps.stringMax) });
     const pointer = childPointer(where.pointer, "patternProperties", source);
     if (!regex.ok) {
@@ -178,6 +206,25 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
         `pattern ${JSON.stringify(source)}: ${regex.reason}`,
       );
       continue;
+    }
+    // A key written for this pattern may match another pattern too, whose schema then applies as well: the
+    // grammar cannot tell which keys do (that needs the patterns' intersection), so unless the patterns
+    // provably share no key, or the other schema adds nothing, the validator checks it.
+    const overlapping = Object.entries(patterns).some(
+      ([other, schema]) =>
+        other !== source &&
+        schema !== true &&
+        !(isObject(schema) && Object.keys(schema).length === 0) &&
+        JSON.stringify(schema) !== JSON.stringify(valueSchema) &&
+        !disjointPatterns(source, other),
+    );
+    if (overlapping) {
+      compiler.report.set(
+        where.pointer,
+        "patternProperties",
+        "validator",
+        "a key may match several patterns: the other patterns' schemas are checked after decoding",
+      );
     }
     const value = compiler.value(valueSchema, { pointer, refs: where.refs });
     if (!isNever(value)) extras.push(seq(keyFor(regex.expr), COLON, value));
@@ -250,12 +297,40 @@ function propertyKey(
   });
 }
 
-function safeTest(source: string, name: string): boolean {
+/**
+ * Whether two patterns provably match no common string: both anchored at the start (`^`) and their literal
+ * beginnings differ within the shorter one (`^name:` and `^title_`). Anything else may overlap.
+ */
+function disjointPatterns(left: string, right: string): boolean {
+  const a = anchoredPrefix(left);
+  const b = anchoredPrefix(right);
+  if (a === undefined || b === undefined) return false;
+  const length = Math.min(a.length, b.length);
+  return a.slice(0, length) !== b.slice(0, length);
+}
+
+/** The literal text an anchored pattern must begin with (`^ab(c|d)` → "ab"), or undefined when unanchored. */
+function anchoredPrefix(source: string): string | undefined {
+  let node: RegexNode;
   try {
-    return new RegExp(source).test(name);
+    node = parseRegex(source);
   } catch {
-    return false;
+    return undefined;
   }
+  const items: RegexNode[] = [];
+  const flatten = (n: RegexNode): void => {
+    if (n.type === "seq") for (const item of n.items) flatten(item);
+    else items.push(n);
+  };
+  flatten(node);
+  if (items[0]?.type !== "start") return undefined;
+  let prefix = "";
+  for (const item of items.slice(1)) {
+    if (item.type === "char") prefix += String.fromCharCode(item.code);
+    else if (item.type === "text") prefix += item.text;
+    else break;
+  }
+  return prefix;
 }
 
 /**

@@ -205,3 +205,82 @@ class Compiler {
     ];
   }
 }
+
+/**
+ * Every string an anchored pattern (`^…$`, no anchor inside) matches, when there are at most `limit` of them
+ * (`^[a-d]$` → a, b, c, d; `^(x|y)-[12]$` → x-1, x-2, y-1, y-2); undefined for an unanchored or larger language.
+ * Object keys from such a pattern can be written as names, each at most once, instead of free keys that may
+ * repeat.
+ */
+export function finiteMatches(pattern: string, limit: number): string[] | undefined {
+  let node: RegexNode;
+  try {
+    node = parseRegex(pattern);
+  } catch {
+    return undefined;
+  }
+  const items: RegexNode[] = [];
+  const flatten = (n: RegexNode): void => {
+    if (n.type === "seq") for (const item of n.items) flatten(item);
+    else items.push(n);
+  };
+  flatten(node);
+  if (items.length < 2 || items[0]?.type !== "start" || items.at(-1)?.type !== "end") return undefined;
+  const strings = (n: RegexNode): string[] | undefined => {
+    switch (n.type) {
+      case "char":
+        return [String.fromCharCode(n.code)];
+      case "text":
+        return [n.text];
+      case "set": {
+        const size = n.ranges.reduce((sum, [lo, hi]) => sum + hi - lo + 1, 0);
+        if (size > limit) return undefined;
+        // Surrogate code units alone are not characters a key can hold.
+        if (n.ranges.some(([lo, hi]) => hi >= 0xd800 && lo <= 0xdfff)) return undefined;
+        return n.ranges.flatMap(([lo, hi]) =>
+          Array.from({ length: hi - lo + 1 }, (_, i) => String.fromCharCode(lo + i)),
+        );
+      }
+      case "seq":
+        return product(n.items);
+      case "alt": {
+        const out: string[] = [];
+        for (const item of n.items) {
+          const part = strings(item);
+          if (part === undefined) return undefined;
+          out.push(...part);
+          if (out.length > limit) return undefined;
+        }
+        return out;
+      }
+      case "repeat": {
+        if (n.max === null || n.max > limit) return undefined;
+        const out: string[] = [];
+        for (let times = n.min; times <= n.max; times++) {
+          const part = product(Array.from({ length: times }, () => n.item));
+          if (part === undefined) return undefined;
+          out.push(...part);
+          if (out.length > limit) return undefined;
+        }
+        return out;
+      }
+      default:
+        return undefined; // an anchor inside
+    }
+  };
+  const product = (parts: readonly RegexNode[]): string[] | undefined => {
+    let out = [""];
+    for (const part of parts) {
+      const options = strings(part);
+      if (options === undefined) return undefined;
+      out = out.flatMap((prefix) => options.map((option) => prefix + option));
+      if (out.length > limit) return undefined;
+    }
+    return out;
+  };
+  const all = product(items.slice(1, -1));
+  if (all === undefined) return undefined;
+  // The regex itself decides (an alternation can repeat a string).
+  const unique = [...new Set(all)].filter((text) => new RegExp(pattern).test(text));
+  return unique.length <= limit ? unique : undefined;
+}

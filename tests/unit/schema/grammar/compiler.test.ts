@@ -123,6 +123,94 @@ describe("objects", () => {
     expectSound(names);
   });
 
+  it("a declared name matching patternProperties satisfies their schemas; overlapping patterns are the validator's", () => {
+    // JSONSchemaBench Handwritten allOfPProp1/2: keys were written for one pattern while another forbade them,
+    // and the report said the grammar enforced it.
+    const named: JsonSchema = {
+      type: "object",
+      properties: { ab: { type: "string" } },
+      patternProperties: { "^a": { type: "string", maxLength: 2 }, "^z": { type: "string" } },
+      additionalProperties: false,
+    };
+    expectTexts(named, ['{"ab":"xy"}', '{"zz":"q"}'], ['{"ab":"xyz"}']);
+    expectSound(named);
+    expect(enforcement(named, "patternProperties")).not.toBe("validator");
+    // Patterns that may share keys (here "a" and "^.{1,3}$"): the grammar writes each pattern's keys with its
+    // own schema and says the others' are checked after decoding.
+    const overlapping: JsonSchema = {
+      type: "object",
+      patternProperties: { a: { type: "string" }, "^.{1,3}$": false },
+      additionalProperties: false,
+    };
+    expectTexts(overlapping, ['{"zzzza":"q"}'], ['{"zzzza":1}', '{"b":1}']);
+    expect(enforcement(overlapping, "patternProperties")).toBe("validator");
+    // Patterns anchored on different literal beginnings share no key: each keeps its own schema, all in grammar.
+    const disjoint: JsonSchema = {
+      type: "object",
+      patternProperties: { "^x-": { type: "integer" }, "^name:": { type: "string" } },
+      additionalProperties: false,
+    };
+    expectTexts(disjoint, ['{"x-a":1,"name:en":"n"}'], ['{"x-a":"n"}', '{"name:en":1}']);
+    expectSound(disjoint);
+    expect(enforcement(disjoint, "patternProperties")).not.toBe("validator");
+  });
+
+  it("keys of a pattern with a few matches are written as names, each once (no duplicate defeats minProperties)", () => {
+    // JSONSchemaBench Handwritten dep5: {"d":1,"d":2,"c":3} has two properties once parsed.
+    const schema: JsonSchema = {
+      type: "object",
+      patternProperties: { "^[a-d]$": { type: "integer" } },
+      additionalProperties: false,
+      minProperties: 3,
+    };
+    expectTexts(
+      schema,
+      ['{"a":1,"b":2,"c":3}', '{"a":1,"b":2,"c":3,"d":4}'],
+      ['{"d":1,"d":2,"c":3}', '{"a":1,"b":2}'],
+    );
+    expectSound(schema);
+    expect(enforcement(schema, "minProperties")).toBe("grammar");
+  });
+
+  it("allOf members with additionalProperties: false allow only keys every member declares", () => {
+    // A pattern of one member and the other's additionalProperties: false need an intersection of patterns:
+    // the validator checks it, and the report says so.
+    const patterns: JsonSchema = {
+      type: "object",
+      allOf: [
+        { patternProperties: { a: true }, additionalProperties: false },
+        { patternProperties: { b: true }, additionalProperties: false },
+      ],
+    };
+    expect(enforcement(patterns, "allOf")).toBe("validator");
+    expect(enforcement(patterns, "additionalProperties", "#/allOf/0")).toBe("validator");
+    expect(enforcement(patterns, "additionalProperties", "#/allOf/1")).toBe("validator");
+    // Declared names are exact: a name the other member forbids is not written, a matching pattern's schema
+    // applies to a declared name, and the other member's additionalProperties schema to its names.
+    const named: JsonSchema = {
+      type: "object",
+      allOf: [
+        {
+          properties: { id: { type: "integer" }, extra: {} },
+          patternProperties: { "^i": { minimum: 3 } },
+          additionalProperties: false,
+        },
+        { properties: { name: { type: "string" } } },
+      ],
+    };
+    expectTexts(named, ['{"id":3}', "{}"], ['{"id":1}', '{"name":"n"}']);
+    expectSound(named);
+    const typed: JsonSchema = {
+      type: "object",
+      allOf: [
+        { properties: { id: {} }, additionalProperties: { type: "string" } },
+        { properties: { n: { maxLength: 2 } } },
+      ],
+    };
+    expectTexts(typed, ['{"n":"ab"}', '{"id":3}'], ['{"n":1}', '{"n":"abc"}']);
+    expectSound(typed);
+  });
+
   it("minProperties, maxProperties and dependentRequired are enforced by the grammar", () => {
     const schema: JsonSchema = {
       type: "object",

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { Llama } from "node-llama-cpp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GrammarBuilder } from "../../../../src/schema/grammar/ir.js";
-import { regexToExpr } from "../../../../src/schema/grammar/regex.js";
+import { finiteMatches, regexToExpr } from "../../../../src/schema/grammar/regex.js";
 import { gbnfAccepts, gbnfParses, llamaBackend } from "./llamaGrammar.js";
 import { seededRandom } from "./seeded.js";
 
@@ -256,4 +256,21 @@ describe("regexToExpr: the JSONSchemaBench sample", () => {
     expect(share).toBeGreaterThanOrEqual(0.98);
     expect(instancesChecked).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe("finiteMatches", () => {
+  it("lists every string of an anchored pattern with a small language", () => {
+    expect(finiteMatches("^[a-d]$", 16)).toEqual(["a", "b", "c", "d"]);
+    expect(finiteMatches("^(x|y)-[12]$", 16)).toEqual(["x-1", "x-2", "y-1", "y-2"]);
+    expect(finiteMatches("^ab?$", 16)).toEqual(["a", "ab"]);
+    expect(finiteMatches("^(a|a)$", 16)).toEqual(["a"]);
+  });
+
+  it("refuses an unanchored, open or large language", () => {
+    expect(finiteMatches("[a-d]", 16)).toBeUndefined();
+    expect(finiteMatches("^a+$", 16)).toBeUndefined();
+    expect(finiteMatches("^[a-z]{2}$", 16)).toBeUndefined();
+    expect(finiteMatches("^a$|^b$", 16)).toBeUndefined();
+    expect(finiteMatches("^(", 16)).toBeUndefined();
+  });
 });
