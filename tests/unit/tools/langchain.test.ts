@@ -1,5 +1,4 @@
-import { Calculator } from "@langchain/community/tools/calculator";
-import { DynamicStructuredTool, tool } from "@langchain/core/tools";
+import { DynamicStructuredTool, Tool, tool } from "@langchain/core/tools";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ErrorCodes } from "../../../src/errors.js";
@@ -71,8 +70,17 @@ describe("fromLangChainTool", () => {
     expectFailure(await registry.call("shout", { text: 1 }, callContext().context), "invalid-input");
   });
 
-  it("adapts a classic string Tool with a zod 3 schema (LangChain's Calculator)", async () => {
-    const adapted = fromLangChainTool(new Calculator(), { name: "lc.calculator" });
+  it("adapts a classic string Tool with LangChain's own input schema (how community tools are built)", async () => {
+    /** A string tool the way @langchain/community writes them (its Calculator, say): one `input` string. */
+    class Multiply extends Tool {
+      name = "multiply";
+      description = "Multiplies two numbers written as `a * b`.";
+      async _call(input: string): Promise<string> {
+        const [a, b] = input.split("*").map((part) => Number(part.trim()));
+        return String((a ?? Number.NaN) * (b ?? Number.NaN));
+      }
+    }
+    const adapted = fromLangChainTool(new Multiply(), { name: "lc.calculator" });
     expect(adapted.spec.input).toMatchObject({ type: "object", properties: { input: { type: "string" } } });
     const registry = new ToolRegistry().register(adapted);
     expect(expectOk(await registry.call("lc.calculator", { input: "6 * 7" }, callContext().context))).toBe(
