@@ -19,12 +19,21 @@ import { FileRunStore } from "./runtime/store/FileRunStore.js";
 import { runCorrupt } from "./runtime/store/storeErrors.js";
 import { checkRecord } from "./runtime/store/storeSchemas.js";
 import { journalTools } from "./runtime/toolJournal.js";
-import { type ApprovalCallback, createRegistryFromConfig, type Tool } from "./tools/index.js";
+import {
+  type AnyTool,
+  type ApprovalCallback,
+  createRegistryFromConfig,
+  type ProvidedTool,
+  toolNames,
+  toTool,
+} from "./tools/index.js";
 import { endSubtasksOnServerExit, type McpServers, startMcpServers } from "./tools/mcp/index.js";
 import type {
   AgentCopy,
   AgentDefinition,
+  AnyWorkerAnswers,
   BuiltinToolConfig,
+  JsonValue,
   Locality,
   McpToolConfig,
   PlannerPort,
@@ -33,7 +42,9 @@ import type {
   RunResult,
   RunStore,
   StoredRun,
+  SubtaskResultOf,
   ToolJournalEntry,
+  WorkerAnswerTypes,
 } from "./types.js";
 
 /** Where runs are kept when no `runDir` or `store` is given: `.edgecrew/runs` under the working directory. */
@@ -64,10 +75,13 @@ export interface CrewOptions {
   /** Called when an event listener throws; the run goes on either way. */
   readonly onListenerError?: (error: unknown, event: RunEvent) => void;
   /**
-   * Tools defined in code (`defineTool`, `fromLangChainTool`), registered next to the agent's built-in
-   * `tools:`; a worker calls the ones its `tools:` grant by name.
+   * Tools defined in code, registered next to the agent's `tools:`; a worker calls the ones its `tools:` grant by
+   * name. Each is a `defineTool` (or `fromLangChainTool`) result or a LangChain tool as it is (`tool()`,
+   * `StructuredTool`, `DynamicStructuredTool`), adapted with `fromLangChainTool`'s defaults (not idempotent, no
+   * approval); use `fromLangChainTool` yourself to rename one or set those. When `createCrew` is given a path, the
+   * file may grant these tools without declaring them; an agent loaded separately needs `loadAgent(path, { tools })`.
    */
-  readonly tools?: readonly Tool[];
+  readonly tools?: readonly AnyTool[];
   /** Asked before each call of a tool marked `approve`; without it such calls are denied (as data). */
   readonly onApproval?: ApprovalCallback;
   /** Directory of durable runs (default `.edgecrew/runs` under the working directory). */
@@ -104,20 +118,30 @@ export interface CrewRunOptions {
    * Throws USAGE for a worker the agent lacks. (`resume` of such a run joins through the planner.)
    */
   readonly worker?: string;
+  /**
+   * Streams generated text as it comes: `subtask.delta` events (a local worker's text, per subtask, coalesced to
+   * about one event per 50 ms and at each turn's end) and `planner.delta` (the planner's reply, when its model
+   * streams). Deltas reach `events` and listeners but are never written to the run store. Default false.
+   */
+  readonly stream?: boolean;
 }
 
-/** An agent with its models, ready to run tasks. Dispose it to free the models. */
-export interface Crew extends AsyncDisposable {
-  readonly agent: AgentDefinition;
+/**
+ * An agent with its models, ready to run tasks. Dispose it to free the models. Its runs' results are typed by the
+ * agent's answer types (`defineAgent` with zod schemas); a YAML agent's are any JSON.
+ */
+export interface Crew<TAnswer = JsonValue, TWorkerAnswers extends WorkerAnswerTypes = AnyWorkerAnswers>
+  extends AsyncDisposable {
+  readonly agent: AgentDefinition<TAnswer, TWorkerAnswers>;
   /** The store runs are written to (undefined when runs are not durable). */
   readonly store: RunStore | undefined;
   /** Starts a run; its `events` stream and `result` promise report progress and outcome. */
-  run(task: string, options?: CrewRunOptions): Run;
+  run(task: string, options?: CrewRunOptions): Run<TAnswer, SubtaskResultOf<TWorkerAnswers>>;
   /**
    * Continues a stored run of this agent after a crash or stop: completed subtasks are not run again. A run that
    * already ended resolves to its stored outcome. Throws RUN_NOT_FOUND / RUN_CORRUPT from the store.
    */
-  resume(runId: string, options?: CrewRunOptions): Promise<Run>;
+  resume(runId: string, options?: CrewRunOptions): Promise<Run<TAnswer, SubtaskResultOf<TWorkerAnswers>>>;
   /** Cancels active runs, waits for them, and frees every model. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -142,7 +166,7 @@ function describePlanner(
  */
 export async function readAgentFile(
   path: string,
-  options: { readonly tools?: readonly string[] } = {},
+  options: { readonly tools?: readonly ProvidedTool[] } = {},
 ): Promise<{ agent: AgentDefinition; text?: string }> {
   let text: string;
   try {
@@ -151,7 +175,10 @@ export async function readAgentFile(
     // loadAgent words every way a file cannot be read (missing, a directory, …) as a definition error.
     return { agent: await loadAgent(path, options) };
   }
-  return { agent: parseAgent(text, { file: path, ...options }), text };
+  return {
+    agent: parseAgent(text, { file: path, ...(options.tools === undefined ? {} : { tools: options.tools }) }),
+    text,
+  };
 }
 
 /**
@@ -201,15 +228,21 @@ function agentCopyOf(
  * const run = crew.run("Plan a weekend trip to the mountains");
  * for await (const event of run.events) console.log(event.type);
  * const result = await run.result; // { status: "completed", answer, ledger, … }
+ * if (result.status === "completed") console.log(result.answer); // else result.error: { code, message }
  */
-export async function createCrew(
-  agentOrPath: AgentDefinition | string,
+export async function createCrew<
+  TAnswer = JsonValue,
+  TWorkerAnswers extends WorkerAnswerTypes = AnyWorkerAnswers,
+>(
+  agentOrPath: AgentDefinition<TAnswer, TWorkerAnswers> | string,
   options: CrewOptions = {},
-): Promise<Crew> {
+): Promise<Crew<TAnswer, TWorkerAnswers>> {
+  // LangChain tools are adapted here, once; a value that is no tool at all is TOOL_INVALID, naming its index.
+  const codeTools = (options.tools ?? []).map((tool, index) => toTool(tool, `CrewOptions.tools[${index}]`));
   const { agent, text: agentText } =
     typeof agentOrPath === "string"
-      ? await readAgentFile(agentOrPath, { tools: (options.tools ?? []).map((t) => t.spec.name) })
-      : { agent: agentOrPath, text: options.agentText };
+      ? await readAgentFile(agentOrPath, { tools: toolNames(codeTools) })
+      : { agent: agentOrPath as AgentDefinition, text: options.agentText };
   // Secrets named by the agent, plus key-shaped strings, never reach events, the run directory or the result.
   const redactor = createRedactor(secretValuesOf(agent));
   const agentCopy = agentCopyOf(agent, agentText, redactor);
@@ -254,7 +287,7 @@ export async function createCrew(
     // Built-ins from the YAML plus the caller's tools; each worker gets a view of only what it is granted.
     const builtins = agent.tools.filter((tool): tool is BuiltinToolConfig => tool.kind === "builtin");
     const tools = createRegistryFromConfig(builtins, {
-      tools: [...mcp.tools, ...(options.tools ?? [])],
+      tools: [...mcp.tools, ...codeTools],
       ...(options.onApproval === undefined ? {} : { onApproval: options.onApproval }),
     });
     workers = workersModule.createLocalWorkers({
@@ -324,6 +357,7 @@ export async function createCrew(
       ...(resume === undefined ? {} : { resume }),
       redactor,
       ...(runOptions.revealSecrets === true ? { revealSecrets: true } : {}),
+      ...(runOptions.stream === true ? { stream: true } : {}),
       ...(runOptions.signal === undefined ? {} : { signal: runOptions.signal }),
       ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
       listeners: [runOptions.onEvent, options.onEvent].filter((l) => l !== undefined),
@@ -402,5 +436,6 @@ export async function createCrew(
       await crew.dispose();
     },
   };
-  return crew;
+  // The runtime works on JSON; the answer types are the agent's schemas', which validated every answer.
+  return crew as unknown as Crew<TAnswer, TWorkerAnswers>;
 }

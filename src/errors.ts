@@ -220,6 +220,34 @@ export function isEdgecrewError(value: unknown): value is EdgecrewError {
   return typeof code === "string" && code in ErrorCodes;
 }
 
+/**
+ * True for the JSON form of an edgecrew error (`{ code, message, context? }` with a known code): what a failed
+ * `RunResult.error`, a `subtask.failed` or `run.failed` event carry, also after a round trip through a file or a
+ * pipe (`outcome.json`, `run --json`), where the EdgecrewError itself cannot travel.
+ */
+export function isErrorInfo(value: unknown): value is ErrorInfo {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const { code, message, context } = value as { code?: unknown; message?: unknown; context?: unknown };
+  return (
+    typeof code === "string" &&
+    code in ErrorCodes &&
+    typeof message === "string" &&
+    (context === undefined || (typeof context === "object" && context !== null && !Array.isArray(context)))
+  );
+}
+
+/**
+ * The EdgecrewError an {@link ErrorInfo} describes (same code, message and context), e.g. to throw a failed run's
+ * error: `if (result.status === "failed") throw errorFromInfo(result.error)`. `isEdgecrewError` holds for it.
+ */
+export function errorFromInfo(info: ErrorInfo): EdgecrewError {
+  return new EdgecrewError(
+    info.code,
+    info.message,
+    info.context === undefined ? {} : { context: info.context },
+  );
+}
+
 function hasCode<E extends EdgecrewError>(code: ErrorCode) {
   return (value: unknown): value is E => isEdgecrewError(value) && value.code === code;
 }

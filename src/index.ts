@@ -9,14 +9,31 @@
  */
 
 export {
+  type AnswerOf,
   agentJsonSchema,
+  type DefineAgentInput,
+  type DefineAgentOptions,
+  type DefineWorkerInput,
   defineAgent,
   type LoadAgentOptions,
   loadAgent,
+  type ModelFileCheck,
+  type ParseAgentOptions,
+  type ParseModelRefOptions,
   parseAgent,
   parseModelRef,
+  type SchemaOutput,
+  type WorkerAnswerOf,
+  type WorkerAnswersOf,
 } from "./config/index.js";
-export { type Crew, type CrewOptions, type CrewRunOptions, createCrew, defaultRunDir } from "./crew.js";
+export {
+  type Crew,
+  type CrewOptions,
+  type CrewRunOptions,
+  createCrew,
+  defaultRunDir,
+  readAgentFile,
+} from "./crew.js";
 export {
   AbortError,
   AgentDefinitionError,
@@ -25,12 +42,15 @@ export {
   EdgecrewError,
   type ErrorCode,
   ErrorCodes,
+  type ErrorContext,
   type ErrorInfo,
+  errorFromInfo,
   formatIssue,
   isAbortError,
   isAgentDefinitionError,
   isDisposedError,
   isEdgecrewError,
+  isErrorInfo,
   isModelError,
   isPlanError,
   isValidationError,
@@ -39,14 +59,20 @@ export {
   ValidationError,
 } from "./errors.js";
 export type { Run, RunEventListener } from "./runtime/index.js";
-export { FileRunStore, MemoryRunStore } from "./runtime/store/index.js";
-export { compileSchema, describeSchema } from "./schema/index.js";
+export { FileRunStore, type FileRunStoreOptions, MemoryRunStore } from "./runtime/store/index.js";
+export { type CompiledSchema, compileSchema, describeSchema, type ValidationResult } from "./schema/index.js";
 export {
+  type AnyTool,
+  type ApprovalCallback,
   type ApprovalRequest,
   defineTool,
+  type FromLangChainToolOptions,
   fromLangChainTool,
+  type LangChainTool,
+  type ProvidedTool,
   type Tool,
   type ToolDefinition,
   ToolRegistry,
+  type ToolRegistryOptions,
 } from "./tools/index.js";
 export type * from "./types.js";

@@ -159,8 +159,17 @@ export interface McpToolConfig {
 
 export type ToolConfig = BuiltinToolConfig | McpToolConfig;
 
-/** A validated agent definition: what `loadAgent` returns and `createCrew` consumes. */
-export interface AgentDefinition {
+/**
+ * A validated agent definition: what `loadAgent` returns and `createCrew` consumes. The type parameters are the
+ * types of the final answer and of each worker's answers (by worker name); `defineAgent` infers them from zod
+ * schemas, and `createCrew` carries them into {@link RunResult}. A YAML agent has the defaults (any JSON).
+ */
+export interface AgentDefinition<
+  TAnswer = JsonValue,
+  TWorkerAnswers extends WorkerAnswerTypes = AnyWorkerAnswers,
+> {
+  /** Type-level only, never present at run time: the answer types `RunResult` is typed with. */
+  readonly "~types"?: { readonly answer: TAnswer; readonly workers: TWorkerAnswers };
   readonly name: string;
   readonly description: string;
   /** The file it was loaded from, when it came from YAML (relative model paths resolve against it). */
@@ -176,6 +185,12 @@ export interface AgentDefinition {
   /** Environment variables whose values are redacted from events and the run directory. */
   readonly secrets?: readonly string[];
 }
+
+/** The answer type of each worker of an agent, by worker name (see {@link AgentDefinition}). */
+export type WorkerAnswerTypes = { readonly [worker: string]: unknown };
+
+/** The worker answer types of an agent that says nothing more: any worker, any JSON answer. */
+export type AnyWorkerAnswers = { readonly [worker: string]: JsonValue };
 
 // ─── Plans and results ─────────────────────────────────────────────────────────────────────────────────
 
@@ -204,11 +219,15 @@ export interface Plan {
 /** Who produced a subtask's answer. */
 export type AnsweredBy = "worker" | "planner";
 
-export interface SubtaskResult {
+/**
+ * A completed subtask: which worker answered and with what. `TWorker` and `TAnswer` narrow it for typed agents
+ * (see {@link SubtaskResultOf}): checking `result.worker === "researcher"` then types `result.answer`.
+ */
+export interface SubtaskResult<TWorker extends string = string, TAnswer = JsonValue> {
   readonly subtaskId: string;
-  readonly worker: string;
+  readonly worker: TWorker;
   /** The answer, valid against the worker's output schema. */
-  readonly answer: JsonValue;
+  readonly answer: TAnswer;
   readonly by: AnsweredBy;
   /** Generation attempts: 1 for a first-try answer, more after repairs. */
   readonly attempts: number;
@@ -316,6 +335,18 @@ export interface RunEventPayloads {
     readonly reason: "invalid-output" | "model-failed";
     readonly errors: readonly string[];
   };
+  /**
+   * Opt-in (`crew.run(task, { stream: true })`, `--stream`): text the subtask's local model generated since the
+   * previous delta, coalesced (about one event per 50 ms per subtask, and at the end of each turn). `turn` counts
+   * the subtask's generations from 1 (a tool call, the answer, a repair). Transient: never written to the run
+   * store, and it repeats the `seq` of the event before it.
+   */
+  "subtask.delta": { readonly subtaskId: string; readonly text: string; readonly turn: number };
+  /**
+   * Opt-in like `subtask.delta`: text of the planner's reply as its model streams it (plan, final answer or an
+   * escalated subtask's answer), for planner models that stream. Transient like `subtask.delta`.
+   */
+  "planner.delta": { readonly text: string };
   "subtask.completed": { readonly subtaskId: string; readonly result: SubtaskResult };
   "subtask.failed": { readonly subtaskId: string; readonly error: ErrorInfo };
   "model.loading": { readonly model: string; readonly estimatedBytes?: number };
@@ -389,6 +420,8 @@ export type RunEventInput = {
 export interface CallContext {
   readonly signal: AbortSignal;
   readonly emit: (event: RunEventInput) => void;
+  /** Emit the opt-in `subtask.delta` / `planner.delta` events of generated text (default false). */
+  readonly stream?: boolean;
 }
 
 /** A worker's view of the agent, as the planner sees it when planning. */
@@ -491,21 +524,65 @@ export interface WorkerPort extends AsyncDisposable {
 
 export type RunStatus = "completed" | "failed" | "cancelled";
 
-/** How a run ended: the plan, every validated subtask result, the final answer or the error, and the ledger. */
-export interface RunResult {
+/**
+ * The subtask results of an agent whose workers answer `TWorkerAnswers` (by worker name): a union with one
+ * member per worker, so that checking `worker` narrows `answer`.
+ */
+export type SubtaskResultOf<TWorkerAnswers extends WorkerAnswerTypes = AnyWorkerAnswers> =
+  string extends keyof TWorkerAnswers
+    ? SubtaskResult<string, TWorkerAnswers[string]>
+    : { [W in keyof TWorkerAnswers & string]: SubtaskResult<W, TWorkerAnswers[W]> }[keyof TWorkerAnswers &
+        string];
+
+/** What every {@link RunResult} has, whatever its status. */
+export interface RunResultBase<TResult = SubtaskResult> {
   readonly runId: string;
   readonly agent: string;
   readonly task: string;
   readonly status: RunStatus;
   readonly plan?: Plan;
   /** Completed subtasks, in completion order (a failed or cancelled run keeps what finished). */
-  readonly results: readonly SubtaskResult[];
-  readonly answer?: JsonValue;
-  readonly error?: ErrorInfo;
+  readonly results: readonly TResult[];
   readonly ledger: Ledger;
   readonly startedAt: number;
   readonly endedAt: number;
 }
+
+/** A run that ended with a final answer, valid against the agent's `answer` schema (a string without one). */
+export interface CompletedRunResult<TAnswer = JsonValue, TResult = SubtaskResult>
+  extends RunResultBase<TResult> {
+  readonly status: "completed";
+  readonly answer: TAnswer;
+  readonly error?: undefined;
+}
+
+/**
+ * A run that failed. `error` is the JSON form of the EdgecrewError that ended it (`code` is an {@link ErrorCode}),
+ * as it is stored in `outcome.json` and printed by `--json`; `errorFromInfo(error)` turns it back into an
+ * EdgecrewError to throw, and `isErrorInfo` checks a value read from elsewhere.
+ */
+export interface FailedRunResult<TResult = SubtaskResult> extends RunResultBase<TResult> {
+  readonly status: "failed";
+  readonly answer?: undefined;
+  readonly error: ErrorInfo;
+}
+
+/** A run that was cancelled (its signal, `run.cancel()`, the crew disposed); `error` says why when known. */
+export interface CancelledRunResult<TResult = SubtaskResult> extends RunResultBase<TResult> {
+  readonly status: "cancelled";
+  readonly answer?: undefined;
+  readonly error?: ErrorInfo;
+}
+
+/**
+ * How a run ended: the plan, every validated subtask result, the final answer or the error, and the ledger. A
+ * union on `status`: after `status === "completed"`, `answer` is a `TAnswer`; after `status === "failed"`, `error`
+ * is present. `TAnswer` and `TResult` come from the agent (`defineAgent` with zod schemas); by default, any JSON.
+ */
+export type RunResult<TAnswer = JsonValue, TResult = SubtaskResult> =
+  | CompletedRunResult<TAnswer, TResult>
+  | FailedRunResult<TResult>
+  | CancelledRunResult<TResult>;
 
 // ─── Tools ───────────────────────────────────────────────────────────────────────────────────────────────
 

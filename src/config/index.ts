@@ -19,9 +19,15 @@ export {
 } from "./defaults.js";
 export {
   type AgentValidation,
+  type AnswerOf,
+  type DefineAgentInput,
   type DefineAgentOptions,
+  type DefineWorkerInput,
   defineAgent,
+  type SchemaOutput,
   validateAgentValue,
+  type WorkerAnswerOf,
+  type WorkerAnswersOf,
 } from "./defineAgent.js";
 export { formatIssuePath, type PathSegment, type RawIssue } from "./issues.js";
 export { agentJsonSchema } from "./jsonSchema.js";

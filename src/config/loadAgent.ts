@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { AgentDefinitionError, type DefinitionIssue } from "../errors.js";
+import { type ProvidedTool, toolNames } from "../tools/fromLangChainTool.js";
 import type { AgentDefinition } from "../types.js";
 import { validateAgentValue } from "./defineAgent.js";
 import { formatIssuePath, type PathSegment } from "./issues.js";
@@ -18,8 +19,11 @@ export interface ParseAgentOptions {
   readonly file?: string;
   /** Directory relative paths resolve against; default: the file's directory, else the working directory. */
   readonly baseDir?: string;
-  /** Names of tools supplied in code (createCrew's `tools`), which workers may grant without declaring them. */
-  readonly tools?: readonly string[];
+  /**
+   * Tools supplied in code (what createCrew's `tools` will get: `defineTool` results, LangChain tools) or their
+   * names; workers may grant them without declaring them under `tools:`.
+   */
+  readonly tools?: readonly ProvidedTool[];
 }
 
 const AGENT_KEYS_HINT = "name, description, planner and workers";
@@ -94,7 +98,7 @@ export function parseAgent(text: string, options: ParseAgentOptions = {}): Agent
   const result = validateAgentValue(value, {
     baseDir,
     ...(source === undefined ? {} : { source }),
-    ...(options.tools === undefined ? {} : { providedTools: options.tools }),
+    ...(options.tools === undefined ? {} : { providedTools: toolNames(options.tools) }),
   });
   if (result.ok && yamlIssues.length === 0) return result.agent;
   const issues = result.ok ? [] : result.issues;
@@ -116,8 +120,13 @@ export interface LoadAgentOptions {
    * issue at that model's line:col. `edgecrew validate` passes a GGUF header check here.
    */
   readonly checkModelFile?: ModelFileCheck;
-  /** Names of tools supplied in code (createCrew's `tools`), which workers may grant without declaring them. */
-  readonly tools?: readonly string[];
+  /**
+   * The tools the agent will be given in code (createCrew's `tools`), or their names. A worker's `tools:` may
+   * grant them although the file does not declare them (it cannot: they are code); without this option such a
+   * grant is an "unknown tool" issue. `defineTool` results, LangChain tools and names may be mixed. The CLI's
+   * `--tools <module>` passes the tools of a module here.
+   */
+  readonly tools?: readonly ProvidedTool[];
 }
 
 /** Runs the model-file check over every `file` model of a definition and locates each problem in the YAML. */
@@ -160,9 +169,18 @@ async function checkModelFiles(
  * file's directory, and the definition's `source` is the file's absolute path. Throws one AgentDefinitionError
  * listing every problem (a missing file is one issue, "file not found").
  *
+ * A worker may grant a tool defined in code (`tools: [lookup]`) when `options.tools` names it: pass the same
+ * tools you will give `createCrew`.
+ *
  * @example
  * const agent = await loadAgent("agents/trip-planner.yaml");
  * console.log(agent.workers.map((w) => w.name));
+ *
+ * @example
+ * const lookup = defineTool({ name: "lookup", description: "Looks a word up", input: z.object({ word: z.string() }),
+ *   run: async ({ word }) => ({ word, found: true }) });
+ * const agent = await loadAgent("agents/glossary.yaml", { tools: [lookup] });
+ * await using crew = await createCrew(agent, { tools: [lookup] });
  */
 export async function loadAgent(path: string, options: LoadAgentOptions = {}): Promise<AgentDefinition> {
   let text: string;

@@ -18,22 +18,27 @@ import type {
   RunStatus,
   RunStore,
   StoredRun,
+  SubtaskResult,
   UsageRecord,
   WorkerPort,
 } from "../types.js";
 import type { RunPersistence } from "./actors.js";
-import { EventHub, type RunEventListener } from "./EventHub.js";
+import { EventHub, isTransientEvent, type RunEventListener } from "./EventHub.js";
 import { buildLedger } from "./ledger.js";
 import { createOrchestratorMachine, type OrchestratorContext } from "./machine.js";
 import type { Redactor } from "./redact.js";
+import { streamingPlanner, streamingWorkers } from "./streaming.js";
 
 /** A run in progress. */
-export interface Run {
+export interface Run<TAnswer = JsonValue, TResult = SubtaskResult> {
   readonly id: string;
   /** Every event of the run, from the first; the iteration ends when the run ends. */
   readonly events: AsyncIterable<RunEvent>;
-  /** Settles when the run has ended and everything it started has stopped. Never rejects. */
-  readonly result: Promise<RunResult>;
+  /**
+   * Settles when the run has ended and everything it started has stopped. Never rejects. Typed by the agent's
+   * answer types (see `defineAgent`): narrow on `status` to reach the answer or the error.
+   */
+  readonly result: Promise<RunResult<TAnswer, TResult>>;
   /** Cancels the run (like aborting the signal passed to `run`). */
   cancel(reason?: string): void;
 }
@@ -68,6 +73,11 @@ export interface StartRunOptions {
    * Only for a caller that asks explicitly: by default the RunResult is redacted like everything else.
    */
   readonly revealSecrets?: boolean;
+  /**
+   * Opt-in streaming: the ports' calls are told to emit `subtask.delta` / `planner.delta` with the text their
+   * models generate. Deltas reach listeners and `events` but are never written to the store (default false).
+   */
+  readonly stream?: boolean;
 }
 
 /** A sortable, unique run id: `20261128-153012-a1b2c3`. */
@@ -163,6 +173,8 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
         .catch(() => undefined);
     }
     hub.subscribe((event) => {
+      // Streamed text is for watching the run live, not part of its record (see isTransientEvent).
+      if (isTransientEvent(event)) return;
       void writes.enqueue(() => store.appendEvent(runId, event)).catch(() => undefined);
     });
   }
@@ -192,8 +204,8 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
 
   const pending = new Set<Promise<unknown>>();
   const machine = createOrchestratorMachine({
-    planner: options.planner,
-    workers: options.workers,
+    planner: options.stream === true ? streamingPlanner(options.planner) : options.planner,
+    workers: options.stream === true ? streamingWorkers(options.workers) : options.workers,
     emit: (event) => hub.emit(event),
     clock,
     persist,
@@ -263,19 +275,27 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
       hub.emit({ type: "run.cancelled", reason: error?.message ?? "cancelled" });
     else if (error) hub.emit({ type: "run.failed", error });
     hub.close();
-    const result: RunResult = {
+    const common = {
       runId,
       agent: agent.name,
       task,
-      status,
       ...(ctx.plan === undefined ? {} : { plan: ctx.plan }),
       results,
-      ...(status === "completed" ? { answer: ctx.answer ?? null } : {}),
-      ...(status === "completed" || error === undefined ? {} : { error }),
       ledger: buildLedger([...ctx.usage, ...results.flatMap((r) => r.usage)]),
       startedAt,
       endedAt: clock(),
     };
+    // RunResult is a union on `status`: a completed run has its answer, a failed one its error.
+    const result: RunResult =
+      status === "completed"
+        ? { ...common, status, answer: ctx.answer ?? null }
+        : status === "cancelled"
+          ? { ...common, status, ...(error === undefined ? {} : { error }) }
+          : {
+              ...common,
+              status,
+              error: error ?? new EdgecrewError(ErrorCodes.INTERNAL, "the run failed").toInfo(),
+            };
     if (store !== undefined) {
       await writes.enqueue(() => store.saveOutcome(runId, clean(result))).catch(() => undefined);
       await writes.drain();

@@ -93,6 +93,34 @@ export function assertObjectSchema(name: string, schema: JsonSchema): void {
 }
 
 /**
+ * Which zod a value is a schema of: 4 for zod 4 (classic or mini, also `zod/v4` of zod 3.25), 3 for zod 3 (or
+ * `zod/v3`), undefined for anything else. Checked by shape, so a schema from another copy of zod still counts.
+ */
+export function zodMajorOf(value: unknown): 3 | 4 | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const internals: unknown = (value as { _zod?: unknown })._zod;
+  if (typeof internals === "object" && internals !== null && "def" in internals) return 4;
+  const def: unknown = (value as { _def?: unknown })._def;
+  if (typeof def === "object" && def !== null && "typeName" in def) return 3;
+  return undefined;
+}
+
+/** What to do about a zod 3 schema: said the same way by defineTool and defineAgent. */
+export const ZOD4_REQUIRED =
+  'edgecrew needs zod 4 schemas (`import { z } from "zod"` with zod 4, or `import { z } from "zod/v4"` with zod 3.25)';
+
+/** Throws TOOL_INVALID unless `schema` is a zod 4 schema, saying so plainly for a zod 3 one. */
+function assertZod4(name: string, what: "input" | "output", schema: unknown): void {
+  const major = zodMajorOf(schema);
+  if (major === 4) return;
+  const message =
+    major === 3
+      ? `tool \`${name}\`: its ${what} schema is a zod 3 schema; ${ZOD4_REQUIRED}`
+      : `tool \`${name}\`: its ${what} must be a zod 4 schema${what === "input" ? " (z.object({ ... }))" : ""}, got ${schema === null ? "null" : Array.isArray(schema) ? "an array" : typeof schema}`;
+  throw new EdgecrewError(ErrorCodes.TOOL_INVALID, message, { context: { tool: name, zod: major ?? null } });
+}
+
+/**
  * The JSON Schema a model must follow when it writes the arguments, i.e. the zod schema's *input* side (a
  * field with a default is optional there). The `$schema` marker is dropped: specs are embedded in prompts and
  * grammars, where it is noise.
@@ -141,8 +169,9 @@ export function checkOutput<Output extends JsonValue>(
 }
 
 /**
- * Defines a tool from zod schemas and an async function. Throws TOOL_INVALID for a bad name, an input schema
- * that is not an object or cannot be exported to JSON Schema, or a non-positive limit. The returned tool is
+ * Defines a tool from zod 4 schemas and an async function. Throws TOOL_INVALID for a bad name, a schema that is
+ * not a zod 4 one (a zod 3 schema is named as such), an input schema that is not an object or cannot be exported
+ * to JSON Schema, or a non-positive limit. The returned tool is
  * frozen; register it in a {@link ToolRegistry} to make it callable by workers.
  *
  * @example
@@ -167,6 +196,8 @@ export function defineTool<Input extends z.ZodType, Output extends JsonValue = J
   }
   assertPositiveLimit(name, "timeoutMs", definition.timeoutMs);
   assertPositiveLimit(name, "maxOutputBytes", definition.maxOutputBytes);
+  assertZod4(name, "input", input);
+  if (output !== undefined) assertZod4(name, "output", output);
   const inputSchema = inputJsonSchema(name, input);
   assertObjectSchema(name, inputSchema);
 

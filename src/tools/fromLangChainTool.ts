@@ -189,3 +189,66 @@ export function fromLangChainTool(tool: LangChainTool, options: FromLangChainToo
   };
   return Object.freeze(adapted);
 }
+
+/**
+ * A tool as code may hand it to edgecrew (createCrew's `tools`, `loadAgent`'s `tools`, a `--tools` module): an
+ * edgecrew {@link Tool} (`defineTool`, `fromLangChainTool`) or a LangChain tool (`tool()`, a `StructuredTool`, a
+ * `DynamicStructuredTool`, a classic `Tool`), converted with {@link fromLangChainTool}'s defaults.
+ */
+export type AnyTool = Tool | LangChainTool;
+
+/** A tool supplied in code, or only its name (where only names matter: declaring it to the YAML loader). */
+export type ProvidedTool = AnyTool | string;
+
+/** True for an edgecrew tool: a `spec` with a name, and `run`. Checked by shape, like the error guards. */
+export function isEdgecrewTool(value: unknown): value is Tool {
+  return (
+    isRecord(value) &&
+    isRecord(value.spec) &&
+    typeof value.spec.name === "string" &&
+    typeof value.run === "function" &&
+    typeof value.parseArgs === "function"
+  );
+}
+
+/** True for a LangChain tool: a name, a schema and `invoke` (what {@link fromLangChainTool} needs). */
+export function isLangChainTool(value: unknown): value is LangChainTool {
+  return (
+    isRecord(value) &&
+    typeof value.name === "string" &&
+    "schema" in value &&
+    typeof (value as { invoke?: unknown }).invoke === "function"
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value !== "object") return `a ${typeof value}`;
+  const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor
+    ?.name;
+  return typeof ctor === "string" && ctor !== "Object" ? `a ${ctor}` : "an object";
+}
+
+/**
+ * The edgecrew tool for an edgecrew or LangChain tool (a LangChain one is adapted by {@link fromLangChainTool}).
+ * Throws TOOL_INVALID, saying what it got, for anything else. `where` names the value in the message.
+ */
+export function toTool(value: AnyTool, where = "a tool"): Tool {
+  if (isEdgecrewTool(value)) return value;
+  if (isLangChainTool(value)) return fromLangChainTool(value);
+  throw new EdgecrewError(
+    ErrorCodes.TOOL_INVALID,
+    `${where} is ${describeValue(value)}, not a tool: expected a defineTool() result or a LangChain tool (tool(), StructuredTool, DynamicStructuredTool)`,
+    { context: { got: describeValue(value) } },
+  );
+}
+
+/** The names of tools supplied in code (a string is a name already); what the YAML loader needs to know. */
+export function toolNames(tools: readonly ProvidedTool[]): string[] {
+  return tools.map((tool, index) => {
+    if (typeof tool === "string") return tool;
+    if (isLangChainTool(tool) && !isEdgecrewTool(tool)) return tool.name;
+    return toTool(tool, `tools[${index}]`).spec.name;
+  });
+}

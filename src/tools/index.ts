@@ -34,10 +34,16 @@ export {
   type ToolDefinition,
 } from "./defineTool.js";
 export {
+  type AnyTool,
   type FromLangChainToolOptions,
   fromLangChainTool,
+  isEdgecrewTool,
+  isLangChainTool,
   type LangChainTool,
   langChainOutputToJson,
+  type ProvidedTool,
+  toolNames,
+  toTool,
 } from "./fromLangChainTool.js";
 export { type JsonCheck, jsonByteLength, toJsonValue } from "./jsonValue.js";
 export {

@@ -209,20 +209,33 @@ const ledgerSchema = z.looseObject({
   remote: tokensSchema,
 });
 
-/** A RunResult (`outcome.json`): status, results and ledger; the answer is any JSON. */
-export const runResultSchema = z.looseObject({
-  runId: z.string().min(1),
-  agent: z.string(),
-  task: z.string(),
-  status: z.enum(["completed", "failed", "cancelled"]),
-  plan: planSchema.optional(),
-  results: z.array(subtaskResultSchema),
-  answer: jsonValue.optional(),
-  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
-  ledger: ledgerSchema,
-  startedAt: z.number(),
-  endedAt: z.number(),
-});
+/**
+ * A RunResult (`outcome.json`): status, results and ledger; the answer is any JSON. Checked as the union the type
+ * says, so that a result read back narrows as it did in memory: a completed run has an answer, a failed one an
+ * error.
+ */
+export const runResultSchema = z
+  .looseObject({
+    runId: z.string().min(1),
+    agent: z.string(),
+    task: z.string(),
+    status: z.enum(["completed", "failed", "cancelled"]),
+    plan: planSchema.optional(),
+    results: z.array(subtaskResultSchema),
+    answer: jsonValue.optional(),
+    error: errorInfoSchema.optional(),
+    ledger: ledgerSchema,
+    startedAt: z.number(),
+    endedAt: z.number(),
+  })
+  .superRefine((outcome, ctx) => {
+    if (outcome.status === "completed" && outcome.answer === undefined) {
+      ctx.addIssue({ code: "custom", path: ["answer"], message: "a completed run has an answer" });
+    }
+    if (outcome.status === "failed" && outcome.error === undefined) {
+      ctx.addIssue({ code: "custom", path: ["error"], message: "a failed run has an error" });
+    }
+  });
 
 /** The record kinds a store validates, and the domain type each one stands for. */
 export interface StoredRecords {
