@@ -6,11 +6,13 @@ import { createCrew, readAgentFile } from "../../crew.js";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
 import { agentCopyHash } from "../../runtime/store/agentCopy.js";
 import { FileRunStore, type FileStoredRun } from "../../runtime/store/FileRunStore.js";
+import type { Tool } from "../../tools/index.js";
 import type { AgentDefinition } from "../../types.js";
 import { cliApproval } from "../approval.js";
 import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
+import { loadToolsModule } from "../toolsModule.js";
 
 interface ResumeOptions {
   json?: boolean;
@@ -18,6 +20,7 @@ interface ResumeOptions {
   runDir?: string;
   yes?: boolean;
   agent?: string;
+  tools?: string;
 }
 
 /**
@@ -32,10 +35,11 @@ async function agentFor(
   runId: string,
   stored: FileStoredRun,
   agentFile: string | undefined,
+  tools: readonly Tool[],
 ): Promise<{ agent: AgentDefinition; text?: string }> {
   const copy = stored.meta.agentCopy;
   if (agentFile !== undefined) {
-    const loaded = await readAgentFile(agentFile);
+    const loaded = await readAgentFile(agentFile, { tools });
     if (copy !== undefined && loaded.text !== undefined && agentCopyHash(loaded.text) !== copy.sha256) {
       io.stderr.write(
         `edgecrew: note: ${agentFile} is not the agent file run ${runId} started with ` +
@@ -60,7 +64,10 @@ async function agentFor(
       { context: { runId, reason: "foreign-writer" } },
     );
   }
-  return { agent: parseAgent(copy.text, { file: copy.file, baseDir: dirname(copy.file) }), text: copy.text };
+  return {
+    agent: parseAgent(copy.text, { file: copy.file, baseDir: dirname(copy.file), tools }),
+    text: copy.text,
+  };
 }
 
 export function registerResumeCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
@@ -79,16 +86,22 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
       "--agent <file>",
       "the agent YAML (default: the copy of it the run keeps, when only you could have written the run)",
     )
+    .option(
+      "--tools <module>",
+      "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
+    )
     .addHelpText("after", "\nExample:\n  edgecrew resume 20261128-153012-a1b2c3")
     .action(async (runId: string, options: ResumeOptions) => {
       const store = new FileRunStore({ root: resolve(io.cwd, options.runDir ?? ".edgecrew/runs") });
       const stored = await store.load(runId);
       const agentFile = options.agent === undefined ? undefined : resolve(io.cwd, options.agent);
-      const { agent, text } = await agentFor(io, runId, stored, agentFile);
+      const tools = options.tools === undefined ? [] : await loadToolsModule(options.tools, io.cwd);
+      const { agent, text } = await agentFor(io, runId, stored, agentFile, tools);
       const terminal = createTerminalGate();
       await using crew = await createCrew(agent, {
         store,
         ...(text === undefined ? {} : { agentText: text }),
+        tools,
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
       outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal }), {

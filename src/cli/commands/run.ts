@@ -8,6 +8,7 @@ import { cliApproval } from "../approval.js";
 import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
+import { loadToolsModule } from "../toolsModule.js";
 
 interface RunOptions {
   json?: boolean;
@@ -18,6 +19,7 @@ interface RunOptions {
   memory?: number;
   threads?: number;
   maxParallel?: number;
+  tools?: string;
 }
 
 /**
@@ -61,13 +63,18 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
     )
     .option("--threads <n>", "llama.cpp threads, overriding device.threads", parsePositiveInt)
     .option("--max-parallel <n>", "most subtasks at once, overriding limits.maxParallel", parsePositiveInt)
+    .option(
+      "--tools <module>",
+      "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
+    )
     .addHelpText(
       "after",
       '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"\n  edgecrew run agents/offline-demo.yaml --memory 2GiB --threads 4 --max-parallel 1 "A day in Rome"',
     )
     .action(async (agentPath: string, taskWords: string[], options: RunOptions) => {
       // The text is kept too: each run stores a copy of it (with its hash) for `resume`.
-      const { agent: loaded, text } = await readAgentFile(resolve(io.cwd, agentPath));
+      const tools = options.tools === undefined ? [] : await loadToolsModule(options.tools, io.cwd);
+      const { agent: loaded, text } = await readAgentFile(resolve(io.cwd, agentPath), { tools });
       let agent = loaded;
       if (options.planner !== undefined) {
         agent = {
@@ -94,6 +101,7 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       await using crew = await createCrew(agent, {
         runDir: resolve(io.cwd, options.runDir ?? ".edgecrew/runs"),
         ...(text === undefined ? {} : { agentText: text }),
+        tools,
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
       outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), { ...options, terminal });

@@ -9,11 +9,12 @@ import { loadAgent } from "../../config/index.js";
 import { isAgentDefinitionError } from "../../errors.js";
 import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
 import { bubblewrapStatus } from "../../tools/builtins/sandbox.js";
-import { createRegistryFromConfig } from "../../tools/index.js";
+import { createRegistryFromConfig, type Tool } from "../../tools/index.js";
 import type { AgentDefinition, BuiltinToolConfig } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 import { checkModelFile } from "../modelCheck.js";
+import { loadToolsModule } from "../toolsModule.js";
 
 /**
  * The memory check of `validate`: a model that cannot fit `device.memory` even alone is an error now, not
@@ -85,10 +86,10 @@ function checkSandbox(agent: AgentDefinition, env: CliIo["env"]): string[] {
  * The context check of `validate`: each worker's first prompt (with the tools known before a run) and its
  * `maxTokens` must fit its context, which must not exceed what its model was trained for.
  */
-async function checkContexts(agent: AgentDefinition): Promise<string[]> {
+async function checkContexts(agent: AgentDefinition, tools: readonly Tool[]): Promise<string[]> {
   const { checkPromptFit } = await import("../../workers/promptFit.js");
   const builtins = agent.tools.filter((tool): tool is BuiltinToolConfig => tool.kind === "builtin");
-  const problems = await checkPromptFit(agent, { tools: createRegistryFromConfig(builtins) });
+  const problems = await checkPromptFit(agent, { tools: createRegistryFromConfig(builtins, { tools }) });
   return problems.map((problem) => `workers.${problem.worker}: ${problem.message}`);
 }
 
@@ -98,16 +99,28 @@ export function registerValidateCommand(program: Command, io: CliIo, outcome: Co
     .description("validate agent YAML files: every problem, as file:line:col: path: message")
     .argument("<files...>", "agent YAML files")
     .option("--no-models", "skip reading the headers of local model files")
-    .addHelpText("after", "\nExample:\n  edgecrew validate agents/*.yaml")
-    .action(async (files: string[], options: { models: boolean }) => {
+    .option(
+      "--tools <module>",
+      "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  edgecrew validate agents/*.yaml\n  edgecrew validate --tools ./tools.mjs agents/glossary.yaml",
+    )
+    .action(async (files: string[], options: { models: boolean; tools?: string }) => {
+      // Tools defined in code: the files may grant them, and their descriptions count in the context check.
+      const tools = options.tools === undefined ? [] : await loadToolsModule(options.tools, io.cwd);
       let failed = 0;
       for (const file of files) {
         try {
-          const agent = await loadAgent(resolve(io.cwd, file), options.models ? { checkModelFile } : {});
+          const agent = await loadAgent(resolve(io.cwd, file), {
+            ...(options.models ? { checkModelFile } : {}),
+            tools,
+          });
           const budget = await checkPlannerBudget(agent);
           const sandbox = checkSandbox(agent, io.env);
           // The context check builds the tools, which a missing sandbox would stop: that is reported already.
-          const contexts = options.models && sandbox.length === 0 ? await checkContexts(agent) : [];
+          const contexts = options.models && sandbox.length === 0 ? await checkContexts(agent, tools) : [];
           const memory = options.models ? await checkMemory(agent, io.env) : undefined;
           const problems = [
             ...budget,
