@@ -17,8 +17,7 @@ import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
 import { patternMatches } from "./merge.js";
 import { childPointer } from "./refs.js";
-import { finiteMatches, regexToExpr } from "./regex.js";
-import { parseRegex, type RegexNode } from "./regexParser.js";
+import { disjointPatterns, finiteMatches, regexToExpr } from "./regex.js";
 import { excludedStrings } from "./strings.js";
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
@@ -295,42 +294,6 @@ function propertyKey(
     pointer: childPointer(where.pointer, "propertyNames"),
     refs: where.refs,
   });
-}
-
-/**
- * Whether two patterns provably match no common string: both anchored at the start (`^`) and their literal
- * beginnings differ within the shorter one (`^name:` and `^title_`). Anything else may overlap.
- */
-function disjointPatterns(left: string, right: string): boolean {
-  const a = anchoredPrefix(left);
-  const b = anchoredPrefix(right);
-  if (a === undefined || b === undefined) return false;
-  const length = Math.min(a.length, b.length);
-  return a.slice(0, length) !== b.slice(0, length);
-}
-
-/** The literal text an anchored pattern must begin with (`^ab(c|d)` → "ab"), or undefined when unanchored. */
-function anchoredPrefix(source: string): string | undefined {
-  let node: RegexNode;
-  try {
-    node = parseRegex(source);
-  } catch {
-    return undefined;
-  }
-  const items: RegexNode[] = [];
-  const flatten = (n: RegexNode): void => {
-    if (n.type === "seq") for (const item of n.items) flatten(item);
-    else items.push(n);
-  };
-  flatten(node);
-  if (items[0]?.type !== "start") return undefined;
-  let prefix = "";
-  for (const item of items.slice(1)) {
-    if (item.type === "char") prefix += String.fromCharCode(item.code);
-    else if (item.type === "text") prefix += item.text;
-    else break;
-  }
-  return prefix;
 }
 
 /**

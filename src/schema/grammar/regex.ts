@@ -213,19 +213,10 @@ class Compiler {
  * repeat.
  */
 export function finiteMatches(pattern: string, limit: number): string[] | undefined {
-  let node: RegexNode;
-  try {
-    node = parseRegex(pattern);
-  } catch {
+  const items = topSequence(pattern);
+  if (items === undefined || items.length < 2 || items[0]?.type !== "start" || items.at(-1)?.type !== "end") {
     return undefined;
   }
-  const items: RegexNode[] = [];
-  const flatten = (n: RegexNode): void => {
-    if (n.type === "seq") for (const item of n.items) flatten(item);
-    else items.push(n);
-  };
-  flatten(node);
-  if (items.length < 2 || items[0]?.type !== "start" || items.at(-1)?.type !== "end") return undefined;
   const strings = (n: RegexNode): string[] | undefined => {
     switch (n.type) {
       case "char":
@@ -283,4 +274,46 @@ export function finiteMatches(pattern: string, limit: number): string[] | undefi
   // The regex itself decides (an alternation can repeat a string).
   const unique = [...new Set(all)].filter((text) => new RegExp(pattern).test(text));
   return unique.length <= limit ? unique : undefined;
+}
+
+/** The items of a pattern's top-level sequence, nested sequences flattened; undefined when it does not parse. */
+function topSequence(pattern: string): RegexNode[] | undefined {
+  let node: RegexNode;
+  try {
+    node = parseRegex(pattern);
+  } catch {
+    return undefined;
+  }
+  const items: RegexNode[] = [];
+  const flatten = (n: RegexNode): void => {
+    if (n.type === "seq") for (const item of n.items) flatten(item);
+    else items.push(n);
+  };
+  flatten(node);
+  return items;
+}
+
+/**
+ * Whether two patterns provably match no common string: both anchored at the start (`^`) and their literal
+ * beginnings differ within the shorter one (`^name:` and `^title_`). Anything else may overlap.
+ */
+export function disjointPatterns(left: string, right: string): boolean {
+  const a = anchoredPrefix(left);
+  const b = anchoredPrefix(right);
+  if (a === undefined || b === undefined) return false;
+  const length = Math.min(a.length, b.length);
+  return a.slice(0, length) !== b.slice(0, length);
+}
+
+/** The literal text an anchored pattern must begin with (`^ab(c|d)` → "ab"), or undefined when unanchored. */
+function anchoredPrefix(pattern: string): string | undefined {
+  const items = topSequence(pattern);
+  if (items?.[0]?.type !== "start") return undefined;
+  let prefix = "";
+  for (const item of items.slice(1)) {
+    if (item.type === "char") prefix += String.fromCharCode(item.code);
+    else if (item.type === "text") prefix += item.text;
+    else break;
+  }
+  return prefix;
 }
