@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ErrorCodes, toEdgecrewError } from "../errors.js";
+import { registerDistillCommand } from "./commands/distill.js";
 import { registerFixtureCommand } from "./commands/fixture.js";
 import { registerInspectCommand } from "./commands/inspect.js";
 import { registerMcpCommand } from "./commands/mcp.js";
@@ -13,6 +14,7 @@ import { registerResumeCommand } from "./commands/resume.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerRunsCommand } from "./commands/runs.js";
 import { registerSchemaCommand } from "./commands/schema.js";
+import { registerStatsCommand } from "./commands/stats.js";
 import { registerValidateCommand } from "./commands/validate.js";
 import { type CliIo, ExitCode, processIo, reportError } from "./io.js";
 import { jsonCommand, printJsonFailure, trackStdout } from "./jsonFailure.js";
@@ -52,6 +54,8 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
   registerFixtureCommand(program, io, outcome);
   registerModelsCommand(program, io, outcome);
   registerMcpCommand(program, io, outcome);
+  registerDistillCommand(program, io, outcome);
+  registerStatsCommand(program, io, outcome);
   return program;
 }
 
