@@ -27,6 +27,8 @@ export interface SubtaskView {
   readonly error?: ErrorInfo;
   /** Its result was carried over from an earlier plan revision or run. */
   readonly reused: boolean;
+  /** With streaming: the last line of the text its model is generating, and the turn it belongs to. */
+  readonly text?: { readonly turn: number; readonly line: string };
 }
 
 /** A model's residency as the events tell it. */
@@ -72,6 +74,8 @@ export interface ProgressState {
   }[];
   readonly models: readonly ModelView[];
   readonly end?: ProgressEnd;
+  /** With streaming: the last line of the planner's reply being written (cleared when a plan arrives). */
+  readonly plannerLine?: string;
 }
 
 /** The state before the first event. */
@@ -160,6 +164,16 @@ function setModel(state: ProgressState, view: ModelView): ProgressState {
   return { ...state, models };
 }
 
+/** Most characters of a streamed line kept: more than any terminal shows. */
+const STREAMED_LINE_CHARS = 400;
+
+/** The last line of `before + text`, at most {@link STREAMED_LINE_CHARS} characters from its end. */
+function lastLine(before: string, text: string): string {
+  const joined = before + text;
+  const line = joined.slice(joined.lastIndexOf("\n") + 1);
+  return line.length > STREAMED_LINE_CHARS ? line.slice(-STREAMED_LINE_CHARS) : line;
+}
+
 /** Folds one event into the state (pure: the input is never changed). */
 export function reduceProgress(state: ProgressState, event: RunEvent): ProgressState {
   const withStart =
@@ -193,7 +207,7 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
       const revised = withStart.revisions.find((r) => r.revision === event.revision);
       if (event.revision !== undefined && revised !== undefined)
         subtasks = markReused(subtasks, earlier, revised.reused);
-      const { planRevision: _, ...rest } = withStart;
+      const { planRevision: _, plannerLine: __, ...rest } = withStart;
       return {
         ...rest,
         planAttempts: event.attempt,
@@ -270,6 +284,17 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
     case "tool.progress":
     case "tools.offered":
       return withStart;
+    case "subtask.delta":
+      return updateSubtask(withStart, event.subtaskId, undefined, (s) => ({
+        ...s,
+        // A new turn (after a tool call, a repair) starts a new line.
+        text: {
+          turn: event.turn,
+          line: lastLine(s.text?.turn === event.turn ? s.text.line : "", event.text),
+        },
+      }));
+    case "planner.delta":
+      return { ...withStart, plannerLine: lastLine(withStart.plannerLine ?? "", event.text) };
     case "run.completed":
       return { ...withStart, end: { status: "completed", at: event.at } };
     case "run.failed":
@@ -295,6 +320,8 @@ export function isStateChange(event: RunEvent): boolean {
     "tool.progress",
     "tools.offered",
     "subtask.repairing",
+    "subtask.delta",
+    "planner.delta",
   ].includes(event.type);
 }
 
@@ -375,11 +402,20 @@ function subtaskLine(view: SubtaskView, now: number, extraDeps: readonly string[
   return `${GLYPHS[view.phase]} ${view.id} ${view.worker}${model}${deps}  ${detail(view, now)}`;
 }
 
+/** The end of a streamed line that fits `width` after `lead` (cut at its start, with `…`). */
+function streamedLine(lead: string, line: string, width: number): string {
+  // A model's text could hold terminal escapes: control characters are dropped, not painted.
+  const chars = Array.from(flat(line).replace(/\p{Cc}/gu, ""));
+  const room = width - Array.from(lead).length;
+  if (room <= 1 || chars.length <= room) return `${lead}${chars.join("")}`;
+  return `${lead}…${chars.slice(chars.length - (room - 1)).join("")}`;
+}
+
 /**
  * The plan as a tree: a subtask hangs under its last dependency (in plan order); any other dependencies are
- * listed after it as `← deps`.
+ * listed after it as `← deps`. A running subtask's streamed text, when there is any, shows under its row.
  */
-function treeLines(subtasks: readonly SubtaskView[], now: number): string[] {
+function treeLines(subtasks: readonly SubtaskView[], now: number, width: number): string[] {
   const ids = new Set(subtasks.map((s) => s.id));
   const order = new Map(subtasks.map((s, i) => [s.id, i]));
   const parentOf = new Map<string, string>();
@@ -406,6 +442,10 @@ function treeLines(subtasks: readonly SubtaskView[], now: number): string[] {
     lines.push(`  ${prefix}${branch}${subtaskLine(view, now, extra)}`);
     const kids = children.get(view.id) ?? [];
     const nextPrefix = root ? "" : `${prefix}${last ? "   " : "│  "}`;
+    if (view.phase === "running" && view.text !== undefined && flat(view.text.line) !== "") {
+      const rail = kids.length > 0 ? "│" : " ";
+      lines.push(streamedLine(`  ${nextPrefix}${rail} ┆ `, view.text.line, width));
+    }
     for (const [i, kid] of kids.entries()) walk(kid, nextPrefix, i === kids.length - 1, false);
   };
   for (const root of children.get(undefined) ?? []) walk(root, "", true, true);
@@ -448,9 +488,12 @@ export function renderFrame(state: ProgressState, options: FrameOptions): string
     const revision = state.revisions.length > 0 ? ` · revision ${state.revisions.at(-1)?.revision}` : "";
     const n = state.subtasks.length;
     lines.push(`plan (${n} subtask${n === 1 ? "" : "s"}${revision}${attempt}):`);
-    lines.push(...treeLines(state.subtasks, options.now));
+    lines.push(...treeLines(state.subtasks, options.now, options.width));
   } else if (state.planRejections > 0) {
     lines.push(`planning… (${state.planRejections} plan${state.planRejections === 1 ? "" : "s"} rejected)`);
+  }
+  if (state.end === undefined && state.plannerLine !== undefined && flat(state.plannerLine) !== "") {
+    lines.push(streamedLine("planner ┆ ", state.plannerLine, options.width));
   }
   for (const r of state.revisions) {
     const reused = r.reused.length > 0 ? `; reusing ${r.reused.join(", ")}` : "";

@@ -19,6 +19,17 @@ function tokens(usage: readonly UsageRecord[]): string {
   return `${prompt}+${completion} tokens`;
 }
 
+/**
+ * Streamed text on one line: line breaks and tabs shown as `↵` and `→`, other control characters (a model's text
+ * could hold terminal escapes) dropped.
+ */
+function deltaText(text: string): string {
+  return text
+    .replace(/\r?\n/g, "↵")
+    .replace(/\t/g, "→")
+    .replace(/\p{Cc}/gu, "");
+}
+
 /** A plan as lines: a header, then one line per subtask with its worker and dependencies. */
 function planLines(plan: Plan): string[] {
   const lines = [`plan (${plan.subtasks.length} subtask${plan.subtasks.length === 1 ? "" : "s"}):`];
@@ -77,6 +88,11 @@ export function renderEvent(event: RunEvent): string | undefined {
     }
     case "subtask.failed":
       return `✗ ${event.subtaskId} ${event.error.code}: ${clip(event.error.message, 300)}`;
+    // Only a run started with streaming (--stream) has deltas: each is printed as it comes, on its own line.
+    case "subtask.delta":
+      return `  ${event.subtaskId} ┆ ${deltaText(event.text)}`;
+    case "planner.delta":
+      return `  planner ┆ ${deltaText(event.text)}`;
     case "run.completed":
     case "run.failed":
     case "run.cancelled":

@@ -3,8 +3,21 @@
  * chat model on node-llama-cpp, or any `BaseChatModel` a library user passes in. It asks for structured output,
  * validates what comes back, and re-asks with the exact problems a bounded number of times.
  */
+import {
+  BaseCallbackHandler,
+  type CallbackHandlerPrefersStreaming,
+  type HandleLLMNewTokenCallbackFields,
+  type NewTokenIndices,
+} from "@langchain/core/callbacks/base";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import {
+  AIMessage,
+  AIMessageChunk,
+  type BaseMessage,
+  HumanMessage,
+  SystemMessage,
+} from "@langchain/core/messages";
+import { coalesceText } from "../deltas.js";
 import {
   AbortError,
   EdgecrewError,
@@ -84,9 +97,58 @@ interface Reply {
   readonly parseErrors?: readonly string[];
 }
 
+/**
+ * The model's reply message: an AIMessage, or an AIMessageChunk when LangChain streamed the call (it does so
+ * for a streaming callback handler, see {@link PlannerDeltas}).
+ */
+function aiMessageOf(raw: unknown): AIMessage | AIMessageChunk | undefined {
+  return raw instanceof AIMessage || raw instanceof AIMessageChunk ? raw : undefined;
+}
+
 function messageText(message: unknown): string {
-  if (!(message instanceof AIMessage)) return "";
-  return typeof message.content === "string" ? message.content : JSON.stringify(message.content);
+  const ai = aiMessageOf(message);
+  if (ai === undefined) return "";
+  return typeof ai.content === "string" ? ai.content : JSON.stringify(ai.content);
+}
+
+/**
+ * Receives the planner model's streamed tokens (`planner.delta`, opt-in). It prefers streaming, which makes
+ * LangChain stream a model that can (`_streamResponseChunks`) even through `invoke`; a model that cannot never
+ * calls it. A tool-calling structured output streams its arguments as tool call chunks rather than text.
+ */
+class PlannerDeltas extends BaseCallbackHandler implements CallbackHandlerPrefersStreaming {
+  name = "edgecrew-planner-deltas";
+  readonly lc_prefer_streaming = true;
+  // Tokens are delivered before invoke resolves, so the end-of-reply flush sends all of them.
+  override awaitHandlers = true;
+  readonly #push: (text: string) => void;
+
+  constructor(push: (text: string) => void) {
+    super();
+    this.#push = push;
+  }
+
+  // LangChain copies handlers with `new constructor(this)`; this one holds a callback, so it is its own copy.
+  override copy(): BaseCallbackHandler {
+    return this;
+  }
+
+  override handleLLMNewToken(
+    token: string,
+    _idx: NewTokenIndices,
+    _runId: string,
+    _parentRunId?: string,
+    _tags?: string[],
+    fields?: HandleLLMNewTokenCallbackFields,
+  ): void {
+    if (token !== "") {
+      this.#push(token);
+      return;
+    }
+    const message = (fields?.chunk as { message?: unknown } | undefined)?.message;
+    if (!(message instanceof AIMessageChunk)) return;
+    for (const call of message.tool_call_chunks ?? []) if (call.args) this.#push(call.args);
+  }
 }
 
 function isParseFailure(error: unknown): boolean {
@@ -114,17 +176,31 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     schema: JsonSchema | typeof planReplySchema,
     name: string,
     messages: BaseMessage[],
-    signal: AbortSignal,
+    context: CallContext,
   ): Promise<Reply> {
+    const { signal } = context;
     throwIfAborted(signal);
     const started = Date.now();
     const runnable = model.withStructuredOutput(schema, { includeRaw: true, name });
+    const deltas =
+      context.stream === true
+        ? coalesceText((text) => {
+            try {
+              context.emit({ type: "planner.delta", text });
+            } catch {
+              // A listener's failure is the listener's problem; the planner goes on.
+            }
+          })
+        : undefined;
     let raw: unknown;
     let parsed: unknown;
     let parseErrors: string[] | undefined;
     try {
       const out = (await withCallSignal(signal, (callSignal) =>
-        runnable.invoke(messages, { signal: callSignal }),
+        runnable.invoke(messages, {
+          signal: callSignal,
+          ...(deltas === undefined ? {} : { callbacks: [new PlannerDeltas(deltas.push)] }),
+        }),
       )) as {
         raw: unknown;
         parsed: unknown;
@@ -153,9 +229,11 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
       parseErrors = isValidationError(error)
         ? [...error.errors]
         : [error instanceof Error ? error.message : String(error)];
+    } finally {
+      deltas?.flush();
     }
-    const meta = raw instanceof AIMessage ? raw.usage_metadata : undefined;
-    const loadMs = raw instanceof AIMessage ? raw.response_metadata?.loadMs : undefined;
+    const meta = aiMessageOf(raw)?.usage_metadata;
+    const loadMs = aiMessageOf(raw)?.response_metadata?.loadMs;
     return {
       parsed,
       text: messageText(raw) || (parsed === undefined ? "" : JSON.stringify(parsed)),
@@ -179,7 +257,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     readonly schema: JsonSchema | typeof planReplySchema;
     readonly name: string;
     readonly messages: BaseMessage[];
-    readonly signal: AbortSignal;
+    readonly context: CallContext;
     readonly check: (parsed: unknown) => { ok: true; value: T } | { ok: false; errors: readonly string[] };
     readonly repair: (errors: readonly string[]) => string;
     readonly onRejected?: (errors: readonly string[], attempt: number) => void;
@@ -189,7 +267,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     const usage: UsageRecord[] = [];
     let errors: readonly string[] = [];
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const reply = await ask(spec.schema, spec.name, spec.messages, spec.signal);
+      const reply = await ask(spec.schema, spec.name, spec.messages, spec.context);
       usage.push(reply.usage);
       const checked = reply.parseErrors
         ? { ok: false as const, errors: reply.parseErrors }
@@ -224,7 +302,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         schema,
         name: "plan",
         messages: [new SystemMessage(system), new HumanMessage(planUserPrompt(request))],
-        signal: context.signal,
+        context,
         check: (parsed) => {
           const checked = validatePlan(parsed, {
             workers: request.workers,
@@ -256,7 +334,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
           new SystemMessage(joinSystemPrompt(request.allowReplan, schema)),
           new HumanMessage(joinUserPrompt(request)),
         ],
-        signal: context.signal,
+        context,
         check: (parsed) => {
           const checked = validator.validate(parsed);
           return checked.ok ? { ok: true, value: toJoinDecision(checked.value) } : checked;
@@ -278,7 +356,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         schema: request.worker.output,
         name: "answer",
         messages: [new SystemMessage(solveSystemPrompt(request)), new HumanMessage(solveUserPrompt(request))],
-        signal: context.signal,
+        context,
         check: (parsed) => validator.validate(parsed),
         repair: (errors) => solveRepairPrompt(errors, request.worker.output),
         onRejected: (errors, attempt) =>

@@ -5,6 +5,16 @@
  */
 import type { RunEvent, RunEventInput } from "../types.js";
 
+/**
+ * Whether an event is transient: the opt-in streamed text (`subtask.delta`, `planner.delta`, any `*.delta`). The
+ * hub delivers it like any other, but it is not part of the run's record: the run store never writes it, and it
+ * takes no sequence number of its own (it repeats the `seq` of the event before it), so the stored events stay
+ * numbered without gaps and a resumed run continues that numbering.
+ */
+export function isTransientEvent(event: { readonly type: string }): boolean {
+  return event.type.endsWith(".delta");
+}
+
 /** A callback that receives every event of a run. */
 export type RunEventListener = (event: RunEvent) => void;
 
@@ -16,6 +26,8 @@ export class EventHub {
   readonly #onListenerError: (error: unknown, event: RunEvent) => void;
   readonly #firstSeq: number;
   readonly #transform: (event: RunEventInput) => RunEventInput;
+  /** Events recorded so far that are not transient: what the next sequence number counts. */
+  #numbered = 0;
   #closed = false;
   #wake: (() => void) | undefined;
   #changed: Promise<void>;
@@ -60,15 +72,20 @@ export class EventHub {
     return this.#closed;
   }
 
-  /** Stamps and records an event, then delivers it. Events after `close()` are dropped. */
+  /**
+   * Stamps and records an event, then delivers it. Events after `close()` are dropped. A transient event (see
+   * {@link isTransientEvent}) repeats the sequence number of the event before it.
+   */
   emit(input: RunEventInput): RunEvent | undefined {
     if (this.#closed) return undefined;
+    const transient = isTransientEvent(input);
     const event = {
       ...this.#transform(input),
       runId: this.#runId,
-      seq: this.#firstSeq + this.#log.length,
+      seq: this.#firstSeq + this.#numbered - (transient ? 1 : 0),
       at: this.#clock(),
     } as RunEvent;
+    if (!transient) this.#numbered++;
     this.#log.push(event);
     for (const listener of this.#listeners) {
       try {

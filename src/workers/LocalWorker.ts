@@ -283,6 +283,7 @@ export class LocalWorker implements WorkerPort {
       ...(this.#options.seed === undefined ? {} : { seed: this.#options.seed }),
       grammarFor: (spec) => this.manager.turnGrammar(caps === undefined ? spec : { ...spec, caps }, signal),
       onGeneration: record,
+      ...(context.stream === true ? { stream: true } : {}),
     });
   }
 

@@ -16,6 +16,7 @@
  * rejects with CONTEXT_TOO_SMALL and the numbers.
  */
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse, ChatWrapper } from "node-llama-cpp";
+import { coalesceText } from "../deltas.js";
 import { EdgecrewError, ErrorCodes } from "../errors.js";
 import { type CompiledSchema, parseJsonAgainst } from "../schema/compile.js";
 import type { JsonSchema, JsonValue, ToolCallContext } from "../types.js";
@@ -55,6 +56,8 @@ export interface SubtaskTurnsOptions {
   readonly grammarFor: (spec: TurnSpec) => Promise<CompiledTurn>;
   /** Receives every generation, for the usage ledger. */
   readonly onGeneration: (generation: Generation) => void;
+  /** Emit the generated text as `subtask.delta` events as it comes (coalesced; flushed at each turn's end). */
+  readonly stream?: boolean;
 }
 
 /** How a subtask's turns ended. */
@@ -78,6 +81,13 @@ function appendToResponse(
   return [...history.slice(0, -1), { ...last, response }];
 }
 
+/** A coalescer of one turn's text into `subtask.delta` events of the call's subtask. */
+function streamText(call: ToolCallContext, turn: number) {
+  return coalesceText((text) =>
+    safeEmit(call.emit, { type: "subtask.delta", subtaskId: call.subtaskId, text, turn }),
+  );
+}
+
 /**
  * Runs a subtask's turns on `history` (system and user turns) until an answer passes validation or the
  * attempts run out (see the file comment). Rejects with an AbortError when the call context's signal fires,
@@ -94,6 +104,7 @@ export async function runSubtaskTurns(
   let lastErrors: readonly string[] = [];
   // Set once a result had to be cut: the context is full, so the model answers from what it has.
   let full = false;
+  let turn = 0;
   for (;;) {
     const room = roomFor(lease, options.chatWrapper, current, options.maxTokens);
     if (!room.fits) {
@@ -125,15 +136,24 @@ export async function runSubtaskTurns(
       maxTokens: options.maxTokens,
     };
     const grammar = await options.grammarFor(spec);
-    const generation = await generateTurn(lease, current, {
-      grammar,
-      chatWrapper: options.chatWrapper,
-      reusePrefix: true,
-      maxTokens: options.maxTokens,
-      temperature: options.temperature,
-      signal: options.call.signal,
-      ...(options.seed === undefined ? {} : { seed: options.seed }),
-    });
+    turn++;
+    const text = options.stream === true ? streamText(options.call, turn) : undefined;
+    let generation: Generation;
+    try {
+      generation = await generateTurn(lease, current, {
+        grammar,
+        chatWrapper: options.chatWrapper,
+        reusePrefix: true,
+        maxTokens: options.maxTokens,
+        temperature: options.temperature,
+        signal: options.call.signal,
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+        ...(text === undefined ? {} : { onTextChunk: text.push }),
+      });
+    } finally {
+      // What was generated is sent even when the turn failed; an aborted run's hub drops it.
+      text?.flush();
+    }
     options.onGeneration(generation);
     const attempt = failures + 1;
     let errors: readonly string[];

@@ -21,6 +21,7 @@ interface ResumeOptions {
   yes?: boolean;
   agent?: string;
   tools?: string;
+  stream?: boolean;
 }
 
 /**
@@ -79,6 +80,10 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
     .option("-q, --quiet", "print only the answer")
     .option("--run-dir <dir>", "where runs are kept (default .edgecrew/runs)")
     .option(
+      "--stream",
+      "show the text the models generate as they generate it (under each running subtask on a terminal, else a line per piece; nothing extra with --json)",
+    )
+    .option(
       "-y, --yes",
       "approve every call of tools marked approve (without it: ask on a terminal, else deny)",
     )
@@ -104,7 +109,8 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
         tools,
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
-      outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal }), {
+      const stream = options.stream === true ? { stream: true } : {};
+      outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal, ...stream }), {
         ...options,
         terminal,
       });

@@ -20,6 +20,7 @@ interface RunOptions {
   threads?: number;
   maxParallel?: number;
   tools?: string;
+  stream?: boolean;
 }
 
 /**
@@ -64,6 +65,10 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
     .option("--threads <n>", "llama.cpp threads, overriding device.threads", parsePositiveInt)
     .option("--max-parallel <n>", "most subtasks at once, overriding limits.maxParallel", parsePositiveInt)
     .option(
+      "--stream",
+      "show the text the models generate as they generate it (under each running subtask on a terminal, else a line per piece; nothing extra with --json)",
+    )
+    .option(
       "--tools <module>",
       "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
     )
@@ -104,6 +109,10 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
         tools,
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
-      outcome.code = await followRun(io, (signal) => crew.run(task, { signal }), { ...options, terminal });
+      const stream = options.stream === true ? { stream: true } : {};
+      outcome.code = await followRun(io, (signal) => crew.run(task, { signal, ...stream }), {
+        ...options,
+        terminal,
+      });
     });
 }
