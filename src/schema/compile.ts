@@ -10,6 +10,7 @@ import addFormats from "ajv-formats";
 import type { z } from "zod";
 import { EdgecrewError, ErrorCodes, ValidationError } from "../errors.js";
 import type { JsonSchema, JsonValue } from "../types.js";
+import { isMultipleOf } from "./multipleOf.js";
 import { normalizeSchema } from "./normalize.js";
 
 /** The outcome of validating one value: the (parsed) value, or `path: message` strings for every problem. */
@@ -101,6 +102,15 @@ export function validatorEngine(): Ajv2020 {
       logger: false,
     });
     (addFormats as unknown as (instance: Ajv2020, options: { mode: "full" }) => void)(ajv, { mode: "full" });
+    // ajv divides doubles (0.3 is not a multiple of 0.1 there); JSON numbers are decimals (see multipleOf.ts).
+    ajv.removeKeyword("multipleOf");
+    ajv.addKeyword({
+      keyword: "multipleOf",
+      type: "number",
+      schemaType: "number",
+      error: { message: ({ schema }) => `must be multiple of ${String(schema)}` },
+      validate: (divisor: number, data: number) => isMultipleOf(data, divisor),
+    });
   }
   return ajv;
 }
