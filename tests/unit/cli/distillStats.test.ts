@@ -3,9 +3,11 @@
  * the worker's own prompt functions, tool calls in order, escalated answers marked, secrets redacted again,
  * duplicates dropped, damaged runs skipped with a warning; and the per-worker figures of `stats`.
  */
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportDataset, parseSince } from "../../../src/cli/distill.js";
 import { buildStats, percentile, renderStats } from "../../../src/cli/stats.js";
@@ -347,5 +349,31 @@ describe("stats over stored runs", () => {
     expect(renderStats(report)).toMatch(/extractor\s+4\s+3 \(75%\)/);
     expect(percentile([5, 1, 3], 50)).toBe(3);
     expect(percentile([], 95)).toBeUndefined();
+  });
+});
+
+describe("what distill and stats load", () => {
+  it("reaches neither node-llama-cpp nor LangChain through static imports (workerPrompts.ts is pure)", () => {
+    const src = resolve(dirname(fileURLToPath(import.meta.url)), "../../../src");
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const queue = [join(src, "cli/commands/distill.ts"), join(src, "cli/commands/stats.ts")];
+    while (queue.length > 0) {
+      const file = queue.shift() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      // Value imports only: `import type` is erased, `await import()` is lazy.
+      for (const match of readFileSync(file, "utf8").matchAll(
+        /^(?:import|export) (?!type )[^;]*? from "([^"]+)";/gms,
+      )) {
+        const specifier = match[1] as string;
+        if (specifier.startsWith(".")) queue.push(resolve(dirname(file), specifier).replace(/\.js$/, ".ts"));
+        else packages.add(specifier);
+      }
+    }
+    expect(seen.has(join(src, "workers/workerPrompts.ts"))).toBe(true);
+    expect([...packages].filter((p) => p.startsWith("node-llama-cpp") || p.includes("langchain"))).toEqual(
+      [],
+    );
   });
 });
