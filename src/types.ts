@@ -117,6 +117,19 @@ export interface WorkerDefinition {
   readonly temperature: number;
   /** Sequences on this worker's model: how many of its subtasks may run at once. */
   readonly parallel: number;
+  /**
+   * LoRA adapters applied to the worker's model (in order). A model with a given adapter set gets its own
+   * context; absent or empty: the plain model, shared with every other user of it.
+   */
+  readonly lora?: readonly LoraAdapter[];
+}
+
+/** A LoRA adapter GGUF applied to a worker's model. */
+export interface LoraAdapter {
+  /** Absolute path of the adapter's GGUF file (relative paths in YAML resolve against the agent file). */
+  readonly path: string;
+  /** How strongly it applies: 0 is the base model, 1 the adapter as trained. */
+  readonly scale: number;
 }
 
 /** A built-in tool enabled by the agent, with its options (validated per tool by the config layer). */

@@ -181,6 +181,28 @@ const workerSchema = z
       .describe(
         "Sequences on the worker's model: how many of its subtasks may run at once, 1 to 64 (default 1).",
       ),
+    lora: z
+      .array(
+        z
+          .strictObject({
+            path: z
+              .string()
+              .min(1)
+              .describe("The adapter's GGUF file; a relative path resolves against the agent file."),
+            scale: z
+              .number()
+              .min(0)
+              .max(4)
+              .default(1)
+              .describe("How strongly the adapter applies, 0 to 4 (default 1; 0 is the base model)."),
+          })
+          .describe("A LoRA adapter: { path, scale }."),
+      )
+      .max(8)
+      .optional()
+      .describe(
+        "LoRA adapters (GGUF, for the worker's base model) applied to the worker's model; the model with these adapters gets its own context.",
+      ),
   })
   .describe("A specialised worker running on a small local model.");
 

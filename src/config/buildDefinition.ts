@@ -63,6 +63,14 @@ function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: strin
     maxTokens: worker.maxTokens,
     temperature: worker.temperature,
     parallel: worker.parallel,
+    ...(worker.lora !== undefined && worker.lora.length > 0
+      ? {
+          lora: worker.lora.map((adapter) => ({
+            path: resolveDefinitionPath(adapter.path, baseDir),
+            scale: adapter.scale,
+          })),
+        }
+      : {}),
   };
 }
 

@@ -12,6 +12,7 @@ import type { JsonSchema } from "../types.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
 import { parseModelRef } from "./modelRef.js";
+import { resolveDefinitionPath } from "./paths.js";
 import { checkSecretValues } from "./secretChecks.js";
 import { BUILTIN_TOOLS, mcpNameOf, toolNameOf } from "./toolSchema.js";
 
@@ -61,6 +62,7 @@ export function crossCheckAgent(
     ...workers.flatMap((worker, index) =>
       checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
     ),
+    ...workers.flatMap((worker, index) => checkLoraFiles(asMapping(worker)?.lora, index, baseDir)),
     ...checkTimeouts(asMapping(agent.limits)),
     // Secret values too short to redact (read from the environment, like model files from the disk).
     ...checkSecretValues(agent.secrets),
@@ -227,6 +229,28 @@ function checkModelFile(model: unknown, path: readonly PathSegment[], baseDir: s
       ),
     ];
   }
+}
+
+/** A worker's LoRA adapter files exist (their headers are checked by `validate` and before loading). */
+function checkLoraFiles(lora: unknown, worker: number, baseDir: string): RawIssue[] {
+  if (!Array.isArray(lora)) return [];
+  return lora.flatMap((adapter: unknown, index) => {
+    const path = asMapping(adapter)?.path;
+    if (typeof path !== "string" || path === "") return []; // reported by the schema
+    const file = resolveDefinitionPath(path, baseDir);
+    const at: PathSegment[] = ["workers", worker, "lora", index, "path"];
+    try {
+      if (statSync(file).isFile()) return [];
+      return [valueIssue(at, `LoRA adapter path is not a file (${ErrorCodes.MODEL_NOT_FOUND}): ${file}`)];
+    } catch {
+      return [
+        valueIssue(
+          at,
+          `LoRA adapter file not found (${ErrorCodes.MODEL_NOT_FOUND}): ${file} (relative paths resolve against ${baseDir})`,
+        ),
+      ];
+    }
+  });
 }
 
 function checkTimeouts(limits: Mapping | undefined): RawIssue[] {

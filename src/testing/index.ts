@@ -35,6 +35,13 @@ export {
   GGUF_TOKEN_TYPE,
 } from "./families/familyVocabulary.js";
 export {
+  createFixtureLora,
+  type FixtureLoraOptions,
+  type FixtureLoraTarget,
+  fixtureLoraGgufDocument,
+  fixtureLoraTensorBytes,
+} from "./fixtureLora.js";
+export {
   CHATML_CHAT_TEMPLATE,
   type CreateFixtureModelOptions,
   createFixtureModel,

@@ -113,10 +113,11 @@ export class LocalWorker implements WorkerPort {
       new ModelManager({ ...options.managerOptions, device: options.device as DeviceConfig });
     this.#workers = new Map(options.workers.map((worker) => [worker.name, worker]));
     for (const worker of options.workers) {
-      this.manager.declare(worker.model, {
-        contextSize: worker.contextSize,
-        sequences: Math.max(1, worker.parallel),
-      });
+      this.manager.declare(
+        worker.model,
+        { contextSize: worker.contextSize, sequences: Math.max(1, worker.parallel) },
+        worker.lora,
+      );
     }
   }
 
@@ -155,7 +156,11 @@ export class LocalWorker implements WorkerPort {
   /** Whether the named worker's model is loaded. */
   isResident(worker: string): boolean {
     const definition = this.#workers.get(worker);
-    return definition !== undefined && !this.manager.disposed && this.manager.isResident(definition.model);
+    return (
+      definition !== undefined &&
+      !this.manager.disposed &&
+      this.manager.isResident(definition.model, definition.lora)
+    );
   }
 
   /**
@@ -179,6 +184,7 @@ export class LocalWorker implements WorkerPort {
         sequences: Math.max(1, worker.parallel),
         signal,
         emit: context.emit,
+        ...(worker.lora === undefined ? {} : { lora: worker.lora }),
       });
       const result = await this.#turns(request, context, { lease, signal, usage });
       return result.ok

@@ -4,6 +4,11 @@
  * sequences out (waiting, abortably, when all are busy) and takes them back. Workers and the local planner
  * share it, so a model used by both is loaded once.
  *
+ * LoRA adapters (a worker's `lora`): a model with a given adapter set is its own entry under its own key
+ * ({@link modelKey}), loaded and budgeted like another model — its own copy of the weights plus the adapters'
+ * tensors, and one context with the adapters applied — so two workers may share a base model with different
+ * adapters, and users of the plain model never see them.
+ *
  * Memory: before each load the model and its context are estimated from the GGUF header (`estimateModelMemory`,
  * RAM + VRAM). With a budget (`device.memoryBytes`) the load first makes room by evicting least-recently-used
  * idle models; a model that is busy (a lease is out, or a caller waits for one) is never evicted, so when only
@@ -15,7 +20,7 @@
  */
 import type { LlamaContextSequence } from "node-llama-cpp";
 import { abortErrorFor, DisposedError, raceAbort, throwIfAborted } from "../errors.js";
-import type { LocalModelRef, RunEventInput } from "../types.js";
+import type { LocalModelRef, LoraAdapter, RunEventInput } from "../types.js";
 import { safeEmit, settleWithin } from "./asyncGuards.js";
 import { type BudgetedLoad, type LoadedModel as Loaded, loadWithinBudget } from "./budgetedLoad.js";
 import { type CompiledTurn, GrammarCache } from "./GrammarCache.js";
@@ -36,6 +41,7 @@ export type * from "./modelManagerTypes.js";
 interface Entry {
   readonly key: string;
   readonly ref: LocalModelRef;
+  readonly lora: readonly LoraAdapter[];
   /** Aborts the load (on dispose, or when every caller waiting for it gave up). */
   readonly abort: AbortController;
   /** Settles when the load finishes; rejects (and the entry is dropped) when it fails. */
@@ -50,10 +56,16 @@ const DEFAULT_DISPOSE_TIMEOUT_MS = 5000;
 export const MAX_SEQUENCES = 256;
 const DEFAULT_CONTEXT_SIZE = 2048;
 
-/** The key a model is pooled under: its reference as written. */
-function keyOf(ref: LocalModelRef): string {
-  return ref.raw;
+/**
+ * The key a model is pooled under: its reference as written, plus its LoRA adapters when it has any
+ * (`fixture:tiny+lora(/a.gguf@1)`): a model with another adapter set is another entry with its own context.
+ */
+export function modelKey(ref: LocalModelRef, lora: readonly LoraAdapter[] = []): string {
+  if (lora.length === 0) return ref.raw;
+  return `${ref.raw}+lora(${lora.map((adapter) => `${adapter.path}@${adapter.scale}`).join(",")})`;
 }
+
+const keyOf = modelKey;
 
 /**
  * Loads local models lazily under a memory budget and pools their context sequences. One per crew; idempotent
@@ -100,9 +112,9 @@ export class ModelManager implements AsyncDisposable {
    * Workers declare their models up front; a declaration after the model is loaded takes effect on its next
    * load (until then, extra parallel callers wait for a sequence).
    */
-  declare(ref: LocalModelRef, requirements: ModelRequirements): void {
+  declare(ref: LocalModelRef, requirements: ModelRequirements, lora: readonly LoraAdapter[] = []): void {
     this.#assertUsable();
-    const key = keyOf(ref);
+    const key = keyOf(ref, lora);
     const known = this.#requirements.get(key);
     this.#requirements.set(key, {
       contextSize: Math.max(known?.contextSize ?? 0, requirements.contextSize),
@@ -114,8 +126,8 @@ export class ModelManager implements AsyncDisposable {
   }
 
   /** Whether a model is loaded and ready (the scheduler prefers subtasks whose model is). */
-  isResident(ref: LocalModelRef): boolean {
-    const entry = this.#entries.get(keyOf(ref));
+  isResident(ref: LocalModelRef, lora: readonly LoraAdapter[] = []): boolean {
+    const entry = this.#entries.get(keyOf(ref, lora));
     return entry !== undefined && this.#loaded.has(entry);
   }
 
@@ -189,13 +201,15 @@ export class ModelManager implements AsyncDisposable {
   async acquire(ref: LocalModelRef, options: AcquireOptions = {}): Promise<SequenceLease> {
     this.#assertUsable();
     throwIfAborted(options.signal);
-    this.declare(ref, {
-      contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE,
-      sequences: options.sequences ?? 1,
-    });
-    let entry = this.#entries.get(keyOf(ref));
+    const lora = options.lora ?? [];
+    this.declare(
+      ref,
+      { contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE, sequences: options.sequences ?? 1 },
+      lora,
+    );
+    let entry = this.#entries.get(keyOf(ref, lora));
     const loadsHere = entry === undefined;
-    entry ??= this.#startLoad(ref, options.emit);
+    entry ??= this.#startLoad(ref, lora, options.emit);
     entry.pending++;
     try {
       const loaded = await raceAbort(entry.ready, options.signal, `loading ${ref.raw}`);
@@ -218,9 +232,12 @@ export class ModelManager implements AsyncDisposable {
    * Unloads a model (emitting `model.unloaded`), after its borrowed sequences are returned; a new acquire
    * meanwhile loads a fresh copy. Does nothing for a model that is not loaded.
    */
-  async unload(ref: LocalModelRef, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async unload(
+    ref: LocalModelRef,
+    options: { signal?: AbortSignal; lora?: readonly LoraAdapter[] } = {},
+  ): Promise<void> {
     this.#assertUsable();
-    const entry = this.#entries.get(keyOf(ref));
+    const entry = this.#entries.get(keyOf(ref, options.lora));
     if (entry === undefined) return;
     const loaded = await raceAbort(entry.ready, options.signal).catch((error: unknown) => {
       if (options.signal?.aborted) throw error;
@@ -252,10 +269,10 @@ export class ModelManager implements AsyncDisposable {
     if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
   }
 
-  #startLoad(ref: LocalModelRef, emit: AcquireOptions["emit"]): Entry {
-    const key = keyOf(ref);
+  #startLoad(ref: LocalModelRef, lora: readonly LoraAdapter[], emit: AcquireOptions["emit"]): Entry {
+    const key = keyOf(ref, lora);
     const abort = new AbortController();
-    const ready = this.#load(key, ref, abort.signal, emit).then(
+    const ready = this.#load(key, ref, lora, abort.signal, emit).then(
       async ({ loaded, reservation }) => {
         // Counted as resident and no longer reserved in one step, so the total never double counts or drops.
         this.#loaded.set(entry, loaded);
@@ -275,7 +292,7 @@ export class ModelManager implements AsyncDisposable {
     );
     // Callers that gave up (aborted) must not leave an unhandled rejection behind.
     ready.catch(() => undefined);
-    const entry: Entry = { key, ref, abort, ready, lastUsedAt: performance.now(), pending: 0 };
+    const entry: Entry = { key, ref, lora, abort, ready, lastUsedAt: performance.now(), pending: 0 };
     this.#entries.set(key, entry);
     return entry;
   }
@@ -289,6 +306,7 @@ export class ModelManager implements AsyncDisposable {
   async #load(
     key: string,
     ref: LocalModelRef,
+    lora: readonly LoraAdapter[],
     signal: AbortSignal,
     emit: AcquireOptions["emit"],
   ): Promise<BudgetedLoad> {
@@ -296,6 +314,7 @@ export class ModelManager implements AsyncDisposable {
     return await loadWithinBudget({
       key,
       ref,
+      lora,
       runtime: await this.runtime(signal),
       requirements: this.#requirements.get(key) ?? { contextSize: DEFAULT_CONTEXT_SIZE, sequences: 1 },
       resolve: this.#options.resolve ?? {},

@@ -8,10 +8,12 @@
 import { dirname } from "node:path";
 import type { Llama } from "node-llama-cpp";
 import { ErrorCodes, isEdgecrewError, throwIfAborted } from "../errors.js";
-import type { AgentDefinition, LocalModelRef } from "../types.js";
-import { inspectModelFile } from "./ggufCheck.js";
+import type { AgentDefinition, LocalModelRef, LoraAdapter } from "../types.js";
+import { inspectLoraFile, inspectModelFile } from "./ggufCheck.js";
+import { modelKey } from "./ModelManager.js";
 import {
   estimateModelMemory,
+  loraBytes,
   type MemoryBreakdown,
   type MemoryEstimate,
   machineMemoryBytes,
@@ -42,7 +44,7 @@ export interface AgentMemoryOptions {
 
 /** One local model of an agent and its estimate. */
 export interface ModelMemoryRow {
-  /** The reference as written. */
+  /** The reference as written (with `+lora(path@scale,…)` for a worker's model with LoRA adapters). */
   readonly model: string;
   /** Who runs on it: `planner` and/or worker names. */
   readonly usedBy: readonly string[];
@@ -51,8 +53,10 @@ export interface ModelMemoryRow {
   readonly path?: string;
   /** Size of the GGUF file. */
   readonly fileBytes?: number;
-  /** Model plus context for all its sequences, RAM + VRAM: what becomes resident while it generates. */
+  /** Model plus context for all its sequences (plus its LoRA adapters), RAM + VRAM: what becomes resident. */
   readonly estimatedBytes?: number;
+  /** The LoRA adapters' tensor bytes included in `estimatedBytes`; absent without adapters. */
+  readonly loraBytes?: number;
   /** The parts of `estimatedBytes` (weights, vocabulary, overhead, KV cache, compute, sampling). */
   readonly breakdown?: MemoryBreakdown;
   /** How the estimate was made (see `estimateModelMemory`). */
@@ -95,6 +99,7 @@ export interface AgentMemoryEstimate {
 
 interface Need {
   readonly ref: LocalModelRef;
+  readonly lora: readonly LoraAdapter[];
   readonly usedBy: string[];
   contextSize: number;
   sequences: number;
@@ -103,10 +108,23 @@ interface Need {
 /** The local models of an agent with the context each gets, merged the way the model manager merges them. */
 function localNeeds(agent: AgentDefinition): Need[] {
   const needs = new Map<string, Need>();
-  const add = (ref: LocalModelRef, user: string, contextSize: number, sequences: number) => {
-    const known = needs.get(ref.raw);
+  const add = (
+    ref: LocalModelRef,
+    user: string,
+    contextSize: number,
+    sequences: number,
+    lora: readonly LoraAdapter[] = [],
+  ) => {
+    const key = modelKey(ref, lora);
+    const known = needs.get(key);
     if (known === undefined) {
-      needs.set(ref.raw, { ref, usedBy: [user], contextSize, sequences: Math.min(MAX_SEQUENCES, sequences) });
+      needs.set(key, {
+        ref,
+        lora,
+        usedBy: [user],
+        contextSize,
+        sequences: Math.min(MAX_SEQUENCES, sequences),
+      });
       return;
     }
     known.usedBy.push(user);
@@ -118,7 +136,7 @@ function localNeeds(agent: AgentDefinition): Need[] {
     add(planner, "planner", agent.planner.contextSize ?? DEFAULT_PLANNER_CONTEXT_SIZE, 1);
   }
   for (const worker of agent.workers) {
-    add(worker.model, worker.name, worker.contextSize, Math.max(1, worker.parallel));
+    add(worker.model, worker.name, worker.contextSize, Math.max(1, worker.parallel), worker.lora);
   }
   return [...needs.values()];
 }
@@ -183,7 +201,7 @@ async function estimateNeed(
   limitBytes: number,
   options: AgentMemoryOptions,
 ): Promise<ModelMemoryRow> {
-  const common = { model: need.ref.raw, usedBy: need.usedBy, sequences: need.sequences };
+  const common = { model: modelKey(need.ref, need.lora), usedBy: need.usedBy, sequences: need.sequences };
   let path: string;
   try {
     path = await resolveModelPath(need.ref, resolve);
@@ -203,15 +221,27 @@ async function estimateNeed(
     ...(options.llama === undefined ? {} : { llama: options.llama }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
+  const adapters = [];
+  for (const adapter of need.lora) {
+    adapters.push(
+      await inspectLoraFile(adapter.path, {
+        base: info,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      }),
+    );
+  }
+  const adapterBytes = loraBytes(adapters);
+  const totalBytes = estimate.totalBytes + adapterBytes;
   return {
     ...common,
     status: "estimated",
     path,
     fileBytes: info.bytes,
-    estimatedBytes: estimate.totalBytes,
+    estimatedBytes: totalBytes,
+    ...(need.lora.length === 0 ? {} : { loraBytes: adapterBytes }),
     breakdown: estimate.breakdown,
     method: estimate.method,
     contextSize: estimate.contextSize,
-    fits: estimate.totalBytes <= limitBytes,
+    fits: totalBytes <= limitBytes,
   };
 }

@@ -7,13 +7,13 @@
  */
 import type { LlamaContext, LlamaModel } from "node-llama-cpp";
 import { ErrorCodes, ModelError } from "../errors.js";
-import type { LocalModelRef } from "../types.js";
+import type { LocalModelRef, LoraAdapter } from "../types.js";
 import { formatBytes } from "./formatBytes.js";
-import { inspectModelFile, type ModelFileInfo } from "./ggufCheck.js";
+import { inspectLoraFile, inspectModelFile, type LoraFileInfo, type ModelFileInfo } from "./ggufCheck.js";
 import type { LlamaRuntime } from "./llamaRuntime.js";
 import { threadsForModel } from "./llamaRuntime.js";
 import type { MemoryBudget, Reservation, ResidentSnapshot } from "./MemoryBudget.js";
-import { estimateModelMemory, machineMemoryBytes } from "./memoryEstimate.js";
+import { estimateModelMemory, loraBytes, machineMemoryBytes } from "./memoryEstimate.js";
 import type { ModelRequirements } from "./modelManagerTypes.js";
 import { openModel } from "./openModel.js";
 import { type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
@@ -24,6 +24,8 @@ export interface BudgetedLoadOptions {
   /** The model's key (its reference as written), for events and errors. */
   readonly key: string;
   readonly ref: LocalModelRef;
+  /** LoRA adapters applied to the context (checked and counted in the estimate before anything loads). */
+  readonly lora?: readonly LoraAdapter[];
   readonly runtime: LlamaRuntime;
   readonly requirements: ModelRequirements;
   readonly resolve: Omit<ResolveModelOptions, "signal" | "onProgress">;
@@ -73,6 +75,9 @@ export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<Bu
   const { llama } = options.runtime;
   const path = await resolveModelPath(options.ref, { ...options.resolve, signal });
   const info = await inspectModelFile(path, { signal });
+  const lora = options.lora ?? [];
+  const adapters: LoraFileInfo[] = [];
+  for (const adapter of lora) adapters.push(await inspectLoraFile(adapter.path, { signal, base: info }));
   const limitBytes = budget?.budgetBytes ?? (await machineMemoryBytes(llama));
   const estimate = await estimateModelMemory(path, {
     ...requirements,
@@ -81,7 +86,7 @@ export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<Bu
     llama,
     signal,
   });
-  const estimatedBytes = estimate.totalBytes;
+  const estimatedBytes = estimate.totalBytes + loraBytes(adapters);
   const lowerBound = estimate.method === "lower-bound";
   if (budget === undefined) assertFitsMachine(key, estimatedBytes, limitBytes, lowerBound);
   else budget.assertFits(key, estimatedBytes, lowerBound);
@@ -99,6 +104,7 @@ export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<Bu
       path,
       contextSize: estimate.contextSize,
       sequences: requirements.sequences,
+      lora,
       threads: threadsForModel(options.runtime, info.parameters),
       signal,
       disposeTimeoutMs: options.disposeTimeoutMs,

@@ -165,29 +165,40 @@ export async function inspectModelFile(
   path: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<ModelFileInfo> {
+  const { bytes, info } = await readGguf(path, "model", options.signal);
+  return checkInfo(path, bytes, info);
+}
+
+/** Stats, reads and parses a GGUF file's header (shared by models and LoRA adapters). */
+async function readGguf(
+  path: string,
+  what: "model" | "LoRA adapter",
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: number; info: GgufFileInfo }> {
+  const options = { signal };
   throwIfAborted(options.signal);
   const stats = await stat(path).catch((cause: unknown) => {
-    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `model file not found: ${path}`, {
+    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${what} file not found: ${path}`, {
       cause,
       context: { path },
     });
   });
   if (!stats.isFile()) {
-    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `model path is not a file: ${path}`, {
+    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${what} path is not a file: ${path}`, {
       context: { path },
     });
   }
   if (stats.size < MIN_HEADER_BYTES) {
-    throw invalid(path, `not a GGUF model (only ${stats.size} bytes)`, { bytes: stats.size });
+    throw invalid(path, `not a GGUF ${what} (only ${stats.size} bytes)`, { bytes: stats.size });
   }
   const header = await readHeader(path).catch((cause: unknown) => {
-    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `cannot read model file ${path}`, {
+    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `cannot read ${what} file ${path}`, {
       cause,
       context: { path },
     });
   });
   if (header.magic !== GGUF_MAGIC) {
-    throw invalid(path, `not a GGUF model (the file does not start with "${GGUF_MAGIC}")`);
+    throw invalid(path, `not a GGUF ${what} (the file does not start with "${GGUF_MAGIC}")`);
   }
   if (header.version !== 2 && header.version !== 3) {
     throw invalid(path, `unsupported GGUF version ${header.version} (expected 2 or 3)`, {
@@ -210,7 +221,7 @@ export async function inspectModelFile(
     throw invalid(path, `corrupt GGUF header: ${reason}`, {}, cause);
   }
   throwIfAborted(options.signal);
-  return checkInfo(path, stats.size, info);
+  return { bytes: stats.size, info };
 }
 
 function checkInfo(path: string, bytes: number, info: GgufFileInfo): ModelFileInfo {
@@ -293,4 +304,94 @@ function checkInfo(path: string, bytes: number, info: GgufFileInfo): ModelFileIn
       ? {}
       : { feedForwardLength: value("feed_forward_length") }),
   };
+}
+
+/** What edgecrew needs to know about a LoRA adapter file, read from its GGUF header. */
+export interface LoraFileInfo {
+  readonly path: string;
+  /** File size in bytes. */
+  readonly bytes: number;
+  /** `general.architecture`: must be the base model's. */
+  readonly architecture: string;
+  /** `adapter.lora.alpha` (0 when absent: llama.cpp then applies the adapter unscaled by rank). */
+  readonly alpha: number;
+  /** Adapted weights (pairs of `.lora_a` / `.lora_b` tensors). */
+  readonly pairs: number;
+  /** Bytes of tensor data the header declares: what llama.cpp copies into memory for the adapter. */
+  readonly tensorBytes: number;
+}
+
+/**
+ * Reads and checks a LoRA adapter's GGUF header before llama.cpp sees it: the file exists and parses,
+ * `general.type` is `adapter`, `adapter.type` is `lora`, the architecture is the base model's (when `base` is
+ * given), every tensor is a `.lora_a` / `.lora_b` (or ignored `_norm.weight`) tensor, each `.lora_a` has its
+ * `.lora_b`, and the file is as long as its tensor data. Throws a ModelError (MODEL_NOT_FOUND or
+ * MODEL_INVALID) naming the problem. llama.cpp reports the remaining problems (a tensor the base model lacks,
+ * a wrong shape) as load errors, which openModel turns into MODEL_LOAD_FAILED.
+ */
+export async function inspectLoraFile(
+  path: string,
+  options: { signal?: AbortSignal; base?: Pick<ModelFileInfo, "architecture" | "path"> } = {},
+): Promise<LoraFileInfo> {
+  const { bytes, info } = await readGguf(path, "LoRA adapter", options.signal);
+  const metadata = info.metadata;
+  const generalType = metadataValue(metadata, "general.type");
+  if (generalType !== "adapter") {
+    throw invalid(
+      path,
+      `not a LoRA adapter: general.type is ${JSON.stringify(generalType ?? null)}, expected "adapter"`,
+    );
+  }
+  const adapterType = metadataValue(metadata, "adapter.type");
+  if (adapterType !== "lora") {
+    throw invalid(
+      path,
+      `not a LoRA adapter: adapter.type is ${JSON.stringify(adapterType ?? null)}, expected "lora"`,
+    );
+  }
+  const architecture = metadataValue(metadata, "general.architecture");
+  if (typeof architecture !== "string" || architecture === "") {
+    throw invalid(path, "missing general.architecture");
+  }
+  if (options.base !== undefined && options.base.architecture !== architecture) {
+    throw invalid(
+      path,
+      `LoRA adapter for architecture "${architecture}" does not fit the base model ${options.base.path} ("${options.base.architecture}")`,
+      { architecture, baseArchitecture: options.base.architecture },
+    );
+  }
+  const alphaValue = metadataValue(metadata, "adapter.lora.alpha");
+  const alpha = typeof alphaValue === "number" && Number.isFinite(alphaValue) ? alphaValue : 0;
+  const halves = new Map<string, { a: boolean; b: boolean }>();
+  let tensorBytes = 0;
+  let dataEnd = 0;
+  for (const tensor of info.tensorInfo ?? []) {
+    const { start, end } = tensorEnd(tensor);
+    tensorBytes += end === undefined ? 0 : end - start;
+    dataEnd = Math.max(dataEnd, end ?? start + 1);
+    const name = tensor.name;
+    const half = name.endsWith(".lora_a") ? "a" : name.endsWith(".lora_b") ? "b" : undefined;
+    if (half === undefined) {
+      if (name.endsWith("_norm.weight")) continue; // llama.cpp ignores these
+      throw invalid(path, `LoRA tensor "${name}" has an unexpected suffix (expected .lora_a or .lora_b)`, {
+        tensor: name,
+      });
+    }
+    const weight = name.slice(0, -".lora_a".length);
+    const known = halves.get(weight) ?? { a: false, b: false };
+    known[half] = true;
+    halves.set(weight, known);
+  }
+  const incomplete = [...halves].filter(([, pair]) => !pair.a || !pair.b).map(([weight]) => weight);
+  if (incomplete.length > 0) {
+    throw invalid(path, `LoRA tensor pair incomplete for ${incomplete.join(", ")}`, { tensors: incomplete });
+  }
+  if (halves.size === 0) throw invalid(path, "LoRA adapter has no tensors");
+  if (dataEnd > bytes) {
+    throw invalid(path, `truncated: the tensors end at byte ${dataEnd} but the file has ${bytes} bytes`, {
+      bytes,
+      expectedBytes: dataEnd,
+    });
+  }
+  return { path, bytes, architecture, alpha, pairs: halves.size, tensorBytes };
 }

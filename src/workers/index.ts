@@ -19,7 +19,7 @@ export {
 } from "./ChatNodeLlamaCpp.js";
 export { callSyntaxOf } from "./callSyntax.js";
 export { formatBytes } from "./formatBytes.js";
-export { inspectModelFile, type ModelFileInfo } from "./ggufCheck.js";
+export { inspectLoraFile, inspectModelFile, type LoraFileInfo, type ModelFileInfo } from "./ggufCheck.js";
 export { createLocalWorkers, LocalWorker, type LocalWorkersOptions } from "./LocalWorker.js";
 export {
   type LlamaRuntime,

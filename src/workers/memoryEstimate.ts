@@ -337,6 +337,14 @@ function totals(
 const machineBytesByLlama = new WeakMap<Llama, Promise<number>>();
 
 /**
+ * The memory LoRA adapters add to a model's estimate: llama.cpp copies each adapter's tensors (as declared in
+ * its GGUF header, see `inspectLoraFile`) into buffers of their own, next to the base model's weights.
+ */
+export function loraBytes(adapters: readonly { readonly tensorBytes: number }[]): number {
+  return adapters.reduce((sum, adapter) => sum + adapter.tensorBytes, 0);
+}
+
+/**
  * The memory this machine has for models: its RAM, plus the GPU's VRAM when `llama` runs on a GPU with memory
  * of its own (unified memory is counted once). The limit an estimate is held to when no budget is set, so that
  * an impossible request fails as a typed error instead of being attempted.

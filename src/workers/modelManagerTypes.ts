@@ -4,7 +4,7 @@
  * file stays about loading, budgeting and lending; `ModelManager.ts` re-exports everything here.
  */
 import type { Llama, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import type { DeviceConfig, LocalModelRef, RunEventInput } from "../types.js";
+import type { DeviceConfig, LocalModelRef, LoraAdapter, RunEventInput } from "../types.js";
 import type { LlamaRuntimeOptions } from "./llamaRuntime.js";
 import type { ResolveModelOptions } from "./resolveModel.js";
 
@@ -47,6 +47,8 @@ export interface AcquireOptions extends Partial<ModelRequirements> {
    * `onEvent` listener (which otherwise receives them instead).
    */
   readonly emit?: (event: RunEventInput) => void;
+  /** LoRA adapters to apply: a model with a given adapter set is its own entry, with its own context. */
+  readonly lora?: readonly LoraAdapter[];
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import { abortErrorFor, ErrorCodes, ModelError, throwIfAborted } from "../errors.js";
+import type { LoraAdapter } from "../types.js";
 import { settleWithin } from "./asyncGuards.js";
 
 /** What to open and how. */
@@ -15,6 +16,8 @@ export interface OpenModelOptions {
   /** Tokens per sequence. */
   readonly contextSize: number;
   readonly sequences: number;
+  /** LoRA adapters applied to the context (already checked by inspectLoraFile); absent or empty: none. */
+  readonly lora?: readonly LoraAdapter[];
   readonly threads: number;
   readonly signal: AbortSignal;
   readonly disposeTimeoutMs: number;
@@ -57,6 +60,13 @@ export async function openModel(llama: Llama, options: OpenModelOptions): Promis
       threads: options.threads,
       createSignal: signal,
       failedCreationRemedy: false,
+      ...(options.lora === undefined || options.lora.length === 0
+        ? {}
+        : {
+            lora: {
+              adapters: options.lora.map((adapter) => ({ filePath: adapter.path, scale: adapter.scale })),
+            },
+          }),
     });
   } catch (cause) {
     await settleWithin(model.dispose(), options.disposeTimeoutMs);
