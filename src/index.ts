@@ -58,6 +58,8 @@ export {
   PlanError,
   ValidationError,
 } from "./errors.js";
+/** Whether an event is streamed text (`*.delta`, opt-in): delivered live, never stored. */
+export { isTransientEvent } from "./runtime/EventHub.js";
 export type { Run, RunEventListener } from "./runtime/index.js";
 export { FileRunStore, type FileRunStoreOptions, MemoryRunStore } from "./runtime/store/index.js";
 export { type CompiledSchema, compileSchema, describeSchema, type ValidationResult } from "./schema/index.js";
