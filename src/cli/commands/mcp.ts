@@ -5,13 +5,11 @@
  */
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { parseModelRef } from "../../config/index.js";
 import { createCrew, readAgentFile } from "../../crew.js";
-import type { AgentDefinition } from "../../types.js";
 import { cliApproval } from "../approval.js";
 import { type CliIo, ExitCode } from "../io.js";
 import type { CommandOutcome } from "../main.js";
-import { parseMemoryFlag, parsePositiveInt } from "./run.js";
+import { parseMemoryFlag, parsePositiveInt, withCliOverrides } from "./run.js";
 
 interface McpOptions {
   http?: { host?: string; port: number };
@@ -35,28 +33,6 @@ export function parseHttpAddress(value: string): { host?: string; port: number }
   }
   const host = match[1]?.replace(/^\[(.*)\]$/, "$1");
   return host === undefined || host === "" ? { port } : { host, port };
-}
-
-/** The agent with the command line's overrides applied (the same flags as `run`). */
-function withOverrides(agent: AgentDefinition, options: McpOptions, cwd: string): AgentDefinition {
-  let out = agent;
-  if (options.planner !== undefined) {
-    out = { ...out, planner: { ...out.planner, model: parseModelRef(options.planner, { baseDir: cwd }) } };
-  }
-  if (options.memory !== undefined || options.threads !== undefined) {
-    out = {
-      ...out,
-      device: {
-        ...out.device,
-        ...(options.memory === undefined ? {} : { memoryBytes: options.memory }),
-        ...(options.threads === undefined ? {} : { threads: options.threads }),
-      },
-    };
-  }
-  if (options.maxParallel !== undefined) {
-    out = { ...out, limits: { ...out.limits, maxParallel: options.maxParallel } };
-  }
-  return out;
 }
 
 /**
@@ -103,7 +79,7 @@ export function registerMcpCommand(program: Command, io: CliIo, outcome: Command
       const log = (line: string) => io.stderr.write(`edgecrew mcp: ${line}\n`);
       try {
         const { agent: loaded, text } = await readAgentFile(resolve(io.cwd, agentPath));
-        const agent = withOverrides(loaded, options, io.cwd);
+        const agent = withCliOverrides(loaded, options, io.cwd);
         await using crew = await createCrew(agent, {
           runDir: resolve(io.cwd, options.runDir ?? ".edgecrew/runs"),
           ...(text === undefined ? {} : { agentText: text }),

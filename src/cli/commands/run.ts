@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { parseModelRef } from "../../config/index.js";
 import { MEMORY_SIZE_HINT, parseMemorySize } from "../../config/memory.js";
 import { createCrew, readAgentFile } from "../../crew.js";
+import type { AgentDefinition } from "../../types.js";
 import { cliApproval } from "../approval.js";
 import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
@@ -43,6 +44,43 @@ export function parseMemoryFlag(value: string): number {
   return bytes;
 }
 
+/** The flags `run` and `mcp` share that override the agent file: planner, device resources, parallelism. */
+export interface AgentOverrideFlags {
+  readonly planner?: string;
+  readonly memory?: number;
+  readonly threads?: number;
+  readonly maxParallel?: number;
+}
+
+/**
+ * The agent with the command line's overrides applied. The device flags win over the YAML, so one agent file
+ * serves boards with different resources.
+ */
+export function withCliOverrides(
+  agent: AgentDefinition,
+  flags: AgentOverrideFlags,
+  cwd: string,
+): AgentDefinition {
+  let out = agent;
+  if (flags.planner !== undefined) {
+    out = { ...out, planner: { ...out.planner, model: parseModelRef(flags.planner, { baseDir: cwd }) } };
+  }
+  if (flags.memory !== undefined || flags.threads !== undefined) {
+    out = {
+      ...out,
+      device: {
+        ...out.device,
+        ...(flags.memory === undefined ? {} : { memoryBytes: flags.memory }),
+        ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+      },
+    };
+  }
+  if (flags.maxParallel !== undefined) {
+    out = { ...out, limits: { ...out.limits, maxParallel: flags.maxParallel } };
+  }
+  return out;
+}
+
 export function registerRunCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
   program
     .command("run")
@@ -80,27 +118,7 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       // The text is kept too: each run stores a copy of it (with its hash) for `resume`.
       const tools = options.tools === undefined ? [] : await loadToolsModule(options.tools, io.cwd);
       const { agent: loaded, text } = await readAgentFile(resolve(io.cwd, agentPath), { tools });
-      let agent = loaded;
-      if (options.planner !== undefined) {
-        agent = {
-          ...agent,
-          planner: { ...agent.planner, model: parseModelRef(options.planner, { baseDir: io.cwd }) },
-        };
-      }
-      // The device flags win over the YAML, so one agent file serves boards with different resources.
-      if (options.memory !== undefined || options.threads !== undefined) {
-        agent = {
-          ...agent,
-          device: {
-            ...agent.device,
-            ...(options.memory === undefined ? {} : { memoryBytes: options.memory }),
-            ...(options.threads === undefined ? {} : { threads: options.threads }),
-          },
-        };
-      }
-      if (options.maxParallel !== undefined) {
-        agent = { ...agent, limits: { ...agent.limits, maxParallel: options.maxParallel } };
-      }
+      const agent = withCliOverrides(loaded, options, io.cwd);
       const task = taskWords.join(" ");
       const terminal = createTerminalGate();
       await using crew = await createCrew(agent, {
