@@ -11,6 +11,7 @@ import { loadAgent, parseAgent } from "./config/loadAgent.js";
 import { shortSecretProblem } from "./config/secretChecks.js";
 import { AgentDefinitionError, DisposedError, EdgecrewError, ErrorCodes } from "./errors.js";
 import type { RunEventListener } from "./runtime/EventHub.js";
+import { plannerForRun, type RunPrivacyOptions, runPrivacyOf } from "./runtime/privacy.js";
 import { createRedactor, type Redactor, secretValuesFrom } from "./runtime/redact.js";
 import { singleSubtaskPlanner } from "./runtime/singleSubtask.js";
 import { type Run, startRun } from "./runtime/startRun.js";
@@ -124,6 +125,11 @@ export interface CrewRunOptions {
    * streams). Deltas reach `events` and listeners but are never written to the run store. Default false.
    */
   readonly stream?: boolean;
+  /**
+   * The task itself is private data: a remote planner never gets it as it is (the agent's `privacy.policy`:
+   * strict fails the run before anything is sent, redact sends a placeholder). Default false.
+   */
+  readonly private?: boolean;
 }
 
 /**
@@ -283,6 +289,7 @@ export async function createCrew<
     },
   });
   let workers: ReturnType<typeof workersModule.createLocalWorkers>;
+  let privacyOf: (privateTask: boolean) => RunPrivacyOptions;
   try {
     // Built-ins from the YAML plus the caller's tools; each worker gets a view of only what it is granted.
     const builtins = agent.tools.filter((tool): tool is BuiltinToolConfig => tool.kind === "builtin");
@@ -290,6 +297,7 @@ export async function createCrew<
       tools: [...mcp.tools, ...codeTools],
       ...(options.onApproval === undefined ? {} : { onApproval: options.onApproval }),
     });
+    privacyOf = (privateTask) => runPrivacyOf(agent, (grants) => tools.list(grants), privateTask);
     workers = workersModule.createLocalWorkers({
       workers: agent.workers,
       manager,
@@ -346,10 +354,12 @@ export async function createCrew<
     if (disposing !== undefined) throw new DisposedError("Crew");
     let emit: ((event: RunEventInput) => void) | undefined;
     const run = startRun(agent, task, {
-      planner:
+      planner: plannerForRun(
         runOptions.worker === undefined
           ? plannerPort
           : singleSubtaskPlanner(plannerPort, agent, runOptions.worker),
+        privacyOf(runOptions.private === true),
+      ),
       workers,
       ...(store === undefined ? {} : { store }),
       ...(agent.source === undefined ? {} : { agentSource: agent.source }),

@@ -25,6 +25,11 @@ export const ErrorCodes = {
   PLAN_INVALID: "PLAN_INVALID",
   /** The planner model itself failed (network, provider error, unparsable reply after retries). */
   PLANNER_FAILED: "PLANNER_FAILED",
+  /**
+   * Under `privacy.policy: strict`, a request to a remote planner would have carried private data; nothing was
+   * sent. `context`: `purpose` (plan, join, solve, …), `origins` (what would have left), `subtaskId` if any.
+   */
+  PRIVACY_VIOLATION: "PRIVACY_VIOLATION",
   /** A worker could not produce a schema-valid answer and escalation was not possible. */
   SUBTASK_FAILED: "SUBTASK_FAILED",
   /** A JSON Schema (a worker's `output`, an agent's `answer`, a tool's input) cannot be used. */

@@ -122,6 +122,12 @@ export interface WorkerDefinition {
    * context; absent or empty: the plain model, shared with every other user of it.
    */
   readonly lora?: readonly LoraAdapter[];
+  /**
+   * Privacy of the worker's answers. `true`: private (never sent to a remote planner as they are). `false`: public
+   * even when its tools or dependencies are private — a declassifier, e.g. a summariser whose output schema has
+   * no private fields. Absent: private when a granted tool is private or the subtask depends on a private answer.
+   */
+  readonly private?: boolean;
 }
 
 /** A LoRA adapter GGUF applied to a worker's model. */
@@ -197,6 +203,20 @@ export interface AgentDefinition<
   readonly answer?: JsonSchema;
   /** Environment variables whose values are redacted from events and the run directory. */
   readonly secrets?: readonly string[];
+  /** What a remote planner may see of private data (tools and workers marked `private`, private tasks). */
+  readonly privacy?: PrivacyConfig;
+}
+
+/**
+ * How private data meets a remote planner: `strict` never sends a private value (a request that would carry one
+ * fails with PRIVACY_VIOLATION before it is sent; private answers are withheld from final-answer and replan
+ * prompts); `redact` sends placeholders (`⟨private:s2.answer.name⟩`) that edgecrew fills back in locally.
+ */
+export type PrivacyPolicy = "strict" | "redact";
+
+/** The agent's `privacy:` section. */
+export interface PrivacyConfig {
+  readonly policy: PrivacyPolicy;
 }
 
 /** The answer type of each worker of an agent, by worker name (see {@link AgentDefinition}). */
@@ -360,6 +380,21 @@ export interface RunEventPayloads {
    * escalated subtask's answer), for planner models that stream. Transient like `subtask.delta`.
    */
   "planner.delta": { readonly text: string };
+  /**
+   * The data-flow ledger: one request to a remote planner model (each attempt), after it settled. `bytes`: UTF-8
+   * bytes of its messages serialized as `[{"role","content"}, …]` (what an OpenAI-compatible body's `messages`
+   * holds); tokens when the provider reported them; where its content came from.
+   */
+  "planner.request": {
+    readonly purpose: "plan" | "replan" | "join" | "solve" | "repair";
+    readonly model: string;
+    readonly bytes: number;
+    readonly messages: number;
+    readonly promptTokens?: number;
+    readonly completionTokens?: number;
+    readonly origins: readonly FlowOrigin[];
+    readonly subtaskId?: string;
+  };
   "subtask.completed": { readonly subtaskId: string; readonly result: SubtaskResult };
   "subtask.failed": { readonly subtaskId: string; readonly error: ErrorInfo };
   "model.loading": { readonly model: string; readonly estimatedBytes?: number };
@@ -435,6 +470,29 @@ export interface CallContext {
   readonly emit: (event: RunEventInput) => void;
   /** Emit the opt-in `subtask.delta` / `planner.delta` events of generated text (default false). */
   readonly stream?: boolean;
+  /** What of this call's request is private, for a remote planner (absent: nothing is). */
+  readonly privacy?: CallPrivacy;
+}
+
+/** The private parts of one planner call's request (set per run by the privacy layer, read by the planner). */
+export interface CallPrivacy {
+  readonly policy: PrivacyPolicy;
+  /** The task itself is private (`--private-task`, `crew.run(task, { private: true })`). */
+  readonly task: boolean;
+  /** Ids of the subtasks (of the request's plan, or the escalated subtask's dependencies) whose answers are private. */
+  readonly results: readonly string[];
+  /** The escalated subtask's own worker is private (its errors may quote private data). */
+  readonly worker?: boolean;
+}
+
+/** Where a piece of a remote planner request's content came from (the data-flow ledger). */
+export interface FlowOrigin {
+  readonly kind: "task" | "plan" | "result" | "errors";
+  /** `task`, `plan`, a subtask id (its instruction, answer or a worker's errors). */
+  readonly id: string;
+  readonly private: boolean;
+  /** What was sent of a private origin: placeholders, or nothing (withheld). Public origins are sent as they are. */
+  readonly sent?: "placeholders" | "withheld";
 }
 
 /** A worker's view of the agent, as the planner sees it when planning. */
@@ -610,6 +668,8 @@ export interface ToolSpec {
   readonly idempotent: boolean;
   /** Needs a human's approval before each call. */
   readonly approve: boolean;
+  /** Its results are private data: the answers of a worker that may call it are private (see WorkerDefinition). */
+  readonly private?: boolean;
 }
 
 /**

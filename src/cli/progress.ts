@@ -295,6 +295,8 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
       }));
     case "planner.delta":
       return { ...withStart, plannerLine: lastLine(withStart.plannerLine ?? "", event.text) };
+    case "planner.request":
+      return withStart;
     case "run.completed":
       return { ...withStart, end: { status: "completed", at: event.at } };
     case "run.failed":
@@ -322,6 +324,7 @@ export function isStateChange(event: RunEvent): boolean {
     "subtask.repairing",
     "subtask.delta",
     "planner.delta",
+    "planner.request",
   ].includes(event.type);
 }
 

@@ -93,6 +93,10 @@ export function renderEvent(event: RunEvent): string | undefined {
       return `  ${event.subtaskId} ┆ ${deltaText(event.text)}`;
     case "planner.delta":
       return `  planner ┆ ${deltaText(event.text)}`;
+    case "planner.request": {
+      const kept = event.origins.filter((o) => o.private).map((o) => `${o.id} ${o.sent ?? "sent"}`);
+      return `  → ${event.model} ${event.purpose}${event.subtaskId === undefined ? "" : ` ${event.subtaskId}`}: ${event.bytes} bytes${kept.length === 0 ? "" : ` (private: ${kept.join(", ")})`}`;
+    }
     case "run.completed":
     case "run.failed":
     case "run.cancelled":

@@ -203,6 +203,12 @@ const workerSchema = z
       .describe(
         "LoRA adapters (GGUF, for the worker's base model) applied to the worker's model; the model with these adapters gets its own context.",
       ),
+    private: z
+      .boolean()
+      .optional()
+      .describe(
+        "Privacy of this worker's answers. true: private (never sent to a remote planner as they are). false: public even when its tools or dependencies are private (a declassifier, e.g. a summariser whose output has no private fields). Absent: private when a granted tool is private or a subtask it depends on answered privately.",
+      ),
   })
   .describe("A specialised worker running on a small local model.");
 
@@ -340,6 +346,19 @@ export const agentInputSchema = z
     answer: answerSchemaField("answer")
       .optional()
       .describe("JSON Schema (type: object) of the final answer; free-form when absent."),
+    privacy: z
+      .strictObject({
+        policy: z
+          .enum(["strict", "redact"])
+          .default("strict")
+          .describe(
+            "strict (default): no private value is ever sent to a remote planner — a request that would carry one (a private task, an escalation with private inputs) fails with PRIVACY_VIOLATION before it is sent, and private answers are withheld from final-answer and replan prompts. redact: private values are sent as placeholders (⟨private:s2.answer.name⟩) that are filled back in on the device.",
+          ),
+      })
+      .optional()
+      .describe(
+        "What a remote planner may see of private data (workers and tools marked private, tasks run with --private-task). Absent: policy strict. A local planner sees everything: nothing leaves the device.",
+      ),
     secrets: z
       .array(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name, e.g. OPENAI_API_KEY"),

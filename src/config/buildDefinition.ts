@@ -71,6 +71,7 @@ function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: strin
           })),
         }
       : {}),
+    ...(worker.private !== undefined ? { private: worker.private } : {}),
   };
 }
 
@@ -168,5 +169,6 @@ export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildC
     escalation: { ...input.escalation },
     ...(input.answer !== undefined ? { answer: input.answer as JsonSchema } : {}),
     ...(input.secrets.length > 0 ? { secrets: [...input.secrets] } : {}),
+    ...(input.privacy !== undefined ? { privacy: { policy: input.privacy.policy } } : {}),
   };
 }

@@ -45,6 +45,7 @@ import type {
   UsageRecord,
 } from "../types.js";
 import { fittedJoinSchema, instructionBudget, planGrammarSchema, planReplySchema } from "./planSchema.js";
+import { createPromptGuard, messageBytes, type PromptGuard, type RequestPurpose } from "./privacy.js";
 import {
   joinRepairPrompt,
   joinSystemPrompt,
@@ -158,6 +159,54 @@ function isParseFailure(error: unknown): boolean {
   );
 }
 
+/** What a plan request may show a remote model: the task and, on a replan, the previous answers, guarded. */
+function planView(request: PlanRequest, guard: PromptGuard): PlanRequest {
+  const task = guard.task(request.task);
+  const revision = request.revision;
+  if (revision === undefined) return { ...request, task };
+  guard.plan();
+  return {
+    ...request,
+    task,
+    revision: {
+      ...revision,
+      results: revision.results.map((r) => ({ ...r, answer: guard.answer(r.subtaskId, r.answer) })),
+    },
+  };
+}
+
+/** What a join request may show a remote model: the task, the plan, each answer guarded. */
+function joinView(request: JoinRequest, guard: PromptGuard): JoinRequest {
+  const task = guard.task(request.task);
+  guard.plan();
+  return {
+    ...request,
+    task,
+    results: request.results.map((r) => ({ ...r, answer: guard.answer(r.subtaskId, r.answer) })),
+  };
+}
+
+/** What an escalation may show a remote model: the task, the instruction, dependencies and errors, guarded. */
+function solveView(request: EscalationRequest, guard: PromptGuard): EscalationRequest {
+  const task = guard.task(request.task);
+  guard.plan(request.subtask.id);
+  const dependencies: Record<string, JsonValue> = {};
+  for (const [id, answer] of Object.entries(request.dependencies))
+    dependencies[id] = guard.dependency(id, answer);
+  return { ...request, task, dependencies, errors: guard.errors(request.subtask.id, request.errors) };
+}
+
+/** A plan whose instructions quote placeholders, with the private values filled back in (redact). */
+function filledPlan(plan: Plan, guard: PromptGuard | undefined): Plan {
+  if (guard === undefined) return plan;
+  return {
+    subtasks: plan.subtasks.map((s) => {
+      const filled = guard.fill(s.instruction);
+      return { ...s, instruction: typeof filled === "string" ? filled : JSON.stringify(filled) };
+    }),
+  };
+}
+
 /**
  * Creates the planner port over a LangChain chat model.
  *
@@ -172,15 +221,56 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
   const ownLimit = (model as { maxTokens?: unknown }).maxTokens;
   const maxTokens = options.maxTokens ?? (typeof ownLimit === "number" ? ownLimit : undefined);
 
+  /**
+   * The privacy guard of one conversation with a remote model (its sendable view, origins, checks); none for a
+   * model in this process, where nothing leaves the device.
+   */
+  function guardFor(context: CallContext, subtaskId?: string): PromptGuard | undefined {
+    if (locality !== "remote") return undefined;
+    return createPromptGuard({
+      privacy: context.privacy,
+      model: label,
+      ...(subtaskId === undefined ? {} : { subtaskId }),
+    });
+  }
+
+  /** Records one request to the remote model in the data-flow ledger (`planner.request`), after it settled. */
+  function recordFlow(
+    context: CallContext,
+    flow: { guard: PromptGuard; purpose: RequestPurpose; subtaskId?: string | undefined },
+    sent: readonly BaseMessage[],
+    usage: { input_tokens?: number; output_tokens?: number } | undefined,
+  ): void {
+    try {
+      context.emit({
+        type: "planner.request",
+        purpose: flow.purpose,
+        model: label,
+        bytes: messageBytes(sent),
+        messages: sent.length,
+        ...(usage?.input_tokens === undefined ? {} : { promptTokens: usage.input_tokens }),
+        ...(usage?.output_tokens === undefined ? {} : { completionTokens: usage.output_tokens }),
+        origins: flow.guard.origins.map((o) => ({ ...o })),
+        ...(flow.subtaskId === undefined ? {} : { subtaskId: flow.subtaskId }),
+      });
+    } catch {
+      // A listener's failure is the listener's problem; the planner goes on.
+    }
+  }
+
   async function ask(
     schema: JsonSchema | typeof planReplySchema,
     name: string,
-    messages: BaseMessage[],
+    conversation: BaseMessage[],
     context: CallContext,
+    flow?: { guard: PromptGuard; purpose: RequestPurpose; subtaskId?: string | undefined },
   ): Promise<Reply> {
     const { signal } = context;
     throwIfAborted(signal);
+    // The one place content leaves the device: strict refuses here, before anything is sent; redact replaces.
+    const messages = flow === undefined ? conversation : flow.guard.outgoing(conversation, flow.purpose);
     const started = Date.now();
+    let sent = false;
     const runnable = model.withStructuredOutput(schema, { includeRaw: true, name });
     const deltas =
       context.stream === true
@@ -196,6 +286,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     let parsed: unknown;
     let parseErrors: string[] | undefined;
     try {
+      sent = true;
       const out = (await withCallSignal(signal, (callSignal) =>
         runnable.invoke(messages, {
           signal: callSignal,
@@ -231,6 +322,7 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         : [error instanceof Error ? error.message : String(error)];
     } finally {
       deltas?.flush();
+      if (flow !== undefined && sent) recordFlow(context, flow, messages, aiMessageOf(raw)?.usage_metadata);
     }
     const meta = aiMessageOf(raw)?.usage_metadata;
     const loadMs = aiMessageOf(raw)?.response_metadata?.loadMs;
@@ -263,11 +355,17 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
     readonly onRejected?: (errors: readonly string[], attempt: number) => void;
     readonly onAccepted?: (value: T, attempt: number) => void;
     readonly fail: (errors: readonly string[]) => EdgecrewError;
+    /** The conversation's privacy guard (remote models only) and what the ledger calls its first request. */
+    readonly flow?: { guard: PromptGuard; purpose: RequestPurpose; subtaskId?: string } | undefined;
   }): Promise<Produced<T>> {
     const usage: UsageRecord[] = [];
     let errors: readonly string[] = [];
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const reply = await ask(spec.schema, spec.name, spec.messages, spec.context);
+      const flow =
+        spec.flow === undefined
+          ? undefined
+          : { ...spec.flow, purpose: attempt === 1 ? spec.flow.purpose : ("repair" as const) };
+      const reply = await ask(spec.schema, spec.name, spec.messages, spec.context, flow);
       usage.push(reply.usage);
       const checked = reply.parseErrors
         ? { ok: false as const, errors: reply.parseErrors }
@@ -288,7 +386,10 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
   return {
     model: label,
 
-    async plan(request: PlanRequest, context: CallContext): Promise<Produced<Plan>> {
+    async plan(original: PlanRequest, context: CallContext): Promise<Produced<Plan>> {
+      const guard = guardFor(context);
+      const request = guard === undefined ? original : planView(original, guard);
+      const redact = guard !== undefined && context.privacy?.policy === "redact";
       const system = planSystemPrompt(request);
       let schema: JsonSchema | typeof planReplySchema = planReplySchema;
       if (grammar) {
@@ -308,8 +409,10 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
             workers: request.workers,
             maxSubtasks: request.maxSubtasks,
           });
-          return checked.ok ? { ok: true, value: checked.plan } : checked;
+          if (!checked.ok) return checked;
+          return { ok: true, value: redact ? filledPlan(checked.plan, guard) : checked.plan };
         },
+        flow: guard && { guard, purpose: original.revision === undefined ? "plan" : "replan" },
         repair: planRepairPrompt,
         onRejected: (errors, attempt) => context.emit({ type: "plan.rejected", errors, attempt }),
         onAccepted: (plan, attempt) => context.emit({ type: "plan.created", plan, attempt }),
@@ -320,7 +423,9 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
       });
     },
 
-    async join(request: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>> {
+    async join(original: JoinRequest, context: CallContext): Promise<Produced<JoinDecision>> {
+      const guard = guardFor(context);
+      const request = guard === undefined ? original : joinView(original, guard);
       const schema = fittedJoinSchema({
         answerSchema: request.answerSchema,
         allowReplan: request.allowReplan,
@@ -336,9 +441,11 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
         ],
         context,
         check: (parsed) => {
-          const checked = validator.validate(parsed);
+          // Placeholders the reply quotes are filled back in before the answer is checked and kept.
+          const checked = validator.validate(guard === undefined ? parsed : guard.fill(parsed as JsonValue));
           return checked.ok ? { ok: true, value: toJoinDecision(checked.value) } : checked;
         },
+        flow: guard && { guard, purpose: "join" },
         repair: (errors) => joinRepairPrompt(errors, schema),
         onRejected: (errors, attempt) => context.emit({ type: "answer.rejected", errors, attempt }),
         fail: (errors) =>
@@ -350,14 +457,17 @@ export function createLangChainPlanner(options: LangChainPlannerOptions): Planne
       });
     },
 
-    async solve(request: EscalationRequest, context: CallContext): Promise<Produced<JsonValue>> {
+    async solve(original: EscalationRequest, context: CallContext): Promise<Produced<JsonValue>> {
+      const guard = guardFor(context, original.subtask.id);
+      const request = guard === undefined ? original : solveView(original, guard);
       const validator = compileSchema(request.worker.output);
       return converse({
         schema: request.worker.output,
         name: "answer",
         messages: [new SystemMessage(solveSystemPrompt(request)), new HumanMessage(solveUserPrompt(request))],
         context,
-        check: (parsed) => validator.validate(parsed),
+        check: (parsed) => validator.validate(guard === undefined ? parsed : guard.fill(parsed as JsonValue)),
+        flow: guard && { guard, purpose: "solve", subtaskId: request.subtask.id },
         repair: (errors) => solveRepairPrompt(errors, request.worker.output),
         onRejected: (errors, attempt) =>
           context.emit({ type: "answer.rejected", errors, attempt, subtaskId: request.subtask.id }),

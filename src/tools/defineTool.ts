@@ -48,6 +48,11 @@ export interface ToolDefinition<Input extends z.ZodType, Output extends JsonValu
   readonly idempotent?: boolean;
   /** Needs a human's approval before every call (default false). */
   readonly approve?: boolean;
+  /**
+   * Its results are private data (default false): the answers of a worker granted it are private, and never
+   * reach a remote planner as they are (see the agent's `privacy:`).
+   */
+  readonly private?: boolean;
   /** Call timeout in ms for this tool, overriding the registry's default. */
   readonly timeoutMs?: number;
   /** Output cap in JSON bytes for this tool, overriding the registry's default. */
@@ -207,6 +212,7 @@ export function defineTool<Input extends z.ZodType, Output extends JsonValue = J
     input: inputSchema,
     idempotent: definition.idempotent ?? false,
     approve: definition.approve ?? false,
+    ...(definition.private === true ? { private: true } : {}),
   });
   const tool: Tool<z.output<Input>, Output> = {
     spec,
