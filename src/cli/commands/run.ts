@@ -22,6 +22,7 @@ interface RunOptions {
   maxParallel?: number;
   tools?: string;
   stream?: boolean;
+  privateTask?: boolean;
 }
 
 /**
@@ -107,6 +108,10 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       "show the text the models generate as they generate it (under each running subtask on a terminal, else a line per piece; nothing extra with --json)",
     )
     .option(
+      "--private-task",
+      "the task is private data: a remote planner never gets it as written (privacy.policy strict: the run fails before anything is sent; redact: it sees a placeholder)",
+    )
+    .option(
       "--tools <module>",
       "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
     )
@@ -128,7 +133,8 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
       });
       const stream = options.stream === true ? { stream: true } : {};
-      outcome.code = await followRun(io, (signal) => crew.run(task, { signal, ...stream }), {
+      const privacy = options.privateTask === true ? { private: true } : {};
+      outcome.code = await followRun(io, (signal) => crew.run(task, { signal, ...stream, ...privacy }), {
         ...options,
         terminal,
       });
