@@ -75,6 +75,22 @@ export interface EscalationConfig {
   readonly retries: number;
   /** Who takes a subtask the worker could not answer: the planner model, or nobody (the subtask fails). */
   readonly to: "planner" | "fail";
+  /** Routing learned from history: absent, every subtask goes to its worker first. */
+  readonly auto?: AutoEscalationConfig;
+}
+
+/**
+ * Auto-escalation: while a worker's first-try rate over its last `window` subtasks (in this agent's stored runs,
+ * on its current model and LoRA adapters) is below `below`, with at least `min` subtasks counted, its subtasks
+ * go straight to the planner (`subtask.routed`). Read once per run from the run store. Needs `to: planner`.
+ */
+export interface AutoEscalationConfig {
+  /** The first-try rate (0–1) under which the worker is skipped. */
+  readonly below: number;
+  /** How many of the worker's most recent subtasks the rate is computed over (also the most runs read). */
+  readonly window: number;
+  /** Fewest subtasks in the window before the rate is trusted; with fewer the worker runs. */
+  readonly min: number;
 }
 
 export interface PlannerConfig {
@@ -353,8 +369,30 @@ export interface RunEventPayloads {
     readonly subtaskId: string;
     readonly worker: string;
     readonly model: string;
+    /**
+     * The worker's model with its LoRA adapters (`model+lora(path@scale,…)`), when it has adapters: what its
+     * history for auto-escalation is keyed by (without adapters the key is `model`).
+     */
+    readonly identity?: string;
     /** The instruction as the worker gets it, references to dependencies' answers substituted. */
     readonly instruction: string;
+  };
+  /**
+   * Auto-escalation (`escalation.auto`): the subtask goes straight to the planner without running its worker,
+   * because the worker's first-try rate over its last `subtasks` subtasks (at most `window`) is below `below`.
+   */
+  "subtask.routed": {
+    readonly subtaskId: string;
+    readonly worker: string;
+    /** The worker's model (and adapters) the history was read for. */
+    readonly identity: string;
+    /** First-try rate over the subtasks counted (0–1). */
+    readonly rate: number;
+    /** Subtasks counted (≤ window). */
+    readonly subtasks: number;
+    readonly window: number;
+    readonly below: number;
+    readonly reason: string;
   };
   "subtask.repairing": {
     readonly subtaskId: string;

@@ -247,6 +247,12 @@ export function reduceProgress(state: ProgressState, event: RunEvent): ProgressS
         phase: "escalated",
         escalation: event.reason,
       }));
+    case "subtask.routed":
+      return updateSubtask(withStart, event.subtaskId, event.worker, (s) => ({
+        ...s,
+        phase: "escalated",
+        escalation: `routed: first-try ${Math.round(event.rate * 100)}% < ${Math.round(event.below * 100)}%`,
+      }));
     case "subtask.completed":
       return updateSubtask(withStart, event.subtaskId, event.result.worker, (s) => ({
         ...s,

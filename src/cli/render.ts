@@ -61,6 +61,8 @@ export function renderEvent(event: RunEvent): string | undefined {
       return `plan revised (${event.revision}): ${clip(event.reason)}${event.reused.length > 0 ? `; reusing ${event.reused.join(", ")}` : ""}`;
     case "subtask.escalated":
       return `↑ ${event.subtaskId} [${event.worker}] escalated to the planner (${event.reason}): ${clip(event.errors.join("; "))}`;
+    case "subtask.routed":
+      return `↷ ${event.subtaskId} [${event.worker}] routed to the planner: ${clip(event.reason)}`;
     case "tool.called":
       return `  ${event.subtaskId} → ${event.tool} ${clip(JSON.stringify(event.args), 120)}`;
     case "tool.result":

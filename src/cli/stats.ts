@@ -4,6 +4,7 @@
  * on the run timeline (timeline.ts), which already says per subtask who answered, its repairs, its escalation
  * and where its wall time went, so the two commands can never disagree. Pure: timelines in, figures out.
  */
+import { countsForWorker, firstTryRate, isFirstTry } from "../runtime/firstTry.js";
 import { columns } from "./columns.js";
 import { formatDuration, type Timeline, type TimelineSubtask } from "./timeline.js";
 
@@ -84,10 +85,8 @@ function add(acc: Accumulator, s: TimelineSubtask): void {
   if (s.escalated === "invalid-output") acc.invalidOutput++;
   if (s.escalated === "model-failed") acc.modelFailed++;
   if (s.state === "failed") acc.failures++;
-  if (s.state === "completed" && s.by === "worker") {
-    if (s.repairs === 0 && s.attempts <= 1) acc.firstTry++;
-    else acc.repaired++;
-  }
+  if (isFirstTry(s)) acc.firstTry++;
+  else if (s.state === "completed" && s.by === "worker") acc.repaired++;
   if (s.state === "completed") {
     if (s.durationMs !== undefined) acc.wall.push(s.durationMs);
     if (s.parts !== undefined) acc.generating.push(s.parts.generatingMs);
@@ -96,7 +95,8 @@ function add(acc: Accumulator, s: TimelineSubtask): void {
 
 /**
  * The figures of every worker (or only `worker`) over `timelines`, sorted by worker name. Subtasks never
- * started are not counted; a subtask reused by a replan counts once, in the revision that ran it.
+ * started are not counted; a subtask reused by a replan counts once, in the revision that ran it; a subtask
+ * routed past its worker by auto-escalation is not the worker's (runtime/firstTry.ts, shared with routing).
  *
  * @example
  * const report = buildStats(metas.map(async (m) => buildTimeline(await store.load(m.runId))));
@@ -108,7 +108,7 @@ export function buildStats(
   const byWorker = new Map<string, Accumulator>();
   for (const timeline of timelines) {
     for (const s of timeline.subtasks) {
-      if (s.reused || s.state === "pending") continue;
+      if (!countsForWorker(s)) continue;
       if (options.worker !== undefined && s.worker !== options.worker) continue;
       let acc = byWorker.get(s.worker);
       if (acc === undefined) {
@@ -135,7 +135,7 @@ export function buildStats(
         worker,
         subtasks: acc.subtasks,
         firstTry: acc.firstTry,
-        firstTryRate: acc.subtasks === 0 ? 0 : acc.firstTry / acc.subtasks,
+        firstTryRate: firstTryRate(acc.firstTry, acc.subtasks),
         repairs: acc.repairs,
         repaired: acc.repaired,
         escalations: {

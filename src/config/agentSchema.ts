@@ -316,6 +316,48 @@ const escalationSchema = z
       .describe(
         "Who takes a subtask the worker could not answer: the planner (default), or fail the subtask.",
       ),
+    auto: z
+      .strictObject({
+        below: z
+          .number()
+          .min(0)
+          .max(1)
+          .describe("First-try rate (0 to 1) under which a worker's subtasks go straight to the planner."),
+        window: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(50)
+          .describe("The worker's most recent subtasks the rate is computed over, 1 to 1000 (default 50)."),
+        min: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(5)
+          .describe(
+            "Fewest subtasks counted before the rate is trusted (default 5); with fewer the worker runs.",
+          ),
+      })
+      .optional()
+      .describe(
+        "Routing learned from history: skip a worker while its recent first-try rate (as `edgecrew stats` computes it, on its current model and adapters) is below `below`.",
+      ),
+  })
+  .superRefine((value, ctx) => {
+    if (value.auto !== undefined && value.to !== "planner")
+      ctx.addIssue({
+        code: "custom",
+        path: ["auto"],
+        message: "escalation.auto sends subtasks to the planner: it needs `to: planner`",
+      });
+    if (value.auto !== undefined && value.auto.min > value.auto.window)
+      ctx.addIssue({
+        code: "custom",
+        path: ["auto", "min"],
+        message: `escalation.auto.min (${value.auto.min}) cannot exceed window (${value.auto.window})`,
+      });
   })
   .default(() => ({ ...DEFAULT_ESCALATION }))
   .describe("What happens when a worker cannot give a valid answer.");

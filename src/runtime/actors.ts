@@ -17,6 +17,7 @@ import type {
   PlanRevision,
   Produced,
   RunEventInput,
+  RunEventPayloads,
   Subtask,
   SubtaskResult,
   UsageRecord,
@@ -42,6 +43,11 @@ export interface OrchestratorPorts {
   /** Registers in-flight work so the run can wait for it to settle after a cancel or failure. */
   readonly track: (work: Promise<unknown>) => void;
   readonly persist: RunPersistence;
+  /**
+   * Auto-escalation: whether a subtask goes straight to the planner (the `subtask.routed` payload) instead of
+   * its worker. Absent: every subtask runs its worker first.
+   */
+  readonly route?: (input: SubtaskInput) => Promise<RunEventPayloads["subtask.routed"] | undefined>;
 }
 
 export type OrchestratorEvent =
@@ -50,6 +56,8 @@ export type OrchestratorEvent =
   | { type: "FAIL"; error: ErrorInfo }
   /** A subtask completed (by its worker or the planner); its result is already durable. */
   | { type: "SUBTASK.DONE"; result: SubtaskResult }
+  /** Auto-escalation sends the subtask to the planner without running its worker. */
+  | { type: "SUBTASK.ROUTED"; subtaskId: string; route: RunEventPayloads["subtask.routed"] }
   /** The worker could not give a valid answer (escalation may take over). */
   | { type: "SUBTASK.UNANSWERED"; subtaskId: string; outcome: Extract<WorkerOutcome, { ok: false }> }
   /** The subtask cannot complete (timeout, store failure, escalation failed). */
@@ -219,6 +227,8 @@ export function createActors(ports: OrchestratorPorts) {
     runSubtask: subtaskActor<SubtaskInput>(
       ports,
       async (input, signal) => {
+        const route = await ports.route?.(input);
+        if (route !== undefined) return { type: "SUBTASK.ROUTED", subtaskId: input.subtask.id, route };
         const startedAt = ports.clock();
         const outcome = await ports.workers.execute(request(input), context(signal));
         if (!outcome.ok) return { type: "SUBTASK.UNANSWERED", subtaskId: input.subtask.id, outcome };

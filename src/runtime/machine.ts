@@ -28,6 +28,7 @@ import {
   type SubtaskInput,
   workerOf,
 } from "./actors.js";
+import { workerIdentity } from "./routing.js";
 import { pickDispatch, readySubtasks } from "./scheduler.js";
 
 export type { OrchestratorEvent, OrchestratorPorts, RunPersistence } from "./actors.js";
@@ -143,7 +144,9 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         for (const subtask of picks) {
           // Side effects go through `enqueue` so they run when the actions execute, in order — not while
           // xstate computes the transition (which, for an initial state, happens before the actor starts).
-          const model = workerOf(ctx.agent, subtask.worker).model.raw;
+          const worker = workerOf(ctx.agent, subtask.worker);
+          const model = worker.model.raw;
+          const identity = (worker.lora ?? []).length > 0 ? workerIdentity(worker) : undefined;
           const input = subtaskInput(ctx, subtask);
           const instruction = substituteReferences(subtask.instruction, input.dependencies);
           enqueue(() =>
@@ -152,6 +155,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
               subtaskId: subtask.id,
               worker: subtask.worker,
               model,
+              ...(identity === undefined ? {} : { identity }),
               instruction,
             }),
           );
@@ -179,6 +183,19 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         enqueue.spawnChild("escalateSubtask", {
           id: `escalation:${subtask.id}`,
           input: { ...subtaskInput(ctx, subtask), errors: event.outcome.errors },
+        });
+      }),
+
+      // Auto-escalation: the planner answers without the worker being tried (no usage of the worker to keep).
+      routeToPlanner: enqueueActions(({ context: ctx, event, enqueue }) => {
+        if (event.type !== "SUBTASK.ROUTED") return;
+        const subtask = ctx.plan?.subtasks.find((s) => s.id === event.subtaskId);
+        if (subtask === undefined) return;
+        const { route } = event;
+        enqueue(() => ports.emit({ type: "subtask.routed", ...route }));
+        enqueue.spawnChild("escalateSubtask", {
+          id: `escalation:${subtask.id}`,
+          input: { ...subtaskInput(ctx, subtask), errors: [route.reason] },
         });
       }),
 
@@ -326,6 +343,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
             always: { guard: "allComplete", target: "joining" },
             on: {
               "SUBTASK.DONE": { actions: ["recordResult", "dispatch"] },
+              "SUBTASK.ROUTED": { actions: "routeToPlanner" },
               "SUBTASK.UNANSWERED": [
                 { guard: "canEscalate", actions: "escalate" },
                 { target: "#run.failed", actions: "recordFailure" },

@@ -27,6 +27,7 @@ import { EventHub, isTransientEvent, type RunEventListener } from "./EventHub.js
 import { buildLedger } from "./ledger.js";
 import { createOrchestratorMachine, type OrchestratorContext } from "./machine.js";
 import type { Redactor } from "./redact.js";
+import { type RoutingTable, readRouting, routeOf } from "./routing.js";
 import { streamingPlanner, streamingWorkers } from "./streaming.js";
 
 /** A run in progress. */
@@ -202,6 +203,16 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
       ...(stored.plan === undefined ? {} : { plan: stored.plan }),
     });
 
+  // Auto-escalation reads the agent's history once, now; a history that cannot be read routes nothing.
+  const routing: Promise<RoutingTable> | undefined =
+    store === undefined || agent.escalation.auto === undefined
+      ? undefined
+      : readRouting(store, agent, { excludeRunId: runId }).catch(() => ({
+          workers: new Map(),
+          runsRead: 0,
+          skipped: [],
+        }));
+
   const pending = new Set<Promise<unknown>>();
   const machine = createOrchestratorMachine({
     planner: options.stream === true ? streamingPlanner(options.planner) : options.planner,
@@ -209,6 +220,11 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
     emit: (event) => hub.emit(event),
     clock,
     persist,
+    ...(routing === undefined
+      ? {}
+      : {
+          route: async (input) => routeOf(await routing, agent, input.subtask.id, input.subtask.worker),
+        }),
     track: (work) => {
       const settled = work.then(
         () => undefined,

@@ -127,6 +127,16 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     model: z.string(),
     instruction: z.string(),
   }),
+  "subtask.routed": z.looseObject({
+    subtaskId: z.string(),
+    worker: z.string(),
+    identity: z.string(),
+    rate: z.number(),
+    subtasks: nonNegativeInt,
+    window: nonNegativeInt,
+    below: z.number(),
+    reason: z.string(),
+  }),
   "subtask.repairing": z.looseObject({ subtaskId: z.string(), attempt: z.number(), errors: strings }),
   "subtask.escalated": z.looseObject({
     subtaskId: z.string(),
