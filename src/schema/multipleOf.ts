@@ -37,3 +37,32 @@ export function isMultipleOf(value: number, divisor: number): boolean {
   const right = b.digits * 10n ** BigInt(scale - b.scale);
   return left % right === 0n;
 }
+
+/**
+ * The least common multiple of two divisors (> 0), read as the decimals they spell: a value is a multiple of both
+ * exactly when it is a multiple of this one. Undefined when the result has no double that spells it exactly
+ * (more than 15 significant digits, or beyond the finite doubles): then both must be checked.
+ *
+ * @example
+ * decimalLcm(3, 5); // 15
+ * decimalLcm(0.25, 0.1); // 0.5
+ */
+export function decimalLcm(a: number, b: number): number | undefined {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a <= 0 || b <= 0) return undefined;
+  const x = decimalOf(a);
+  const y = decimalOf(b);
+  const scale = Math.max(x.scale, y.scale);
+  const left = x.digits * 10n ** BigInt(scale - x.scale);
+  const right = y.digits * 10n ** BigInt(scale - y.scale);
+  let [p, q] = [left, right];
+  while (q !== 0n) [p, q] = [q, p % q];
+  const lcm = (left / p) * right;
+  const value = Number(`${lcm}e-${scale}`);
+  if (!Number.isFinite(value)) return undefined;
+  const back = decimalOf(value);
+  // The double must spell the lcm exactly (its shortest decimal is the lcm itself).
+  const common = Math.max(back.scale, scale);
+  return back.digits * 10n ** BigInt(common - back.scale) === lcm * 10n ** BigInt(common - scale)
+    ? value
+    : undefined;
+}

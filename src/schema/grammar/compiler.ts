@@ -24,7 +24,14 @@ import {
   TEXT_CHARS,
 } from "./jsonText.js";
 import { isAnnotation, mergeSchemas, typeSet } from "./merge.js";
-import { integerGrammar, type NumberBounds, type NumberGrammar, numberGrammar } from "./numbers.js";
+import {
+  integerGrammar,
+  MAX_DOCUMENT_MULTIPLE_STATES,
+  type MultipleBudget,
+  type NumberBounds,
+  type NumberGrammar,
+  numberGrammar,
+} from "./numbers.js";
 import { objectExpr } from "./objects.js";
 import { childPointer, type RefIndex } from "./refs.js";
 import { regexToExpr } from "./regex.js";
@@ -120,6 +127,8 @@ export class SchemaCompiler {
   readonly #validators = new Map<string, CompiledSchema | undefined>();
   /** Conditionals rewritten so far in this document. */
   #documentRewrites = 0;
+  /** Automaton states this document's `multipleOf` grammars may still take. */
+  readonly #multipleBudget: MultipleBudget = { states: MAX_DOCUMENT_MULTIPLE_STATES };
   /** Conditionals being rewritten (nested) at this point of the walk. */
   #rewrites = 0;
 
@@ -563,7 +572,9 @@ export class SchemaCompiler {
         const format = schema.format;
         const integral = type === "integer" || format === "int32" || format === "int64";
         const limits = format === "int32" ? int32Bounds(bounds(schema)) : bounds(schema);
-        const grammar = integral ? integerGrammar(limits, this.builder) : numberGrammar(limits, this.builder);
+        const grammar = integral
+          ? integerGrammar(limits, this.builder, this.#multipleBudget)
+          : numberGrammar(limits, this.builder, this.#multipleBudget);
         return this.#number(grammar, where);
       }
       case "string":
@@ -608,6 +619,9 @@ export class SchemaCompiler {
     for (const keyword of grammar.approximated) {
       this.report.set(where.pointer, keyword, "validator", "beyond the digits the grammar writes");
     }
+    const multiple = grammar.multipleOf;
+    if (multiple !== undefined)
+      this.report.set(where.pointer, "multipleOf", multiple.enforcement, multiple.note);
     return grammar.expr;
   }
 
@@ -670,6 +684,9 @@ function bounds(schema: JsonObject): NumberBounds {
     const value = schema[key];
     if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
   }
+  // A divisor that is not a number above 0 is refused by the validator's own schema check.
+  const divisor = schema.multipleOf;
+  if (typeof divisor === "number" && Number.isFinite(divisor) && divisor > 0) out.multipleOf = divisor;
   return out;
 }
 

@@ -8,6 +8,7 @@
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { isObject } from "../jsonShapes.js";
+import { decimalLcm } from "../multipleOf.js";
 
 /** A merged schema and the keywords the merge could not combine exactly. */
 export interface Merged {
@@ -74,6 +75,11 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
       out[key] = Math.max(mine, value);
     } else if (UPPER.includes(key) && typeof mine === "number" && typeof value === "number") {
       out[key] = Math.min(mine, value);
+    } else if (key === "multipleOf" && typeof mine === "number" && typeof value === "number") {
+      // A multiple of both is a multiple of their least common multiple (as exact decimals).
+      const lcm = decimalLcm(mine, value);
+      if (lcm === undefined) inexact.push(key);
+      else out.multipleOf = lcm;
     } else if (key === "type") {
       const type = intersectTypes(mine, value);
       if (type !== undefined) out.type = type;
@@ -137,7 +143,7 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     } else if (isAnnotation(key)) {
       // Titles, descriptions and the like: keep the first.
     } else {
-      // pattern, format, multipleOf, not, if/then/else, …: the first stays; the validator checks both.
+      // pattern, format, not, if/then/else, …: the first stays; the validator checks both.
       inexact.push(key);
     }
   }

@@ -13,13 +13,33 @@
 
 import { alt, chars, cls, EMPTY, type GExpr, type GrammarBuilder, lit, NEVER, opt, rep, seq } from "./ir.js";
 
-/** Numeric bounds of a JSON Schema (2020-12 spelling: exclusive bounds are numbers). Any may be absent. */
+/**
+ * Numeric bounds of a JSON Schema (2020-12 spelling: exclusive bounds are numbers), and `multipleOf` (> 0). Any
+ * may be absent.
+ */
 export interface NumberBounds {
   readonly minimum?: number;
   readonly maximum?: number;
   readonly exclusiveMinimum?: number;
   readonly exclusiveMaximum?: number;
+  readonly multipleOf?: number;
 }
+
+/** How `multipleOf` came out: written by the grammar, or left to the validator (and why). */
+export type MultipleVerdict =
+  | { readonly enforcement: "grammar"; readonly note?: string }
+  | { readonly enforcement: "validator"; readonly note: string };
+
+/**
+ * The automaton states one schema document may still spend on `multipleOf` grammars (shared by every number of
+ * the document, and spent as they are built); past it, `multipleOf` is left to the validator.
+ */
+export interface MultipleBudget {
+  states: number;
+}
+
+/** The states a schema document may spend on `multipleOf` grammars in all (see {@link MultipleBudget}). */
+export const MAX_DOCUMENT_MULTIPLE_STATES = 1024;
 
 /** What the grammar could not enforce exactly, for the compiler's report. */
 export interface NumberGrammar {
@@ -28,6 +48,8 @@ export interface NumberGrammar {
   readonly enforced: readonly string[];
   /** Bounds left to the validator (e.g. a bound with more fraction digits than the grammar writes). */
   readonly approximated: readonly string[];
+  /** The verdict on `multipleOf`; absent when the bounds have none. */
+  readonly multipleOf?: MultipleVerdict;
 }
 
 /**
@@ -49,6 +71,28 @@ export const MAX_FRACTION_DIGITS = 15;
  * value is never ±Infinity. Bounded numbers are written without an exponent.
  */
 export const MAX_EXPONENT_DIGITS = 2;
+
+/**
+ * The most states of one `multipleOf` automaton (a state is a remaining digit count, a residue and the stretch of
+ * the text, integer part or fraction, with the bounds' digits still binding or not; most become a GBNF rule of up
+ * to ten alternatives). 7 on all the safe integers takes about 110, 11 on them about 180, 77 about 1 200. Past
+ * it, the values are limited to {@link MULTIPLE_DIGIT_LIMITS} integer digits (sound: fewer values, each valid);
+ * past it even then, the validator keeps `multipleOf` and the grammar writes the bounds alone.
+ */
+export const MAX_MULTIPLE_STATES = 200;
+
+/** Integer digits a `multipleOf` grammar falls back to, in turn, when the whole range takes too many states. */
+export const MULTIPLE_DIGIT_LIMITS: readonly number[] = [9, 6];
+
+/** The fewest multiples a range limited to {@link MULTIPLE_DIGIT_LIMITS} must keep (else: the validator's). */
+const MIN_CAPPED_MULTIPLES = 100n;
+
+/**
+ * The largest magnitude, in units of the divisor's last decimal place, of a number a `multipleOf` grammar writes:
+ * 15 significant digits, which `JSON.parse` and the validator's shortest spelling read back as the very decimal
+ * written (a longer text could round onto a non-multiple).
+ */
+const MULTIPLE_LIMIT = 10n ** 15n - 1n;
 
 type Keyword = keyof NumberBounds;
 /** A rational with a positive denominator. */
@@ -77,7 +121,11 @@ const INTEGER_LIMIT = BigInt(Number.MAX_SAFE_INTEGER);
  * exactly when 0 is in range (it is the value 0). When no integer is in range the expression is NEVER, which the
  * caller reports; a bound beyond ±`Number.MAX_SAFE_INTEGER` is listed in `approximated`.
  */
-export function integerGrammar(bounds: NumberBounds, builder: GrammarBuilder): NumberGrammar {
+export function integerGrammar(
+  bounds: NumberBounds,
+  builder: GrammarBuilder,
+  budget: MultipleBudget = { states: MAX_DOCUMENT_MULTIPLE_STATES },
+): NumberGrammar {
   const lows: Resolved[] = [];
   const highs: Resolved[] = [];
   const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = checked(bounds);
@@ -90,14 +138,23 @@ export function integerGrammar(bounds: NumberBounds, builder: GrammarBuilder): N
     highs.push(integerBound("exclusiveMaximum", BigInt(Math.ceil(exclusiveMaximum)) - 1n));
   const lo = extreme("max", -INTEGER_LIMIT, ...lows.map((b) => b.value));
   const hi = extreme("min", INTEGER_LIMIT, ...highs.map((b) => b.value));
-  const expr =
+  const plain = () =>
     lo > hi
       ? NEVER
       : builder.rule(
           lows.length + highs.length > 0 ? "integer-range" : "integer",
           signed(lo, hi, 0, builder),
         );
-  return report(expr, lows, highs);
+  const { multipleOf } = bounds;
+  if (multipleOf === undefined) return report(plain(), lows, highs);
+  // An integer n is a multiple of c × 10^-k exactly when n × 10^k is one of c: when n is one of c / gcd(c, 10^k).
+  const divisor = shortestDecimal(multipleOf);
+  const modulus = divisor.num / gcd(divisor.num, divisor.den);
+  if (modulus === 1n) return { ...report(plain(), lows, highs), multipleOf: { enforcement: "grammar" } };
+  if (lo > hi) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
+  const built = multiples(lo, hi, modulus, 0, false, builder, budget);
+  if ("verdict" in built) return { ...report(plain(), lows, highs), multipleOf: built.verdict };
+  return { ...report(built.expr, lows, highs), multipleOf: built.multipleOf };
 }
 
 /**
@@ -114,7 +171,11 @@ export function integerGrammar(bounds: NumberBounds, builder: GrammarBuilder): N
  * to the grid of 10^-15, one beyond the digit limits (1e300) is replaced by them; both are sound and are listed
  * in `approximated`. Bounds that leave no value give NEVER, which the caller reports.
  */
-export function numberGrammar(bounds: NumberBounds, builder: GrammarBuilder): NumberGrammar {
+export function numberGrammar(
+  bounds: NumberBounds,
+  builder: GrammarBuilder,
+  budget: MultipleBudget = { states: MAX_DOCUMENT_MULTIPLE_STATES },
+): NumberGrammar {
   const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = checked(bounds);
   const lows: Resolved[] = [];
   const highs: Resolved[] = [];
@@ -141,6 +202,28 @@ export function numberGrammar(bounds: NumberBounds, builder: GrammarBuilder): Nu
       : -NUMBER_LIMIT - 1n;
     highs.push(numberBound("exclusiveMaximum", value, shortestDecimal(exclusiveMaximum)));
   }
+  const { multipleOf } = bounds;
+  if (multipleOf !== undefined) {
+    const divisor = shortestDecimal(multipleOf);
+    const digits = divisor.den.toString().length - 1;
+    if (digits <= MAX_FRACTION_DIGITS) {
+      // In units of the divisor's last place (10^-digits), the values are the integers divisible by its digits.
+      const lo = extreme("max", -NUMBER_LIMIT, ...lows.map((b) => b.value));
+      const hi = extreme("min", NUMBER_LIMIT, ...highs.map((b) => b.value));
+      const step = 10n ** BigInt(MAX_FRACTION_DIGITS - digits);
+      const from = extreme("max", -MULTIPLE_LIMIT, ceilDiv(lo, step));
+      const to = extreme("min", MULTIPLE_LIMIT, floorDiv(hi, step));
+      if (from > to) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
+      const built = multiples(from, to, divisor.num, digits, true, builder, budget);
+      if ("expr" in built) return { ...report(built.expr, lows, highs), multipleOf: built.multipleOf };
+      return { ...numberGrammar(withoutMultiple(bounds), builder), multipleOf: built.verdict };
+    }
+    const note = `more than ${MAX_FRACTION_DIGITS} fraction digits, which the grammar does not write`;
+    return {
+      ...numberGrammar(withoutMultiple(bounds), builder),
+      multipleOf: { enforcement: "validator", note },
+    };
+  }
   if (lows.length + highs.length === 0) {
     const integerPart = alt(lit("0"), seq(NONZERO, rep(DIGIT, 0, MAX_INTEGER_DIGITS - 1)));
     const exponent = builder.rule(
@@ -160,13 +243,26 @@ export function numberGrammar(bounds: NumberBounds, builder: GrammarBuilder): Nu
 
 /** The four bounds, refusing values no JSON text can carry (other keys of `bounds` are ignored). */
 function checked(bounds: NumberBounds): NumberBounds {
-  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum } = bounds;
+  const { minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf } = bounds;
   const picked = { minimum, maximum, exclusiveMinimum, exclusiveMaximum };
   for (const [keyword, value] of Object.entries(picked)) {
     if (value !== undefined && !Number.isFinite(value))
       throw new RangeError(`${keyword} must be a finite number`);
   }
+  if (multipleOf !== undefined && !(Number.isFinite(multipleOf) && multipleOf > 0))
+    throw new RangeError("multipleOf must be a finite number above 0");
   return picked;
+}
+
+function withoutMultiple(bounds: NumberBounds): NumberBounds {
+  const { multipleOf: _multipleOf, ...rest } = bounds;
+  return rest;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  let [p, q] = [a < 0n ? -a : a, b < 0n ? -b : b];
+  while (q !== 0n) [p, q] = [q, p % q];
+  return p;
 }
 
 /** An integer bound is exact when the grammar can write the integer it resolves to. */
@@ -387,4 +483,194 @@ function paddedDigits(lo: string, hi: string): GExpr {
   };
   if (a === b) return seq(lit(String(a)), rest(restLo, restHi));
   return split(a, b, restLo, restHi, rep(DIGIT, 0, restLo.length), rest);
+}
+
+// ─── Multiples ───────────────────────────────────────────────────────────────────────────────────────────
+
+/** A `multipleOf` automaton past its limit of states. */
+class TooManyStates extends Error {}
+
+/** Where a state of the automaton is in the text: the integer part, or a fraction with or without a digit yet. */
+type Stretch = "int" | "first" | "frac";
+
+/**
+ * The grammar of the multiples (see {@link automaton}) within `lo`…`hi`, or, when that takes more states than one
+ * automaton or the document's `budget` allows, within {@link MULTIPLE_DIGIT_LIMITS} integer digits; a verdict for
+ * the validator when neither fits. The states used are taken from the budget.
+ */
+function multiples(
+  lo: bigint,
+  hi: bigint,
+  modulus: bigint,
+  digits: number,
+  number: boolean,
+  builder: GrammarBuilder,
+  budget: MultipleBudget,
+): { expr: GExpr; multipleOf: MultipleVerdict } | { verdict: MultipleVerdict } {
+  const limit = Math.min(MAX_MULTIPLE_STATES, budget.states);
+  const attempt = (from: bigint, to: bigint) => automaton(from, to, modulus, digits, number, builder, limit);
+  const full = attempt(lo, hi);
+  if (full !== undefined) {
+    budget.states -= full.states;
+    return { expr: full.expr, multipleOf: { enforcement: "grammar" } };
+  }
+  for (const whole of MULTIPLE_DIGIT_LIMITS) {
+    const edge = 10n ** BigInt(whole + digits) - 1n;
+    const from = lo > -edge ? lo : -edge;
+    const to = hi < edge ? hi : edge;
+    // Only a limit that takes some of the range away and leaves a fair choice of values.
+    if (from > to || (from === lo && to === hi)) continue;
+    if (floorDiv(to, modulus) - ceilDiv(from, modulus) + 1n < MIN_CAPPED_MULTIPLES) continue;
+    const capped = attempt(from, to);
+    if (capped === undefined) continue;
+    budget.states -= capped.states;
+    const note = `values of up to ${whole} integer digits (the whole range would take more than ${limit} grammar states)`;
+    return { expr: capped.expr, multipleOf: { enforcement: "grammar", note } };
+  }
+  const note =
+    limit < MAX_MULTIPLE_STATES
+      ? `the document's multipleOf grammars already use ${MAX_DOCUMENT_MULTIPLE_STATES - budget.states} states`
+      : `its grammar would need more than ${limit} states within these bounds`;
+  return { verdict: { enforcement: "validator", note } };
+}
+
+/**
+ * Texts of the values N × 10^-`digits` with N from `lo` to `hi` and N divisible by `modulus` (`digits` is 0 for
+ * integers; with `number`, a number's spellings: a fraction may stop early where the rest would be zeros, and may
+ * run on with zeros up to {@link MAX_FRACTION_DIGITS} digits, as in `1.5`, `1.50` and `1.500`), and the states it
+ * took. Undefined when the automaton would pass `limit` states.
+ *
+ * The value's digits are read left to right, zero-padded to a fixed width per length of the integer part; a
+ * state keeps the remaining digit count, the bounds' digits while they still bind (as {@link digitRange} does),
+ * and the residue the digits read so far leave: t = prefix × 10^remaining mod `modulus`, so that the whole is a
+ * multiple exactly when t plus the rest is one. States are shared across lengths and signs.
+ */
+function automaton(
+  lo: bigint,
+  hi: bigint,
+  modulus: bigint,
+  digits: number,
+  number: boolean,
+  builder: GrammarBuilder,
+  limit: number,
+): { expr: GExpr; states: number } | undefined {
+  const memo = new Map<string, GExpr>();
+  const powers: bigint[] = [];
+  const power = (n: number): bigint => {
+    for (let i = powers.length; i <= n; i++)
+      powers.push(i === 0 ? 1n % modulus : (powers[i - 1] as bigint) * 10n);
+    return (powers[n] as bigint) % modulus;
+  };
+  const hint = `mult-${modulus}${digits > 0 ? `e-${digits}` : ""}`;
+  const zeros = (text: string) => /^0*$/.test(text);
+
+  /** Digit strings of `lo.length` digits from `lo` to `hi` completing residue `t` to a multiple. */
+  const state = (lo: string, hi: string, t: bigint, stretch: Stretch): GExpr => {
+    const n = lo.length;
+    // A free state (any digits) none of whose completions is a multiple: cut before it costs a state.
+    if (zeros(lo) && /^9*$/.test(hi) && (modulus - t) % modulus >= 10n ** BigInt(n)) return NEVER;
+    const key = `${lo}|${hi}|${t}|${stretch}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    if (memo.size >= limit) throw new TooManyStates();
+    memo.set(key, NEVER); // placeholder: the automaton has no cycles
+    const body = compact(stateBody(lo, hi, t, stretch, n));
+    const expr =
+      body.kind === "alt" || (body.kind === "seq" && body.items.length > 3) ? builder.rule(hint, body) : body;
+    memo.set(key, expr);
+    return expr;
+  };
+
+  const stateBody = (lo: string, hi: string, t: bigint, stretch: Stretch, n: number): GExpr => {
+    const stop = zeros(lo) && t === 0n; // the rest all zeros: a multiple, and within the bounds
+    if (number && stretch === "int" && n === digits) {
+      // The decimal point: no fraction (when the rest may be zeros), or a point and at least one digit.
+      return alt(stop ? EMPTY : NEVER, seq(lit("."), state(lo, hi, t, "first")));
+    }
+    if (n === 0) {
+      if (t !== 0n) return NEVER;
+      // Past the divisor's last place, a number may run on with zeros.
+      return number ? rep(lit("0"), stretch === "first" ? 1 : 0, MAX_FRACTION_DIGITS - digits) : EMPTY;
+    }
+    const next: Stretch = stretch === "int" ? "int" : "frac";
+    const place = power(n - 1);
+    const after = (d: number) => (t + BigInt(d) * place) % modulus;
+    const [a, b, restLo, restHi] = [Number(lo[0]), Number(hi[0]), lo.slice(1), hi.slice(1)];
+    const items: GExpr[] = [stretch === "frac" && stop ? EMPTY : NEVER];
+    if (a === b) {
+      items.push(seq(lit(String(a)), state(restLo, restHi, after(a), next)));
+      return alt(...items);
+    }
+    const loOpen = zeros(restLo);
+    const hiOpen = /^9*$/.test(restHi);
+    if (!loOpen) items.push(seq(lit(String(a)), state(restLo, "9".repeat(n - 1), after(a), next)));
+    if (!hiOpen) items.push(seq(lit(String(b)), state("0".repeat(n - 1), restHi, after(b), next)));
+    // The digits between the bounds' own lead to free states: one alternative per residue they leave.
+    const groups = new Map<bigint, number[]>();
+    for (let d = loOpen ? a : a + 1; d <= (hiOpen ? b : b - 1); d++) {
+      const residue = after(d);
+      groups.set(residue, [...(groups.get(residue) ?? []), d]);
+    }
+    for (const [residue, group] of groups) {
+      const rest = state("0".repeat(n - 1), "9".repeat(n - 1), residue, next);
+      items.push(seq(digitClass(group), rest));
+    }
+    return alt(...items);
+  };
+
+  /** Unsigned texts of the multiples from `a` to `b` (0 ≤ a ≤ b), one fixed width per integer-part length. */
+  const magnitude = (a: bigint, b: bigint): GExpr => {
+    const items: GExpr[] = [];
+    for (let whole = 1; ; whole++) {
+      const width = whole + digits;
+      const first = whole === 1 ? 0n : 10n ** BigInt(width - 1);
+      if (first > b) break;
+      const last = 10n ** BigInt(width) - 1n;
+      const from = a > first ? a : first;
+      const to = b < last ? b : last;
+      if (from > to) continue;
+      items.push(state(from.toString().padStart(width, "0"), to.toString().padStart(width, "0"), 0n, "int"));
+    }
+    return alt(...items);
+  };
+
+  try {
+    const expr =
+      lo <= 0n && hi >= 0n && lo === -hi
+        ? seq(opt(lit("-")), magnitude(0n, hi))
+        : alt(
+            hi >= 0n ? magnitude(lo > 0n ? lo : 0n, hi) : NEVER,
+            lo <= 0n ? seq(lit("-"), magnitude(hi < 0n ? -hi : 0n, -lo)) : NEVER,
+          );
+    return { expr, states: memo.size };
+  } catch (error) {
+    if (error instanceof TooManyStates) return undefined;
+    throw error;
+  }
+}
+
+/** A class of digits (a literal for one). */
+function digitClass(group: readonly number[]): GExpr {
+  if (group.length === 1) return lit(String(group[0]));
+  return cls(group.map((d) => [0x30 + d, 0x30 + d] as const));
+}
+
+/** A sequence with runs of one repeated item written as a repetition (`[0-9] [0-9] [0-9]` as `[0-9]{3}`). */
+function compact(expr: GExpr): GExpr {
+  if (expr.kind !== "seq") return expr;
+  const out: GExpr[] = [];
+  let run: { item: GExpr; count: number } | undefined;
+  const flush = () => {
+    if (run !== undefined) out.push(rep(run.item, run.count, run.count));
+    run = undefined;
+  };
+  for (const item of expr.items) {
+    if (run !== undefined && JSON.stringify(run.item) === JSON.stringify(item)) run.count++;
+    else {
+      flush();
+      run = { item, count: 1 };
+    }
+  }
+  flush();
+  return seq(...out);
 }
