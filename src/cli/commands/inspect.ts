@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { EdgecrewError, ErrorCodes } from "../../errors.js";
 import { FileRunStore } from "../../runtime/store/FileRunStore.js";
+import { buildFlows, renderFlows } from "../flows.js";
 import { renderHtmlReport } from "../htmlReport.js";
 import { type CliIo, ExitCode } from "../io.js";
 import type { CommandOutcome } from "../main.js";
@@ -13,6 +14,7 @@ interface InspectOptions {
   json?: boolean;
   runDir?: string;
   html?: string;
+  flows?: boolean;
 }
 
 /** Registers `inspect <runId>`; an unknown or corrupt run surfaces as the store's error (exit 1). */
@@ -29,13 +31,23 @@ export function registerInspectCommand(program: Command, io: CliIo, outcome: Com
       "--html <file>",
       "write a self-contained HTML report (DAG, Gantt, ledger, tool calls) to <file> and print its path instead of the timeline (--json still prints the JSON)",
     )
+    .option(
+      "--flows",
+      "print the data-flow ledger instead: each request to a remote planner, its bytes, tokens and origins (private ones marked); with --json as one JSON object",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  edgecrew inspect 20261128-153012-a1b2c3\n  edgecrew inspect 20261128-153012-a1b2c3 --run-dir /data/runs --json\n  edgecrew inspect 20261128-153012-a1b2c3 --html report.html",
+      "\nExamples:\n  edgecrew inspect 20261128-153012-a1b2c3\n  edgecrew inspect 20261128-153012-a1b2c3 --run-dir /data/runs --json\n  edgecrew inspect 20261128-153012-a1b2c3 --html report.html\n  edgecrew inspect 20261128-153012-a1b2c3 --flows",
     )
     .action(async (runId: string, options: InspectOptions) => {
       const store = new FileRunStore({ root: resolve(io.cwd, options.runDir ?? ".edgecrew/runs") });
       const run = await store.load(runId);
+      if (options.flows === true) {
+        const flows = buildFlows(runId, run.events);
+        io.stdout.write(options.json ? `${JSON.stringify(flows, null, 2)}\n` : `${renderFlows(flows)}\n`);
+        outcome.code = ExitCode.OK;
+        return;
+      }
       const timeline = buildTimeline(run);
       if (options.html !== undefined) {
         const file = resolve(io.cwd, options.html);

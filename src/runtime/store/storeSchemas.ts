@@ -177,6 +177,23 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     ranked: z.array(z.looseObject({ tool: z.string(), score: z.number() })),
     named: strings.optional(),
   }),
+  "planner.request": z.looseObject({
+    purpose: z.string(),
+    model: z.string(),
+    bytes: nonNegativeInt,
+    messages: nonNegativeInt,
+    promptTokens: nonNegativeInt.optional(),
+    completionTokens: nonNegativeInt.optional(),
+    origins: z.array(
+      z.looseObject({
+        kind: z.string(),
+        id: z.string(),
+        private: z.boolean(),
+        sent: z.enum(["placeholders", "withheld"]).optional(),
+      }),
+    ),
+    subtaskId: z.string().optional(),
+  }),
   "run.completed": z.looseObject({ answer: jsonValue }),
   "run.failed": z.looseObject({ error: errorInfoSchema }),
   "run.cancelled": z.looseObject({ reason: z.string() }),
