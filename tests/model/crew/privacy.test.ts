@@ -52,7 +52,7 @@ const lookup = defineTool({
   run: async () => ({ code: TOOL_CANARY }),
 });
 
-const agent = (policy: "strict" | "redact", escalating: boolean) =>
+const agent = (policy: "strict" | "redact") =>
   defineAgent(
     {
       name: "private-crew",
@@ -150,7 +150,7 @@ async function runCrew(
   server = capture;
   vi.stubEnv("OPENAI_API_KEY", "sk-test-not-a-real-key");
   vi.stubEnv("OPENAI_BASE_URL", capture.url);
-  await using crew = await createCrew(agent(policy, escalating), {
+  await using crew = await createCrew(agent(policy), {
     fixtureCacheDir,
     runDir,
     tools: [lookup],
@@ -203,8 +203,10 @@ describe("private data in crew runs with a remote planner", () => {
     );
     expect(result.status, JSON.stringify(result.error)).toBe("completed");
     // The private answers are real: the tool's canary through its worker, and the private worker's own.
-    const code = (result.results.find((r) => r.subtaskId === "s1")?.answer as { code: string }).code;
-    const secret = (result.results.find((r) => r.subtaskId === "s2")?.answer as { secret: string }).secret;
+    const answerOf = (id: string) =>
+      result.results.find((r) => r.subtaskId === id)?.answer as Record<string, string>;
+    const code = answerOf("s1")?.code;
+    const secret = answerOf("s2")?.secret;
     expect(
       events.some((e) => e.type === "tool.result" && JSON.stringify(e.result).includes(TOOL_CANARY)),
     ).toBe(true);
