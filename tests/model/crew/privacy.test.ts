@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { buildFlows, renderFlows } from "../../../src/cli/flows.js";
+import { main } from "../../../src/cli/main.js";
 import { type AgentInput, defineAgent } from "../../../src/config/index.js";
 import { createCrew } from "../../../src/crew.js";
 import { FileRunStore } from "../../../src/runtime/store/FileRunStore.js";
@@ -194,6 +195,19 @@ function expectLedgerMatches(requests: CapturingOpenAIServer["requests"], events
   });
 }
 
+async function inspectFlows(runId: string, extra: string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = "";
+  const code = await main(["node", "edgecrew", "inspect", runId, "--flows", "--run-dir", runDir, ...extra], {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: () => true },
+    env: {},
+    cwd: process.cwd(),
+    onInterrupt: () => () => {},
+    forceExit: () => {},
+  });
+  return { code, stdout };
+}
+
 describe("private data in crew runs with a remote planner", () => {
   it("redact: plan (repaired), escalation, replan and join carry placeholders only; the answer is filled in locally", async () => {
     const { result, events, requests, stored, runId } = await runCrew(
@@ -242,6 +256,15 @@ describe("private data in crew runs with a remote planner", () => {
     );
     expect(renderFlows(flows)).toContain("s1.answer (private: placeholders)");
     expect(events.filter((e) => e.type === "planner.request")).toHaveLength(requests.length);
+
+    // `edgecrew inspect --flows` prints the stored ledger; with --json, the same object buildFlows makes.
+    const printed = await inspectFlows(runId, []);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain(`run ${runId}: requests to remote models`);
+    expect(printed.stdout).toMatch(/solve s3 → openai:gpt-4o-mini: \d+ bytes, 20\+10 tokens/);
+    expect(printed.stdout).toContain("0 sent");
+    const json = await inspectFlows(runId, ["--json"]);
+    expect(JSON.parse(json.stdout)).toEqual(JSON.parse(JSON.stringify(flows)));
   });
 
   it("strict: the escalation with a private dependency is refused before sending; the run fails, nothing leaked", async () => {
