@@ -619,9 +619,10 @@ export class SchemaCompiler {
     for (const keyword of grammar.approximated) {
       this.report.set(where.pointer, keyword, "validator", "beyond the digits the grammar writes");
     }
+    // multipleOf is the validator's by default (report.ts); written here, it becomes the grammar's at this place.
     const multiple = grammar.multipleOf;
-    if (multiple !== undefined)
-      this.report.set(where.pointer, "multipleOf", multiple.enforcement, multiple.note);
+    if (multiple?.enforcement === "grammar") this.report.upgrade(where.pointer, "multipleOf", multiple.note);
+    else if (multiple !== undefined) this.report.set(where.pointer, "multipleOf", "validator", multiple.note);
     return grammar.expr;
   }
 

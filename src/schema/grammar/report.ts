@@ -33,6 +33,7 @@ export const VALIDATOR_KEYWORDS: ReadonlySet<string> = new Set([
   "else",
   "dependentSchemas",
   "uniqueItems",
+  "multipleOf",
   "unevaluatedProperties",
   "unevaluatedItems",
   "minContains",
@@ -91,7 +92,6 @@ export const GRAMMAR_KEYWORDS: ReadonlySet<string> = new Set([
   "maximum",
   "exclusiveMinimum",
   "exclusiveMaximum",
-  "multipleOf",
   "allOf",
   "anyOf",
   "oneOf",
@@ -115,6 +115,24 @@ export class Report {
     this.#entries.set(
       key,
       note === undefined ? { pointer, keyword, enforcement } : { pointer, keyword, enforcement, note },
+    );
+  }
+
+  /**
+   * Raises a keyword's default verdict (`validator`, without a note) to `grammar` where the compiler wrote the
+   * keyword into the grammar (`multipleOf`: see numbers.ts). A verdict given for a reason (a note) stays, and so
+   * does a keyword the compiler met only inside a merged schema elsewhere: the report may say less than the
+   * grammar holds, never more.
+   */
+  upgrade(pointer: string, keyword: string, note?: string): void {
+    const key = `${pointer}\u0000${keyword}`;
+    const before = this.#entries.get(key);
+    if (before === undefined || before.enforcement !== "validator" || before.note !== undefined) return;
+    this.#entries.set(
+      key,
+      note === undefined
+        ? { pointer, keyword, enforcement: "grammar" }
+        : { pointer, keyword, enforcement: "grammar", note },
     );
   }
 

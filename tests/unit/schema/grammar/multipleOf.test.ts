@@ -209,6 +209,15 @@ describe("combinations and the report", () => {
     expectSound(schema);
   });
 
+  it("the report never claims more than the grammar holds: merged divisors it cannot write stay the validator's", () => {
+    // lcm(77, 13) = 1001: too many states on all the safe integers, and too few multiples within 6 digits.
+    const grammar = compiled({ type: "integer", allOf: [{ multipleOf: 77 }, { multipleOf: 13 }] });
+    expect(grammar.verdict("multipleOf")?.enforcement).toBe("validator");
+    for (const pointer of ["#/allOf/0", "#/allOf/1"])
+      expect(grammar.verdict("multipleOf", pointer)?.enforcement, pointer).toBe("validator");
+    expect(grammar.admits("78")).toBe(true); // the plain integer grammar: the validator refuses it
+  });
+
   it("merging divisors takes their exact decimal least common multiple", () => {
     expect(decimalLcm(3, 5)).toBe(15);
     expect(decimalLcm(0.25, 0.1)).toBe(0.5);
