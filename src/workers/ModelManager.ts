@@ -5,9 +5,10 @@
  * share it, so a model used by both is loaded once.
  *
  * LoRA adapters (a worker's `lora`): a model with a given adapter set is its own entry under its own key
- * ({@link modelKey}), loaded and budgeted like another model — its own copy of the weights plus the adapters'
- * tensors, and one context with the adapters applied — so two workers may share a base model with different
- * adapters, and users of the plain model never see them.
+ * ({@link modelKey}) with its own context, the adapters applied to that context only — so two workers may share
+ * a base model with different adapters, and users of the plain model never see them. The weights are loaded
+ * once per model file (one `LlamaModel`, shared by every entry on that file and counted once by the budget);
+ * the last entry to go frees them.
  *
  * Memory: before each load the model and its context are estimated from the GGUF header (`estimateModelMemory`,
  * RAM + VRAM). With a budget (`device.memoryBytes`) the load first makes room by evicting least-recently-used
@@ -18,14 +19,20 @@
  * Callers must not hold a lease while acquiring another model under a tight budget: that wait could be on
  * themselves (their own signal or subtask timeout then ends it).
  */
-import type { LlamaContextSequence } from "node-llama-cpp";
+import type { LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { abortErrorFor, DisposedError, raceAbort, throwIfAborted } from "../errors.js";
 import type { LocalModelRef, LoraAdapter, RunEventInput } from "../types.js";
 import { safeEmit, settleWithin } from "./asyncGuards.js";
-import { type BudgetedLoad, type LoadedModel as Loaded, loadWithinBudget } from "./budgetedLoad.js";
+import {
+  type BudgetedLoad,
+  type LoadedModel as Loaded,
+  loadWithinBudget,
+  type SharedBase,
+  type SharedBases,
+} from "./budgetedLoad.js";
 import { type CompiledTurn, GrammarCache } from "./GrammarCache.js";
 import { type LlamaRuntime, startLlama } from "./llamaRuntime.js";
-import { MemoryBudget, type ResidentSnapshot } from "./MemoryBudget.js";
+import { MemoryBudget, type Reservation, type ResidentSnapshot } from "./MemoryBudget.js";
 import type {
   AcquireOptions,
   ModelManagerOptions,
@@ -49,6 +56,18 @@ interface Entry {
   lastUsedAt: number;
   /** Callers inside `acquire` for this entry (waiting for the load or a sequence): they keep it busy. */
   pending: number;
+}
+
+/** The weights of one model file, shared by every entry (adapter set) on it. */
+interface Base {
+  readonly path: string;
+  /** Aborts the load once no entry waits for it. */
+  readonly abort: AbortController;
+  readonly ready: Promise<LlamaModel>;
+  /** Entries holding a use (loading or loaded); the last release frees the weights. */
+  users: number;
+  /** Set once loaded: counted against the budget until disposed. */
+  loaded?: { readonly model: LlamaModel; readonly estimatedBytes: number; readonly bytes: number };
 }
 
 const DEFAULT_DISPOSE_TIMEOUT_MS = 5000;
@@ -84,6 +103,10 @@ export class ModelManager implements AsyncDisposable {
    * evicted, and here from the end of its load until its disposal finishes (its memory is held until then).
    */
   readonly #loaded = new Map<Entry, Loaded>();
+  /** Weights by model file, from the start of their load until their last user releases them. */
+  readonly #bases = new Map<string, Base>();
+  /** Weights loaded and not yet freed (counted against the budget once, however many entries share them). */
+  readonly #heldBases = new Set<Base>();
   readonly #requirements = new Map<string, ModelRequirements>();
   readonly #grammars = new GrammarCache();
   readonly #budget: MemoryBudget | undefined;
@@ -133,16 +156,24 @@ export class ModelManager implements AsyncDisposable {
 
   /**
    * Models holding memory now — loaded, including any whose unload has not finished — with their estimated
-   * bytes (what the budget counts), node-llama-cpp's measured bytes, sequence use and last use.
+   * bytes (what the budget counts), node-llama-cpp's measured bytes, sequence use and last use. Weights shared
+   * by several entries (one model file, different LoRA adapter sets) are counted in the first of them only, so
+   * the `bytes` add up to {@link residentBytes} (less weights whose users are all gone but not yet freed).
    */
   residentModels(): ResidentModel[] {
     const out: ResidentModel[] = [];
+    const counted = new Set<string>();
     for (const [entry, loaded] of this.#loaded) {
+      const base = this.#bases.get(loaded.path)?.loaded;
+      const withBase = base !== undefined && !counted.has(loaded.path);
+      if (withBase) counted.add(loaded.path);
       out.push({
         model: entry.key,
         path: loaded.path,
-        bytes: loaded.estimatedBytes,
-        measuredBytes: loaded.bytes,
+        bytes: loaded.estimatedBytes + (withBase ? base.estimatedBytes : 0),
+        contextBytes: loaded.estimatedBytes,
+        baseBytes: loaded.baseEstimatedBytes,
+        measuredBytes: loaded.bytes + (withBase ? base.bytes : 0),
         sequences: loaded.pool.size,
         busySequences: loaded.pool.busy,
         lastUsedAt: entry.lastUsedAt,
@@ -152,12 +183,31 @@ export class ModelManager implements AsyncDisposable {
   }
 
   /**
-   * Estimated bytes of every model holding memory now (see {@link residentModels}); loads in progress are not
-   * included (they hold a reservation until they are counted here). Never above {@link budgetBytes}.
+   * Loaded model files (weights) with the entries sharing each: one per file, however many adapter sets use it.
+   */
+  residentBases(): {
+    readonly path: string;
+    readonly bytes: number;
+    readonly measuredBytes: number;
+    readonly users: number;
+  }[] {
+    return [...this.#heldBases].map((base) => ({
+      path: base.path,
+      bytes: base.loaded?.estimatedBytes ?? 0,
+      measuredBytes: base.loaded?.bytes ?? 0,
+      users: base.users,
+    }));
+  }
+
+  /**
+   * Estimated bytes of every model holding memory now: each context with its adapters, plus each model file's
+   * weights once (see {@link residentModels}); loads in progress are not included (they hold a reservation
+   * until they are counted here). Never above {@link budgetBytes}.
    */
   residentBytes(): number {
     let total = 0;
     for (const loaded of this.#loaded.values()) total += loaded.estimatedBytes;
+    for (const base of this.#heldBases) total += base.loaded?.estimatedBytes ?? 0;
     return total;
   }
 
@@ -282,7 +332,9 @@ export class ModelManager implements AsyncDisposable {
           await this.#close(entry, loaded, false);
           throw abortErrorFor(abort.signal, `loading ${key}`);
         }
-        this.#emit(emit, { type: "model.loaded", model: key, bytes: loaded.bytes, ms: loaded.loadMs });
+        // The weights' bytes belong to the load that opened them; a context on shared weights adds only its own.
+        const bytes = loaded.bytes + (loaded.base.opened ? loaded.base.bytes : 0);
+        this.#emit(emit, { type: "model.loaded", model: key, bytes, ms: loaded.loadMs });
         return loaded;
       },
       (error: unknown) => {
@@ -319,6 +371,7 @@ export class ModelManager implements AsyncDisposable {
       requirements: this.#requirements.get(key) ?? { contextSize: DEFAULT_CONTEXT_SIZE, sequences: 1 },
       resolve: this.#options.resolve ?? {},
       budget: this.#budget,
+      bases: this.#sharedBases,
       snapshot: () => this.#snapshot(),
       evict: (keys) => this.#evict(keys),
       onLoading: (estimatedBytes) => this.#emit(emit, { type: "model.loading", model: key, estimatedBytes }),
@@ -328,23 +381,141 @@ export class ModelManager implements AsyncDisposable {
     });
   }
 
-  /** The manager's models as the budget sees them: evictable residents, and bytes still being freed. */
+  /**
+   * The manager's models as the budget sees them: evictable residents, and bytes that cannot be freed now.
+   * Shared weights are freed only with their last entry: while every entry on them is resident and idle, their
+   * bytes ride on the most recently used one (the last the LRU policy would evict, by which time the others are
+   * gone); while one of them is busy or still loading, they count as held, since no eviction can free them.
+   */
   #snapshot(): ResidentSnapshot {
-    const resident: ResidentSnapshot["resident"][number][] = [];
+    const resident: { key: string; bytes: number; busy: boolean; lastUsedAt: number }[] = [];
+    const byPath = new Map<string, (typeof resident)[number][]>();
     let unloadingBytes = 0;
     for (const [entry, loaded] of this.#loaded) {
       if (this.#entries.get(entry.key) !== entry) {
         unloadingBytes += loaded.estimatedBytes;
         continue;
       }
-      resident.push({
+      const candidate = {
         key: entry.key,
         bytes: loaded.estimatedBytes,
         busy: entry.pending > 0 || loaded.pool.busy > 0,
         lastUsedAt: entry.lastUsedAt,
-      });
+      };
+      resident.push(candidate);
+      const group = byPath.get(loaded.path) ?? [];
+      group.push(candidate);
+      byPath.set(loaded.path, group);
+    }
+    for (const base of this.#heldBases) {
+      const bytes = base.loaded?.estimatedBytes ?? 0;
+      const group = this.#bases.get(base.path) === base ? (byPath.get(base.path) ?? []) : [];
+      const newest = group.reduce<(typeof group)[number] | undefined>(
+        (latest, c) => (latest === undefined || c.lastUsedAt > latest.lastUsedAt ? c : latest),
+        undefined,
+      );
+      if (newest === undefined || group.length < base.users || group.some((c) => c.busy))
+        unloadingBytes += bytes;
+      else newest.bytes += bytes;
     }
     return { resident, unloadingBytes };
+  }
+
+  /** The shared weights, as the loads see them (see SharedBases). */
+  readonly #sharedBases: SharedBases = {
+    has: (path) => this.#bases.has(path),
+    acquire: (request) => this.#acquireBase(request),
+    release: async (path) => {
+      const base = this.#bases.get(path);
+      if (base !== undefined) await this.#releaseBase(base);
+    },
+  };
+
+  async #acquireBase(request: Parameters<SharedBases["acquire"]>[0]): Promise<SharedBase> {
+    const { path, signal } = request;
+    let base = this.#bases.get(path);
+    let opened = false;
+    if (base === undefined) {
+      // Freed since the caller reserved for a context only: the weights need room of their own.
+      let reservation: Reservation | undefined;
+      if (!request.reserved && this.#budget !== undefined) {
+        reservation = await this.#budget.reserve({
+          model: path,
+          bytes: request.estimatedBytes,
+          snapshot: () => this.#snapshot(),
+          evict: (keys) => this.#evict(keys),
+          signal,
+        });
+      }
+      base = this.#bases.get(path);
+      if (base !== undefined) reservation?.release();
+      else {
+        base = this.#startBase(path, request, reservation);
+        opened = true;
+      }
+    }
+    base.users++;
+    try {
+      const model = await raceAbort(base.ready, signal, `loading ${path}`);
+      return { model, bytes: base.loaded?.bytes ?? 0, opened };
+    } catch (error) {
+      await this.#releaseBase(base);
+      throw error;
+    }
+  }
+
+  #startBase(
+    path: string,
+    request: Parameters<SharedBases["acquire"]>[0],
+    reservation: Reservation | undefined,
+  ): Base {
+    const abort = new AbortController();
+    const base: Base = {
+      path,
+      abort,
+      users: 0,
+      ready: request.load(abort.signal).then(
+        (model) => {
+          const measured = model.memoryUsage.ram + model.memoryUsage.vram;
+          base.loaded = { model, estimatedBytes: request.estimatedBytes, bytes: Math.max(0, measured) };
+          // Counted as held and no longer reserved in one step.
+          this.#heldBases.add(base);
+          reservation?.release();
+          return model;
+        },
+        (error: unknown) => {
+          reservation?.release();
+          if (this.#bases.get(path) === base) this.#bases.delete(path);
+          throw error;
+        },
+      ),
+    };
+    base.ready.catch(() => undefined);
+    this.#bases.set(path, base);
+    return base;
+  }
+
+  /** Gives back one use of shared weights; the last frees them (or stops their load). */
+  async #releaseBase(base: Base): Promise<void> {
+    if (base.users <= 0) return; // Already freed (by dispose()).
+    base.users--;
+    if (base.users > 0) return;
+    if (this.#bases.get(base.path) === base) this.#bases.delete(base.path);
+    if (base.loaded === undefined) base.abort.abort(new Error(`no one uses ${base.path} any more`));
+    let model: LlamaModel | undefined;
+    await settleWithin(
+      base.ready.then(
+        (m) => {
+          model = m;
+        },
+        () => undefined,
+      ),
+      this.#disposeTimeoutMs,
+    );
+    if (model !== undefined) await settleWithin(model.dispose(), this.#disposeTimeoutMs);
+    // Counted until here: the memory is held until the disposal finishes.
+    this.#heldBases.delete(base);
+    this.#budget?.notify();
   }
 
   /**
@@ -376,7 +547,7 @@ export class ModelManager implements AsyncDisposable {
   async #close(entry: Entry, loaded: Loaded, announce = true): Promise<void> {
     loaded.pool.close(new DisposedError(`model ${entry.key}`));
     await settleWithin(loaded.context.dispose(), this.#disposeTimeoutMs);
-    await settleWithin(loaded.model.dispose(), this.#disposeTimeoutMs);
+    await this.#sharedBases.release(loaded.path);
     // Counted until here: the memory is held until the disposal finishes.
     this.#loaded.delete(entry);
     if (announce) this.#emit(undefined, { type: "model.unloaded", model: entry.key, bytes: loaded.bytes });
@@ -399,6 +570,12 @@ export class ModelManager implements AsyncDisposable {
         this.#disposeTimeoutMs,
       );
       if (loaded !== undefined) await this.#close(entry, loaded);
+    }
+    // Weights whose load every entry gave up on, or that outlived them (a bounded wait timed out).
+    for (const base of [...this.#bases.values(), ...this.#heldBases]) {
+      base.abort.abort(new DisposedError("ModelManager"));
+      base.users = 1;
+      await this.#releaseBase(base);
     }
     this.#grammars.clear();
     const runtime = this.#runtime;

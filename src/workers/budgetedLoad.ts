@@ -15,7 +15,7 @@ import { threadsForModel } from "./llamaRuntime.js";
 import type { MemoryBudget, Reservation, ResidentSnapshot } from "./MemoryBudget.js";
 import { estimateModelMemory, loraBytes, machineMemoryBytes } from "./memoryEstimate.js";
 import type { ModelRequirements } from "./modelManagerTypes.js";
-import { openModel } from "./openModel.js";
+import { createModelContext, loadModelFile } from "./openModel.js";
 import { type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
 import { SequencePool } from "./SequencePool.js";
 
@@ -35,6 +35,11 @@ export interface BudgetedLoadOptions {
   readonly snapshot: () => ResidentSnapshot;
   /** Evicts idle models; resolves when their memory is freed. */
   readonly evict: (keys: readonly string[]) => Promise<void>;
+  /**
+   * The base models (weights) the manager holds, shared by every context on the same file: a model with another
+   * LoRA adapter set gets its own context on the same weights, never a second copy of them.
+   */
+  readonly bases: SharedBases;
   /** Called once the estimate is known and the model can fit: the manager emits `model.loading`. */
   readonly onLoading: (estimatedBytes: number) => void;
   readonly disposeTimeoutMs: number;
@@ -43,17 +48,51 @@ export interface BudgetedLoadOptions {
   readonly startedAt: number;
 }
 
+/** The base models a manager shares between contexts, keyed by model file. */
+export interface SharedBases {
+  /** Whether the weights of the file at `path` are loaded, or being loaded, already (they then cost nothing more). */
+  has(path: string): boolean;
+  /**
+   * Takes one use of the weights of the file at `path`, loading them with `load` when no one holds them yet.
+   * `reserved` says whether the caller's reservation covers `estimatedBytes` of weights; when it does not and
+   * the weights must be loaded after all (freed meanwhile), the manager reserves them itself. Give the use
+   * back with `release` (the last one frees the weights).
+   */
+  acquire(request: {
+    readonly path: string;
+    readonly estimatedBytes: number;
+    readonly reserved: boolean;
+    readonly load: (signal: AbortSignal) => Promise<LlamaModel>;
+    readonly signal: AbortSignal;
+  }): Promise<SharedBase>;
+  release(path: string): Promise<void>;
+}
+
+/** One use of shared weights. */
+export interface SharedBase {
+  readonly model: LlamaModel;
+  /** What node-llama-cpp reports the weights hold (the file size when it reports nothing). */
+  readonly bytes: number;
+  /** Whether this use loaded them (the first user), rather than finding them loaded or loading. */
+  readonly opened: boolean;
+}
+
 /** A loaded model with its context, its sequence pool, its header facts and its memory. */
 export interface LoadedModel {
   readonly path: string;
   readonly info: ModelFileInfo;
+  /** The base model: shared with every other context on the same file (see SharedBases). */
   readonly model: LlamaModel;
   readonly context: LlamaContext;
   readonly pool: SequencePool;
-  /** The estimate counted against the budget. */
+  /** The estimate of this context and its adapters, counted against the budget (the weights are counted once, apart). */
   readonly estimatedBytes: number;
-  /** What node-llama-cpp reports for model and context (the file size when it reports nothing). */
+  /** The estimate of the base model's weights (counted once per file however many contexts share them). */
+  readonly baseEstimatedBytes: number;
+  /** What node-llama-cpp reports for this context (the adapters' buffers are in it). */
   readonly bytes: number;
+  /** The shared weights' measured bytes, and whether this load opened them. */
+  readonly base: Omit<SharedBase, "model">;
   /** Milliseconds from the start of the load (including resolving, checking and waiting for room). */
   readonly loadMs: number;
 }
@@ -86,37 +125,58 @@ export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<Bu
     llama,
     signal,
   });
-  const estimatedBytes = estimate.totalBytes + loraBytes(adapters);
+  // The context and its adapters are this load's own; the weights are shared by every context on the file.
+  const ownBytes = estimate.contextBytes + loraBytes(adapters);
+  const wholeBytes = estimate.modelBytes + ownBytes;
   const lowerBound = estimate.method === "lower-bound";
-  if (budget === undefined) assertFitsMachine(key, estimatedBytes, limitBytes, lowerBound);
-  else budget.assertFits(key, estimatedBytes, lowerBound);
-  options.onLoading(estimatedBytes);
+  if (budget === undefined) assertFitsMachine(key, wholeBytes, limitBytes, lowerBound);
+  else budget.assertFits(key, wholeBytes, lowerBound);
+  const shared = options.bases.has(path);
+  const needBytes = shared ? ownBytes : wholeBytes;
+  options.onLoading(needBytes);
   const reservation = await budget?.reserve({
     model: key,
-    bytes: estimatedBytes,
+    bytes: needBytes,
     snapshot: options.snapshot,
     evict: options.evict,
     signal,
   });
   try {
-    const opened = await openModel(llama, {
-      model: key,
+    const base = await options.bases.acquire({
       path,
-      contextSize: estimate.contextSize,
-      sequences: requirements.sequences,
-      lora,
-      threads: threadsForModel(options.runtime, info.parameters),
+      estimatedBytes: estimate.modelBytes,
+      reserved: !shared,
+      load: (loadSignal) => loadModelFile(llama, { model: key, path, signal: loadSignal }),
       signal,
-      disposeTimeoutMs: options.disposeTimeoutMs,
     });
+    const model = base.model;
+    let context: LlamaContext;
+    try {
+      context = await createModelContext(model, {
+        model: key,
+        path,
+        contextSize: estimate.contextSize,
+        sequences: requirements.sequences,
+        lora,
+        threads: threadsForModel(options.runtime, info.parameters),
+        signal,
+        disposeTimeoutMs: options.disposeTimeoutMs,
+      });
+    } catch (error) {
+      await options.bases.release(path);
+      throw error;
+    }
+    const measured = context.memoryUsage.ram + context.memoryUsage.vram;
     const loaded: LoadedModel = {
       path,
       info,
-      model: opened.model,
-      context: opened.context,
-      pool: new SequencePool(opened.context),
-      estimatedBytes,
-      bytes: opened.bytes > 0 ? opened.bytes : info.bytes,
+      model,
+      context,
+      pool: new SequencePool(context),
+      estimatedBytes: ownBytes,
+      baseEstimatedBytes: estimate.modelBytes,
+      bytes: measured,
+      base: { bytes: base.bytes, opened: base.opened },
       loadMs: Math.max(1, Math.round(performance.now() - options.startedAt)),
     };
     return { loaded, reservation };

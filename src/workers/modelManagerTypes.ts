@@ -47,7 +47,10 @@ export interface AcquireOptions extends Partial<ModelRequirements> {
    * `onEvent` listener (which otherwise receives them instead).
    */
   readonly emit?: (event: RunEventInput) => void;
-  /** LoRA adapters to apply: a model with a given adapter set is its own entry, with its own context. */
+  /**
+   * LoRA adapters to apply: a model with a given adapter set is its own entry, with its own context on the
+   * model file's weights (loaded once, shared with the file's other entries).
+   */
   readonly lora?: readonly LoraAdapter[];
 }
 
@@ -71,9 +74,17 @@ export interface SequenceLease extends Disposable {
 export interface ResidentModel {
   readonly model: string;
   readonly path: string;
-  /** Estimated bytes of the weights plus the context (RAM + VRAM): what counts against `device.memory`. */
+  /**
+   * Estimated bytes it holds against `device.memory` (RAM + VRAM): its context and adapters, plus the weights
+   * of its model file when it is the first resident entry on that file (weights shared by several adapter sets
+   * are counted once).
+   */
   readonly bytes: number;
-  /** What node-llama-cpp reports the model and context hold once loaded (0 when it reports nothing). */
+  /** Estimated bytes of its context and LoRA adapters alone. */
+  readonly contextBytes: number;
+  /** Estimated bytes of its model file's weights, shared with every other entry on that file. */
+  readonly baseBytes: number;
+  /** What node-llama-cpp reports its context (and the weights, where `bytes` counts them) hold (0 when it reports nothing). */
   readonly measuredBytes: number;
   readonly sequences: number;
   readonly busySequences: number;

@@ -31,7 +31,11 @@ export interface OpenedModel {
   readonly bytes: number;
 }
 
-function loadFailed(options: OpenModelOptions, what: string, cause: unknown): ModelError {
+function loadFailed(
+  options: Pick<OpenModelOptions, "model" | "path">,
+  what: string,
+  cause: unknown,
+): ModelError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ModelError(ErrorCodes.MODEL_LOAD_FAILED, `${options.model}: ${what}: ${reason}`, {
     cause,
@@ -40,18 +44,31 @@ function loadFailed(options: OpenModelOptions, what: string, cause: unknown): Mo
 }
 
 /**
- * Loads the model and creates its context. Throws a ModelError MODEL_LOAD_FAILED (with the cause) when either
- * fails, an AbortError when the signal fires; nothing stays allocated in either case.
+ * Loads the model's weights (no context). Throws a ModelError MODEL_LOAD_FAILED (with the cause), or an
+ * AbortError when the signal fires.
  */
-export async function openModel(llama: Llama, options: OpenModelOptions): Promise<OpenedModel> {
-  const { signal } = options;
-  let model: LlamaModel;
+export async function loadModelFile(
+  llama: Llama,
+  options: Pick<OpenModelOptions, "model" | "path" | "signal">,
+): Promise<LlamaModel> {
   try {
-    model = await llama.loadModel({ modelPath: options.path, loadSignal: signal });
+    return await llama.loadModel({ modelPath: options.path, loadSignal: options.signal });
   } catch (cause) {
-    throwIfAborted(signal);
+    throwIfAborted(options.signal);
     throw loadFailed(options, "could not load the model", cause);
   }
+}
+
+/**
+ * Creates a context on a loaded model, with the LoRA adapters applied to it (the model itself is not changed,
+ * so other contexts on it stay plain or carry their own adapters). Throws a ModelError MODEL_LOAD_FAILED, or an
+ * AbortError when the signal fires; the model is left loaded either way (its owner disposes it).
+ */
+export async function createModelContext(
+  model: LlamaModel,
+  options: Omit<OpenModelOptions, "path"> & { readonly path?: string },
+): Promise<LlamaContext> {
+  const { signal } = options;
   let context: LlamaContext;
   try {
     context = await model.createContext({
@@ -69,14 +86,28 @@ export async function openModel(llama: Llama, options: OpenModelOptions): Promis
           }),
     });
   } catch (cause) {
-    await settleWithin(model.dispose(), options.disposeTimeoutMs);
     throwIfAborted(signal);
-    throw loadFailed(options, "could not create a context", cause);
+    throw loadFailed({ model: options.model, path: options.path ?? "" }, "could not create a context", cause);
   }
   if (signal.aborted) {
     await settleWithin(context.dispose(), options.disposeTimeoutMs);
-    await settleWithin(model.dispose(), options.disposeTimeoutMs);
     throw abortErrorFor(signal, `loading ${options.model}`);
+  }
+  return context;
+}
+
+/**
+ * Loads the model and creates its context. Throws a ModelError MODEL_LOAD_FAILED (with the cause) when either
+ * fails, an AbortError when the signal fires; nothing stays allocated in either case.
+ */
+export async function openModel(llama: Llama, options: OpenModelOptions): Promise<OpenedModel> {
+  const model = await loadModelFile(llama, options);
+  let context: LlamaContext;
+  try {
+    context = await createModelContext(model, options);
+  } catch (error) {
+    await settleWithin(model.dispose(), options.disposeTimeoutMs);
+    throw error;
   }
   const bytes =
     model.memoryUsage.ram + model.memoryUsage.vram + context.memoryUsage.ram + context.memoryUsage.vram;
