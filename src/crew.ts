@@ -28,6 +28,7 @@ import {
   toolNames,
   toTool,
 } from "./tools/index.js";
+import { loadLangChainTools } from "./tools/langchainModule.js";
 import { endSubtasksOnServerExit, type McpServers, startMcpServers } from "./tools/mcp/index.js";
 import type {
   AgentCopy,
@@ -249,6 +250,8 @@ export async function createCrew<
     typeof agentOrPath === "string"
       ? await readAgentFile(agentOrPath, { tools: toolNames(codeTools) })
       : { agent: agentOrPath as AgentDefinition, text: options.agentText };
+  // The YAML's `- langchain:` tools join the code tools: their modules are imported now (TOOL_INVALID if not).
+  codeTools.push(...(await loadLangChainTools(agent.tools, agent.source)));
   // Secrets named by the agent, plus key-shaped strings, never reach events, the run directory or the result.
   const redactor = createRedactor(secretValuesOf(agent));
   const agentCopy = agentCopyOf(agent, agentText, redactor);

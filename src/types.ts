@@ -192,7 +192,29 @@ export interface McpToolConfig {
   readonly approve?: boolean;
 }
 
-export type ToolConfig = BuiltinToolConfig | McpToolConfig;
+/**
+ * A LangChain tool exported by a JS module (`- langchain: { module, export }` in YAML), imported when the crew is
+ * created (never while the YAML is parsed) and adapted with `fromLangChainTool`.
+ */
+export interface LangChainToolConfig {
+  readonly kind: "langchain";
+  /** The module as written: a path relative to the agent file, or a package name. */
+  readonly module: string;
+  /** The module's file, resolved when the definition was loaded (a package with Node's resolution from there). */
+  readonly path: string;
+  /** The export that holds the tool, or a factory of it (default `default`). */
+  readonly export: string;
+  /** Options a factory export is called (a function) or constructed (a class) with. */
+  readonly options?: JsonObject;
+  /** The name workers grant (default: the tool's own name). */
+  readonly name?: string;
+  /** Safe to run twice with the same arguments (default false). */
+  readonly idempotent?: boolean;
+  /** Every call waits for a human's approval (default false). */
+  readonly approve?: boolean;
+}
+
+export type ToolConfig = BuiltinToolConfig | McpToolConfig | LangChainToolConfig;
 
 /**
  * A validated agent definition: what `loadAgent` returns and `createCrew` consumes. The type parameters are the

@@ -4,9 +4,11 @@
  * and the domain type in step: a key added to one and not mapped here fails the build.
  */
 import { EdgecrewError, ErrorCodes } from "../errors.js";
+import { resolveToolModule } from "../tools/langchainModule.js";
 import type {
   AgentDefinition,
   DeviceConfig,
+  JsonObject,
   JsonSchema,
   LocalModelRef,
   ModelRef,
@@ -128,6 +130,24 @@ function toTool(entry: ToolEntry, baseDir: string, fsRoot: string | undefined): 
       ...(approve === undefined ? {} : { approve }),
     };
   }
+  if (entry.langchain !== undefined) {
+    const { module, export: exported, options, name, idempotent, approve } = entry.langchain;
+    // The cross-checks resolved it already; a module gone since is a file-system race, not a YAML mistake.
+    const resolved = resolveToolModule(module, baseDir);
+    if (!resolved.ok)
+      throw new EdgecrewError(ErrorCodes.TOOL_INVALID, resolved.message, { context: { module } });
+    return {
+      kind: "langchain",
+      module,
+      path: resolved.path,
+      export: exported,
+      // The schema accepted JSON values only.
+      ...(options === undefined ? {} : { options: options as JsonObject }),
+      ...(name === undefined ? {} : { name }),
+      ...(idempotent === undefined ? {} : { idempotent }),
+      ...(approve === undefined ? {} : { approve }),
+    };
+  }
   if ("calculator" in entry)
     return { kind: "builtin", name: "calculator", options: { ...(entry.calculator ?? {}) } };
   throw bug("a tool entry without a tool");
@@ -153,7 +173,9 @@ function toDevice(device: ValidatedAgentInput["device"]): DeviceConfig {
  * against `baseDir`), `context.size` becomes `contextSize`, memory strings become bytes, tool entries become
  * `{ kind: "builtin", name, options }` with their defaults (and the fs root made absolute), or
  * `{ kind: "mcp", name, command, args, env, cwd?, roots?, startTimeoutMs?, approve? }` (cwd and roots made
- * absolute, roots defaulting to the fs tool's root; `command` is left as written, found on PATH like any program).
+ * absolute, roots defaulting to the fs tool's root; `command` is left as written, found on PATH like any program),
+ * or `{ kind: "langchain", module, path, export, options?, name?, idempotent?, approve? }` (`path` the module's
+ * file, resolved from `baseDir`; the module is not imported here).
  */
 export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildContext): AgentDefinition {
   const { baseDir } = context;

@@ -8,13 +8,14 @@ import { statSync } from "node:fs";
 import { ErrorCodes, isEdgecrewError } from "../errors.js";
 import { compileGrammar } from "../schema/grammar/index.js";
 import { didYouMean } from "../suggest.js";
+import { resolveToolModule } from "../tools/langchainModule.js";
 import type { JsonSchema } from "../types.js";
 import { DEFAULT_LIMITS, DEFAULT_WORKER_SETTINGS } from "./defaults.js";
 import { type PathSegment, type RawIssue, valueIssue } from "./issues.js";
 import { parseModelRef } from "./modelRef.js";
 import { resolveDefinitionPath } from "./paths.js";
 import { checkSecretValues } from "./secretChecks.js";
-import { BUILTIN_TOOLS, mcpNameOf, toolNameOf } from "./toolSchema.js";
+import { BUILTIN_TOOLS, langchainOptionsOf, mcpNameOf, toolNameOf } from "./toolSchema.js";
 
 type Mapping = Readonly<Record<string, unknown>>;
 
@@ -46,6 +47,7 @@ export function crossCheckAgent(
   if (agent === undefined) return [];
   const workers = asList(agent.workers);
   const declared = checkToolDeclarations(asList(agent.tools));
+  const unnamed = unnamedLangChainTools(asList(agent.tools));
   // Tools supplied in code (createCrew's `tools`) count as declared; a grant covers a whole `name.*` family.
   for (const name of providedTools) {
     declared.names.add(name);
@@ -56,8 +58,9 @@ export function crossCheckAgent(
     ...declared.issues,
     ...checkWorkerNames(workers),
     ...workers.flatMap((worker, index) =>
-      checkWorker(asMapping(worker), index, declared.names, declared.servers),
+      checkWorker(asMapping(worker), index, declared.names, declared.servers, unnamed),
     ),
+    ...asList(agent.tools).flatMap((entry, index) => checkToolModule(entry, index, baseDir)),
     ...checkModelFile(asMapping(agent.planner)?.model, ["planner", "model"], baseDir),
     ...workers.flatMap((worker, index) =>
       checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
@@ -100,6 +103,25 @@ function checkToolDeclarations(tools: readonly unknown[]): {
   return { names: new Set(firstAt.keys()), servers, issues };
 }
 
+/**
+ * The indexes of `langchain:` entries without a `name`: their tools' names are only known once their modules are
+ * imported (at crew start, or by `edgecrew validate`), so a grant no other tool matches may be one of them.
+ */
+function unnamedLangChainTools(tools: readonly unknown[]): number[] {
+  return tools.flatMap((entry, index) => {
+    const options = langchainOptionsOf(entry);
+    return options !== undefined && options.name === undefined ? [index] : [];
+  });
+}
+
+/** A `langchain:` entry's module resolves (a path from `baseDir`, a package with Node's resolution from there). */
+function checkToolModule(entry: unknown, index: number, baseDir: string): RawIssue[] {
+  const module = langchainOptionsOf(entry)?.module;
+  if (typeof module !== "string" || module === "") return []; // reported by the schema
+  const resolved = resolveToolModule(module, baseDir);
+  return resolved.ok ? [] : [valueIssue(["tools", index, "langchain", "module"], resolved.message)];
+}
+
 function checkWorkerNames(workers: readonly unknown[]): RawIssue[] {
   const firstAt = new Map<string, number>();
   const issues: RawIssue[] = [];
@@ -125,6 +147,7 @@ function checkWorker(
   index: number,
   declared: ReadonlySet<string>,
   servers: ReadonlySet<string>,
+  unnamed: readonly number[],
 ): RawIssue[] {
   if (worker === undefined) return [];
   const issues: RawIssue[] = [];
@@ -147,6 +170,8 @@ function checkWorker(
       );
       return;
     }
+    // Possibly the own name of a `langchain:` tool without `name:`; checked once its module is imported.
+    if (unnamed.length > 0) return;
     const known = declared.size > 0 ? [...declared].join(", ") : "none";
     issues.push(
       valueIssue(

@@ -1,12 +1,15 @@
 /**
  * The `tools:` entries of an agent: a bare built-in name (`- calculator`), a one-key mapping from a built-in
- * name to its options (`- fs: { root: ./data }`), or an MCP server (`- mcp: { name, command, args, env }`). Options are validated here, per tool, so that a bad sandbox
- * setting is a definition error with a line number rather than a surprise at the first tool call.
+ * name to its options (`- fs: { root: ./data }`), an MCP server (`- mcp: { name, command, args, env }`), or a
+ * LangChain tool exported by a JS module (`- langchain: { module, export }`). Options are validated here, per
+ * tool, so that a bad sandbox setting is a definition error with a line number rather than a surprise at the
+ * first tool call.
  */
 
 import { z } from "zod";
 import { didYouMean } from "../suggest.js";
 import { HTTP_TOOL_METHODS, SHELL_SANDBOXES } from "../tools/builtins/options.js";
+import { TOOL_NAME_PATTERN } from "../tools/defineTool.js";
 import type { BuiltinToolConfig } from "../types.js";
 import { DEFAULT_TOOL_OPTIONS } from "./defaults.js";
 
@@ -230,6 +233,49 @@ const mcpOptions = z
   })
   .describe("An MCP server started over stdio when the crew is created, stopped when it is disposed.");
 
+// A JS identifier, or `default`: what `export` may name.
+const EXPORT_NAME = /^[A-Za-z_$][\w$]*$/;
+
+const langchainOptions = z
+  .strictObject({
+    module: z
+      .string()
+      .min(1)
+      .describe(
+        "The JS module that exports the tool: a path relative to the YAML file's directory (./tools/weather.mjs) or a package name resolved with Node's resolution from that directory (@langchain/community/tools/calculator). It is imported when the crew starts (and by `edgecrew validate`), and it runs.",
+      ),
+    export: z
+      .string()
+      .regex(EXPORT_NAME, {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not an export name: write a JS identifier such as weatherTool, or default`,
+      })
+      .default("default")
+      .describe(
+        "The export holding the tool (default `default`): a LangChain tool (tool(), StructuredTool, DynamicStructuredTool), or a factory of one (a function, called with `options`, or a class, constructed with them).",
+      ),
+    options: z
+      .record(z.string(), z.json())
+      .optional()
+      .describe("Options a factory export is called or constructed with (default {})."),
+    name: z
+      .string()
+      .regex(TOOL_NAME_PATTERN, {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not a tool name: a letter, then letters, digits, _, . or -`,
+      })
+      .optional()
+      .describe("The name workers grant (default: the tool's own name)."),
+    idempotent: z
+      .boolean()
+      .optional()
+      .describe("Whether a call is safe to repeat with the same arguments, e.g. on resume (default false)."),
+    approve: approveOption(),
+  })
+  .describe(
+    "A LangChain tool exported by a JS module, adapted like fromLangChainTool: `langchain: { module, export, options, name }`.",
+  );
+
 /** Marks the "entry has no tool key" issue, which is noise when the same entry also has an unknown key. */
 export const EMPTY_TOOL_ENTRY = "edgecrew/empty-tool-entry";
 
@@ -240,13 +286,14 @@ const toolWithOptions = z
     http: httpOptions.optional(),
     shell: shellOptions.optional(),
     mcp: mcpOptions.optional(),
+    langchain: langchainOptions.optional(),
   })
   .superRefine((entry, ctx) => {
     const names = Object.keys(entry);
     if (names.length === 0) {
       ctx.addIssue({
         code: "custom",
-        message: `a tool entry needs a built-in tool name or \`mcp\` as its key (${BUILTIN_TOOLS.join(", ")}, mcp)`,
+        message: `a tool entry needs a built-in tool name, \`mcp\` or \`langchain\` as its key (${BUILTIN_TOOLS.join(", ")}, mcp, langchain)`,
         params: { tag: EMPTY_TOOL_ENTRY },
       });
     } else if (names.length > 1) {
@@ -265,14 +312,14 @@ function toolEntryError(input: unknown): string {
     if (example !== undefined) return `the ${input} tool needs options; write it as \`${example}\``;
     return `unknown built-in tool \`${input}\`${didYouMean(input, BUILTIN_TOOLS)} (built-ins: ${BUILTIN_TOOLS.join(", ")})`;
   }
-  return "a tool entry is a built-in name (calculator) or a mapping from one built-in name to its options, e.g. `- fs: { root: ./data }`; an MCP server is `- mcp: { name: files, command: npx, args: [my-mcp-server] }`";
+  return "a tool entry is a built-in name (calculator) or a mapping from one built-in name to its options, e.g. `- fs: { root: ./data }`; an MCP server is `- mcp: { name: files, command: npx, args: [my-mcp-server] }`; a LangChain tool in a JS module is `- langchain: { module: ./tools/weather.mjs, export: weatherTool }`";
 }
 
 /** Schema of one `tools:` entry, before defaults and path resolution are applied. */
 export const toolEntrySchema = z
   .union([z.literal("calculator"), toolWithOptions], { error: (issue) => toolEntryError(issue.input) })
   .describe(
-    "A built-in tool: `calculator`, or a one-key mapping `fs: {…}`, `http: {…}`, `shell: {…}` with its options; or an MCP server: `mcp: { name, command, args, env }`.",
+    "A built-in tool: `calculator`, or a one-key mapping `fs: {…}`, `http: {…}`, `shell: {…}` with its options; an MCP server: `mcp: { name, command, args, env }`; or a LangChain tool in a JS module: `langchain: { module, export, options, name }`.",
   );
 
 /** One validated `tools:` entry, with option defaults applied. */
@@ -289,6 +336,17 @@ export function mcpNameOf(entry: unknown): string | undefined {
   return typeof name === "string" && name !== "" ? name : undefined;
 }
 
+/** The `langchain:` options of an entry, when the entry is one (unvalidated input). */
+export function langchainOptionsOf(entry: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return undefined;
+  const keys = Object.keys(entry);
+  if (keys.length !== 1 || keys[0] !== "langchain") return undefined;
+  const options: unknown = (entry as { langchain?: unknown }).langchain;
+  return typeof options === "object" && options !== null && !Array.isArray(options)
+    ? (options as Record<string, unknown>)
+    : undefined;
+}
+
 /**
  * The name of the tool an entry enables, or `undefined` for a malformed entry. Works on unvalidated input so
  * that cross-field checks (undeclared or duplicate tools) can run even when some other entry is broken.
@@ -297,10 +355,13 @@ export function mcpNameOf(entry: unknown): string | undefined {
  * toolNameOf("calculator"); // "calculator"
  * toolNameOf({ fs: { root: "./data" } }); // "fs"
  * toolNameOf({ mcp: { name: "files", command: "npx" } }); // "files"
+ * toolNameOf({ langchain: { module: "./weather.mjs", name: "weather" } }); // "weather" (no name: undefined)
  */
 export function toolNameOf(entry: unknown): string | undefined {
   const server = mcpNameOf(entry);
   if (server !== undefined) return server;
+  const langchain = langchainOptionsOf(entry);
+  if (langchain !== undefined) return typeof langchain.name === "string" ? langchain.name : undefined;
   const name =
     typeof entry === "string"
       ? entry

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_LOCAL_PLANNER_MAX_TOKENS } from "../../config/defaults.js";
 import { loadAgent } from "../../config/index.js";
-import { isAgentDefinitionError } from "../../errors.js";
+import { AgentDefinitionError, isAgentDefinitionError } from "../../errors.js";
 import { defaultFixtureCacheDir } from "../../testing/fixtureModel.js";
 import { bubblewrapStatus } from "../../tools/builtins/sandbox.js";
 import { createRegistryFromConfig, type Tool } from "../../tools/index.js";
@@ -14,7 +14,7 @@ import type { AgentDefinition, BuiltinToolConfig } from "../../types.js";
 import { type CliIo, ExitCode, reportError } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 import { checkModelFile } from "../modelCheck.js";
-import { loadToolsModule } from "../toolsModule.js";
+import { checkLangChainTools, loadToolsModule } from "../toolsModule.js";
 
 /**
  * The memory check of `validate`: a model that cannot fit `device.memory` even alone is an error now, not
@@ -113,14 +113,22 @@ export function registerValidateCommand(program: Command, io: CliIo, outcome: Co
       let failed = 0;
       for (const file of files) {
         try {
-          const agent = await loadAgent(resolve(io.cwd, file), {
-            ...(options.models ? { checkModelFile } : {}),
-            tools,
-          });
+          const path = resolve(io.cwd, file);
+          const agent = await loadAgent(path, { ...(options.models ? { checkModelFile } : {}), tools });
+          // `- langchain:` entries: their modules are imported, exports checked, grants of their tools matched.
+          const langchain = await checkLangChainTools(
+            agent,
+            path,
+            tools.map((tool) => tool.spec.name),
+          );
+          if (langchain.issues.length > 0) throw new AgentDefinitionError(langchain.issues, { file: path });
           const budget = await checkPlannerBudget(agent);
           const sandbox = checkSandbox(agent, io.env);
           // The context check builds the tools, which a missing sandbox would stop: that is reported already.
-          const contexts = options.models && sandbox.length === 0 ? await checkContexts(agent, tools) : [];
+          const contexts =
+            options.models && sandbox.length === 0
+              ? await checkContexts(agent, [...tools, ...langchain.tools])
+              : [];
           const memory = options.models ? await checkMemory(agent, io.env) : undefined;
           const problems = [
             ...budget,
