@@ -77,7 +77,13 @@ describe("cloud planner against a misbehaving OpenAI-compatible server", () => {
     expect(requests()).toHaveLength(2);
     // The repair request carries the conversation so far and the parse error.
     expect(requests()[1]?.messages).toBeGreaterThan(requests()[0]?.messages ?? 0);
-    expect(events.map((e) => e.type)).toEqual(["plan.rejected", "plan.created"]);
+    // Each request also went into the data-flow ledger (planner.request).
+    expect(events.map((e) => e.type)).toEqual([
+      "planner.request",
+      "plan.rejected",
+      "planner.request",
+      "plan.created",
+    ]);
   });
 
   it("still retries a transport error (HTTP 500) before the planner sees it", async () => {
