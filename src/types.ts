@@ -159,6 +159,8 @@ export interface BuiltinToolConfig {
   readonly kind: "builtin";
   readonly name: "calculator" | "fs" | "http" | "shell";
   readonly options: JsonObject;
+  /** Its results are private data (`private: true` in the YAML entry); see WorkerDefinition's `private`. */
+  readonly private?: boolean;
 }
 
 /**
@@ -167,6 +169,8 @@ export interface BuiltinToolConfig {
  */
 export interface McpToolConfig {
   readonly kind: "mcp";
+  /** The server's tools' results are private data (`private: true`). */
+  readonly private?: boolean;
   /** The namespace of the server's tools and the name workers grant. */
   readonly name: string;
   /** The program to run (no shell: `args` are passed as they are). */
@@ -198,6 +202,8 @@ export interface McpToolConfig {
  */
 export interface LangChainToolConfig {
   readonly kind: "langchain";
+  /** The tool's results are private data (`private: true`). */
+  readonly private?: boolean;
   /** The module as written: a path relative to the agent file, or a package name. */
   readonly module: string;
   /** The module's file, resolved when the definition was loaded (a package with Node's resolution from there). */

@@ -86,6 +86,25 @@ function fsRootOf(entries: readonly ToolEntry[], baseDir: string): string | unde
   return undefined;
 }
 
+/**
+ * A tool entry's `private: true` moves from its options onto the tool config (the tools layer never sees it:
+ * the built-ins check their options strictly); the privacy layer reads it there.
+ */
+function withPrivacy(config: ToolConfig, entry: ToolEntry): ToolConfig {
+  if (typeof entry === "string") return config;
+  const options = Object.values(entry).find((value) => value !== null && typeof value === "object") as
+    | { private?: boolean }
+    | undefined;
+  if (config.kind === "builtin" && "private" in config.options) {
+    const { private: _dropped, ...rest } = config.options;
+    config = { ...config, options: rest };
+  } else if (config.kind !== "builtin" && "private" in config) {
+    const { private: _dropped, ...rest } = config;
+    config = rest;
+  }
+  return options?.private === true ? { ...config, private: true } : config;
+}
+
 function toTool(entry: ToolEntry, baseDir: string, fsRoot: string | undefined): ToolConfig {
   if (typeof entry === "string") return { kind: "builtin", name: entry, options: {} };
   if (entry.fs !== undefined) {
@@ -185,7 +204,9 @@ export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildC
     ...(context.source !== undefined ? { source: context.source } : {}),
     planner: toPlanner(input.planner, baseDir),
     workers: input.workers.map((worker) => toWorker(worker, baseDir)),
-    tools: input.tools.map((entry) => toTool(entry, baseDir, fsRootOf(input.tools, baseDir))),
+    tools: input.tools.map((entry) =>
+      withPrivacy(toTool(entry, baseDir, fsRootOf(input.tools, baseDir)), entry),
+    ),
     limits: { ...input.limits },
     device: toDevice(input.device),
     escalation: { ...input.escalation },

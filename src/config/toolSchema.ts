@@ -43,8 +43,17 @@ const approveOption = () =>
       "Whether every call of this tool (each tool of its family) waits for a human's approval: the CLI asks on a terminal and denies without one unless --yes (default false).",
     );
 
+// Optional like `approve`; read by the privacy layer, never handed to the tool itself.
+const privateOption = () =>
+  z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether this tool's results (each tool of its family) are private data: the answers of a worker granted it are private and never reach a remote planner as they are (default false; see `privacy:`).",
+    );
+
 const calculatorOptions = z
-  .strictObject({ approve: approveOption() })
+  .strictObject({ approve: approveOption(), private: privateOption() })
   .nullable()
   .describe(
     "The calculator's only option is `approve`; `- calculator` is the usual way to enable it, `- calculator: { approve: true }` asks before each call.",
@@ -73,6 +82,7 @@ const fsOptions = z
         "Whether fs.read may read a file that has more than one hard link, whose other names may be outside `root` (default false; fs.write never writes one).",
       ),
     approve: approveOption(),
+    private: privateOption(),
   })
   .describe("Sandboxed file access under `root`.");
 
@@ -101,6 +111,7 @@ const httpOptions = z
       .default(DEFAULT_TOOL_OPTIONS.http.maxBytes)
       .describe("Largest response body, in bytes, returned to the model (default 1 MiB)."),
     approve: approveOption(),
+    private: privateOption(),
   })
   .describe("HTTP requests to an allow-list of URL patterns.");
 
@@ -122,6 +133,7 @@ const shellOptions = z
       .default(DEFAULT_TOOL_OPTIONS.shell.maxOutputBytes)
       .describe("Largest stdout+stderr, in bytes, returned to the model (default 64 KiB)."),
     approve: approveOption(),
+    private: privateOption(),
     root: z
       .string()
       .min(1)
@@ -230,6 +242,7 @@ const mcpOptions = z
       .describe(
         "Whether every call of the server's tools waits for a human's approval. Default: only tools the server marks destructive (destructiveHint, not readOnlyHint) do.",
       ),
+    private: privateOption(),
   })
   .describe("An MCP server started over stdio when the crew is created, stopped when it is disposed.");
 
@@ -271,6 +284,7 @@ const langchainOptions = z
       .optional()
       .describe("Whether a call is safe to repeat with the same arguments, e.g. on resume (default false)."),
     approve: approveOption(),
+    private: privateOption(),
   })
   .describe(
     "A LangChain tool exported by a JS module, adapted like fromLangChainTool: `langchain: { module, export, options, name }`.",

@@ -104,7 +104,9 @@ export function privatePlanner(planner: PlannerPort, options: RunPrivacyOptions)
 
 /**
  * The privacy settings of a run of `agent`: its policy (default strict), whether the task is private, and which
- * workers answer privately — `private: true`, or (unless `private: false`) a granted tool whose spec is private.
+ * workers answer privately — `private: true`, or (unless `private: false`) a granted tool that is private: its
+ * spec says so (`defineTool({ private: true })`) or its YAML entry does (`- fs: { root: ./data, private: true }`;
+ * a `langchain:` entry needs its `name:` for that).
  * `grantedTools` lists the specs a worker's grants cover.
  */
 export function runPrivacyOf(
@@ -112,11 +114,24 @@ export function runPrivacyOf(
   grantedTools: (grants: readonly string[]) => readonly ToolSpec[],
   privateTask: boolean,
 ): RunPrivacyOptions {
+  // YAML entries marked private, by the name workers grant (a built-in's family, an MCP server's namespace).
+  const privateEntries = agent.tools.flatMap((tool) =>
+    tool.private === true && (tool.kind !== "langchain" || tool.name !== undefined)
+      ? [tool.kind === "langchain" ? (tool.name as string) : tool.name]
+      : [],
+  );
+  // A grant and an entry name meet when one is the other or a dotted family of it (`fs` and `fs.read`).
+  const meets = (grant: string, name: string): boolean =>
+    grant === name || grant.startsWith(`${name}.`) || name.startsWith(`${grant}.`);
   const privateWorkers: string[] = [];
   const publicWorkers: string[] = [];
   for (const worker of agent.workers) {
     if (worker.private === false) publicWorkers.push(worker.name);
-    else if (worker.private === true || grantedTools(worker.tools).some((tool) => tool.private === true))
+    else if (
+      worker.private === true ||
+      grantedTools(worker.tools).some((tool) => tool.private === true) ||
+      worker.tools.some((grant) => privateEntries.some((name) => meets(grant, name)))
+    )
       privateWorkers.push(worker.name);
   }
   return { policy: agent.privacy?.policy ?? "strict", privateTask, privateWorkers, publicWorkers };

@@ -34,6 +34,7 @@ describe("agentJsonSchema", () => {
       "device",
       "escalation",
       "answer",
+      "privacy",
       "secrets",
     ]);
   });

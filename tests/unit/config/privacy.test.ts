@@ -56,6 +56,24 @@ describe("privacy keys", () => {
     });
   });
 
+  test("private: true on a YAML tool entry makes the workers granted it private; the tool never sees the key", () => {
+    const agent = parseAgent(
+      yaml(...BASE, "    tools: [calculator]", "tools:", "  - calculator: { private: true }"),
+      { file: agentDir.file },
+    );
+    expect(agent.tools[0]).toEqual({ kind: "builtin", name: "calculator", options: {}, private: true });
+    expect(runPrivacyOf(agent, () => [], false).privateWorkers).toEqual([agent.workers[0]?.name]);
+    const plain = parseAgent(yaml(...BASE, "    tools: [calculator]", "tools:", "  - calculator"), {
+      file: agentDir.file,
+    });
+    expect(runPrivacyOf(plain, () => [], false).privateWorkers).toEqual([]);
+    expectIssues(
+      yaml(...BASE, "    tools: [calculator]", "tools:", "  - calculator: { private: 1 }"),
+      agentDir.file,
+      [["11:28", "tools[0].calculator.private", /true or false/]],
+    );
+  });
+
   test("wrong values are reported at their line:col", () => {
     expectIssues(yaml(...BASE, "    private: yes please"), agentDir.file, [
       ["9:14", "workers[0].private", /true or false/],
