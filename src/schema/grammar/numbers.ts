@@ -152,7 +152,11 @@ export function integerGrammar(
   const modulus = divisor.num / gcd(divisor.num, divisor.den);
   if (modulus === 1n) return { ...report(plain(), lows, highs), multipleOf: { enforcement: "grammar" } };
   if (lo > hi) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
-  const built = multiples(lo, hi, modulus, 0, false, builder, budget);
+  // Within 15 digits, like numbers (see MULTIPLE_LIMIT): every length is then whole, and shares one automaton.
+  const from = extreme("max", lo, -MULTIPLE_LIMIT);
+  const to = extreme("min", hi, MULTIPLE_LIMIT);
+  if (from > to) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
+  const built = multiples(from, to, modulus, 0, false, builder, budget);
   if ("verdict" in built) return { ...report(plain(), lows, highs), multipleOf: built.verdict };
   return { ...report(built.expr, lows, highs), multipleOf: built.multipleOf };
 }
@@ -618,9 +622,72 @@ function automaton(
     return alt(...items);
   };
 
-  /** Unsigned texts of the multiples from `a` to `b` (0 ≤ a ≤ b), one fixed width per integer-part length. */
+  /**
+   * Integer parts of `shortest` to `longest` digits, any digits (the lengths the bounds leave whole), read left
+   * to right with the residue r of the digits so far (r → 10r + d): one state per digit count and residue,
+   * shared by every length, so that llama.cpp follows one path through a number rather than one per length. At
+   * the end of the integer part, the residue becomes the fraction's scaled one (r × 10^digits).
+   */
+  const lengths = (shortest: number, longest: number): GExpr => {
+    // Whether some completion of `count` digits with residue r is a multiple: r × 10^j + s ≡ 0 with s < 10^j.
+    const reachable = (count: number, r: bigint): boolean => {
+      for (let more = Math.max(0, shortest - count); more <= longest - count; more++) {
+        const j = more + digits;
+        if ((modulus - ((r * power(j)) % modulus)) % modulus < 10n ** BigInt(j)) return true;
+      }
+      return false;
+    };
+    const read = (count: number, r: bigint): GExpr => {
+      if (!reachable(count, r)) return NEVER;
+      const key = `lengths|${shortest}|${longest}|${count}|${r}`;
+      const known = memo.get(key);
+      if (known !== undefined) return known;
+      if (memo.size >= limit) throw new TooManyStates();
+      memo.set(key, NEVER);
+      const fraction = (r * power(digits)) % modulus;
+      const end = count >= shortest ? state("0".repeat(digits), "9".repeat(digits), fraction, "int") : NEVER;
+      const more =
+        count < longest ? digitsThen(0, (d) => read(count + 1, (r * 10n + BigInt(d)) % modulus)) : NEVER;
+      const body = alt(end, more);
+      const expr = body.kind === "alt" ? builder.rule(hint, body) : body;
+      memo.set(key, expr);
+      return expr;
+    };
+    return digitsThen(1, (d) => read(1, BigInt(d) % modulus));
+  };
+
+  /** Digits `from`…9, grouped by the state each leads to (one alternative per distinct state). */
+  const digitsThen = (from: number, next: (d: number) => GExpr): GExpr => {
+    const groups = new Map<string, { expr: GExpr; digits: number[] }>();
+    for (let d = from; d <= 9; d++) {
+      const expr = next(d);
+      const key = JSON.stringify(expr);
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, { expr, digits: [d] });
+      else group.digits.push(d);
+    }
+    return alt(...[...groups.values()].map((group) => seq(digitClass(group.digits), group.expr)));
+  };
+
+  /**
+   * Whether whole lengths share one left-to-right automaton ({@link lengths}): for a modulus prime to 10, whose
+   * residues all matter either way. A modulus with factors 2 or 5 is read right-aligned at fixed widths, where
+   * the scaled residue forgets what those factors no longer need (the multiples of 100 take one state per width).
+   */
+  const shared = gcd(modulus, 10n) === 1n;
+
+  /**
+   * Unsigned texts of the multiples from `a` to `b` (0 ≤ a ≤ b): the integer-part lengths of more than one digit
+   * that the bounds leave whole through {@link lengths} (when {@link shared}), each other length at its fixed
+   * width.
+   */
   const magnitude = (a: bigint, b: bigint): GExpr => {
     const items: GExpr[] = [];
+    let run: [number, number] | undefined;
+    const flush = () => {
+      if (run !== undefined) items.push(lengths(run[0], run[1]));
+      run = undefined;
+    };
     for (let whole = 1; ; whole++) {
       const width = whole + digits;
       const first = whole === 1 ? 0n : 10n ** BigInt(width - 1);
@@ -629,8 +696,14 @@ function automaton(
       const from = a > first ? a : first;
       const to = b < last ? b : last;
       if (from > to) continue;
+      if (shared && whole > 1 && from === first && to === last) {
+        run = run === undefined ? [whole, whole] : [run[0], whole];
+        continue;
+      }
+      flush();
       items.push(state(from.toString().padStart(width, "0"), to.toString().padStart(width, "0"), 0n, "int"));
     }
+    flush();
     return alt(...items);
   };
 
