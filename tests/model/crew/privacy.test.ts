@@ -6,7 +6,7 @@
  * replan and join. No body ever holds a canary under either policy; strict refuses before sending; the stored
  * data-flow ledger has one record per body, with the body's `messages` bytes.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -195,6 +195,20 @@ function expectLedgerMatches(requests: CapturingOpenAIServer["requests"], events
   });
 }
 
+/** The CLI in this process: `main` with a captured stdout. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = "";
+  const code = await main(["node", "edgecrew", ...args], {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: () => true },
+    env: { ...process.env },
+    cwd: process.cwd(),
+    onInterrupt: () => () => {},
+    forceExit: () => {},
+  });
+  return { code, stdout };
+}
+
 async function inspectFlows(runId: string, extra: string[]): Promise<{ code: number; stdout: string }> {
   let stdout = "";
   const code = await main(["node", "edgecrew", "inspect", runId, "--flows", "--run-dir", runDir, ...extra], {
@@ -308,5 +322,41 @@ describe("private data in crew runs with a remote planner", () => {
     expectNoCanary(requests, canariesOf(result));
     expect(result.answer).toBe(`opened Open door ${TASK_CANARY}`);
     expect(events.some((e) => e.type === "subtask.started")).toBe(true);
+  });
+
+  it("edgecrew run --private-task: strict by default, the run fails before any request and says why", async () => {
+    const capture = await startCapturingOpenAI({ reply: script(false, "done") });
+    server = capture;
+    vi.stubEnv("OPENAI_API_KEY", "sk-test-not-a-real-key");
+    vi.stubEnv("OPENAI_BASE_URL", capture.url);
+    vi.stubEnv("EDGECREW_CACHE_DIR", fixtureCacheDir);
+    const file = join(runDir, "private-agent.yaml");
+    await writeFile(
+      file,
+      [
+        "name: private-cli",
+        "description: Keeps the task on the device",
+        "planner: { model: openai:gpt-4o-mini }",
+        "workers:",
+        "  - name: keeper",
+        "    description: Knows the secret",
+        "    model: fixture:keeper?seed=5",
+        "    maxTokens: 64",
+        "device: { threads: 1, gpu: false }",
+        "",
+      ].join("\n"),
+    );
+    const task = `Open door ${TASK_CANARY}`;
+    const failed = await cli(["run", file, "--run-dir", runDir, "--json", "--private-task", task]);
+    expect(failed.code).toBe(1);
+    const result = JSON.parse(failed.stdout) as { status: string; error?: { code: string; message: string } };
+    expect(result.status).toBe("failed");
+    expect(result.error?.code).toBe("PRIVACY_VIOLATION");
+    expect(result.error?.message).toContain("the private task");
+    expect(capture.requests).toHaveLength(0);
+    // The same task without the flag is an ordinary task: it goes to the planner (whose scripted plans do not
+    // fit this agent: the run's outcome does not matter here).
+    await cli(["run", file, "--run-dir", runDir, "--json", task]);
+    expect(capture.requests.some((r) => r.raw.includes(TASK_CANARY))).toBe(true);
   });
 });
