@@ -361,7 +361,8 @@ export async function createCrew<
         runOptions.worker === undefined
           ? plannerPort
           : singleSubtaskPlanner(plannerPort, agent, runOptions.worker),
-        privacyOf(runOptions.private === true),
+        // A run started with a private task stays private when resumed.
+        privacyOf(runOptions.private === true || resume?.meta.privateTask === true),
       ),
       workers,
       ...(store === undefined ? {} : { store }),
@@ -371,6 +372,7 @@ export async function createCrew<
       redactor,
       ...(runOptions.revealSecrets === true ? { revealSecrets: true } : {}),
       ...(runOptions.stream === true ? { stream: true } : {}),
+      ...(runOptions.private === true ? { privateTask: true } : {}),
       ...(runOptions.signal === undefined ? {} : { signal: runOptions.signal }),
       ...(options.onListenerError === undefined ? {} : { onListenerError: options.onListenerError }),
       listeners: [runOptions.onEvent, options.onEvent].filter((l) => l !== undefined),

@@ -781,6 +781,8 @@ export interface RunMeta {
   readonly agentCopy?: AgentCopy;
   readonly task: string;
   readonly createdAt: number;
+  /** The task is private data (`--private-task`): a resumed run keeps it so. */
+  readonly privateTask?: boolean;
 }
 
 /**

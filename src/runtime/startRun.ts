@@ -67,6 +67,8 @@ export interface StartRunOptions {
   readonly agentCopy?: AgentCopy;
   /** Continues this stored run (same id) instead of starting a new one; needs `store`. */
   readonly resume?: StoredRun;
+  /** Recorded in the stored run's meta: the task is private data, and stays so when the run is resumed. */
+  readonly privateTask?: boolean;
   /** Removes secrets from every event, from everything written to the store, and from the RunResult. */
   readonly redactor?: Redactor;
   /**
@@ -169,6 +171,7 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
             createdAt: clock(),
             ...(options.agentSource === undefined ? {} : { agentSource: options.agentSource }),
             ...(options.agentCopy === undefined ? {} : { agentCopy: options.agentCopy }),
+            ...(options.privateTask === true ? { privateTask: true } : {}),
           }),
         )
         .catch(() => undefined);

@@ -38,6 +38,7 @@ export const runMetaSchema = z.looseObject({
   agentCopy: agentCopySchema.optional(),
   task: z.string(),
   createdAt: z.number(),
+  privateTask: z.boolean().optional(),
 });
 
 const subtaskSchema = z.looseObject({

@@ -6,7 +6,7 @@
  * replan and join. No body ever holds a canary under either policy; strict refuses before sending; the stored
  * data-flow ledger has one record per body, with the body's `messages` bytes.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -358,5 +358,29 @@ describe("private data in crew runs with a remote planner", () => {
     // fit this agent: the run's outcome does not matter here).
     await cli(["run", file, "--run-dir", runDir, "--json", task]);
     expect(capture.requests.some((r) => r.raw.includes(TASK_CANARY))).toBe(true);
+  });
+
+  it("a private task stays private when its run is resumed (kept in the run's meta)", async () => {
+    const first = await runCrew("redact", false, "opened ⟨private:task⟩", {
+      privateTask: true,
+      task: `Open door ${TASK_CANARY}`,
+    });
+    expect(first.result.status, JSON.stringify(first.result.error)).toBe("completed");
+    expect(first.stored.meta.privateTask).toBe(true);
+    await server?.close();
+    // As if the process had died before the outcome was written: resume finishes the run, joining again.
+    await unlink(join(runDir, first.runId, "outcome.json"));
+    const capture = await startCapturingOpenAI({
+      reply: () => ({ content: JSON.stringify({ answer: "resumed ⟨private:task⟩" }) }),
+    });
+    server = capture;
+    vi.stubEnv("OPENAI_BASE_URL", capture.url);
+    await using crew = await createCrew(agent("redact"), { fixtureCacheDir, runDir, tools: [lookup] });
+    // No `private` option here: the stored run says so.
+    const resumed = await (await crew.resume(first.runId)).result;
+    expect(resumed.status, JSON.stringify(resumed.error)).toBe("completed");
+    expect(capture.requests.length).toBeGreaterThan(0);
+    for (const request of capture.requests) expect(request.raw).not.toContain(TASK_CANARY);
+    expect(resumed.answer).toBe(`resumed Open door ${TASK_CANARY}`);
   });
 });
