@@ -20,24 +20,13 @@ import { FileRunStore } from "./runtime/store/FileRunStore.js";
 import { runCorrupt } from "./runtime/store/storeErrors.js";
 import { checkRecord } from "./runtime/store/storeSchemas.js";
 import { journalTools } from "./runtime/toolJournal.js";
-import {
-  type AnyTool,
-  type ApprovalCallback,
-  createRegistryFromConfig,
-  type ProvidedTool,
-  toolNames,
-  toTool,
-} from "./tools/index.js";
-import { loadLangChainTools } from "./tools/langchainModule.js";
-import { endSubtasksOnServerExit, type McpServers, startMcpServers } from "./tools/mcp/index.js";
+import { type AnyTool, type ApprovalCallback, type ProvidedTool, toolNames, toTool } from "./tools/index.js";
 import type {
   AgentCopy,
   AgentDefinition,
   AnyWorkerAnswers,
-  BuiltinToolConfig,
   JsonValue,
   Locality,
-  McpToolConfig,
   PlannerPort,
   RunEvent,
   RunEventInput,
@@ -47,7 +36,9 @@ import type {
   SubtaskResultOf,
   ToolJournalEntry,
   WorkerAnswerTypes,
+  WorkerPort,
 } from "./types.js";
+import { agentToolRegistry, startWorkerSide } from "./workerSide.js";
 
 /** Where runs are kept when no `runDir` or `store` is given: `.edgecrew/runs` under the working directory. */
 export function defaultRunDir(cwd: string = process.cwd()): string {
@@ -86,6 +77,11 @@ export interface CrewOptions {
   readonly tools?: readonly AnyTool[];
   /** Asked before each call of a tool marked `approve`; without it such calls are denied (as data). */
   readonly onApproval?: ApprovalCallback;
+  /**
+   * Run the workers on a fleet through this NATS hub (`nats://host:4222`, credentials allowed here: they are never
+   * stored); wins over the agent's `fleet.hub`. The devices (`edgecrew device`) run the workers and their tools.
+   */
+  readonly hub?: string;
   /** Directory of durable runs (default `.edgecrew/runs` under the working directory). */
   readonly runDir?: string;
   /** A run store to use instead of the file store in `runDir`; `false` keeps runs in memory only. */
@@ -250,28 +246,20 @@ export async function createCrew<
     typeof agentOrPath === "string"
       ? await readAgentFile(agentOrPath, { tools: toolNames(codeTools) })
       : { agent: agentOrPath as AgentDefinition, text: options.agentText };
-  // The YAML's `- langchain:` tools join the code tools: their modules are imported now (TOOL_INVALID if not).
-  codeTools.push(...(await loadLangChainTools(agent.tools, agent.source)));
   // Secrets named by the agent, plus key-shaped strings, never reach events, the run directory or the result.
   const redactor = createRedactor(secretValuesOf(agent));
   const agentCopy = agentCopyOf(agent, agentText, redactor);
   const workersModule = await import("./workers/index.js");
   const plannerModule = await import("./planner/index.js");
   // A corrupt or missing model file fails here, before any planning spends tokens.
+  // In a fleet, workers' models live on the devices: only the planner's is this process's business.
+  const hubUrl = options.hub ?? agent.fleet?.hub;
   const files = new Set(
-    [agent.planner.model, ...agent.workers.map((w) => w.model)].flatMap((m) =>
+    [agent.planner.model, ...(hubUrl === undefined ? agent.workers.map((w) => w.model) : [])].flatMap((m) =>
       m.kind === "file" ? [m.path] : [],
     ),
   );
   await Promise.all([...files].map((path) => workersModule.inspectModelFile(path)));
-  // MCP servers start before any model loads, all at once: one that cannot start fails the crew here, by name.
-  const mcp: McpServers = await startMcpServers(
-    agent.tools.filter((tool): tool is McpToolConfig => tool.kind === "mcp"),
-    {
-      ...(options.mcpStartTimeoutMs === undefined ? {} : { startTimeoutMs: options.mcpStartTimeoutMs }),
-      onWarning: options.onWarning ?? ((message) => process.emitWarning(message, "EdgecrewWarning")),
-    },
-  );
   const store =
     options.store === false
       ? undefined
@@ -291,32 +279,41 @@ export async function createCrew<
       for (const active of activeRuns.values()) active.emit(event);
     },
   });
-  let workers: ReturnType<typeof workersModule.createLocalWorkers>;
+  let workers: WorkerPort;
+  let closeWorkers: () => Promise<void>;
   let privacyOf: (privateTask: boolean) => RunPrivacyOptions;
   try {
-    // Built-ins from the YAML plus the caller's tools; each worker gets a view of only what it is granted.
-    const builtins = agent.tools.filter((tool): tool is BuiltinToolConfig => tool.kind === "builtin");
-    const tools = createRegistryFromConfig(builtins, {
-      tools: [...mcp.tools, ...codeTools],
-      ...(options.onApproval === undefined ? {} : { onApproval: options.onApproval }),
-    });
-    privacyOf = (privateTask) => runPrivacyOf(agent, (grants) => tools.list(grants), privateTask);
-    workers = workersModule.createLocalWorkers({
-      workers: agent.workers,
-      manager,
-      // A call of a dead MCP server's tool ends its subtask (after the journal has recorded the failed result).
-      tools: endSubtasksOnServerExit(
-        store === undefined
-          ? tools
-          : journalTools(tools, { store, prior: (runId) => journals.get(runId), redact: redactor.json }),
-        mcp.connections,
-      ),
-      retries: agent.escalation.retries,
-      ...(options.seed === undefined ? {} : { seed: options.seed }),
-    });
+    if (hubUrl === undefined) {
+      // MCP servers start before any model loads, all at once: one that cannot start fails the crew, by name.
+      const side = await startWorkerSide(agent, {
+        manager,
+        tools: codeTools,
+        ...(options.onApproval === undefined ? {} : { onApproval: options.onApproval }),
+        ...(options.mcpStartTimeoutMs === undefined ? {} : { mcpStartTimeoutMs: options.mcpStartTimeoutMs }),
+        ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+        ...(store === undefined
+          ? {}
+          : {
+              wrapTools: (tools) =>
+                journalTools(tools, { store, prior: (runId) => journals.get(runId), redact: redactor.json }),
+            }),
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+      });
+      workers = side.workers;
+      closeWorkers = () => side.close();
+      privacyOf = (privateTask) => runPrivacyOf(agent, (grants) => side.tools.list(grants), privateTask);
+    } else {
+      // A fleet: the devices run the workers and their tools (`edgecrew device`); this process plans and joins.
+      // The tools' specs are still read here, for the privacy policy (which tools are private).
+      const fleet = await import("./fleet/index.js");
+      const tools = await agentToolRegistry(agent, { tools: codeTools });
+      const remote = await fleet.createRemoteWorkers(agent, hubUrl);
+      workers = remote;
+      closeWorkers = () => remote.dispose();
+      privacyOf = (privateTask) => runPrivacyOf(agent, (grants) => tools.list(grants), privateTask);
+    }
   } catch (error) {
     await manager.dispose();
-    await mcp.close();
     throw error;
   }
 
@@ -346,9 +343,8 @@ export async function createCrew<
       ...(agent.planner.maxTokens === undefined ? {} : { maxTokens: agent.planner.maxTokens }),
     });
   } catch (error) {
-    await workers.dispose();
+    await closeWorkers();
     await manager.dispose();
-    await mcp.close();
     throw error;
   }
 
@@ -441,9 +437,8 @@ export async function createCrew<
           pending.push(run.result);
         }
         await Promise.all(pending);
-        await workers.dispose();
+        await closeWorkers();
         await manager.dispose();
-        await mcp.close();
       })();
       return disposing;
     },

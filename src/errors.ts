@@ -67,6 +67,12 @@ export const ErrorCodes = {
   RUN_CORRUPT: "RUN_CORRUPT",
   /** The run store could not write (disk full, read-only directory, permissions). */
   RUN_STORE_FAILED: "RUN_STORE_FAILED",
+  /**
+   * A fleet's NATS hub cannot be reached, refused the credentials (`context.reason: "auth"`), or has no JetStream.
+   */
+  HUB_FAILED: "HUB_FAILED",
+  /** In a fleet, no live device serves a subtask's worker, for longer than `fleet.deviceWaitSeconds`. */
+  NO_DEVICE: "NO_DEVICE",
   /** The operation was cancelled through its AbortSignal. */
   ABORTED: "ABORTED",
   /** An object was used after `dispose()`. */

@@ -243,6 +243,8 @@ export interface AgentDefinition<
   readonly limits: Limits;
   readonly device: DeviceConfig;
   readonly escalation: EscalationConfig;
+  /** Run the workers on devices through a NATS hub (`edgecrew device`); absent: in this process. */
+  readonly fleet?: FleetConfig;
   /** Optional JSON Schema for the final answer the joiner gives. */
   readonly answer?: JsonSchema;
   /** Environment variables whose values are redacted from events and the run directory. */
@@ -261,6 +263,16 @@ export type PrivacyPolicy = "strict" | "redact";
 /** The agent's `privacy:` section. */
 export interface PrivacyConfig {
   readonly policy: PrivacyPolicy;
+}
+
+/** A fleet: the hub and its timings (see `fleet:` in the agent YAML). */
+export interface FleetConfig {
+  /** NATS URL of the hub, without credentials (they come from the environment or `--hub`). */
+  readonly hub: string;
+  /** How long a device may stay silent on a subtask before the hub redelivers it to another device. */
+  readonly ackWaitSeconds: number;
+  /** How long a subtask waits for a live device that serves its worker before failing with NO_DEVICE. */
+  readonly deviceWaitSeconds: number;
 }
 
 /** The answer type of each worker of an agent, by worker name (see {@link AgentDefinition}). */
@@ -311,6 +323,8 @@ export interface SubtaskResult<TWorker extends string = string, TAnswer = JsonVa
   readonly startedAt: number;
   readonly endedAt: number;
   readonly usage: readonly UsageRecord[];
+  /** In a fleet: the device that ran it. */
+  readonly device?: string;
 }
 
 /** The joiner's decision after seeing the results. */
@@ -520,12 +534,14 @@ export type RunEvent = {
     readonly runId: string;
     readonly seq: number;
     readonly at: number;
+    /** In a fleet: the device the event happened on (absent for this process's own events). */
+    readonly device?: string;
   } & RunEventPayloads[K];
 }[RunEventType];
 
 /** An event as emitted by a port: the runtime stamps `runId`, `seq` and `at`. */
 export type RunEventInput = {
-  [K in RunEventType]: { readonly type: K } & RunEventPayloads[K];
+  [K in RunEventType]: { readonly type: K; readonly device?: string } & RunEventPayloads[K];
 }[RunEventType];
 
 // ─── Ports ───────────────────────────────────────────────────────────────────────────────────────────────
@@ -630,6 +646,8 @@ export interface SubtaskRequest {
   readonly worker: WorkerDefinition;
   /** Validated answers of the subtasks this one depends on, by id. */
   readonly dependencies: Readonly<Record<string, JsonValue>>;
+  /** The plan revision the subtask belongs to (0 for the first plan): part of a fleet job's identity. */
+  readonly revision?: number;
 }
 
 /** What a worker returns: a schema-valid answer, or the reason it could not give one. */
@@ -639,6 +657,8 @@ export type WorkerOutcome =
       readonly answer: JsonValue;
       readonly attempts: number;
       readonly usage: readonly UsageRecord[];
+      /** In a fleet: the device that answered. */
+      readonly device?: string;
     }
   | {
       readonly ok: false;
@@ -647,6 +667,8 @@ export type WorkerOutcome =
       readonly errors: readonly string[];
       readonly attempts: number;
       readonly usage: readonly UsageRecord[];
+      /** In a fleet: the device that tried. */
+      readonly device?: string;
     };
 
 /** The worker port: runs subtasks on local models. Owns the models it loads and frees them on dispose. */

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ErrorCodes, toEdgecrewError } from "../errors.js";
+import { registerDeviceCommand } from "./commands/device.js";
 import { registerDistillCommand } from "./commands/distill.js";
 import { registerFixtureCommand } from "./commands/fixture.js";
 import { registerInspectCommand } from "./commands/inspect.js";
@@ -56,6 +57,7 @@ export function buildProgram(io: CliIo, outcome: CommandOutcome): Command {
   registerMcpCommand(program, io, outcome);
   registerDistillCommand(program, io, outcome);
   registerStatsCommand(program, io, outcome);
+  registerDeviceCommand(program, io, outcome);
   return program;
 }
 

@@ -362,6 +362,36 @@ const escalationSchema = z
   .default(() => ({ ...DEFAULT_ESCALATION }))
   .describe("What happens when a worker cannot give a valid answer.");
 
+const seconds = (what: string, fallback: number, max: number) =>
+  z.number().positive().max(max).default(fallback).describe(`${what} (default ${fallback}).`);
+
+const fleetSchema = z
+  .strictObject({
+    hub: z
+      .string()
+      .regex(/^(nats|tls):\/\/[^\s/]+$/, "a NATS URL, e.g. nats://hub.local:4222 or tls://hub.local:4222")
+      .refine(
+        (url) => !/^[a-z]+:\/\/[^/@]*@/.test(url),
+        "no credentials in the agent file (runs keep a copy of it): put them in EDGECREW_HUB_USER / EDGECREW_HUB_PASSWORD or EDGECREW_HUB_TOKEN, or pass --hub on the command line",
+      )
+      .describe(
+        "The NATS JetStream hub that spreads this agent's subtasks over devices (`edgecrew device`). Credentials come from the environment (EDGECREW_HUB_USER/PASSWORD, EDGECREW_HUB_TOKEN), TLS files from EDGECREW_HUB_CA/CERT/KEY.",
+      ),
+    ackWaitSeconds: seconds(
+      "How long a device may stay silent on a subtask before the hub hands it to another device; a working device extends it every third of it",
+      30,
+      3600,
+    ),
+    deviceWaitSeconds: seconds(
+      "How long a subtask waits for a live device that serves its worker before it fails with NO_DEVICE",
+      60,
+      86400,
+    ),
+  })
+  .describe(
+    "Run this agent's workers on a fleet of devices through a NATS JetStream hub; without it, workers run in this process.",
+  );
+
 /**
  * The zod schema of an agent YAML document (strict: unknown keys are errors). Its output still holds model
  * references and memory sizes as written; {@link buildAgentDefinition} turns it into an AgentDefinition.
@@ -385,6 +415,7 @@ export const agentInputSchema = z
     limits: limitsSchema,
     device: deviceSchema,
     escalation: escalationSchema,
+    fleet: fleetSchema.optional(),
     answer: answerSchemaField("answer")
       .optional()
       .describe("JSON Schema (type: object) of the final answer; free-form when absent."),

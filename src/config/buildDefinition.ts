@@ -210,6 +210,7 @@ export function buildAgentDefinition(input: ValidatedAgentInput, context: BuildC
     limits: { ...input.limits },
     device: toDevice(input.device),
     escalation: { ...input.escalation },
+    ...(input.fleet !== undefined ? { fleet: { ...input.fleet } } : {}),
     ...(input.answer !== undefined ? { answer: input.answer as JsonSchema } : {}),
     ...(input.secrets.length > 0 ? { secrets: [...input.secrets] } : {}),
     ...(input.privacy !== undefined ? { privacy: { policy: input.privacy.policy } } : {}),

@@ -166,6 +166,7 @@ export function createActors(ports: OrchestratorPorts) {
     },
     worker: workerOf(input.agent, input.subtask.worker),
     dependencies: input.dependencies,
+    revision: input.revision,
   });
   /** Persists a result, then reports it: durable before anything can depend on it. */
   const complete = async (input: SubtaskInput, result: SubtaskResult): Promise<OrchestratorEvent> => {
@@ -241,6 +242,7 @@ export function createActors(ports: OrchestratorPorts) {
           startedAt,
           endedAt: ports.clock(),
           usage: outcome.usage,
+          ...(outcome.device === undefined ? {} : { device: outcome.device }),
         });
       },
       (input) => input.agent.limits.subtaskTimeoutSeconds * 1000,

@@ -48,7 +48,7 @@ export type PriorToolJournal =
 /** Options of {@link journalTools}. */
 export interface JournalToolsOptions {
   /** Where intents and results are written (`journalTool`); a failed write rejects the call. */
-  readonly store: RunStore;
+  readonly store: Pick<RunStore, "journalTool">;
   /** The journal of the run being resumed; absent for fresh runs. */
   readonly prior?: PriorToolJournal;
   /** Applied to arguments and results before they are journaled (and compared): secret redaction. */
@@ -68,7 +68,7 @@ export function isSideEffectUncertain(error: unknown): error is EdgecrewError {
 }
 
 interface JournalState {
-  readonly store: RunStore;
+  readonly store: Pick<RunStore, "journalTool">;
   readonly prior: (runId: string) => readonly ToolJournalEntry[];
   /** Journaled calls so far, by run and subtask, in this process. */
   readonly counts: Map<string, number>;

@@ -13,6 +13,7 @@ import { createTerminalGate, followRun } from "../follow.js";
 import type { CliIo } from "../io.js";
 import type { CommandOutcome } from "../main.js";
 import { loadToolsModule } from "../toolsModule.js";
+import { HUB_FLAG } from "./run.js";
 
 interface ResumeOptions {
   json?: boolean;
@@ -22,6 +23,7 @@ interface ResumeOptions {
   agent?: string;
   tools?: string;
   stream?: boolean;
+  hub?: string;
 }
 
 /**
@@ -95,6 +97,7 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
       "--tools <module>",
       "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
     )
+    .option(...HUB_FLAG)
     .addHelpText("after", "\nExample:\n  edgecrew resume 20261128-153012-a1b2c3")
     .action(async (runId: string, options: ResumeOptions) => {
       const store = new FileRunStore({ root: resolve(io.cwd, options.runDir ?? ".edgecrew/runs") });
@@ -108,6 +111,7 @@ export function registerResumeCommand(program: Command, io: CliIo, outcome: Comm
         ...(text === undefined ? {} : { agentText: text }),
         tools,
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
+        ...(options.hub === undefined ? {} : { hub: options.hub }),
       });
       const stream = options.stream === true ? { stream: true } : {};
       outcome.code = await followRun(io, (signal) => crew.resume(runId, { signal, ...stream }), {

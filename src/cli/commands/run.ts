@@ -23,7 +23,14 @@ interface RunOptions {
   tools?: string;
   stream?: boolean;
   privateTask?: boolean;
+  hub?: string;
 }
+
+/** `--hub` of `run` and `resume`: the fleet's hub, winning over the agent's `fleet.hub`. */
+export const HUB_FLAG = [
+  "--hub <url>",
+  "run the workers on a fleet through this NATS hub, nats://[user:password@]host:4222 (overrides fleet.hub; credentials are never stored)",
+] as const;
 
 /**
  * Parses a count flag (`--threads`, `--max-parallel`, `--limit`): a positive whole number. Commander turns the
@@ -115,6 +122,7 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       "--tools <module>",
       "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
     )
+    .option(...HUB_FLAG)
     .addHelpText(
       "after",
       '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"\n  edgecrew run agents/offline-demo.yaml --memory 2GiB --threads 4 --max-parallel 1 "A day in Rome"',
@@ -131,6 +139,7 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
         ...(text === undefined ? {} : { agentText: text }),
         tools,
         onApproval: cliApproval(io, { yes: options.yes === true, around: terminal.around }),
+        ...(options.hub === undefined ? {} : { hub: options.hub }),
       });
       const stream = options.stream === true ? { stream: true } : {};
       const privacy = options.privateTask === true ? { private: true } : {};
