@@ -9,6 +9,11 @@ function clip(text: string, max = 160): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
+/** " on <device>" for an event that happened on a fleet device, else nothing. */
+function at(event: { readonly device?: string }): string {
+  return event.device === undefined ? "" : ` on ${event.device}`;
+}
+
 function mib(bytes: number | undefined): string {
   return bytes === undefined ? "" : `${(bytes / 1024 / 1024).toFixed(1)} MiB, `;
 }
@@ -74,11 +79,11 @@ export function renderEvent(event: RunEvent): string | undefined {
     case "tools.offered":
       return `  ${event.subtaskId} [${event.worker}] offered ${event.tools.length} of ${event.ranked.length} tools: ${event.tools.join(", ")}`;
     case "model.loading":
-      return `  loading model ${event.model}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
+      return `  loading model ${event.model}${at(event)}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
     case "model.loaded":
-      return `  loaded model ${event.model} (${mib(event.bytes)}${event.ms} ms)`;
+      return `  loaded model ${event.model}${at(event)} (${mib(event.bytes)}${event.ms} ms)`;
     case "model.unloaded":
-      return `  unloaded model ${event.model}`;
+      return `  unloaded model ${event.model}${at(event)}`;
     case "subtask.started":
       return `▶ ${event.subtaskId} [${event.worker}] on ${event.model}`;
     case "subtask.repairing":
@@ -86,7 +91,7 @@ export function renderEvent(event: RunEvent): string | undefined {
     case "subtask.completed": {
       const r = event.result;
       const by = r.by === "planner" ? " (escalated to planner)" : "";
-      return `✓ ${event.subtaskId} [${r.worker}]${by} ${clip(JSON.stringify(r.answer))} (${tokens(r.usage)}, ${r.endedAt - r.startedAt} ms)`;
+      return `✓ ${event.subtaskId} [${r.worker}]${by}${r.device === undefined ? "" : ` on ${r.device}`} ${clip(JSON.stringify(r.answer))} (${tokens(r.usage)}, ${r.endedAt - r.startedAt} ms)`;
     }
     case "subtask.failed":
       return `✗ ${event.subtaskId} ${event.error.code}: ${clip(event.error.message, 300)}`;

@@ -27,6 +27,8 @@ export interface TimelineSubtask {
   readonly state: SubtaskState;
   /** Who produced the answer; absent when there is none. */
   readonly by?: "worker" | "planner";
+  /** In a fleet: the device whose worker produced the answer. */
+  readonly device?: string;
   /** Why the worker handed the subtask to the planner, when it did. */
   readonly escalated?: "invalid-output" | "model-failed";
   /** Milliseconds from the start of the run to the start of the subtask. */
@@ -338,6 +340,7 @@ export function buildTimeline(run: StoredRun & { readonly warnings?: readonly st
           ? {}
           : { by: "planner" as const }
         : { by: result.by }),
+      ...(result?.device === undefined ? {} : { device: result.device }),
       ...(draft.escalated === undefined
         ? {}
         : { escalated: draft.escalated.reason, escalatedAtMs: offset(draft.escalated.at) }),
@@ -406,7 +409,7 @@ function labelOf(s: TimelineSubtask, revised: boolean): string {
 function byCell(s: TimelineSubtask): string {
   if (s.reused) return "reused";
   if (s.escalated !== undefined) return `planner ↑ (${s.escalated})`;
-  return s.by ?? "";
+  return s.device === undefined ? (s.by ?? "") : `${s.by ?? ""} on ${s.device}`;
 }
 
 /** The subtask table: one row per subtask of every plan revision. */

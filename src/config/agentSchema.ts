@@ -415,7 +415,6 @@ export const agentInputSchema = z
     limits: limitsSchema,
     device: deviceSchema,
     escalation: escalationSchema,
-    fleet: fleetSchema.optional(),
     answer: answerSchemaField("answer")
       .optional()
       .describe("JSON Schema (type: object) of the final answer; free-form when absent."),
@@ -432,6 +431,7 @@ export const agentInputSchema = z
       .describe(
         "What a remote planner may see of private data (workers and tools marked private, tasks run with --private-task). Absent: policy strict. A local planner sees everything: nothing leaves the device.",
       ),
+    fleet: fleetSchema.optional(),
     secrets: z
       .array(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name, e.g. OPENAI_API_KEY"),

@@ -200,6 +200,11 @@ describe("edgecrew fleet (real nats-server, device processes)", () => {
     const runId = (await orchestrator.line(/^RUN-ID /)).slice("RUN-ID ".length);
     const loads = storedEvents(runId).filter((e) => e.type === "model.loaded");
     expect(new Set(loads.map((e) => e.device))).toEqual(new Set(["dev-a", "dev-b"]));
+    // inspect shows which device ran each subtask.
+    const inspected = await runCli(["inspect", runId, "--run-dir", join(dir, "runs")]);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout.match(/worker on dev-a/g)).toHaveLength(3);
+    expect(inspected.stdout.match(/worker on dev-b/g)).toHaveLength(3);
   });
 
   it("a device SIGKILLed mid-subtask: the subtask completes on another device, stored once", async () => {

@@ -65,6 +65,10 @@ describe("architecture", () => {
     expect(violations((s) => s.specifier.startsWith("node-llama-cpp") && area(s) !== "workers")).toEqual([]);
   });
 
+  it("only fleet/ imports the NATS clients", () => {
+    expect(violations((s) => s.specifier.startsWith("@nats-io/") && area(s) !== "fleet")).toEqual([]);
+  });
+
   it("runtime/ talks to planner and workers only through the ports in types.ts", () => {
     const allowed = new Set(["runtime", "types", "errors", "tools", "references", "schema", "xstate", "zod"]);
     expect(
@@ -96,7 +100,7 @@ describe("architecture", () => {
     ).toEqual([]);
   });
 
-  it("the package root loads node-llama-cpp, LangChain, planner/ and workers/ only lazily", () => {
+  it("the package root loads node-llama-cpp, LangChain, NATS, planner/, workers/ and fleet/ only lazily", () => {
     // Follow static (non-type) imports from index.ts; none may reach the heavy modules.
     const staticEdges = new Map<string, string[]>();
     for (const s of sites) {
@@ -124,7 +128,9 @@ describe("architecture", () => {
         dep.startsWith("@langchain/") ||
         dep.startsWith("langchain") ||
         dep.startsWith("workers/") ||
-        dep.startsWith("planner/"),
+        dep.startsWith("planner/") ||
+        dep.startsWith("fleet/") ||
+        dep.startsWith("@nats-io/"),
     );
     expect(heavy.map(({ file, dep }) => `${file} → ${dep}`)).toEqual([]);
   });

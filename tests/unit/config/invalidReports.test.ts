@@ -65,7 +65,7 @@ describe("reporting every problem", () => {
       expect(lines[0]).toBe(`${agentDir.file}: 2 problems`);
       expect(lines.slice(1)).toEqual(error.issues.map(formatIssue));
       expect(lines[1]).toBe(
-        `${agentDir.file}:9:1: colour: unknown key \`colour\` (allowed keys: name, description, planner, workers, tools, limits, device, escalation, answer, secrets)`,
+        `${agentDir.file}:9:1: colour: unknown key \`colour\` (allowed keys: name, description, planner, workers, tools, limits, device, escalation, answer, privacy, fleet, secrets)`,
       );
       expect(lines[2]).toBe(`${agentDir.file}:10:24: limits.maxParallel: must be at least 1, got number 0`);
     }

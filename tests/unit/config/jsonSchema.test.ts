@@ -35,6 +35,7 @@ describe("agentJsonSchema", () => {
       "escalation",
       "answer",
       "privacy",
+      "fleet",
       "secrets",
     ]);
   });
