@@ -106,12 +106,20 @@ const note = defineTool({
   },
 });
 
-// (3) `multipleOf` is the validator's alone: the grammar lets any integer from 10 to 99 through, and 7 of those
-// 90 pass (13 rather than 11, whose multiples are the repdigits a random model likes to write).
-const MULTIPLE: JsonSchema = {
+// (3) `uniqueItems` is the validator's alone: the grammar lets any four codes from 1 to 4 through, and 24 of
+// those 256 are distinct.
+const DISTINCT: JsonSchema = {
   type: "object",
-  properties: { code: { type: "integer", minimum: 10, maximum: 99, multipleOf: 13 } },
-  required: ["code"],
+  properties: {
+    codes: {
+      type: "array",
+      items: { type: "integer", minimum: 1, maximum: 4 },
+      minItems: 4,
+      maxItems: 4,
+      uniqueItems: true,
+    },
+  },
+  required: ["codes"],
 };
 
 function workersFor(family: FixtureFamily): Record<string, WorkerDefinition> {
@@ -128,7 +136,7 @@ function workersFor(family: FixtureFamily): Record<string, WorkerDefinition> {
       maxToolCalls: 1,
       maxTokens: 96,
     }),
-    repair: workerDef(MULTIPLE, { ...base, name: "repairer", maxTokens: 48 }),
+    repair: workerDef(DISTINCT, { ...base, name: "repairer", maxTokens: 48 }),
     reuse: workerDef(BOOKED, {
       ...base,
       name: "reuser",
@@ -241,14 +249,14 @@ describe.each(FIXTURE_FAMILIES)("family fixture %s (tiny): every worker path", (
       `[measure] ${family}: repair: ${repairs.length} repair turns in 3 subtasks, ${outcomes.filter((o) => o.ok).length} answered validly, ${outcomes.filter((o) => !o.ok).length} invalid-output; rejected: ${repairs.map((r) => r.errors.join(" ")).join(" | ")}`,
     );
     expect(repairs.length).toBeGreaterThan(0);
-    for (const repair of repairs) expect(repair.errors.join("\n")).toMatch(/^code: /m);
+    for (const repair of repairs) expect(repair.errors.join("\n")).toMatch(/^codes: /m);
     for (const outcome of outcomes) {
       if (outcome.ok) {
         expect(valid.validate(outcome.answer).ok).toBe(true);
       } else {
         expect(outcome.reason, outcome.errors.join("; ")).toBe("invalid-output");
         expect(outcome.attempts).toBe(2);
-        expect(outcome.errors.join("\n")).toMatch(/^code: /m);
+        expect(outcome.errors.join("\n")).toMatch(/^codes: /m);
       }
     }
   });

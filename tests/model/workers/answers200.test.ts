@@ -6,7 +6,7 @@
  * grammar compiler reports as enforced by the grammar (wide integer ranges and calendar-valid dates included),
  * so none may need a repair either.
  *
- * A rule only the validator enforces is measured beside them, 25 answers: `multipleOf`. A random-weight model
+ * A rule only the validator enforces is measured beside them, 25 answers: `uniqueItems`. A random-weight model
  * ignores a repair prompt, so such an answer can still be invalid after the last repair: that case asserts that
  * every failure is the reported `invalid-output` naming exactly that field, that repairs rescue answers, and
  * that most end valid, rather than 25/25.
@@ -227,18 +227,24 @@ const VALIDATOR_ONLY_CASES: Record<
     readonly seed: number;
   }
 > = {
-  "multipleOf (validator only)": {
+  "uniqueItems (validator only)": {
     maxTokens: 100,
-    errors: /^budget: must be multiple of 2$/,
+    errors: /^picks: must NOT have duplicate items/,
     mustRepair: true,
     seed: 53,
     output: {
       type: "object",
       properties: {
         day: { type: "integer", minimum: 1, maximum: 7 },
-        budget: { type: "integer", minimum: 0, maximum: 1000, multipleOf: 2 },
+        picks: {
+          type: "array",
+          items: { type: "integer", minimum: 0, maximum: 5 },
+          minItems: 3,
+          maxItems: 3,
+          uniqueItems: true,
+        },
       },
-      required: ["day", "budget"],
+      required: ["day", "picks"],
       additionalProperties: false,
     },
   },

@@ -119,16 +119,25 @@ describe("LocalWorker on a fixture model", () => {
   });
 
   it("repairs when the validator rejects what the grammar allowed, then reports invalid-output with the errors", async () => {
-    // `multipleOf` is the validator's alone: the grammar lets any integer from 1 to 99 through.
+    // `uniqueItems` is the validator's alone: the grammar lets any four codes from 1 to 4 through, and 24 of
+    // those 256 are distinct.
     const output: JsonSchema = {
       type: "object",
-      properties: { code: { type: "integer", minimum: 1, maximum: 99, multipleOf: 11 } },
-      required: ["code"],
+      properties: {
+        codes: {
+          type: "array",
+          items: { type: "integer", minimum: 1, maximum: 4 },
+          minItems: 4,
+          maxItems: 4,
+          uniqueItems: true,
+        },
+      },
+      required: ["codes"],
     };
     const worker = workerDef(output, { name: "repair", maxTokens: 60 });
     const port = workers({ workers: [worker], retries: 2 });
-    // A random first answer is a multiple of 11 one time in eleven, and then there is nothing to repair: up to
-    // three subtasks, until one needs a repair (all three valid at once: about 1 in 1,300).
+    // A random first answer is distinct about one time in eleven, and then there is nothing to repair: up to
+    // three subtasks, until one needs a repair (all three valid at once: about 1 in 1,200).
     let { events, context } = recorder();
     let outcome = await port.execute(request(worker), context);
     for (let tries = 1; tries < 3 && outcome.ok && outcome.attempts === 1; tries++) {
@@ -144,13 +153,13 @@ describe("LocalWorker on a fixture model", () => {
     } else {
       expect(outcome.reason).toBe("invalid-output");
       expect(outcome.attempts).toBe(3);
-      expect(outcome.errors.join("\n")).toMatch(/^code: /m);
+      expect(outcome.errors.join("\n")).toMatch(/^codes: /m);
       expect(repairs).toHaveLength(2);
       expect(outcome.usage).toHaveLength(3);
     }
     expect(outcome.ok && outcome.attempts === 1, "three first answers valid in a row").toBe(false);
     expect(repairs[0]).toMatchObject({ type: "subtask.repairing", attempt: 2 });
-    expect(repairs[0]?.errors[0]).toMatch(/^code: /);
+    expect(repairs[0]?.errors[0]).toMatch(/^codes: /);
     // The repair turn continues the conversation: the prompt tokens it evaluates are the new turn only.
     const [first, second] = outcome.usage;
     expect(second?.promptTokens).toBeLessThan(first?.promptTokens ?? 0);
