@@ -62,10 +62,15 @@ export function crossCheckAgent(
     ),
     ...asList(agent.tools).flatMap((entry, index) => checkToolModule(entry, index, baseDir)),
     ...checkModelFile(asMapping(agent.planner)?.model, ["planner", "model"], baseDir),
-    ...workers.flatMap((worker, index) =>
-      checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
-    ),
-    ...workers.flatMap((worker, index) => checkLoraFiles(asMapping(worker)?.lora, index, baseDir)),
+    // In a fleet, workers' models and adapters live on the devices (each checks its own when it starts).
+    ...(asMapping(agent.fleet) === undefined
+      ? [
+          ...workers.flatMap((worker, index) =>
+            checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
+          ),
+          ...workers.flatMap((worker, index) => checkLoraFiles(asMapping(worker)?.lora, index, baseDir)),
+        ]
+      : []),
     ...checkTimeouts(asMapping(agent.limits)),
     // Secret values too short to redact (read from the environment, like model files from the disk).
     ...checkSecretValues(agent.secrets),

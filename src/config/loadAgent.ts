@@ -3,6 +3,7 @@
  * each as `file:line:col: path: message`. YAML syntax errors stop there (a broken tree would only produce
  * misleading follow-up errors); duplicate keys do not, as the rest of the file is still meaningful.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
@@ -145,6 +146,9 @@ async function checkModelFiles(
     targets.map(async (target) => {
       if (target.model.kind !== "file") return undefined;
       const modelPath = target.model.path;
+      // A fleet's worker models are the devices' business: only one that is here is checked.
+      if (agent.fleet !== undefined && target.path[0] === "workers" && !existsSync(modelPath))
+        return undefined;
       let pending = seen.get(modelPath);
       if (pending === undefined) {
         pending = check(modelPath);

@@ -230,9 +230,19 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     const cancel = open.nc.subscribe(cancelSubject(job.key), {
       callback: () => cancelled.abort(new AbortError("the orchestrator cancelled the subtask")),
     });
-    const working = setInterval(() => msg.working(), Math.max(200, (s.ackWaitSeconds * 1000) / 3));
+    // Neither may throw out of a timer or into the worker: with the hub away they are simply lost.
+    const working = setInterval(
+      () => {
+        try {
+          msg.working();
+        } catch {}
+      },
+      Math.max(200, (s.ackWaitSeconds * 1000) / 3),
+    );
     const emit = (event: RunEventInput) => {
-      open.nc.publish(eventsSubject(job.key), encode({ device: name, event }));
+      try {
+        open.nc.publish(eventsSubject(job.key), encode({ device: name, event }));
+      } catch {}
     };
     active.add(emit);
     const label = `${job.request.runId}/${job.request.subtask.id} (${s.agent.name}/${s.worker.name})`;
@@ -267,8 +277,12 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       } else {
         log(`${label}: another device answered first; this result is dropped`);
       }
-      open.nc.publish(doneSubject(job.key));
-      msg.ack();
+      try {
+        open.nc.publish(doneSubject(job.key));
+        msg.ack();
+      } catch {
+        // The result is stored: the orchestrator's poll finds it, and a redelivery sees it and acks.
+      }
     } finally {
       s.router.end(job);
       clearInterval(working);
