@@ -64,6 +64,21 @@ describe("the npm package", () => {
     expect(pkg.bugs).toEqual({ url: "https://github.com/edgecrew/edgecrew/issues" });
   });
 
+  it("shares LangChain and zod with its consumer as peers; @langchain/community is an optional one", () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    };
+    for (const shared of ["@langchain/core", "zod", "@langchain/community"]) {
+      expect(pkg.dependencies[shared], shared).toBeUndefined();
+      expect(pkg.peerDependencies[shared], shared).toBeDefined();
+    }
+    // YAML `- langchain:` tools may come from it; nothing else uses it, so it is never installed for you.
+    expect(pkg.peerDependenciesMeta["@langchain/community"]).toEqual({ optional: true });
+    expect(pkg.peerDependenciesMeta["@langchain/core"]).toBeUndefined();
+  });
+
   it("ships only what the current sources build to (dist/ keeps the output of deleted sources until cleaned)", () => {
     const stale = [...shipped].filter((file) => {
       const match = /^dist\/(.+)\.(?:js|d\.ts)$/.exec(file);
