@@ -70,7 +70,8 @@ export function buildFlows(runId: string, events: readonly RunEvent[]): Flows {
   };
 }
 
-function originText(origin: FlowOrigin): string {
+/** One origin of a request's content, as the ledger prints it: `s2.answer (private: placeholders)`. */
+export function originText(origin: FlowOrigin): string {
   const name =
     origin.kind === "result"
       ? `${origin.id}.answer`

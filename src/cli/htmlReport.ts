@@ -6,8 +6,10 @@
  * Content-Security-Policy hash, so nothing injected through the run's strings could execute even if it were not
  * escaped (it is: task, instructions, answers and tool arguments are untrusted).
  */
+
 import { createHash } from "node:crypto";
 import type { JsonValue, RunEvent, StoredRun } from "../types.js";
+import { buildFlows, originText } from "./flows.js";
 import {
   clip,
   dagSvg,
@@ -78,6 +80,32 @@ function ledgerSection(timeline: Timeline): string {
       "No model calls recorded.",
     ),
     note,
+    "</section>",
+  ].join("\n");
+}
+
+/** The data-flow ledger (`inspect --flows`): each request to a remote model, where its content came from. */
+function flowsSection(run: StoredRun, startedAt: number): string {
+  const flows = buildFlows(run.meta.runId, run.events);
+  const rows = flows.requests.map((r) => [
+    formatDuration(r.at - startedAt),
+    r.subtaskId === undefined ? r.purpose : `${r.purpose} ${r.subtaskId}`,
+    r.model,
+    String(r.bytes),
+    r.promptTokens === undefined ? "" : `${r.promptTokens}+${r.completionTokens ?? 0}`,
+    r.origins.map(originText).join(", "),
+  ]);
+  const t = flows.totals;
+  return [
+    '<section id="flows"><h2>Data flows</h2>',
+    rows.length === 0
+      ? ""
+      : `<p class="totals">${t.requests} request${t.requests === 1 ? "" : "s"} to remote models, ${t.bytes} bytes; private origins: ${t.placeholders} as placeholders, ${t.withheld} withheld, ${t.privateSent} sent</p>`,
+    table(
+      ["at", "purpose", "model", "bytes", "tokens", "from"],
+      rows,
+      "No request left the device (no remote planner call was recorded).",
+    ),
     "</section>",
   ].join("\n");
 }
@@ -270,6 +298,7 @@ export function renderHtmlReport(run: StoredRun, timeline: Timeline): string {
     `<div class="scroll">${ganttSvg(timeline, lanes, revised)}</div>`,
     "</section>",
     ledgerSection(timeline),
+    flowsSection(run, timeline.startedAt),
     '<section id="tools"><h2>Tool calls</h2>',
     table(
       ["at", "subtask", "tool", "arguments", "result", "took"],

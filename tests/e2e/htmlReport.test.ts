@@ -240,6 +240,20 @@ const events: RunEvent[] = [
   }),
   ev(4_000, { type: "subtask.completed", subtaskId: "s3", result: s3Result }),
   ev(4_100, { type: "model.unloaded", model: "fixture:researcher" }),
+  ev(4_200, {
+    type: "planner.request",
+    purpose: "join",
+    model: "openai:gpt-4o-mini",
+    bytes: 1234,
+    messages: 2,
+    promptTokens: 300,
+    completionTokens: 40,
+    origins: [
+      { kind: "task", id: "task", private: false },
+      { kind: "result", id: "s1", private: true, sent: "placeholders" },
+      { kind: "result", id: "s3", private: true, sent: "withheld" },
+    ],
+  }),
 ];
 const handmade: StoredRun = {
   meta: { runId: "20261130-120000-abcdef", agent: "handmade", task: payload, createdAt: t0 },
@@ -288,6 +302,13 @@ describe("an HTML report of a hand-made run (edges, tools, escalation, failure, 
     expect(dom.stdout).toMatch(/<td>r1:s3<\/td><td>writer<\/td><td>invalid-output<\/td>/);
     expect(dom.stdout).toContain(`<td>too small ${domText(payload)}</td>`);
     expect(dom.stdout).toContain("planning tokens are not counted");
+    // The data-flow ledger: each remote request, its bytes and where its content came from.
+    expect(dom.stdout).toContain(
+      "<td>join</td><td>openai:gpt-4o-mini</td><td>1234</td><td>300+40</td><td>task, s1.answer (private: placeholders), s3.answer (private: withheld)</td>",
+    );
+    expect(dom.stdout).toContain(
+      "1 request to remote models, 1234 bytes; private origins: 1 as placeholders, 1 withheld, 0 sent",
+    );
   });
 
   it("the generator is deterministic: the same run gives the same page", () => {
