@@ -9,7 +9,7 @@ import { createCrew, readAgentFile } from "../../crew.js";
 import { cliApproval } from "../approval.js";
 import { type CliIo, ExitCode } from "../io.js";
 import type { CommandOutcome } from "../main.js";
-import { parseMemoryFlag, parsePositiveInt, withCliOverrides } from "./run.js";
+import { addAgentOverrideOptions, withCliOverrides } from "./run.js";
 
 interface McpOptions {
   http?: { host?: string; port: number };
@@ -20,6 +20,7 @@ interface McpOptions {
   memory?: number;
   threads?: number;
   maxParallel?: number;
+  hub?: string;
 }
 
 /** Parses `--http`: `port`, `:port` or `host:port` (`[::1]:port` for IPv6); port 0 picks a free one. */
@@ -46,26 +47,19 @@ function keepStdoutForProtocol(): () => void {
 }
 
 export function registerMcpCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
-  program
-    .command("mcp")
-    .description("serve an agent's crew as an MCP server (stdio by default) for MCP clients")
-    .argument("<agent>", "agent YAML file")
+  addAgentOverrideOptions(
+    program
+      .command("mcp")
+      .description("serve an agent's crew as an MCP server (stdio by default) for MCP clients")
+      .argument("<agent>", "agent YAML file"),
+  )
     .option(
       "--http <[host:]port>",
       "serve streamable HTTP at http://host:port/mcp instead of stdio; the host defaults to 127.0.0.1 (this machine only), give 0.0.0.0 to accept other machines (no authentication)",
       parseHttpAddress,
     )
     .option("--expose-workers", "also offer each worker as its own tool (one subtask, no planner)")
-    .option("--planner <ref>", "override the planner model (e.g. openai:gpt-4o-mini, ./big.gguf)")
-    .option("--run-dir <dir>", "where runs are kept for resume and inspect (default .edgecrew/runs)")
     .option("-y, --yes", "approve every call of tools marked approve (without it such calls are denied)")
-    .option(
-      "--memory <size>",
-      "memory budget for models, overriding device.memory (e.g. 2GiB)",
-      parseMemoryFlag,
-    )
-    .option("--threads <n>", "llama.cpp threads, overriding device.threads", parsePositiveInt)
-    .option("--max-parallel <n>", "most subtasks at once, overriding limits.maxParallel", parsePositiveInt)
     .addHelpText(
       "after",
       "\nTools: run_task { task } → { runId, status, answer }, with progress per subtask and cancellation;" +
@@ -85,6 +79,7 @@ export function registerMcpCommand(program: Command, io: CliIo, outcome: Command
           ...(text === undefined ? {} : { agentText: text }),
           // In stdio mode the terminal's stdin is the protocol: nobody to ask, so --yes or deny.
           onApproval: cliApproval(stdio ? { ...io, ask: undefined } : io, { yes: options.yes === true }),
+          ...(options.hub === undefined ? {} : { hub: options.hub }),
         });
         const [{ serveStdio }, { serveHttp }] = await Promise.all([
           import("../../mcp/server.js"),

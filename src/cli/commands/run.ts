@@ -26,7 +26,7 @@ interface RunOptions {
   hub?: string;
 }
 
-/** `--hub` of `run` and `resume`: the fleet's hub, winning over the agent's `fleet.hub`. */
+/** `--hub` of `run`, `resume` and `mcp`: the fleet's hub, winning over the agent's `fleet.hub`. */
 export const HUB_FLAG = [
   "--hub <url>",
   "run the workers on a fleet through this NATS hub, nats://[user:password@]host:4222 (overrides fleet.hub; credentials are never stored)",
@@ -89,20 +89,14 @@ export function withCliOverrides(
   return out;
 }
 
-export function registerRunCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
-  program
-    .command("run")
-    .description("run an agent on a task")
-    .argument("<agent>", "agent YAML file")
-    .argument("<task...>", "the task, in words")
-    .option("--json", "print one JSON object with the whole result (and nothing else) on stdout")
-    .option("-q, --quiet", "print only the answer")
+/**
+ * Declares the flags that `run` and `mcp` share: the overrides of the agent file ({@link withCliOverrides}), where
+ * runs are kept, and the fleet's hub.
+ */
+export function addAgentOverrideOptions(command: Command): Command {
+  return command
     .option("--planner <ref>", "override the planner model (e.g. openai:gpt-4o-mini, ./big.gguf)")
     .option("--run-dir <dir>", "where runs are kept for resume and inspect (default .edgecrew/runs)")
-    .option(
-      "-y, --yes",
-      "approve every call of tools marked approve (without it: ask on a terminal, else deny)",
-    )
     .option(
       "--memory <size>",
       "memory budget for models, overriding device.memory (e.g. 2GiB)",
@@ -110,6 +104,23 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
     )
     .option("--threads <n>", "llama.cpp threads, overriding device.threads", parsePositiveInt)
     .option("--max-parallel <n>", "most subtasks at once, overriding limits.maxParallel", parsePositiveInt)
+    .option(...HUB_FLAG);
+}
+
+export function registerRunCommand(program: Command, io: CliIo, outcome: CommandOutcome): void {
+  addAgentOverrideOptions(
+    program
+      .command("run")
+      .description("run an agent on a task")
+      .argument("<agent>", "agent YAML file")
+      .argument("<task...>", "the task, in words"),
+  )
+    .option("--json", "print one JSON object with the whole result (and nothing else) on stdout")
+    .option("-q, --quiet", "print only the answer")
+    .option(
+      "-y, --yes",
+      "approve every call of tools marked approve (without it: ask on a terminal, else deny)",
+    )
     .option(
       "--stream",
       "show the text the models generate as they generate it (under each running subtask on a terminal, else a line per piece; nothing extra with --json)",
@@ -122,7 +133,6 @@ export function registerRunCommand(program: Command, io: CliIo, outcome: Command
       "--tools <module>",
       "an ES module whose default (or `tools`) export is an array of tools the agent may grant: defineTool() results or LangChain tools",
     )
-    .option(...HUB_FLAG)
     .addHelpText(
       "after",
       '\nExamples:\n  edgecrew run agents/offline-demo.yaml "Plan a weekend trip to the mountains"\n  edgecrew run agents/trip-planner-cloud.yaml --planner openai:gpt-4o-mini --json "3 days in Lisbon"\n  edgecrew run agents/offline-demo.yaml --memory 2GiB --threads 4 --max-parallel 1 "A day in Rome"',
