@@ -106,6 +106,22 @@ export function createPromptGuard(options: {
     return placeholder;
   }
 
+  /**
+   * A subtask's answer as a request may carry it: as it is when public, as placeholders under `redact`; undefined
+   * when it must be withheld (the caller words that). A private answer's values are registered either way, for the
+   * verbatim check of what is finally sent.
+   */
+  function resultAsSent(subtaskId: string, answer: JsonValue): { value: JsonValue } | undefined {
+    if (!privateResults.has(subtaskId)) {
+      origin({ kind: "result", id: subtaskId, private: false });
+      return { value: answer };
+    }
+    const redacted = redactTree(answer, `${subtaskId}.answer`);
+    if (policy !== "redact") return undefined;
+    origin({ kind: "result", id: subtaskId, private: true, sent: "placeholders" });
+    return { value: redacted };
+  }
+
   function violation(purpose: RequestPurpose, what: readonly FlowOrigin[], found?: string): EdgecrewError {
     const names = what.map((o) =>
       o.kind === "task"
@@ -151,28 +167,14 @@ export function createPromptGuard(options: {
       origin({ kind: "plan", id, private: false });
     },
     answer(subtaskId, answer) {
-      if (!privateResults.has(subtaskId)) {
-        origin({ kind: "result", id: subtaskId, private: false });
-        return answer;
-      }
-      const redacted = redactTree(answer, `${subtaskId}.answer`);
-      if (policy === "redact") {
-        origin({ kind: "result", id: subtaskId, private: true, sent: "placeholders" });
-        return redacted;
-      }
+      const sent = resultAsSent(subtaskId, answer);
+      if (sent !== undefined) return sent.value;
       origin({ kind: "result", id: subtaskId, private: true, sent: "withheld" });
       return "(private: withheld, kept on the device)";
     },
     dependency(subtaskId, answer) {
-      if (!privateResults.has(subtaskId)) {
-        origin({ kind: "result", id: subtaskId, private: false });
-        return answer;
-      }
-      const redacted = redactTree(answer, `${subtaskId}.answer`);
-      if (policy === "redact") {
-        origin({ kind: "result", id: subtaskId, private: true, sent: "placeholders" });
-        return redacted;
-      }
+      const sent = resultAsSent(subtaskId, answer);
+      if (sent !== undefined) return sent.value;
       const entry: FlowOrigin = { kind: "result", id: subtaskId, private: true, sent: "withheld" };
       origin(entry);
       refused.push(entry);

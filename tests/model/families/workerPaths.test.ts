@@ -28,7 +28,7 @@ import type {
 } from "../../../src/types.js";
 import { createLocalWorkers, type LocalWorker } from "../../../src/workers/LocalWorker.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
-import { recorder, request, TEST_DEVICE, tempDir, workerDef } from "../workers/helpers.js";
+import { DISTINCT_CODES, recorder, request, TEST_DEVICE, tempDir, workerDef } from "../workers/helpers.js";
 
 const CONTEXT_SIZE = 2048;
 
@@ -106,21 +106,7 @@ const note = defineTool({
   },
 });
 
-// (3) `uniqueItems` is the validator's alone: the grammar lets any four codes from 1 to 4 through, and 24 of
-// those 256 are distinct.
-const DISTINCT: JsonSchema = {
-  type: "object",
-  properties: {
-    codes: {
-      type: "array",
-      items: { type: "integer", minimum: 1, maximum: 4 },
-      minItems: 4,
-      maxItems: 4,
-      uniqueItems: true,
-    },
-  },
-  required: ["codes"],
-};
+// (3) `uniqueItems` is the validator's alone (DISTINCT_CODES): answers that need a repair.
 
 function workersFor(family: FixtureFamily): Record<string, WorkerDefinition> {
   const model = familyRef(family);
@@ -136,7 +122,7 @@ function workersFor(family: FixtureFamily): Record<string, WorkerDefinition> {
       maxToolCalls: 1,
       maxTokens: 96,
     }),
-    repair: workerDef(DISTINCT, { ...base, name: "repairer", maxTokens: 48 }),
+    repair: workerDef(DISTINCT_CODES, { ...base, name: "repairer", maxTokens: 48 }),
     reuse: workerDef(BOOKED, {
       ...base,
       name: "reuser",

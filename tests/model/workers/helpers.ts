@@ -17,6 +17,24 @@ import type {
 /** Tests run llama.cpp on one CPU thread, never the GPU (see NODE-LLAMA-CPP-NOTES: the threads trap). */
 export const TEST_DEVICE: DeviceConfig = { gpu: false, threads: 1 };
 
+/**
+ * An answer schema with a rule only the validator enforces (`uniqueItems`): the grammar lets any four codes from 1
+ * to 4 through, and 24 of those 256 are distinct, so a random-weights model's answers often need a repair.
+ */
+export const DISTINCT_CODES: JsonSchema = {
+  type: "object",
+  properties: {
+    codes: {
+      type: "array",
+      items: { type: "integer", minimum: 1, maximum: 4 },
+      minItems: 4,
+      maxItems: 4,
+      uniqueItems: true,
+    },
+  },
+  required: ["codes"],
+};
+
 export function fixtureRef(seed = 1): LocalModelRef {
   return { kind: "fixture", raw: `fixture:tiny?seed=${seed}`, name: "fixture", seed, size: "tiny" };
 }

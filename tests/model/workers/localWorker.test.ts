@@ -9,7 +9,16 @@ import { writeGgufFile } from "../../../src/testing/gguf/ggufWriter.js";
 import type { JsonSchema, RunEventInput, WorkerOutcome } from "../../../src/types.js";
 import { createLocalWorkers, type LocalWorker } from "../../../src/workers/LocalWorker.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
-import { fileRef, fixtureRef, recorder, request, TEST_DEVICE, tempDir, workerDef } from "./helpers.js";
+import {
+  DISTINCT_CODES,
+  fileRef,
+  fixtureRef,
+  recorder,
+  request,
+  TEST_DEVICE,
+  tempDir,
+  workerDef,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -119,21 +128,7 @@ describe("LocalWorker on a fixture model", () => {
   });
 
   it("repairs when the validator rejects what the grammar allowed, then reports invalid-output with the errors", async () => {
-    // `uniqueItems` is the validator's alone: the grammar lets any four codes from 1 to 4 through, and 24 of
-    // those 256 are distinct.
-    const output: JsonSchema = {
-      type: "object",
-      properties: {
-        codes: {
-          type: "array",
-          items: { type: "integer", minimum: 1, maximum: 4 },
-          minItems: 4,
-          maxItems: 4,
-          uniqueItems: true,
-        },
-      },
-      required: ["codes"],
-    };
+    const output = DISTINCT_CODES;
     const worker = workerDef(output, { name: "repair", maxTokens: 60 });
     const port = workers({ workers: [worker], retries: 2 });
     // A random first answer is distinct about one time in eleven, and then there is nothing to repair: up to
