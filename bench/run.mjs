@@ -9,7 +9,8 @@
 //   BENCH_REPS=5              repetitions of every measurement (at least 5 are recommended); the overhead
 //                             section runs at least 9, since its ratio is near 1 and its spread is ±5 % here
 //   BENCH_SWAP_REPS=REPS      repetitions of the swaps section (each is four child processes, ~50 s)
-//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps,families,toolrag   run only these sections
+//   BENCH_ONLY=overhead,parallel,prefix,orchestrator,swaps,families,toolrag,fleet   run only these sections
+//   FLEET_SUBTASKS=12, FLEET_REPS=3, FLEET_THROUGHPUT_RUNS=6   the fleet section's plan size, repetitions, runs at once
 //   BENCH_FAMILIES=qwen3,qwen2,llama3,llama3.1,gemma3,toy   the families section's model families (toy: the toy fixture)
 //   BENCH_FAMILY_REPS=2       child processes per family in the families section (each one measures memory)
 //   BENCH_FAMILY_SUBTASKS=5   forced-tool-call subtasks per family (in the first child of each family)
@@ -37,6 +38,10 @@
 // -everything) through the MCP SDK client and compares a worker's first prompt with all of them and with the
 // top-k Tool RAG offers (qwen3's real tokenizer and template), and how often a scripted instruction's expected
 // tool is among the offered ones.
+//
+// The fleet section (bench/fleet.mjs; a real nats-server and `edgecrew device` processes, chaos/fleet.mjs) measures
+// the per-subtask dispatch overhead of a hub with one device on this machine against in-process workers (the same
+// plan of tiny subtasks, alternating), and the throughput of concurrent small runs on 1 vs 2 devices.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -59,6 +64,7 @@ import {
   physicalCoreCount,
 } from "../dist/workers/index.js";
 import { workerSystemPrompt, workerUserPrompt } from "../dist/workers/workerPrompts.js";
+import { fleetBench, fleetRows } from "./fleet.mjs";
 import { scriptedAgent, scriptedPlanner, workerDef } from "./scripted.mjs";
 import { toolRag, toolRagRows } from "./toolRag.mjs";
 
@@ -68,7 +74,7 @@ const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const OVERHEAD_REPS = Math.max(REPS, 9);
 const SWAP_REPS = Math.max(1, Number(process.env.BENCH_SWAP_REPS ?? REPS));
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps,families,toolrag").split(","),
+  (process.env.BENCH_ONLY ?? "overhead,parallel,prefix,orchestrator,swaps,families,toolrag,fleet").split(","),
 );
 const FAMILIES = (process.env.BENCH_FAMILIES ?? "qwen3,qwen2,llama3,llama3.1,gemma3,toy").split(",");
 const FAMILY_REPS = Math.max(1, Number(process.env.BENCH_FAMILY_REPS ?? 2));
@@ -715,6 +721,7 @@ function table(results) {
     lines.push(...memory);
   }
   if (results.toolrag) lines.push(...toolRagRows(results.toolrag));
+  if (results.fleet) lines.push(...fleetRows(results.fleet));
   const f = results.families;
   if (f) {
     for (const family of FAMILIES.filter((name) => f[name])) {
@@ -781,6 +788,7 @@ async function main() {
       const cacheDir = process.env.BENCH_FIXTURE_DIR || defaultFixtureCacheDir();
       results.toolrag = await timed("toolrag", () => toolRag({ root: join(here, ".."), dir, cacheDir }));
     }
+    if (ONLY.has("fleet")) results.fleet = await timed("fleet", () => fleetBench({ dir, log }));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

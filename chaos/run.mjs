@@ -8,12 +8,16 @@
 //   planner    a cloud planner (an OpenAI-compatible server on 127.0.0.1) that answers badly (planner.mjs)
 //   tools      MCP tools that throw, hang, flood or die mid-call (tools.mjs)
 //   security   the attacks of the security review (issue 12), each held or broken (security.mjs, security/*.mjs)
+//   fleet      N runs on a real nats-server with 2–3 `edgecrew device` processes, one SIGKILLed at a random point
+//              (tool hold, generation, between subtasks, delay); each run completes, every subtask stored once
+//              (fleetKill.mjs, fleet.mjs)
 // Every case must end with a typed outcome — exit 0, 1 or 2 (130 for SIGINT), a clear error line, no signal
 // death, no hang — and lose nothing that was already stored in the run directory.
 //
 // Writes chaos/results/<YYYY-MM-DD>.json (or CHAOS_OUT) and prints a markdown summary; exits 1 when any check
 // failed. Environment: CHAOS_RUNS (crash runs, default 20), CHAOS_SEED (PRNG seed, to replay a sequence of kill
-// points), CHAOS_ONLY (comma-separated sections, default all), CHAOS_OUT (results file).
+// points), CHAOS_ONLY (comma-separated sections, default all), CHAOS_OUT (results file), CHAOS_FLEET_RUNS (fleet
+// runs, default CHAOS_RUNS).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -27,6 +31,7 @@ const SECTION_MODULES = {
   planner: ["./planner.mjs", "plannerFaults"],
   tools: ["./tools.mjs", "toolFaults"],
   security: ["./security.mjs", "securityAttacks"],
+  fleet: ["./fleetKill.mjs", "fleetKills"],
 };
 const SECTIONS = Object.keys(SECTION_MODULES);
 
@@ -70,7 +75,7 @@ const totalMs = Math.round(performance.now() - started);
 
 // ─── results ──────────────────────────────────────────────────────────────────────────────────────────────
 
-const { crash, bad, catalogue, planner, tools, security } = sections;
+const { crash, bad, catalogue, planner, tools, security, fleet } = sections;
 const casesPass = (section) => section === undefined || section.cases.every((c) => c.pass);
 const allPass =
   (crash === undefined || crash.passed === crash.runs) &&
@@ -79,7 +84,8 @@ const allPass =
   (catalogue === undefined || catalogue.control.pass) &&
   casesPass(planner) &&
   casesPass(tools) &&
-  casesPass(security);
+  casesPass(security) &&
+  (fleet === undefined || fleet.passed === fleet.runs);
 
 const date = new Date().toISOString().slice(0, 10);
 const results = {
@@ -148,6 +154,17 @@ if (security) {
     `| security review attacks (shell, fs, calculator, http, run directories, secrets) | ${passed(security.cases)} | each attack replayed as written; held = refused or confined, nothing leaked or left running |`,
   );
 }
+if (fleet) {
+  out.push(
+    `| fleet: a device SIGKILLed mid-run (2–3 devices, real nats-server) | ${fleet.passed}/${fleet.runs} | completed, each subtask stored once, on a device serving its worker, no result replaced; by kill point ${Object.entries(
+      fleet.byMode,
+    )
+      .map(([m, c]) => `${m} ${c.passed}/${c.runs}`)
+      .join(
+        ", ",
+      )}; ${fleet.killedWhileRunning} killed while running a subtask, ${fleet.redeliveries} redeliveries, ${fleet.lateResultsDropped} late results dropped, ${fleet.sideEffectUncertain} side-effect-uncertain (no non-idempotent tool), ${fleet.retriedKillPoints} kill points redrawn (run finished first), ${fleet.harnessRetries} runs retried after a device failed to start; ${fleet.redeliveredBeforeKill} of the redeliveries came before the kill (a live device's job); median run ${s(fleet.medianRunMs)} |`,
+  );
+}
 if (crash) {
   out.push("");
   out.push("### Crash runs");
@@ -166,6 +183,18 @@ if (crash) {
         : (r.lastEventBeforeKill ?? "-");
     out.push(
       `| ${r.run} | ${point} | ${r.killedAtMs ?? "-"} ms | ${r.eventsBeforeKill ?? "-"} | ${last} | ${r.durable?.join(",") || "-"} | ${r.resumedCompleted?.join(",") || "-"} | ${s(r.resumeMs)} | ${verdict(r)} |`,
+    );
+  }
+}
+if (fleet) {
+  out.push("");
+  out.push("### Fleet device kills");
+  out.push("");
+  out.push("| # | devices | plan | kill point | killed | at | was running | redelivered | run | result |");
+  out.push("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of fleet.details) {
+    out.push(
+      `| ${r.run} | ${Object.keys(r.devices).length} | ${r.plan} | ${r.mode}: ${cell(r.point)} | ${r.killed ?? "-"} | ${r.killedAtMs ?? "-"} ms | ${r.victimWasRunning?.join(",") || "-"} | ${r.redeliveries ?? "-"} | ${s(r.ms)} | ${verdict(r)} |`,
     );
   }
 }
