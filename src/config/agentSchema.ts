@@ -378,7 +378,7 @@ const fleetSchema = z
         "The NATS JetStream hub that spreads this agent's subtasks over devices (`edgecrew device`). Credentials come from the environment (EDGECREW_HUB_USER/PASSWORD, EDGECREW_HUB_TOKEN), TLS files from EDGECREW_HUB_CA/CERT/KEY.",
       ),
     ackWaitSeconds: seconds(
-      "How long a device may stay silent on a subtask before the hub hands it to another device; a working device extends it every third of it",
+      "How long a device may stay silent on a subtask before the hub hands it to another device; a working device extends it every quarter of it",
       30,
       3600,
     ),

@@ -18,10 +18,18 @@ import {
   throwIfAborted,
 } from "../errors.js";
 import { compileSchema } from "../schema/index.js";
-import type { AgentDefinition, CallContext, SubtaskRequest, WorkerOutcome, WorkerPort } from "../types.js";
+import type {
+  AgentDefinition,
+  CallContext,
+  RunEventInput,
+  SubtaskRequest,
+  WorkerOutcome,
+  WorkerPort,
+} from "../types.js";
 import type { Hub } from "./hub.js";
 import {
   cancelSubject,
+  consumerName,
   type DeviceInfo,
   decodeJobEvent,
   decodeResult,
@@ -60,7 +68,6 @@ export class RemoteWorkers implements WorkerPort {
   readonly #pollMs: number;
   readonly #clock: () => number;
   readonly #registry: DeviceRegistry;
-  readonly #attempts = new Map<string, number>();
   readonly #inFlight = new Set<AbortController>();
   readonly #consumers = new Map<string, Promise<void>>();
   #disposing: Promise<void> | undefined;
@@ -104,16 +111,12 @@ export class RemoteWorkers implements WorkerPort {
     const { signal } = context;
     const worker = request.subtask.worker;
     const revision = request.revision ?? 0;
-    const slot = `${request.runId}\u0000${revision}\u0000${request.subtask.id}`;
-    let attempt = this.#attempts.get(slot) ?? 1;
     await this.#consumer(worker);
-    for (;;) {
+    // Attempts count from 1 in every process: a resumed orchestrator finds what the one before it stored.
+    for (let attempt = 1; ; attempt++) {
       const key = jobKey(request.runId, revision, request.subtask.id, attempt);
       const stored = await this.#readResult(key, signal);
-      if (stored !== undefined) {
-        this.#attempts.set(slot, attempt);
-        return this.#accept(stored, request);
-      }
+      if (stored !== undefined) return this.#accept(stored, request);
       const job: Job = {
         v: PROTOCOL_VERSION,
         key,
@@ -124,13 +127,9 @@ export class RemoteWorkers implements WorkerPort {
         stream: context.stream === true,
       };
       const outcome = await this.#dispatch(job, context);
-      if (outcome !== "consumed") {
-        this.#attempts.set(slot, attempt);
-        return outcome;
-      }
+      if (outcome !== "consumed") return outcome;
       // The same key was published before and its job is gone without a result (it was cancelled): the
       // subtask runs again under the next attempt.
-      attempt++;
     }
   }
 
@@ -140,11 +139,15 @@ export class RemoteWorkers implements WorkerPort {
     const { nc, js, jsm } = this.#hub;
     const worker = job.request.subtask.worker;
     let notify: (() => void) | undefined;
+    let activeAt: number | undefined;
     const done = nc.subscribe(doneSubject(job.key), { callback: () => notify?.() });
     const events = nc.subscribe(eventsSubject(job.key), {
       callback: (_error, msg) => {
+        activeAt = this.#clock();
         const forwarded = decodeJobEvent(msg.data);
-        if (forwarded !== undefined) context.emit({ ...forwarded.event, device: forwarded.device });
+        if (forwarded !== undefined && isDeviceEvent(forwarded.event, job.request.subtask.id)) {
+          context.emit({ ...forwarded.event, device: forwarded.device });
+        }
       },
     });
     let seq: number | undefined;
@@ -167,10 +170,16 @@ export class RemoteWorkers implements WorkerPort {
         const stored = await this.#readResult(job.key, signal);
         if (stored !== undefined) return this.#accept(stored, job.request);
         // No live device for the worker: wait for one for deviceWaitSeconds (counted only while the registry
-        // can be read, so a hub restart is not mistaken for an empty fleet), then fail the subtask clearly.
+        // can be read, so a hub restart is not mistaken for an empty fleet), then fail the subtask clearly. A
+        // device busy with a job is served too, whatever its heartbeat says (a loaded machine beats late): its
+        // events, or a job of this worker held unacked at the hub, count as a device.
         if (this.#registry.ok && this.devicesFor(worker).length === 0) {
-          waitingSince ??= this.#clock();
-          if (this.#clock() - waitingSince >= this.#deviceWaitMs) throw this.#noDevice(worker);
+          const now = this.#clock();
+          const busy =
+            (activeAt !== undefined && now - activeAt < this.#deviceWaitMs) || (await this.#held(worker));
+          waitingSince = busy ? undefined : (waitingSince ?? now);
+          if (waitingSince !== undefined && now - waitingSince >= this.#deviceWaitMs)
+            throw this.#noDevice(worker);
         } else if (this.#registry.ok) {
           waitingSince = undefined;
         }
@@ -196,6 +205,16 @@ export class RemoteWorkers implements WorkerPort {
     } finally {
       done.unsubscribe();
       events.unsubscribe();
+    }
+  }
+
+  /** Whether a device holds a job of this worker now (delivered, not yet acked, within the ack wait). */
+  async #held(worker: string): Promise<boolean> {
+    try {
+      const info = await this.#hub.jsm.consumers.info(SUBTASK_STREAM, consumerName(this.#agent.name, worker));
+      return info.num_ack_pending > 0;
+    } catch {
+      return false;
     }
   }
 
@@ -269,6 +288,28 @@ export class RemoteWorkers implements WorkerPort {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/**
+ * The events a device may report for a job: what a local worker emits about its subtask (models, tools, repairs,
+ * streamed text) — never the run's own (plan, completion, failure), which only the orchestrator decides.
+ */
+const DEVICE_EVENTS = new Set<RunEventInput["type"]>([
+  "model.loading",
+  "model.loaded",
+  "model.unloaded",
+  "tool.called",
+  "tool.result",
+  "tool.shortened",
+  "tool.progress",
+  "tools.offered",
+  "subtask.repairing",
+  "subtask.delta",
+]);
+
+function isDeviceEvent(event: { readonly type: string; readonly [key: string]: unknown }, subtaskId: string) {
+  if (!DEVICE_EVENTS.has(event.type as RunEventInput["type"])) return false;
+  return !("subtaskId" in event) || event.subtaskId === subtaskId;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

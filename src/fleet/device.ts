@@ -4,7 +4,7 @@
  *
  * For each served worker it pulls jobs from the worker's shared durable consumer, one per free slot (the worker's
  * `parallel`), and for each job: skips it when a result is already stored (a duplicate delivery); tells the hub
- * it is working every third of the ack wait, so a long generation is not redelivered; runs it on its own local
+ * it is working every quarter of the ack wait, so a long generation is not redelivered; runs it on its own local
  * workers (its own definition of the worker: its model paths, its tools) with the fleet's tool journal, so the
  * calls a dead device made are known; stores the result with `create` (the first result wins: a late one is
  * dropped and logged), announces it, and acks. A job cancelled by its orchestrator is terminated; on shutdown a
@@ -112,7 +112,8 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
   if (first === undefined) throw new EdgecrewError(ErrorCodes.USAGE, "a device needs at least one agent");
   const workersModule = await import("../workers/index.js");
   const device: DeviceConfig = { ...first.device, ...options.device };
-  const active = new Set<(event: RunEventInput) => void>();
+  // The jobs running now, by key: model events go to one job per run (the models are shared by every job).
+  const active = new Map<string, { readonly runId: string; readonly emit: (event: RunEventInput) => void }>();
   const manager: ModelManager = new workersModule.ModelManager({
     device,
     resolve: {
@@ -122,7 +123,12 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     },
     // The models are shared by every job: their events go to each job running now.
     onEvent: (event) => {
-      for (const emit of active) emit(event);
+      const told = new Set<string>();
+      for (const job of active.values()) {
+        if (told.has(job.runId)) continue;
+        told.add(job.runId);
+        job.emit(event);
+      }
     },
   });
   const sides: WorkerSide[] = [];
@@ -237,14 +243,14 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
           msg.working();
         } catch {}
       },
-      Math.max(200, (s.ackWaitSeconds * 1000) / 3),
+      Math.max(200, (s.ackWaitSeconds * 1000) / 4),
     );
     const emit = (event: RunEventInput) => {
       try {
         open.nc.publish(eventsSubject(job.key), encode({ device: name, event }));
       } catch {}
     };
-    active.add(emit);
+    active.set(job.key, { runId: job.request.runId, emit });
     const label = `${job.request.runId}/${job.request.subtask.id} (${s.agent.name}/${s.worker.name})`;
     log(`running ${label}${msg.info.deliveryCount > 1 ? ` (delivery ${msg.info.deliveryCount})` : ""}`);
     try {
@@ -287,7 +293,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       s.router.end(job);
       clearInterval(working);
       cancel.unsubscribe();
-      active.delete(emit);
+      active.delete(job.key);
       busy--;
       void beat();
     }

@@ -159,7 +159,14 @@ export async function openHub(options: HubOptions): Promise<Hub> {
       address: target.address,
       ensureConsumer: (agent, worker, ackWaitSeconds) => ensureConsumer(jsm, agent, worker, ackWaitSeconds),
       async close() {
-        if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+        if (nc.isClosed()) return;
+        // Draining waits for the hub; a hub that is away must not keep the process alive: close after 2 s.
+        const drained = nc.drain().then(
+          () => true,
+          () => false,
+        );
+        const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref());
+        if (!(await Promise.race([drained, timer]))) await nc.close().catch(() => {});
       },
       async [Symbol.asyncDispose]() {
         await hub.close();

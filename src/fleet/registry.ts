@@ -78,7 +78,7 @@ export class DeviceRegistry {
   live(filter?: { readonly agent: string; readonly worker: string }): DeviceInfo[] {
     const now = this.#clock();
     return [...this.#seen.values()]
-      .filter((seen) => now - seen.seenAt <= 3 * seen.info.heartbeatSeconds * 1000 + this.#pollMs)
+      .filter((seen) => now - seen.seenAt <= 3 * seen.info.heartbeatSeconds * 1000 + 2 * this.#pollMs)
       .map((seen) => seen.info)
       .filter(
         (info) =>
@@ -128,6 +128,7 @@ export class DeviceRegistry {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#refreshing;
+    // A read in flight against a hub that is away is not waited for long.
+    await Promise.race([this.#refreshing, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 }
