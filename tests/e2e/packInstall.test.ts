@@ -28,6 +28,8 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 let dir: string;
 let tarball: string;
+/** What `npm install` printed in the consumer project. */
+let installLog = "";
 
 async function sh(command: string, args: readonly string[], cwd: string, timeout = 300_000) {
   try {
@@ -78,7 +80,7 @@ beforeAll(async () => {
   tarball = join(dir, info.filename);
   const project = join(dir, "app");
   await cp(join(root, "tests/fixtures/consumer"), project, { recursive: true });
-  await sh(
+  const installed = await sh(
     npm,
     [
       "install",
@@ -97,6 +99,7 @@ beforeAll(async () => {
     project,
     600_000,
   );
+  installLog = `${installed.stdout}\n${installed.stderr}`;
 }, 900_000);
 
 afterAll(async () => {
@@ -115,6 +118,8 @@ describe("the packed package in a fresh consumer project", () => {
       const paths = new Set(copies.stdout.split("\n").filter((line) => line.trim() !== ""));
       expect([...paths], `${shared} is installed once`).toEqual([join(project, "node_modules", shared)]);
     }
+    // Every package supports the Node it runs on (20): no EBADENGINE warning for the consumer.
+    expect(installLog).not.toContain("EBADENGINE");
     // Nothing the default path does not use (the LangChain community package and its browsers).
     const modules = await readdir(join(project, "node_modules"));
     expect(modules).not.toContain("playwright");
