@@ -304,13 +304,22 @@ export async function createCrew<
       privacyOf = (privateTask) => runPrivacyOf(agent, (grants) => side.tools.list(grants), privateTask);
     } else {
       // A fleet: the devices run the workers and their tools (`edgecrew device`); this process plans and joins.
-      // The tools' specs are still read here, for the privacy policy (which tools are private).
+      // The tools' specs are still read here, for the privacy policy (which tools are private); MCP servers
+      // are not started here, so their tools are judged by their YAML entries alone.
       const fleet = await import("./fleet/index.js");
       const tools = await agentToolRegistry(agent, { tools: codeTools });
+      const known = (grants: readonly string[]) =>
+        grants.flatMap((grant) => {
+          try {
+            return tools.list([grant]);
+          } catch {
+            return [];
+          }
+        });
       const remote = await fleet.createRemoteWorkers(agent, hubUrl);
       workers = remote;
       closeWorkers = () => remote.dispose();
-      privacyOf = (privateTask) => runPrivacyOf(agent, (grants) => tools.list(grants), privateTask);
+      privacyOf = (privateTask) => runPrivacyOf(agent, known, privateTask);
     }
   } catch (error) {
     await manager.dispose();
