@@ -227,20 +227,7 @@ export const planOf = (subtasks) => ({
 });
 
 /** The stored events of a run (events.jsonl in the orchestrator's run directory); torn lines are skipped. */
-export function storedEvents(runDir, runId) {
-  const file = join(runDir, runId, "events.jsonl");
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line)];
-      } catch {
-        return [];
-      }
-    });
-}
+export { readEvents as storedEvents } from "./lib.mjs";
 
 /** Lines of a tool's marker file in `dir` (one per execution of the tool: "<device> <pid>"). */
 export function toolMarks(dir, tool) {
