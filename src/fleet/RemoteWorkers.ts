@@ -27,6 +27,7 @@ import type {
   WorkerPort,
 } from "../types.js";
 import type { Hub } from "./hub.js";
+import { pause } from "./pause.js";
 import {
   cancelSubject,
   consumerName,
@@ -261,7 +262,7 @@ export class RemoteWorkers implements WorkerPort {
       } catch (error) {
         if (isEdgecrewError(error)) throw error;
         // The hub is away (restarting): try again shortly.
-        await sleep(this.#pollMs, signal);
+        await pause(this.#pollMs, signal);
       }
     }
   }
@@ -312,18 +313,6 @@ function isDeviceEvent(event: { readonly type: string; readonly [key: string]: u
   return !("subtaskId" in event) || event.subtaskId === subtaskId;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** Publishes, retrying while the hub is away (a restart), until the signal fires. */
 async function untilPublished<T>(publish: () => Promise<T>, signal: AbortSignal): Promise<T> {
   for (let delay = 100; ; delay = Math.min(2000, delay * 2)) {
@@ -332,7 +321,7 @@ async function untilPublished<T>(publish: () => Promise<T>, signal: AbortSignal)
       return await publish();
     } catch (error) {
       if (signal.aborted) throw error;
-      await sleep(delay, signal);
+      await pause(delay, signal);
     }
   }
 }

@@ -35,6 +35,7 @@ import type {
 import { startWorkerSide, type WorkerSide } from "../workerSide.js";
 import type { ModelManager } from "../workers/index.js";
 import { type Hub, openHub } from "./hub.js";
+import { pause } from "./pause.js";
 import {
   cancelSubject,
   consumerName,
@@ -308,7 +309,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
           !s.side.workers.isResident(s.worker.name) &&
           registry.residentElsewhere(s.agent.name, s.worker.name, name)
         ) {
-          await delay(500, shutdown.signal);
+          await pause(500, shutdown.signal);
           if (shutdown.signal.aborted) break;
         }
         const msg = await consumer.next({ expires: 2000 });
@@ -321,7 +322,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       } catch {
         // The hub is away (restarting) or the consumer is being recreated: try again shortly.
         consumer = undefined;
-        await delay(500, shutdown.signal);
+        await pause(500, shutdown.signal);
       }
     }
   };
@@ -392,7 +393,7 @@ async function storeResult(results: KV, key: string, result: JobResult): Promise
       if (error instanceof JetStreamApiError && (await resultExists(results, key))) return false;
       // The hub is away: a result must not be lost, so keep trying for a while (the job stays unacked meanwhile).
       if (tries >= 120) throw error;
-      await delay(500);
+      await pause(500);
     }
   }
 }
@@ -456,7 +457,7 @@ class JobToolRouter {
                 },
               );
             }
-            await delay(500);
+            await pause(500);
           }
         }
       },
@@ -486,15 +487,3 @@ class JobToolRouter {
 }
 
 const slot = (runId: string, subtaskId: string) => `${runId}\u0000${subtaskId}`;
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
