@@ -411,6 +411,21 @@ function subtaskLine(view: SubtaskView, now: number, extraDeps: readonly string[
   return `${GLYPHS[view.phase]} ${view.id} ${view.worker}${model}${deps}  ${detail(view, now)}`;
 }
 
+/** Whether a subtask's frame row has its streamed line under it. */
+function showsText(view: SubtaskView): boolean {
+  return view.phase === "running" && view.text !== undefined && flat(view.text.line) !== "";
+}
+
+/** Whether the frame ends with the planner's streamed line. */
+function showsPlannerLine(state: ProgressState): boolean {
+  return state.end === undefined && state.plannerLine !== undefined && flat(state.plannerLine) !== "";
+}
+
+/** How many streamed lines a frame of `state` shows. */
+function streamedLineCount(state: ProgressState): number {
+  return state.subtasks.filter(showsText).length + (showsPlannerLine(state) ? 1 : 0);
+}
+
 /** The end of a streamed line that fits `width` after `lead` (cut at its start, with `…`). */
 function streamedLine(lead: string, line: string, width: number): string {
   // A model's text could hold terminal escapes: control characters are dropped, not painted.
@@ -451,9 +466,9 @@ function treeLines(subtasks: readonly SubtaskView[], now: number, width: number)
     lines.push(`  ${prefix}${branch}${subtaskLine(view, now, extra)}`);
     const kids = children.get(view.id) ?? [];
     const nextPrefix = root ? "" : `${prefix}${last ? "   " : "│  "}`;
-    if (view.phase === "running" && view.text !== undefined && flat(view.text.line) !== "") {
+    if (showsText(view)) {
       const rail = kids.length > 0 ? "│" : " ";
-      lines.push(streamedLine(`  ${nextPrefix}${rail} ┆ `, view.text.line, width));
+      lines.push(streamedLine(`  ${nextPrefix}${rail} ┆ `, view.text?.line ?? "", width));
     }
     for (const [i, kid] of kids.entries()) walk(kid, nextPrefix, i === kids.length - 1, false);
   };
@@ -501,8 +516,8 @@ export function renderFrame(state: ProgressState, options: FrameOptions): string
   } else if (state.planRejections > 0) {
     lines.push(`planning… (${state.planRejections} plan${state.planRejections === 1 ? "" : "s"} rejected)`);
   }
-  if (state.end === undefined && state.plannerLine !== undefined && flat(state.plannerLine) !== "") {
-    lines.push(streamedLine("planner ┆ ", state.plannerLine, options.width));
+  if (showsPlannerLine(state)) {
+    lines.push(streamedLine("planner ┆ ", state.plannerLine ?? "", options.width));
   }
   for (const r of state.revisions) {
     const reused = r.reused.length > 0 ? `; reusing ${r.reused.join(", ")}` : "";
@@ -615,8 +630,11 @@ export function createProgressPainter(options: PainterOptions): ProgressPainter 
       return state;
     },
     update(event) {
+      const before = state;
       state = reduceProgress(state, event);
-      if (isStateChange(event)) draw();
+      // A streamed line that appears is drawn at once too: a short generation would otherwise end (a state
+      // change, which hides its line) before the next tick, and never be seen.
+      if (isStateChange(event) || streamedLineCount(state) > streamedLineCount(before)) draw();
       else dirty = true;
     },
     draw,

@@ -33,9 +33,10 @@ export async function listDevices(kv: KV): Promise<ListedDevice[]> {
 async function readEntries(
   kv: KV,
 ): Promise<{ key: string; info: DeviceInfo; revision: number; writtenAt: Date }[]> {
-  const keys: string[] = [];
-  for await (const key of await kv.keys()) keys.push(key);
-  const entries = await Promise.all(keys.map((key) => kv.get(key)));
+  // A key rewritten while the listing runs (a heartbeat) comes back twice: the listing is a live consumer.
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  const entries = await Promise.all([...keys].map((key) => kv.get(key)));
   return entries.flatMap((entry) => {
     if (entry === null || entry.operation !== "PUT") return [];
     const info = decodeDevice(entry.value);

@@ -67,6 +67,16 @@ export interface OrchestratorContext {
   readonly revision: PlanRevision | undefined;
 }
 
+/** A run's results in plan order (subtasks finish in any order; readers and the joiner see one order). */
+export function resultsInPlanOrder(
+  plan: Plan | undefined,
+  results: Readonly<Record<string, SubtaskResult>>,
+): SubtaskResult[] {
+  const order = new Map((plan?.subtasks ?? []).map((subtask, index) => [subtask.id, index]));
+  const rank = (id: string) => order.get(id) ?? order.size;
+  return Object.values(results).sort((a, b) => rank(a.subtaskId) - rank(b.subtaskId));
+}
+
 function answersOf(results: Readonly<Record<string, SubtaskResult>>): Record<string, JsonValue> {
   return Object.fromEntries(Object.entries(results).map(([id, r]) => [id, r.answer]));
 }
@@ -249,7 +259,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
         revision: {
           reason: produced.value.kind === "replan" ? produced.value.reason : "",
           previous: ctx.plan ?? { subtasks: [] },
-          results: Object.values(ctx.results),
+          results: resultsInPlanOrder(ctx.plan, ctx.results),
         },
         usage: [...ctx.usage, ...produced.usage],
       })),
@@ -357,7 +367,7 @@ export function createOrchestratorMachine(ports: OrchestratorPorts) {
               input: ({ context: ctx }) => ({
                 task: ctx.task,
                 plan: ctx.plan ?? { subtasks: [] },
-                results: Object.values(ctx.results),
+                results: resultsInPlanOrder(ctx.plan, ctx.results),
                 agent: ctx.agent,
                 allowReplan: ctx.replans < ctx.agent.limits.maxReplans,
               }),

@@ -25,7 +25,7 @@ import type {
 import type { RunPersistence } from "./actors.js";
 import { EventHub, isTransientEvent, type RunEventListener } from "./EventHub.js";
 import { buildLedger } from "./ledger.js";
-import { createOrchestratorMachine, type OrchestratorContext } from "./machine.js";
+import { createOrchestratorMachine, type OrchestratorContext, resultsInPlanOrder } from "./machine.js";
 import type { Redactor } from "./redact.js";
 import { type RoutingTable, readRouting, routeOf } from "./routing.js";
 import { streamingPlanner, streamingWorkers } from "./streaming.js";
@@ -285,7 +285,7 @@ export function startRun(agent: AgentDefinition, task: string, options: StartRun
       snapshot.value === "done" ? "completed" : snapshot.value === "cancelled" ? "cancelled" : "failed";
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, SETTLE_TIMEOUT_MS).unref());
     await Promise.race([Promise.all([...pending]), timeout]);
-    const results = Object.values(ctx.results);
+    const results = resultsInPlanOrder(ctx.plan, ctx.results);
     const error =
       ctx.error ??
       (status === "failed" ? new EdgecrewError(ErrorCodes.INTERNAL, "the run failed").toInfo() : undefined);

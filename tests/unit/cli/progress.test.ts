@@ -343,6 +343,29 @@ describe("createProgressPainter", () => {
     expect(out.length).toBe(drawn + 2);
   });
 
+  it("draws a streamed line as soon as it appears, then throttles its growth", () => {
+    const { p, out, advance } = painter();
+    p.update(events[0] as RunEvent);
+    const drawn = out.length;
+    p.update(ev(20, { type: "planner.delta", text: "\n" }));
+    expect(out.length).toBe(drawn); // nothing to show yet: a blank line
+    p.update(ev(30, { type: "planner.delta", text: '{"subtasks"' }));
+    expect(out.length).toBe(drawn + 1);
+    expect(out.at(-1)).toContain('planner ┆ {"subtasks"');
+    p.update(ev(40, { type: "planner.delta", text: ": [" }));
+    expect(out.length).toBe(drawn + 1); // the same line growing waits for the tick
+    for (const e of events.slice(1, 6)) p.update(e);
+    const running = out.length;
+    // s1 streams and finishes within one tick: its line was on screen once all the same.
+    p.update(ev(300, { type: "subtask.delta", subtaskId: "s1", text: "Oslo", turn: 0 }));
+    expect(out.length).toBe(running + 1);
+    expect(out.at(-1)).toMatch(/▶ s1 .*\n.*┆ Oslo\n/);
+    p.update(ev(301, { type: "subtask.delta", subtaskId: "s1", text: ", Bergen", turn: 0 }));
+    expect(out.length).toBe(running + 1);
+    advance(100);
+    expect(out.at(-1)).toContain("┆ Oslo, Bergen");
+  });
+
   it("starts a fresh frame after detach", () => {
     const { p, out } = painter();
     p.update(events[0] as RunEvent);

@@ -95,8 +95,10 @@ describe("a run", () => {
       planner: fakePlanner(plan).port,
       workers: workers.port,
     });
-    await run.result;
+    const result = await run.result;
     expect(workers.requests.map((r) => r.subtask.id)).toEqual(["s2", "s1"]);
+    // s2 finished first, yet the run's results (and the joiner's input) follow the plan.
+    expect(result.results.map((r) => r.subtaskId)).toEqual(["s1", "s2"]);
   });
 
   it("fails with SUBTASK_FAILED when a worker gives no valid answer", async () => {
