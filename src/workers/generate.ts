@@ -22,7 +22,7 @@ import { abortErrorFor, raceAbort } from "../errors.js";
 import { callSyntaxOf } from "./callSyntax.js";
 import { type ChatWrapperChoice, chooseChatWrapper, RESOLVED_WRAPPER_SETTINGS } from "./chatTemplate.js";
 import type { CompiledTurn } from "./GrammarCache.js";
-import { grammarBiasSession, vocabularySize } from "./grammarBias.js";
+import { type ByteBan, grammarBiasSession, vocabularySize } from "./grammarBias.js";
 import type { SequenceLease } from "./ModelManager.js";
 
 /** Sampling and limits of one generation. */
@@ -59,7 +59,7 @@ export interface Generation {
 }
 
 const chatWrappers = new WeakMap<LlamaModel, ChatWrapperChoice>();
-const byteBans = new WeakMap<LlamaModel, TokenBias>();
+const byteBans = new WeakMap<LlamaModel, ByteBan>();
 const emptyBiases = new WeakMap<LlamaModel, TokenBias>();
 
 /** An empty bias for a model: what a per-token bias function returns where it has nothing to say. */
@@ -120,20 +120,26 @@ function chatTemplateOf(model: LlamaModel): string | undefined {
  * generation can end. Computed once per model: one detokenization per vocabulary entry.
  */
 export function fixtureByteBan(model: LlamaModel): TokenBias {
-  let bias = byteBans.get(model);
-  if (bias === undefined) {
-    bias = new TokenBias(model.tokenizer);
+  return byteBan(model).bias;
+}
+
+/** {@link fixtureByteBan} with the tokens it forbids (a grammar bias adds its own to them). */
+function byteBan(model: LlamaModel): ByteBan {
+  let ban = byteBans.get(model);
+  if (ban === undefined) {
+    const tokens: Token[] = [];
     const size = vocabularySize(model);
     for (let id = 0; id < size; id++) {
       const token = id as Token;
       const attributes = model.getTokenAttributes(token);
       if (attributes.control || attributes.unused || attributes.undefined) continue;
       // Only U+FFFD marks a piece of a character; a token may detokenize to "" alone (a leading space piece).
-      if (model.detokenize([token]).includes("\uFFFD")) bias.set(token, "never");
+      if (model.detokenize([token]).includes("\uFFFD")) tokens.push(token);
     }
-    byteBans.set(model, bias);
+    ban = { bias: new TokenBias(model.tokenizer).set(tokens, "never"), tokens };
+    byteBans.set(model, ban);
   }
-  return bias;
+  return ban;
 }
 
 /**
@@ -163,7 +169,7 @@ export async function generateTurn(
     // (llama.cpp then stalls without noticing its abort signal), so the ban steps aside for it.
     const ban =
       lease.randomWeights && (options.grammar === undefined || options.grammar.turn.asciiOnly)
-        ? fixtureByteBan(model)
+        ? byteBan(model)
         : undefined;
     // Under a grammar, the tokens that can continue the text are raised before each sample (grammarBias.ts).
     const session =
@@ -179,7 +185,7 @@ export async function generateTurn(
             onToken: (tokens: Token[]) => session.push(tokens),
           }
         : ban !== undefined
-          ? { tokenBias: ban }
+          ? { tokenBias: ban.bias }
           : {}),
       ...(options.onTextChunk === undefined ? {} : { onTextChunk: options.onTextChunk }),
       ...(options.grammar === undefined ? {} : { grammar: options.grammar.grammar }),

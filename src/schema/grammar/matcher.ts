@@ -33,10 +33,20 @@ export interface MatchState {
   readonly stacks: readonly Stack[];
   /** Whether the grammar admits the text read so far as a whole. */
   readonly accepting: boolean;
+  /**
+   * Whether the stacks are all of them: false when an ambiguous grammar made the matcher stop expanding (then
+   * what it says may come next is only part of it).
+   */
+  readonly complete: boolean;
   /** A key equal for equal states (stack contents), for caches. */
   readonly key: string;
   /** The states one character on, as far as asked for (many texts checked from one state share prefixes). */
   readonly transitions: Map<string, MatchState>;
+  /**
+   * The same, by which stacks a character moves: characters that move the same stacks lead to the same state
+   * (inside a string, every plain character does), so a vocabulary's worth of them costs a few expansions.
+   */
+  readonly moves: Map<string, MatchState>;
 }
 
 /** Past this many positions the matcher stops expanding (an ambiguous grammar); callers treat it as unknown. */
@@ -61,26 +71,59 @@ export class GrammarMatcher {
   advance(state: MatchState, char: string): MatchState {
     const known = state.transitions.get(char);
     if (known !== undefined) return known;
-    const next = this.#advance(state, char);
+    const code = char.codePointAt(0) as number;
+    let moves = "";
+    for (const stack of state.stacks) {
+      const goal = stack.goal;
+      let moves1 = false;
+      if (goal.kind === "lit") moves1 = goal.text[goal.offset] === char;
+      else if (goal.kind === "node" && goal.node.kind === "class") {
+        moves1 = goal.node.ranges.some(([lo, hi]) => code >= lo && code <= hi) !== goal.node.negated;
+      }
+      moves += moves1 ? "1" : "0";
+    }
+    let next = state.moves.get(moves);
+    if (next === undefined) {
+      next = this.#advance(state, moves);
+      state.moves.set(moves, next);
+    }
     state.transitions.set(char, next);
     return next;
   }
 
-  #advance(state: MatchState, char: string): MatchState {
-    const code = char.codePointAt(0) as number;
-    const moved: (Stack | null)[] = [];
+  /**
+   * Whether every character in `ranges` moves the same stacks of `state` (so all of them lead to one state): no
+   * literal waits for one of them, and each class takes all of them or none.
+   */
+  movesAlike(state: MatchState, ranges: readonly CodeRange[]): boolean {
+    const single = ranges.length === 1 && ranges[0]?.[0] === ranges[0]?.[1];
     for (const stack of state.stacks) {
       const goal = stack.goal;
       if (goal.kind === "lit") {
-        if (goal.text[goal.offset] !== char) continue;
-        const offset = goal.offset + 1;
-        moved.push(offset < goal.text.length ? { goal: { ...goal, offset }, next: stack.next } : stack.next);
+        const code = (goal.text[goal.offset] as string).codePointAt(0) as number;
+        if (!single && ranges.some(([lo, hi]) => code >= lo && code <= hi)) return false;
       } else if (goal.kind === "node" && goal.node.kind === "class") {
-        const inside = goal.node.ranges.some(([lo, hi]) => code >= lo && code <= hi);
-        if (inside !== goal.node.negated) moved.push(stack.next);
+        const taken = classRanges(goal.node);
+        const covered = ranges.every(([lo, hi]) => taken.some(([a, b]) => a <= lo && hi <= b));
+        const disjoint = ranges.every(([lo, hi]) => taken.every(([a, b]) => b < lo || a > hi));
+        if (!covered && !disjoint) return false;
       }
     }
-    return this.#close(moved);
+    return true;
+  }
+
+  /** The state after a character that moves the stacks marked "1" in `moves` (one mark per stack). */
+  #advance(state: MatchState, moves: string): MatchState {
+    const moved: (Stack | null)[] = [];
+    for (const [i, stack] of state.stacks.entries()) {
+      if (moves[i] !== "1") continue;
+      const goal = stack.goal;
+      if (goal.kind === "lit") {
+        const offset = goal.offset + 1;
+        moved.push(offset < goal.text.length ? { goal: { ...goal, offset }, next: stack.next } : stack.next);
+      } else moved.push(stack.next);
+    }
+    return this.#close(moved, state.complete);
   }
 
   /** The state after a text, or undefined as soon as it cannot continue. */
@@ -132,7 +175,8 @@ export class GrammarMatcher {
   }
 
   /** Expands positions until each top goal is a single character; collects whether the text may end. */
-  #close(seeds: readonly (Stack | null)[]): MatchState {
+  #close(seeds: readonly (Stack | null)[], inheritedComplete = true): MatchState {
+    let complete = inheritedComplete;
     const stacks = new Map<string, Stack>();
     const seen = new Set<string>();
     let accepting = false;
@@ -146,7 +190,10 @@ export class GrammarMatcher {
       const key = this.#key(stack);
       if (seen.has(key)) continue;
       seen.add(key);
-      if (seen.size > MAX_STACKS * 16) break;
+      if (seen.size > MAX_STACKS * 16) {
+        complete = false;
+        break;
+      }
       const goal = stack.goal;
       if (goal.kind === "lit") {
         stacks.set(key, stack);
@@ -197,7 +244,8 @@ export class GrammarMatcher {
       }
     }
     const list = [...stacks.values()].slice(0, MAX_STACKS);
-    const key = `${accepting ? "A" : ""}|${[...stacks.keys()].sort().join("|")}`;
-    return { stacks: list, accepting, key, transitions: new Map() };
+    const whole = complete && list.length === stacks.size;
+    const key = `${whole ? "" : "?"}${accepting ? "A" : ""}|${[...stacks.keys()].sort().join("|")}`;
+    return { stacks: list, accepting, complete: whole, key, transitions: new Map(), moves: new Map() };
   }
 }

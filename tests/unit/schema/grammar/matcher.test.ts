@@ -94,4 +94,30 @@ describe("GrammarMatcher", () => {
     expect(a?.key).toBe(b?.key);
     expect(matcher.feed(matcher.start(root), '{"nome"')).toBeUndefined();
   });
+
+  it("inside a string every plain character moves alike; in a pattern's class they do not", () => {
+    const plain: [number, number][] = [
+      [0x20, 0x21],
+      [0x23, 0x5b],
+      [0x5d, 0xd7ff],
+      [0xe000, 0x10ffff],
+    ];
+    const object = buildSchemaGrammar(normalizeSchema(SCHEMAS.object as JsonSchema), DEFAULT_CAPS);
+    const m = new GrammarMatcher(object.builder);
+    const inName = m.feed(m.start(object.root), '{"name":"ab') as NonNullable<ReturnType<typeof m.feed>>;
+    expect(inName.complete).toBe(true);
+    expect(m.movesAlike(inName, plain)).toBe(true);
+    // One expansion serves every plain character: "é", "x" and "字" lead to the very same state.
+    expect(m.advance(inName, "é")).toBe(m.advance(inName, "x"));
+    expect(m.advance(inName, "字")).toBe(m.advance(inName, "x"));
+    // maxLength 8: six more characters die, the quote does not.
+    expect(m.feed(inName, "cdefgh")).toBeDefined();
+    expect(m.feed(inName, "cdefghi")).toBeUndefined();
+    expect(m.feed(inName, '"')).toBeDefined();
+    const pattern = buildSchemaGrammar(normalizeSchema(SCHEMAS.pattern as JsonSchema), DEFAULT_CAPS);
+    const p = new GrammarMatcher(pattern.builder);
+    const start = p.feed(p.start(pattern.root), '"') as NonNullable<ReturnType<typeof p.feed>>;
+    expect(p.movesAlike(start, plain)).toBe(false);
+    expect(p.movesAlike(start, [[0x41, 0x5a]])).toBe(true);
+  });
 });
