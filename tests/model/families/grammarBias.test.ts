@@ -7,11 +7,12 @@
 import { type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FixtureFamily } from "../../../src/testing/families/familySpecs.js";
-import type { JsonSchema, LocalModelRef } from "../../../src/types.js";
+import type { JsonSchema } from "../../../src/types.js";
 import { grammarBiasSession, vocabularySize } from "../../../src/workers/grammarBias.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
 import type { SequenceLease } from "../../../src/workers/modelManagerTypes.js";
 import { TEST_DEVICE } from "../workers/helpers.js";
+import { familyRef, NOTE_ANSWER } from "./familyHelpers.js";
 
 interface Judge {
   canBeNext(state: LlamaGrammarEvaluationState, token: Token): boolean;
@@ -34,19 +35,9 @@ const judgeOf = (model: LlamaModel): Judge => {
 };
 
 const ANSWER: JsonSchema = {
-  type: "object",
+  ...NOTE_ANSWER,
   properties: {
-    title: { type: "string", minLength: 8, maxLength: 40 },
-    meta: {
-      type: "object",
-      properties: {
-        done: { type: "boolean" },
-        kind: { enum: ["todo", "note", "event"] },
-        tags: { type: "array", items: { type: "string", minLength: 3, maxLength: 12 }, maxItems: 3 },
-      },
-      required: ["done", "kind", "tags"],
-      additionalProperties: false,
-    },
+    ...NOTE_ANSWER.properties,
     steps: {
       type: "array",
       items: {
@@ -62,8 +53,7 @@ const ANSWER: JsonSchema = {
       maxItems: 4,
     },
   },
-  required: ["title", "meta", "steps"],
-  additionalProperties: false,
+  required: [...NOTE_ANSWER.required, "steps"],
 };
 
 // Strings at their bounds ("alpine hikes" is 12 characters, the most a tag may have), an escape, a quote inside.
@@ -97,17 +87,9 @@ describe.each(families)(
 
     beforeAll(async () => {
       manager = new ModelManager({ device: TEST_DEVICE });
-      const ref: LocalModelRef = {
-        kind: "fixture",
-        raw: `fixture:fam?family=${family}&seed=1&size=tiny`,
-        name: "fam",
-        seed: 1,
-        size: "tiny",
-        family,
-      };
-      lease = await manager.acquire(ref, { contextSize: 256, sequences: 1 });
+      lease = await manager.acquire(familyRef(family), { contextSize: 256, sequences: 1 });
       // A budget the whole answer fits in (a smaller one shrinks the grammar to what fits).
-    turn = await manager.turnGrammar({ answer: ANSWER, maxTokens: 4096 });
+      turn = await manager.turnGrammar({ answer: ANSWER, maxTokens: 4096 });
       const { llama } = await manager.runtime();
       grammar = await llama.createGrammar({ grammar: turn.turn.gbnf });
     }, 120_000);

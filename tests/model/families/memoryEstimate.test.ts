@@ -24,6 +24,7 @@ import type { JsonSchema } from "../../../src/types.js";
 import { formatBytes } from "../../../src/workers/formatBytes.js";
 import { estimateModelMemory } from "../../../src/workers/memoryEstimate.js";
 import { compileTurnGrammar } from "../../../src/workers/turnGrammar.js";
+import { NOTE_ANSWER } from "./familyHelpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
@@ -43,25 +44,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A nested answer, as a worker is asked for. */
-const ANSWER: JsonSchema = {
-  type: "object",
-  properties: {
-    title: { type: "string", minLength: 8, maxLength: 40 },
-    meta: {
-      type: "object",
-      properties: {
-        done: { type: "boolean" },
-        kind: { enum: ["todo", "note", "event"] },
-        tags: { type: "array", items: { type: "string", minLength: 3, maxLength: 12 }, maxItems: 3 },
-      },
-      required: ["done", "kind", "tags"],
-      additionalProperties: false,
-    },
-  },
-  required: ["title", "meta"],
-  additionalProperties: false,
-};
+const ANSWER: JsonSchema = NOTE_ANSWER;
 
 function measurePeakGrowth(path: string, gbnf: string): Promise<number> {
   return new Promise((resolvePromise, reject) => {

@@ -19,7 +19,6 @@ import { defineTool } from "../../../src/tools/defineTool.js";
 import { ToolRegistry } from "../../../src/tools/ToolRegistry.js";
 import type {
   JsonSchema,
-  LocalModelRef,
   RunEvent,
   RunEventInput,
   SubtaskRequest,
@@ -29,19 +28,9 @@ import type {
 import { createLocalWorkers, type LocalWorker } from "../../../src/workers/LocalWorker.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
 import { DISTINCT_CODES, recorder, request, TEST_DEVICE, tempDir, workerDef } from "../workers/helpers.js";
+import { familyRef } from "./familyHelpers.js";
 
 const CONTEXT_SIZE = 2048;
-
-function familyRef(family: FixtureFamily): LocalModelRef {
-  return {
-    kind: "fixture",
-    raw: `fixture:fam?family=${family}&seed=1&size=tiny`,
-    name: "fam",
-    seed: 1,
-    size: "tiny",
-    family,
-  };
-}
 
 // (1) A nested object: an object inside an object, a bounded string, an integer range, an enum array.
 const NESTED: JsonSchema = {
