@@ -700,7 +700,7 @@ export interface RunResultBase<TResult = SubtaskResult> {
   readonly task: string;
   readonly status: RunStatus;
   readonly plan?: Plan;
-  /** Completed subtasks, in completion order (a failed or cancelled run keeps what finished). */
+  /** Completed subtasks, in plan order (a failed or cancelled run keeps what finished). */
   readonly results: readonly TResult[];
   readonly ledger: Ledger;
   readonly startedAt: number;
