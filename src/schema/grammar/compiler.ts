@@ -33,10 +33,11 @@ import {
   numberGrammar,
 } from "./numbers.js";
 import { objectExpr } from "./objects.js";
+import { allPatterns, literalsPattern, patternComplement } from "./patterns.js";
 import { childPointer, type RefIndex } from "./refs.js";
 import { regexToExpr } from "./regex.js";
 import { GRAMMAR_KEYWORDS, type Report, VALIDATOR_KEYWORDS } from "./report.js";
-import { excludedStrings } from "./strings.js";
+import { excludedStrings, patternContent } from "./strings.js";
 
 /** The bounds the grammar puts where the schema leaves lengths open (and on declared ones above them). */
 export interface Caps {
@@ -644,16 +645,40 @@ export class SchemaCompiler {
         this.report.set(where.pointer, "not", "grammar", "every string but the excluded ones");
         return excludedStrings(this.builder, this.strings, excluded, TEXT_CHARS, max);
       }
+      // Next to a pattern or minLength: the exclusion is one more pattern for the automaton.
+      const combined =
+        format === undefined
+          ? allPatterns([
+              ...(pattern === undefined ? [] : [pattern]),
+              ...(patternComplement(literalsPattern(excluded)) ?? []),
+            ])
+          : undefined;
+      const written =
+        combined === undefined ? undefined : patternContent(this.builder, combined, minLength, max);
+      if (written?.ok === true) {
+        this.report.set(where.pointer, "not", "grammar", "every string but the excluded ones (automaton)");
+        return this.strings.string(written.expr);
+      }
       this.report.set(where.pointer, "not", "validator", "next to pattern, format or minLength");
     } else if (schema.not !== undefined) this.report.set(where.pointer, "not", "validator");
     let content: GExpr | undefined;
     if (pattern !== undefined) {
       const regex = this.#pattern(pattern, max, declaredMax);
-      if (regex.ok) {
+      const fits =
+        regex.ok &&
+        this.builder.minLength(regex.expr) >= minLength &&
+        (declaredMax === undefined || this.builder.maxLength(regex.expr) <= declaredMax);
+      // Lookaheads, combined patterns, or lengths the pattern's grammar cannot meet: the pattern's automaton
+      // writes them exactly (within its rule bound).
+      const automaton = fits ? undefined : patternContent(this.builder, pattern, minLength, max);
+      if (automaton?.ok === true) {
+        content = automaton.expr;
+        this.report.set(where.pointer, "pattern", "grammar", "written through its automaton");
+      } else if (regex.ok) {
         content = regex.expr;
         if (!regex.exact)
           this.report.set(where.pointer, "pattern", "grammar", `open repetitions bounded to ${regex.repeat}`);
-      } else this.report.set(where.pointer, "pattern", "validator", regex.reason);
+      } else this.report.set(where.pointer, "pattern", "validator", automaton?.reason ?? regex.reason);
       if (format !== undefined) this.report.set(where.pointer, "format", "validator", "next to pattern");
     } else if (format !== undefined) {
       if (GRAMMAR_FORMATS.has(format)) content = formatExpr(format, this.builder);

@@ -5,14 +5,16 @@
  * A schema is a conjunction of its keywords, so its complement is the union of each keyword's complement:
  * `not {required: [a]}` is an object without `a`; `not {minimum: 5}` a number below 5; `not {enum: ["x", 1]}`
  * anything of another type, a number in one of the open intervals around 1, or a string other than "x". Every
- * alternative returned admits only values the schema refuses (soundness, which the grammar promises). Where a
- * keyword's complement cannot be written (a `pattern`'s, a `multipleOf`'s), its alternatives are left out: the
+ * alternative returned admits only values the schema refuses (soundness, which the grammar promises); a
+ * `pattern`'s complement is a pattern too (patterns.ts: a negative lookahead the automata write). Where a
+ * keyword's complement cannot be written (a `multipleOf`'s, say), its alternatives are left out: the
  * union is then smaller than the complement (`exact: false`), still sound, and the values left out are ones the
  * grammar will not write.
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { count, isObject } from "../jsonShapes.js";
 import { isAnnotation, listedValues } from "./merge.js";
+import { patternComplement } from "./patterns.js";
 import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
 
 /** The union of schemas that make up (part of) a schema's complement. */
@@ -288,6 +290,13 @@ function keywordComplement(
       // Arrays none of whose items match (minContains and maxContains change what contains means: left out).
       if (schema.minContains !== undefined || schema.maxContains !== undefined) return undefined;
       return exactly(typed("array", { items: { not: value } }));
+    case "pattern": {
+      // Strings the pattern does not match: patterns of their own (patterns.ts), written through automata.
+      const parts = typeof value === "string" ? patternComplement(value) : undefined;
+      return parts === undefined
+        ? undefined
+        : exactly(...parts.map((part) => typed("string", { pattern: part })));
+    }
     case "not":
       return exactly(value);
     case "allOf":
@@ -299,7 +308,7 @@ function keywordComplement(
       return intersection(parts as Complement[]);
     }
     default:
-      // pattern, format, multipleOf, oneOf, if/then/else, patternProperties, propertyNames, uniqueItems, …
+      // format, multipleOf, oneOf, if/then/else, patternProperties, propertyNames, uniqueItems, …
       return undefined;
   }
 }

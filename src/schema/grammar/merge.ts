@@ -2,13 +2,14 @@
  * Intersection of two schemas, for `allOf` and for combinators that sit next to other keywords (`{type: object,
  * properties: …, anyOf: [{required: [a]}, {required: [b]}]}` is the union of two merged schemas). A grammar has
  * no intersection, so the keywords are combined one by one: bounds take the tighter value, `properties` and
- * `required` unite, `type` and `enum` intersect. Where two values cannot be combined exactly (two different
- * `pattern`s, say), the first one stays for the grammar and the keyword is named in `inexact`: the validator,
- * which always checks the original schema, enforces the rest.
+ * `required` unite, `type` and `enum` intersect, two `pattern`s become one (patterns.ts). Where two values
+ * cannot be combined exactly (two different `format`s, say), the first one stays for the grammar and the
+ * keyword is named in `inexact`: the validator, which always checks the original schema, enforces the rest.
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { isObject } from "../jsonShapes.js";
 import { decimalLcm } from "../multipleOf.js";
+import { allPatterns } from "./patterns.js";
 
 /** A merged schema and the keywords the merge could not combine exactly. */
 export interface Merged {
@@ -142,6 +143,11 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
       delete out.const;
     } else if (isAnnotation(key)) {
       // Titles, descriptions and the like: keep the first.
+    } else if (key === "pattern" && typeof mine === "string" && typeof value === "string") {
+      // Both patterns: one pattern of two lookaheads (patterns.ts), which the automata write.
+      const both = allPatterns([mine, value]);
+      if (both === undefined) inexact.push(key);
+      else out.pattern = both;
     } else {
       // pattern, format, not, if/then/else, …: the first stays; the validator checks both.
       inexact.push(key);

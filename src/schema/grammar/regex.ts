@@ -130,6 +130,9 @@ class Compiler {
         return node.items.reduce<Variants>((acc, item) => this.#concat(acc, this.compile(item)), only(EMPTY));
       case "repeat":
         return this.#repeat(node);
+      case "look":
+        // Written by the automata (automaton.ts), at the start of a pattern only.
+        throw new UnsupportedRegexError("lookahead assertions are not supported here");
     }
   }
 

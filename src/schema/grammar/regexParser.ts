@@ -2,8 +2,9 @@
  * A parser for JSON Schema `pattern`s: ECMA-262 regular expressions without flags, read the way a JavaScript
  * engine reads them without the `u` flag (the web-compatibility grammar of Annex B: `{`, `}` and `]` may stand
  * for themselves, `\1` with no such group is an octal escape, `\u{3}` is `u` three times). Characters are UTF-16
- * code units, as such a regex sees them. Whatever the grammar compiler cannot express (lookaround,
- * backreferences, word boundaries, `\p{…}`) is refused with a reason instead of being misread.
+ * code units, as such a regex sees them. Whatever the grammar compiler cannot express (lookbehind,
+ * backreferences, word boundaries, `\p{…}`) is refused with a reason instead of being misread; lookaheads are
+ * read (a `look` node) for the automata, which write them at the start of a pattern.
  */
 
 import type { CodeRange } from "./ir.js";
@@ -17,7 +18,9 @@ export type RegexNode =
   | { readonly type: "alt"; readonly items: readonly RegexNode[] }
   | { readonly type: "repeat"; readonly item: RegexNode; readonly min: number; readonly max: number | null }
   | { readonly type: "start" }
-  | { readonly type: "end" };
+  | { readonly type: "end" }
+  /** A lookahead `(?=…)` / `(?!…)`; only the automata (automaton.ts) read it, and only at a pattern's start. */
+  | { readonly type: "look"; readonly negative: boolean; readonly item: RegexNode };
 
 /** A pattern the grammar compiler cannot read; `message` says why, for the caller's report. */
 export class UnsupportedRegexError extends Error {
@@ -143,8 +146,17 @@ class Parser {
     }
     if (c === "(" && this.#at(1) === "?") {
       const kind = this.#at(2) === "<" ? `<${this.#at(3) ?? ""}` : (this.#at(2) ?? "");
-      if (kind === "=" || kind === "!") this.fail("lookahead assertions are not supported");
       if (kind === "<=" || kind === "<!") this.fail("lookbehind assertions are not supported");
+      if (kind === "=" || kind === "!") {
+        this.pos += 3;
+        const item = this.disjunction();
+        if (this.#at() !== ")") this.fail("unterminated group");
+        this.pos++;
+        // Annex B lets a lookahead be quantified; no pattern worth writing does.
+        if (this.#quantified({ type: "seq", items: [] }).type === "repeat")
+          this.fail("a quantified lookahead");
+        return { type: "look", negative: kind === "!", item };
+      }
     }
     return this.#quantified(this.#atom());
   }

@@ -1,8 +1,10 @@
 /**
  * String grammars that need more than a bounded run of characters: every string except a given few (the keys
  * an object may add beyond its declared ones must not repeat a declared name), built from a trie of the
- * excluded strings.
+ * excluded strings; and the strings a pattern's automaton accepts within exact length bounds (patterns
+ * combined or negated, lookaheads, lengths a pattern's own grammar cannot meet).
  */
+import { dfaToExpr, patternDfa } from "./automaton.js";
 import {
   alt,
   type CodeRange,
@@ -17,6 +19,7 @@ import {
   subtractRanges,
 } from "./ir.js";
 import type { JsonStringEncoder } from "./jsonText.js";
+import { UnsupportedRegexError } from "./regexParser.js";
 
 interface TrieNode {
   terminal: boolean;
@@ -75,4 +78,27 @@ export function excludedStrings(
 
 function inRanges(ranges: readonly CodeRange[], code: number): boolean {
   return ranges.some(([lo, hi]) => code >= lo && code <= hi);
+}
+
+/**
+ * The decoded content of the strings of `minLength` to `maxLength` characters that `pattern` matches, through
+ * its automaton (see automaton.ts): exact within those bounds, except that past the automaton's rule bound
+ * the longest strings are left out. NEVER when there is no such string; `ok: false` with a reason when the
+ * pattern cannot be read or its automaton is too large.
+ */
+export function patternContent(
+  builder: GrammarBuilder,
+  pattern: string,
+  minLength: number,
+  maxLength: number,
+): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  try {
+    const expr = dfaToExpr(patternDfa(pattern), builder, minLength, maxLength);
+    return expr === undefined
+      ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
+      : { ok: true, expr };
+  } catch (error) {
+    if (error instanceof UnsupportedRegexError) return { ok: false, reason: error.message };
+    throw error;
+  }
 }

@@ -1,0 +1,499 @@
+/**
+ * Patterns as finite automata, for what a grammar cannot say directly: the intersection of patterns (`allOf`),
+ * their complement (`not`), a lookahead at a pattern's start (`^(?=.*\d)(?!.*admin)…`) and a pattern combined
+ * exactly with `minLength`/`maxLength`. A pattern is parsed (regexParser.ts), built into an NFA whose edges
+ * are character-class intervals, and made deterministic by subset construction over the disjoint intervals
+ * of each state's edges; products and complements are then those of DFAs, and the result is written as
+ * grammar rules, one per (state, characters written so far).
+ *
+ * Every automaton is over {@link UNIVERSE}: the BMP characters a JSON string is written with (no surrogate,
+ * no control character but tab, newline and carriage return). On such strings a regex without the `u` flag
+ * sees one code unit per code point, so the automaton's language is exactly the regex's there; strings with
+ * other characters are never written, so complements stay sound (`^..$` matches one astral character: no
+ * complement here may admit it). Past {@link MAX_DFA_STATES} states the caller leaves the keyword to the
+ * validator.
+ */
+import { alt, type CodeRange, cls, EMPTY, type GExpr, type GrammarBuilder, NEVER, rep, seq } from "./ir.js";
+import { parseRegex, type RegexNode, UnsupportedRegexError } from "./regexParser.js";
+
+/** The characters automata read (see the file comment). */
+export const UNIVERSE: readonly CodeRange[] = [
+  [0x09, 0x0a],
+  [0x0d, 0x0d],
+  [0x20, 0xd7ff],
+  [0xe000, 0xffff],
+];
+
+/** Most DFA states one pattern (or one product) may take before it is given up. */
+export const MAX_DFA_STATES = 2000;
+/** Most NFA states one pattern may build (`(.{100}){100}` would build ten thousand). */
+const MAX_NFA_STATES = 20000;
+/** Most grammar rules (state × length) one automaton is written with; longer strings are left out. */
+const MAX_RULES = 3000;
+
+/**
+ * A deterministic automaton complete over {@link UNIVERSE}, start state 0. `edges[q]` are `[lo, hi, to]`
+ * sorted and disjoint, covering UNIVERSE exactly.
+ */
+export interface Dfa {
+  readonly accepting: readonly boolean[];
+  readonly edges: readonly (readonly (readonly [number, number, number])[])[];
+}
+
+/** Thrown when an automaton would pass its state bound. */
+export class AutomatonLimitError extends UnsupportedRegexError {}
+
+type Eps = { readonly to: number; readonly kind: 0 | 1 | 2 }; // plain, `^`, `$`
+
+class Nfa {
+  readonly chars: { ranges: readonly CodeRange[]; to: number }[][] = [];
+  readonly eps: Eps[][] = [];
+
+  add(): number {
+    if (this.chars.length >= MAX_NFA_STATES)
+      throw new AutomatonLimitError(`the pattern needs more than ${MAX_NFA_STATES} automaton states`);
+    this.chars.push([]);
+    this.eps.push([]);
+    return this.chars.length - 1;
+  }
+
+  char(from: number, ranges: readonly CodeRange[], to: number): void {
+    const kept = intersectRanges(ranges, UNIVERSE);
+    if (kept.length > 0) this.chars[from]?.push({ ranges: kept, to });
+  }
+
+  epsilon(from: number, to: number, kind: 0 | 1 | 2 = 0): void {
+    this.eps[from]?.push({ to, kind });
+  }
+
+  /** Builds `node` from `entry`; returns its exit state. */
+  build(node: RegexNode, entry: number): number {
+    switch (node.type) {
+      case "char": {
+        const exit = this.add();
+        this.char(entry, [[node.code, node.code]], exit);
+        return exit;
+      }
+      case "text": {
+        // Two code units of one astral character: outside UNIVERSE, so nothing passes.
+        const exit = this.add();
+        const codes = [...node.text].map((char) => char.codePointAt(0) as number);
+        if (codes.length === 1 && (codes[0] as number) <= 0xffff)
+          this.char(entry, [[codes[0] as number, codes[0] as number]], exit);
+        return exit;
+      }
+      case "set": {
+        const exit = this.add();
+        this.char(entry, node.ranges, exit);
+        return exit;
+      }
+      case "seq":
+        return node.items.reduce((at, item) => this.build(item, at), entry);
+      case "alt": {
+        const exit = this.add();
+        for (const item of node.items) {
+          const start = this.add();
+          this.epsilon(entry, start);
+          this.epsilon(this.build(item, start), exit);
+        }
+        return exit;
+      }
+      case "repeat": {
+        let at = entry;
+        for (let i = 0; i < node.min; i++) at = this.build(node.item, at);
+        const exit = this.add();
+        if (node.max === null) {
+          const loop = this.add();
+          this.epsilon(at, loop);
+          this.epsilon(this.build(node.item, loop), loop);
+          this.epsilon(loop, exit);
+          return exit;
+        }
+        for (let i = node.min; i < node.max; i++) {
+          this.epsilon(at, exit);
+          at = this.build(node.item, at);
+        }
+        this.epsilon(at, exit);
+        return exit;
+      }
+      case "start":
+      case "end": {
+        const exit = this.add();
+        this.epsilon(entry, exit, node.type === "start" ? 1 : 2);
+        return exit;
+      }
+      case "look":
+        throw new UnsupportedRegexError("a lookahead is written only at the start of a pattern, after ^");
+    }
+  }
+}
+
+/** The intersection of two range lists (each may be unsorted). */
+export function intersectRanges(a: readonly CodeRange[], b: readonly CodeRange[]): CodeRange[] {
+  const out: CodeRange[] = [];
+  for (const [lo, hi] of a) {
+    for (const [lo2, hi2] of b) {
+      const low = Math.max(lo, lo2);
+      const high = Math.min(hi, hi2);
+      if (low <= high) out.push([low, high]);
+    }
+  }
+  out.sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const [lo, hi] of out) {
+    const last = merged.at(-1);
+    if (last !== undefined && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else merged.push([lo, hi]);
+  }
+  return merged;
+}
+
+/** The DFA of the strings over UNIVERSE on which `node` matches somewhere (`new RegExp(p).test(s)`). */
+function searchDfa(node: RegexNode): Dfa {
+  const nfa = new Nfa();
+  const start = nfa.add();
+  nfa.char(start, UNIVERSE, start);
+  const exit = nfa.build(node, start);
+  const final = nfa.add();
+  nfa.epsilon(exit, final);
+  nfa.char(final, UNIVERSE, final);
+  return determinize(nfa, start, final);
+}
+
+function closure(nfa: Nfa, states: Iterable<number>, allowStart: boolean, allowEnd: boolean): Set<number> {
+  const out = new Set<number>(states);
+  const stack = [...out];
+  for (let q = stack.pop(); q !== undefined; q = stack.pop()) {
+    for (const { to, kind } of nfa.eps[q] ?? []) {
+      if (out.has(to)) continue;
+      if ((kind === 1 && !allowStart) || (kind === 2 && !allowEnd)) continue;
+      out.add(to);
+      stack.push(to);
+    }
+  }
+  return out;
+}
+
+/** Subset construction; `^` edges pass only before the first character, `$` edges only at the end. */
+function determinize(nfa: Nfa, start: number, final: number): Dfa {
+  const accepting: boolean[] = [];
+  const edges: [number, number, number][][] = [];
+  const index = new Map<string, number>();
+  const sets: { states: number[]; atStart: boolean }[] = [];
+  const intern = (states: Set<number>, atStart: boolean): number => {
+    const sorted = [...states].sort((a, b) => a - b);
+    const key = `${atStart ? "^" : ""}${sorted.join(",")}`;
+    const known = index.get(key);
+    if (known !== undefined) return known;
+    if (sets.length >= MAX_DFA_STATES)
+      throw new AutomatonLimitError(`the pattern needs more than ${MAX_DFA_STATES} automaton states`);
+    index.set(key, sets.length);
+    sets.push({ states: sorted, atStart });
+    accepting.push(closure(nfa, sorted, atStart, true).has(final));
+    edges.push([]);
+    return sets.length - 1;
+  };
+  intern(closure(nfa, [start], true, false), true);
+  for (let d = 0; d < sets.length; d++) {
+    const { states } = sets[d] as { states: number[] };
+    const moves = states.flatMap((q) => nfa.chars[q] ?? []);
+    const bounds = new Set<number>();
+    for (const [lo, hi] of UNIVERSE) {
+      bounds.add(lo);
+      bounds.add(hi + 1);
+    }
+    for (const move of moves) {
+      for (const [lo, hi] of move.ranges) {
+        bounds.add(lo);
+        bounds.add(hi + 1);
+      }
+    }
+    const cuts = [...bounds].sort((a, b) => a - b);
+    const out: [number, number, number][] = [];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const lo = cuts[i] as number;
+      const hi = (cuts[i + 1] as number) - 1;
+      if (!UNIVERSE.some(([a, b]) => lo >= a && hi <= b)) continue;
+      const targets = new Set<number>();
+      for (const move of moves) {
+        if (move.ranges.some(([a, b]) => lo >= a && hi <= b)) targets.add(move.to);
+      }
+      const to = intern(closure(nfa, targets, false, false), false);
+      const last = out.at(-1);
+      if (last !== undefined && last[2] === to && last[1] + 1 === lo) last[1] = hi;
+      else out.push([lo, hi, to]);
+    }
+    edges[d] = out;
+  }
+  return minimize({ accepting, edges });
+}
+
+/** Walks two DFAs' edge lists together: the intervals on which both move, with each one's target. */
+function zipEdges(
+  a: readonly (readonly [number, number, number])[],
+  b: readonly (readonly [number, number, number])[],
+): [number, number, number, number][] {
+  const out: [number, number, number, number][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const [alo, ahi, ato] = a[i] as readonly [number, number, number];
+    const [blo, bhi, bto] = b[j] as readonly [number, number, number];
+    const lo = Math.max(alo, blo);
+    const hi = Math.min(ahi, bhi);
+    if (lo <= hi) out.push([lo, hi, ato, bto]);
+    if (ahi < bhi) i++;
+    else j++;
+  }
+  return out;
+}
+
+/** The DFA of the strings both accept. */
+export function intersectDfa(a: Dfa, b: Dfa): Dfa {
+  const accepting: boolean[] = [];
+  const edges: [number, number, number][][] = [];
+  const index = new Map<string, number>();
+  const pairs: [number, number][] = [];
+  const intern = (p: number, q: number): number => {
+    const key = `${p},${q}`;
+    const known = index.get(key);
+    if (known !== undefined) return known;
+    if (pairs.length >= MAX_DFA_STATES)
+      throw new AutomatonLimitError(
+        `the patterns together need more than ${MAX_DFA_STATES} automaton states`,
+      );
+    index.set(key, pairs.length);
+    pairs.push([p, q]);
+    accepting.push((a.accepting[p] ?? false) && (b.accepting[q] ?? false));
+    edges.push([]);
+    return pairs.length - 1;
+  };
+  intern(0, 0);
+  for (let d = 0; d < pairs.length; d++) {
+    const [p, q] = pairs[d] as [number, number];
+    const out: [number, number, number][] = [];
+    for (const [lo, hi, pt, qt] of zipEdges(a.edges[p] ?? [], b.edges[q] ?? [])) {
+      const to = intern(pt, qt);
+      const last = out.at(-1);
+      if (last !== undefined && last[2] === to && last[1] + 1 === lo) last[1] = hi;
+      else out.push([lo, hi, to]);
+    }
+    edges[d] = out;
+  }
+  return minimize({ accepting, edges });
+}
+
+/** The DFA of the strings over UNIVERSE it refuses. */
+export function complementDfa(dfa: Dfa): Dfa {
+  return { accepting: dfa.accepting.map((accepts) => !accepts), edges: dfa.edges };
+}
+
+/** The equivalent DFA with fewest states (Moore's partition refinement), unreachable states dropped. */
+function minimize(dfa: Dfa): Dfa {
+  let block: number[] = dfa.accepting.map((accepts) => (accepts ? 1 : 0));
+  let blocks = new Set(block).size;
+  for (;;) {
+    const signatures = new Map<string, number>();
+    const next = block.map((own, q) => {
+      const signature = `${own}|${(dfa.edges[q] ?? []).map(([lo, hi, to]) => `${lo}-${hi}:${block[to]}`).join(";")}`;
+      let id = signatures.get(signature);
+      if (id === undefined) {
+        id = signatures.size;
+        signatures.set(signature, id);
+      }
+      return id;
+    });
+    block = next;
+    if (signatures.size === blocks) break;
+    blocks = signatures.size;
+  }
+  // Renumber from the start state, in breadth-first order, merging edges that now lead to the same block.
+  const order = new Map<number, number>([[block[0] as number, 0]]);
+  const representative: number[] = [0];
+  const accepting: boolean[] = [];
+  const edges: [number, number, number][][] = [];
+  for (let i = 0; i < representative.length; i++) {
+    const q = representative[i] as number;
+    accepting.push(dfa.accepting[q] ?? false);
+    const out: [number, number, number][] = [];
+    for (const [lo, hi, to] of dfa.edges[q] ?? []) {
+      const b = block[to] as number;
+      let id = order.get(b);
+      if (id === undefined) {
+        id = representative.length;
+        order.set(b, id);
+        representative.push(to);
+      }
+      const last = out.at(-1);
+      if (last !== undefined && last[2] === id && last[1] + 1 === lo) last[1] = hi;
+      else out.push([lo, hi, id]);
+    }
+    edges.push(out);
+  }
+  return { accepting, edges };
+}
+
+function hasLook(node: RegexNode): boolean {
+  switch (node.type) {
+    case "look":
+      return true;
+    case "seq":
+    case "alt":
+      return node.items.some(hasLook);
+    case "repeat":
+      return hasLook(node.item);
+    default:
+      return false;
+  }
+}
+
+/**
+ * The DFA of the strings over UNIVERSE that `pattern` matches (as `new RegExp(pattern).test`). Lookaheads are
+ * read where they stand at the start of the string: after a leading `^`, before anything that reads a
+ * character (`^(?=.*\d)(?!.*admin).{8,}$`); there each is the intersection with (or the complement of) the
+ * strings with a prefix it matches. Throws {@link UnsupportedRegexError} for what cannot be read or would pass
+ * the state bound.
+ */
+export function patternDfa(pattern: string): Dfa {
+  try {
+    new RegExp(pattern);
+  } catch (error) {
+    throw new UnsupportedRegexError(`not a valid regular expression: ${(error as Error).message}`);
+  }
+  const node = parseRegex(pattern);
+  if (!hasLook(node)) return searchDfa(node);
+  const items: RegexNode[] = [];
+  const flatten = (n: RegexNode): void => {
+    if (n.type === "seq") for (const item of n.items) flatten(item);
+    else items.push(n);
+  };
+  flatten(node);
+  let anchored = false;
+  const looks: Extract<RegexNode, { type: "look" }>[] = [];
+  let at = 0;
+  for (; at < items.length; at++) {
+    const item = items[at] as RegexNode;
+    if (item.type === "start") anchored = true;
+    else if (item.type === "look" && anchored && !hasLook(item.item)) looks.push(item);
+    else break;
+  }
+  const rest = items.slice(at);
+  if (!anchored || rest.some(hasLook))
+    throw new UnsupportedRegexError("a lookahead is written only at the start of a pattern, after ^");
+  const START: RegexNode = { type: "start" };
+  let dfa = searchDfa({ type: "seq", items: [START, ...rest] });
+  for (const look of looks) {
+    const own = searchDfa({ type: "seq", items: [START, look.item] });
+    dfa = intersectDfa(dfa, look.negative ? complementDfa(own) : own);
+  }
+  return dfa;
+}
+
+/** Whether the DFA accepts `text` (characters outside UNIVERSE: no). For tests and checks. */
+export function dfaAccepts(dfa: Dfa, text: string): boolean {
+  let q = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    const edge = (dfa.edges[q] ?? []).find(([lo, hi]) => code >= lo && code <= hi);
+    if (edge === undefined) return false;
+    q = edge[2];
+  }
+  return dfa.accepting[q] ?? false;
+}
+
+/**
+ * The grammar of the decoded content of strings the DFA accepts with `minLength` to `maxLength` characters;
+ * NEVER when there is none, undefined when even the shortest ones need too many rules. One rule per (state, characters written so far), at most MAX_RULES: past it
+ * the longest strings are left out (a subset, so sound). A state from which every string is accepted is a
+ * bounded run of any characters, whatever the length it is reached at.
+ */
+export function dfaToExpr(
+  dfa: Dfa,
+  builder: GrammarBuilder,
+  minLength: number,
+  maxLength: number,
+): GExpr | undefined {
+  const n = dfa.accepting.length;
+  const universal = dfa.accepting.map(
+    (accepts, q) => accepts && (dfa.edges[q] ?? []).every(([, , to]) => to === q),
+  );
+  // viable[k][q]: from state q after k characters, some accepted string ends within [minLength, max].
+  const viability = (max: number): boolean[][] => {
+    const table: boolean[][] = [];
+    for (let k = max; k >= 0; k--) {
+      const row: boolean[] = [];
+      const next = table[k + 1];
+      for (let q = 0; q < n; q++) {
+        if (universal[q]) row.push(true);
+        else if (dfa.accepting[q] && k >= minLength) row.push(true);
+        else row.push(next !== undefined && (dfa.edges[q] ?? []).some(([, , to]) => next[to] === true));
+      }
+      table[k] = row;
+    }
+    return table;
+  };
+  // The rules writing needs: viable pairs reachable from the start, universal states counted once each.
+  const size = (max: number, table: boolean[][]): number => {
+    const seen = new Set<number>();
+    const stack = [0];
+    while (stack.length > 0) {
+      const key = stack.pop() as number;
+      const k = Math.floor(key / n);
+      const q = key % n;
+      if (universal[q]) continue;
+      for (const [, , to] of dfa.edges[q] ?? []) {
+        if (k + 1 > max || table[k + 1]?.[to] !== true) continue;
+        const child = (k + 1) * n + to;
+        if (!seen.has(child)) {
+          seen.add(child);
+          stack.push(child);
+        }
+      }
+    }
+    return seen.size + 1;
+  };
+  let max = maxLength;
+  let table = viability(max);
+  if (table[0]?.[0] !== true) return NEVER;
+  if (size(max, table) > MAX_RULES) {
+    let low = minLength;
+    let high = max - 1;
+    let best: number | undefined;
+    while (low <= high) {
+      const middle = Math.floor((low + high) / 2);
+      const t = viability(middle);
+      if (t[0]?.[0] === true && size(middle, t) <= MAX_RULES) {
+        best = middle;
+        low = middle + 1;
+      } else if (t[0]?.[0] !== true) low = middle + 1;
+      else high = middle - 1;
+    }
+    if (best === undefined) return undefined;
+    max = best;
+    table = viability(max);
+  }
+  const any = cls(UNIVERSE);
+  const memo = new Map<number, GExpr>();
+  const build = (q: number, k: number): GExpr => {
+    const key = k * n + q;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let expr: GExpr;
+    if (universal[q]) {
+      expr = rep(any, Math.max(0, minLength - k), max - k);
+    } else {
+      const parts: GExpr[] = dfa.accepting[q] && k >= minLength ? [EMPTY] : [];
+      const byTarget = new Map<number, CodeRange[]>();
+      for (const [lo, hi, to] of dfa.edges[q] ?? []) {
+        if (k + 1 > max || table[k + 1]?.[to] !== true) continue;
+        byTarget.set(to, [...(byTarget.get(to) ?? []), [lo, hi]]);
+      }
+      for (const [to, ranges] of byTarget) parts.push(seq(cls(ranges), build(to, k + 1)));
+      expr = alt(...parts);
+    }
+    const named = builder.rule(`pat-${q}`, expr);
+    memo.set(key, named);
+    return named;
+  };
+  return build(0, 0);
+}
