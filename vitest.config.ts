@@ -1,9 +1,12 @@
 import { defineConfig } from "vitest/config";
+import LongestFirstSequencer from "./tests/sequencer.js";
 
 // Three tiers (see docs/ARCHITECTURE.md): unit (no model), model (real node-llama-cpp on generated fixture
 // GGUFs), e2e (the built CLI in a child process). All three run in `npm test` and in CI.
 export default defineConfig({
   test: {
+    // Longest files first, from the committed durations where vitest has none cached (a clean clone).
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         test: {
