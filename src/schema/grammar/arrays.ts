@@ -4,12 +4,11 @@
  * remembers whether a matching item was written (the item must then match `items` and `contains` both);
  * `minContains`, `maxContains` and `uniqueItems` are the validator's.
  */
-import type { JsonObject } from "../../types.js";
-import { count, isObject } from "../jsonShapes.js";
+import type { JsonObject, JsonValue } from "../../types.js";
+import { count } from "../jsonShapes.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COMMA } from "./jsonText.js";
-import { mergeSchemas } from "./merge.js";
 import { childPointer } from "./refs.js";
 
 /** The grammar of an array schema (see the file comment). */
@@ -44,10 +43,23 @@ export function arrayExpr(compiler: SchemaCompiler, schema: JsonObject, where: W
   const needsMatch = containsSchema !== undefined && count(schema.minContains) !== 0;
   let matching: GExpr | undefined;
   if (needsMatch) {
-    const merged = isObject(containsSchema)
-      ? mergeSchemas(isObject(itemSchema) ? itemSchema : {}, containsSchema).schema
-      : containsSchema;
-    matching = compiler.value(merged, { pointer: childPointer(where.pointer, "contains"), refs: where.refs });
+    // The matching item is an item too: both schemas, as one allOf, so that the compiler follows `$ref`s and
+    // reports what the merge cannot combine (a bare merge keeps the first of two `$ref`s or `format`s).
+    const both: JsonValue =
+      itemSchema === undefined || itemSchema === true
+        ? containsSchema
+        : itemSchema === false
+          ? false
+          : { allOf: [itemSchema, containsSchema] };
+    const pointer = childPointer(where.pointer, "contains");
+    matching = compiler.value(both, { pointer, refs: where.refs });
+    const disagree = compiler.report
+      .entries()
+      .some(
+        (entry) => entry.pointer === pointer && entry.keyword === "allOf" && entry.enforcement !== "grammar",
+      );
+    if (disagree)
+      compiler.report.set(where.pointer, "contains", "validator", "items and contains merged in part");
     if (isNever(matching) || max <= prefix.length) {
       if (max <= prefix.length) {
         compiler.report.set(where.pointer, "contains", "validator", "only the prefix items could match it");

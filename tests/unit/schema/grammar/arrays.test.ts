@@ -1,0 +1,85 @@
+/**
+ * Arrays in the grammar (arrays.ts): the item that satisfies `contains` must satisfy `items` too, whatever the two
+ * are spelled as (`$ref`s to different definitions included). Checked with the compiler's own matcher and by
+ * drawing random texts, each of which the validator must accept.
+ */
+import { describe, expect, it } from "vitest";
+import { compileSchema } from "../../../../src/schema/compile.js";
+import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
+import { normalizeSchema } from "../../../../src/schema/normalize.js";
+import type { JsonSchema } from "../../../../src/types.js";
+import { seededRandom } from "./seeded.js";
+
+function compiled(schema: JsonSchema) {
+  const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+  const validator = compileSchema(schema);
+  return {
+    admits: (text: string) => built.builder.matches(built.root, text),
+    valid: (text: string) => validator.validate(JSON.parse(text) as unknown).ok,
+    sample: (random: () => number) => built.builder.sample(built.root, random),
+  };
+}
+
+function expectSound(schema: JsonSchema, count = 150, seed = 1): void {
+  const grammar = compiled(schema);
+  const random = seededRandom(seed);
+  for (let i = 0; i < count; i++) {
+    const text = grammar.sample(random);
+    expect(grammar.valid(text), `sampled ${text}`).toBe(true);
+  }
+}
+
+describe("contains next to items", () => {
+  // Items are arrays holding a multiple of 11 (≥ 100); one item must also hold only multiples of 4.
+  const schema: JsonSchema = {
+    type: "array",
+    allOf: [{ items: { $ref: "#/$defs/some11" } }, { contains: { $ref: "#/$defs/all4" } }],
+    $defs: {
+      some11: { type: "array", contains: { type: "number", multipleOf: 11, minimum: 100 } },
+      all4: { type: "array", items: { type: "number", multipleOf: 4 } },
+    },
+  };
+
+  it("the matching item satisfies both $refs (not only the first)", () => {
+    const grammar = compiled(schema);
+    // [121, 3] holds a multiple of 11 but 3 is not a multiple of 4: no item matches contains.
+    expect(grammar.valid("[[121,3]]")).toBe(false);
+    expect(grammar.admits("[[121,3]]")).toBe(false);
+    expect(grammar.valid("[[132,8]]")).toBe(true);
+    expect(grammar.admits("[[132,8]]")).toBe(true);
+    expectSound(schema, 40);
+  });
+
+  it("contains is the grammar's only where the item schemas merged exactly", () => {
+    const verdict = (of: JsonSchema) =>
+      compileGrammar(of).report.find((entry) => entry.keyword === "contains" && entry.pointer === "#")
+        ?.enforcement;
+    expect(verdict(schema)).toBe("grammar");
+    // Two formats the merge cannot combine: the matching item is written as an email alone, so the validator
+    // keeps contains (it was called the grammar's while the grammar wrote no URI at all).
+    const loose: JsonSchema = {
+      type: "array",
+      items: { type: "string", format: "email" },
+      contains: { type: "string", format: "uri" },
+    };
+    expect(verdict(loose)).toBe("validator");
+  });
+
+  it("oneOf over items/contains of two definitions (JSONSchemaBench oneofitemscontains1)", () => {
+    const oneOf: JsonSchema = {
+      type: "array",
+      oneOf: [
+        { allOf: [{ items: { $ref: "#/$defs/some11" } }, { contains: { $ref: "#/$defs/all4" } }] },
+        { allOf: [{ items: { $ref: "#/$defs/all4" } }, { contains: { $ref: "#/$defs/some11" } }] },
+      ],
+      $defs: (schema as { $defs: JsonSchema }).$defs,
+    };
+    const grammar = compiled(oneOf);
+    // A random model's output under the old grammar: no item holds only multiples of 4, and not every item
+    // holds only multiples of 4.
+    const decoded = "[[81e93,-538e12,355117155550069]]";
+    expect(grammar.valid(decoded)).toBe(false);
+    expect(grammar.admits(decoded)).toBe(false);
+    expect(grammar.admits("[[132,8]]")).toBe(true);
+  });
+});
