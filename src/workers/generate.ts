@@ -22,7 +22,7 @@ import { abortErrorFor, raceAbort } from "../errors.js";
 import { callSyntaxOf } from "./callSyntax.js";
 import { type ChatWrapperChoice, chooseChatWrapper, RESOLVED_WRAPPER_SETTINGS } from "./chatTemplate.js";
 import type { CompiledTurn } from "./GrammarCache.js";
-import { type ByteBan, grammarBiasSession, vocabularySize } from "./grammarBias.js";
+import { type ByteBan, grammarBiasSession, vocabularyIndex } from "./grammarBias.js";
 import type { SequenceLease } from "./ModelManager.js";
 
 /** Sampling and limits of one generation. */
@@ -127,16 +127,9 @@ export function fixtureByteBan(model: LlamaModel): TokenBias {
 function byteBan(model: LlamaModel): ByteBan {
   let ban = byteBans.get(model);
   if (ban === undefined) {
-    const tokens: Token[] = [];
-    const size = vocabularySize(model);
-    for (let id = 0; id < size; id++) {
-      const token = id as Token;
-      const attributes = model.getTokenAttributes(token);
-      if (attributes.control || attributes.unused || attributes.undefined) continue;
-      // Only U+FFFD marks a piece of a character; a token may detokenize to "" alone (a leading space piece).
-      if (model.detokenize([token]).includes("\uFFFD")) tokens.push(token);
-    }
-    ban = { bias: new TokenBias(model.tokenizer).set(tokens, "never"), tokens };
+    // The vocabulary index (built once per model; a grammar bias needs it too) knows the pieces.
+    const tokens = vocabularyIndex(model).pieces;
+    ban = { bias: new TokenBias(model.tokenizer).set([...tokens], "never"), tokens };
     byteBans.set(model, ban);
   }
   return ban;

@@ -67,6 +67,11 @@ interface VocabularyIndex {
    */
   readonly hidden: readonly Token[];
   readonly endOfGeneration: readonly Token[];
+  /**
+   * Tokens that are not whole characters (a byte, a piece of a multi-byte character: they detokenize to U+FFFD),
+   * control tokens aside: what the byte ban of random-weight fixtures forbids.
+   */
+  readonly pieces: readonly Token[];
   /** Tokens to put before a detokenization so that a leading space survives (SentencePiece strips it). */
   readonly context: readonly Token[];
 }
@@ -85,7 +90,7 @@ export function vocabularySize(model: LlamaModel): number {
 }
 
 /** The vocabulary index of a model, built once (one detokenization per token). */
-function vocabularyIndex(model: LlamaModel): VocabularyIndex {
+export function vocabularyIndex(model: LlamaModel): VocabularyIndex {
   let index = indexes.get(model);
   if (index !== undefined) return index;
   const context = model.tokenize("a");
@@ -94,6 +99,7 @@ function vocabularyIndex(model: LlamaModel): VocabularyIndex {
   const structural: { id: Token; text: string }[] = [];
   const plainTokens: { id: Token; length: number }[] = [];
   const hidden: Token[] = [];
+  const pieces: Token[] = [];
   const size = vocabularySize(model);
   for (let id = 0; id < size; id++) {
     const token = id as Token;
@@ -108,6 +114,7 @@ function vocabularyIndex(model: LlamaModel): VocabularyIndex {
     }
     const text = model.detokenize([token], false, context);
     if (text === "") hidden.push(token);
+    if (text.includes("\uFFFD")) pieces.push(token);
     // A piece of a character cannot be matched on its own; llama.cpp's own pass handles those.
     if (text === "" || text.includes("\uFFFD")) continue;
     if (STRUCTURAL.test(text)) structural.push({ id: token, text });
@@ -134,6 +141,7 @@ function vocabularyIndex(model: LlamaModel): VocabularyIndex {
     plainFrom,
     hidden,
     endOfGeneration,
+    pieces,
     context,
   };
   indexes.set(model, index);
