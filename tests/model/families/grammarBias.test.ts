@@ -7,12 +7,11 @@
 import { type LlamaGrammar, LlamaGrammarEvaluationState, type LlamaModel, type Token } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FixtureFamily } from "../../../src/testing/families/familySpecs.js";
-import type { JsonSchema } from "../../../src/types.js";
 import { grammarBiasSession, vocabularySize } from "../../../src/workers/grammarBias.js";
 import { ModelManager } from "../../../src/workers/ModelManager.js";
 import type { SequenceLease } from "../../../src/workers/modelManagerTypes.js";
 import { TEST_DEVICE } from "../workers/helpers.js";
-import { familyRef, NOTE_ANSWER } from "./familyHelpers.js";
+import { FAMILY_ANSWER, familyRef } from "./familyHelpers.js";
 
 interface Judge {
   canBeNext(state: LlamaGrammarEvaluationState, token: Token): boolean;
@@ -34,27 +33,7 @@ const judgeOf = (model: LlamaModel): Judge => {
   };
 };
 
-const ANSWER: JsonSchema = {
-  ...NOTE_ANSWER,
-  properties: {
-    ...NOTE_ANSWER.properties,
-    steps: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          n: { type: "integer", minimum: 1, maximum: 9 },
-          what: { type: "string", maxLength: 40 },
-        },
-        required: ["n", "what"],
-        additionalProperties: false,
-      },
-      minItems: 1,
-      maxItems: 4,
-    },
-  },
-  required: [...NOTE_ANSWER.required, "steps"],
-};
+const ANSWER = FAMILY_ANSWER;
 
 // Strings at their bounds ("alpine hikes" is 12 characters, the most a tag may have), an escape, a quote inside.
 const TEXT =

@@ -24,7 +24,7 @@ import type { JsonSchema } from "../../../src/types.js";
 import { formatBytes } from "../../../src/workers/formatBytes.js";
 import { estimateModelMemory } from "../../../src/workers/memoryEstimate.js";
 import { compileTurnGrammar } from "../../../src/workers/turnGrammar.js";
-import { NOTE_ANSWER } from "./familyHelpers.js";
+import { FAMILY_ANSWER } from "./familyHelpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
@@ -44,7 +44,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const ANSWER: JsonSchema = NOTE_ANSWER;
+const ANSWER: JsonSchema = FAMILY_ANSWER;
 
 function measurePeakGrowth(path: string, gbnf: string): Promise<number> {
   return new Promise((resolvePromise, reject) => {
