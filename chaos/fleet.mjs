@@ -1,12 +1,12 @@
 // Shared pieces of the fleet chaos runs (chaos/fleetKill.mjs) and the fleet benchmark (bench/fleet.mjs): a real
 // nats-server with JetStream (file storage) on a free 127.0.0.1 port, `edgecrew device` processes of the built
 // CLI, and the orchestrator script of the fleet tests (tests/fixtures/fleet/crew.mjs: the library with a scripted
-// planner). Plain ESM, so it does not use tests/helpers/natsServer.ts (TypeScript); it follows what that helper
-// does. Without the nats-server binary it throws: a fleet section fails, it is never skipped.
+// planner). nats-server is started by the fleet tests' helper (tests/helpers/natsServer.mjs). Without the
+// nats-server binary it throws: a fleet section fails, it is never skipped.
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
-import { delimiter, join } from "node:path";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startNatsServer } from "../tests/helpers/natsServer.mjs";
 import { bin, root } from "./lib.mjs";
 
 export const fleetFixtures = join(root, "tests/fixtures/fleet");
@@ -15,82 +15,13 @@ export const fleetAgentFile = join(fleetFixtures, "agent.yaml");
 export const fleetToolsFile = join(fleetFixtures, "tools.mjs");
 export const crewScript = join(fleetFixtures, "crew.mjs");
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The nats-server binary on PATH, in /usr/sbin or /usr/local/sbin (Debian installs it in /usr/sbin). */
-export function findNatsServer() {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/sbin"];
-  for (const dir of dirs) {
-    const candidate = join(dir, "nats-server");
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error("nats-server is not installed (Debian: apt-get install nats-server)");
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 /**
- * Starts `nats-server -js -sd <storeDir> -a 127.0.0.1 -p <free port>`; resolves once it has logged "Server is
- * ready" and accepts connections. Returns `{ url, port, log(), stop() }` (stop: SIGTERM, SIGKILL after 5 s).
+ * Starts nats-server with JetStream on `storeDir` (tests/helpers/natsServer.mjs, the fleet tests' own helper);
+ * resolves with `{ url, port, log(), stop() }` once it is ready. Without the binary it throws.
  */
 export async function startNats(storeDir, { readyTimeoutMs = 10_000 } = {}) {
   mkdirSync(storeDir, { recursive: true });
-  const port = await freePort();
-  const args = ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port)];
-  const child = spawn(findNatsServer(), args, { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  const onData = (chunk) => {
-    log += chunk.toString("utf8");
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  const exited = new Promise((resolve) => child.once("close", resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const deadline = Date.now() + readyTimeoutMs;
-  while (!(log.includes("Server is ready") && (await canConnect(port)))) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`nats-server exited before it was ready (${args.join(" ")}):\n${log}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`nats-server was not ready within ${readyTimeoutMs} ms:\n${log}`);
-    }
-    await sleep(50);
-  }
-  return { url: `nats://127.0.0.1:${port}`, port, log: () => log, stop };
+  return await startNatsServer({ storeDir, readyTimeoutMs });
 }
 
 /**

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type NatsServerHandle, startNatsServer } from "../helpers/natsServer.js";
+import { type NatsServerHandle, startNatsServer } from "../helpers/natsServer.mjs";
 import { bin, repoRoot, runCli } from "./cli.js";
 
 const fixtures = join(repoRoot, "tests/fixtures/fleet");

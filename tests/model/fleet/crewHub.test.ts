@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineAgent } from "../../../src/config/index.js";
 import { createCrew } from "../../../src/crew.js";
 import { ScriptedChatModel } from "../../../src/testing/index.js";
-import { type NatsServerHandle, startNatsServer } from "../../helpers/natsServer.js";
+import { type NatsServerHandle, startNatsServer } from "../../helpers/natsServer.mjs";
 
 let server: NatsServerHandle;
 

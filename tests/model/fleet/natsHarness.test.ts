@@ -21,7 +21,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import { AuthorizationError, connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { findNatsServer, type NatsServerHandle, startNatsServer } from "../../helpers/natsServer.js";
+import { findNatsServer, type NatsServerHandle, startNatsServer } from "../../helpers/natsServer.mjs";
 
 const SECOND_NS = 1_000_000_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

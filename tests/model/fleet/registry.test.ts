@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openHub } from "../../../src/fleet/hub.js";
 import { encode, PROTOCOL_VERSION } from "../../../src/fleet/protocol.js";
 import { listDevices } from "../../../src/fleet/registry.js";
-import { type NatsServerHandle, startNatsServer } from "../../helpers/natsServer.js";
+import { type NatsServerHandle, startNatsServer } from "../../helpers/natsServer.mjs";
 
 let server: NatsServerHandle;
 

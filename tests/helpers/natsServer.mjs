@@ -1,47 +1,15 @@
-/**
- * A real `nats-server` with JetStream (file storage) as a child process, for the fleet tests. Each call starts one
- * server on a free 127.0.0.1 port with its own store directory; `restart()` brings it back on the same port and
- * store, so streams, consumers and KV buckets survive, as they would on a hub that restarts.
- *
- * There is no fallback: without the binary the helper throws, so fleet tests fail (never skip) on a machine that
- * lacks it. Debian: `apt-get install nats-server` (`.ci/run` installs it).
- */
-import { type ChildProcess, spawn } from "node:child_process";
+// A real `nats-server` with JetStream (file storage) as a child process, for the fleet tests and the fleet chaos
+// and bench sections (plain ESM, so chaos/ and bench/ can import it; types in natsServer.d.mts). Each call starts
+// one server on a free 127.0.0.1 port with its own store directory; `restart()` brings it back on the same port
+// and store, so streams, consumers and KV buckets survive, as they would on a hub that restarts.
+//
+// There is no fallback: without the binary it throws, so fleet tests fail (never skip) on a machine that lacks
+// it. Debian: `apt-get install nats-server` (`.ci/run` installs it).
+import { spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-
-/** Options of {@link startNatsServer}: at most one of `user`/`password` and `token`. */
-export interface NatsServerOptions {
-  /** Require this user (with `password`): `--user`. */
-  user?: string;
-  /** The password of `user`: `--pass`. */
-  password?: string;
-  /** Require this token: `--auth`. */
-  token?: string;
-  /** JetStream store directory; kept on dispose. Default: a fresh temp directory, removed on dispose. */
-  storeDir?: string;
-  /** How long to wait for the server to accept connections (ms). Default 10 000. */
-  readyTimeoutMs?: number;
-}
-
-/** A running `nats-server` started by {@link startNatsServer}. */
-export interface NatsServerHandle {
-  /** `nats://127.0.0.1:PORT`, without credentials. */
-  readonly url: string;
-  readonly port: number;
-  /** The JetStream store directory (`-sd`). */
-  readonly storeDir: string;
-  /** The server's log so far (stdout and stderr of every start), for error messages. */
-  log(): string;
-  /** Stops the server and starts it again on the same port and store directory. */
-  restart(): Promise<void>;
-  /** Stops the server (SIGTERM, then SIGKILL after a delay) and waits for it to exit. Idempotent. */
-  stop(): Promise<void>;
-  /** Stops the server and removes the store directory unless the caller passed it. */
-  [Symbol.asyncDispose](): Promise<void>;
-}
 
 const NOT_INSTALLED =
   "nats-server is not installed: the fleet tests need the real server (Debian: apt-get install nats-server; .ci/run installs it)";
@@ -52,7 +20,7 @@ const NOT_INSTALLED =
  *
  * @throws Error "nats-server is not installed: …" when it is in none of them.
  */
-export function findNatsServer(extraDirs: readonly string[] = ["/usr/sbin", "/usr/local/sbin"]): string {
+export function findNatsServer(extraDirs = ["/usr/sbin", "/usr/local/sbin"]) {
   const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), ...extraDirs];
   for (const dir of dirs) {
     const candidate = join(dir, "nats-server");
@@ -67,8 +35,8 @@ export function findNatsServer(extraDirs: readonly string[] = ["/usr/sbin", "/us
 }
 
 /** A port that was free a moment ago: bind 127.0.0.1:0, read the port, close. */
-export async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
+export async function freePort() {
+  return await new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
@@ -83,7 +51,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(port) {
   return new Promise((resolve) => {
     const socket = createConnection({ host: "127.0.0.1", port });
     socket.once("connect", () => {
@@ -97,7 +65,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starts `nats-server -js -sd <storeDir> -a 127.0.0.1 -p <free port>` and resolves once it accepts TCP connections
@@ -109,7 +77,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * await using nats = await startNatsServer();
  * const nc = await connect({ servers: nats.url });
  */
-export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
+export async function startNatsServer(options = {}) {
   const binary = findNatsServer();
   if (options.token !== undefined && (options.user !== undefined || options.password !== undefined)) {
     throw new Error("startNatsServer: pass either token or user/password, not both");
@@ -128,21 +96,22 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (options.token !== undefined) args.push("--auth", options.token);
 
   let log = "";
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  /** @type {import("node:child_process").ChildProcess | undefined} */
+  let child;
+  let exited = Promise.resolve();
 
-  const start = async (): Promise<void> => {
+  const start = async () => {
     const proc = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     let ready = false;
-    let exitInfo: string | undefined;
-    const onData = (chunk: Buffer) => {
+    let exitInfo;
+    const onData = (chunk) => {
       log += chunk.toString("utf8");
       if (log.includes("Server is ready")) ready = true;
     };
     proc.stdout?.on("data", onData);
     proc.stderr?.on("data", onData);
-    exited = new Promise<void>((resolve) => {
+    exited = new Promise((resolve) => {
       proc.once("exit", (code, signal) => {
         exitInfo = `exited with ${signal ?? `code ${code}`}`;
         resolve();
@@ -167,7 +136,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     }
   };
 
-  const stop = async (): Promise<void> => {
+  const stop = async () => {
     const proc = child;
     if (proc === undefined) return;
     child = undefined;
