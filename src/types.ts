@@ -124,8 +124,12 @@ export interface WorkerDefinition {
    * (a BM25 ranking of names, descriptions and parameters; ties in grant order), and fewer when their
    * documentation would not fit the context with `maxTokens`. Tools the plan names for the subtask are always
    * offered. Absent: every granted tool is offered to every subtask. Each subtask's set is a `tools.offered` event.
+   * With `model`, a local GGUF embedding model ranks instead of BM25: cosine similarity between the instruction's
+   * embedding and each tool's (see workers/embeddingRanker.ts); it is loaded on the model manager like any model
+   * (memory budget, shared by the workers naming it), and a model that cannot load fails the subtask with its
+   * error code, never falling back to BM25.
    */
-  readonly toolSearch?: { readonly k: number };
+  readonly toolSearch?: { readonly k: number; readonly model?: LocalModelRef };
   /** JSON Schema of the worker's answer; every answer is grammar-constrained and validated by it. */
   readonly output: JsonSchema;
   readonly contextSize: number;
@@ -511,7 +515,10 @@ export interface RunEventPayloads {
   };
   /**
    * Tool RAG (a worker with `toolSearch`): the tools offered to a subtask, best first, and the ranking of every
-   * granted tool by relevance to the subtask's instruction (BM25 score; `named`: the plan named it, so it stays).
+   * granted tool by relevance to the subtask's instruction (`named`: the plan named it, so it stays). `ranker`
+   * says what scored: `bm25` (a BM25 score, 0 when no term is shared; also what an event without `ranker`,
+   * stored by an older edgecrew, means) or `embedding` (the cosine similarity, -1 to 1, of the embeddings by
+   * `model`, the embedding model's reference as written).
    */
   "tools.offered": {
     readonly subtaskId: string;
@@ -519,6 +526,8 @@ export interface RunEventPayloads {
     readonly tools: readonly string[];
     readonly ranked: readonly { readonly tool: string; readonly score: number }[];
     readonly named?: readonly string[];
+    readonly ranker?: "bm25" | "embedding";
+    readonly model?: string;
   };
   "run.completed": { readonly answer: JsonValue };
   "run.failed": { readonly error: ErrorInfo };

@@ -71,6 +71,11 @@ export async function startWorkerSide(
   const label = options.toolsLabel ?? "CrewOptions.tools";
   const codeTools = (options.tools ?? []).map((tool, index) => toTool(tool, `${label}[${index}]`));
   const workersModule = await import("./workers/index.js");
+  // Tool RAG's embedding models load on first use; a corrupt or missing file fails here, before any run.
+  const embeddingFiles = new Set(
+    agent.workers.flatMap((w) => (w.toolSearch?.model?.kind === "file" ? [w.toolSearch.model.path] : [])),
+  );
+  await Promise.all([...embeddingFiles].map((path) => workersModule.inspectModelFile(path)));
   const mcp = await startMcpServers(
     agent.tools.filter((tool): tool is McpToolConfig => tool.kind === "mcp"),
     {

@@ -77,7 +77,7 @@ export function renderEvent(event: RunEvent): string | undefined {
     case "tool.progress":
       return `  ${event.subtaskId} … ${event.tool} ${event.progress}${event.total === undefined ? "" : `/${event.total}`}${event.message === undefined ? "" : ` ${clip(event.message)}`}`;
     case "tools.offered":
-      return `  ${event.subtaskId} [${event.worker}] offered ${event.tools.length} of ${event.ranked.length} tools: ${event.tools.join(", ")}`;
+      return `  ${event.subtaskId} [${event.worker}] offered ${event.tools.length} of ${event.ranked.length} tools${event.ranker === "embedding" ? ` (ranked by ${event.model})` : ""}: ${event.tools.join(", ")}`;
     case "model.loading":
       return `  loading model ${event.model}${at(event)}${event.estimatedBytes ? ` (~${mib(event.estimatedBytes).slice(0, -2)})` : ""}`;
     case "model.loaded":

@@ -142,10 +142,15 @@ const workerSchema = z
           .int()
           .min(1)
           .describe("Most tools offered to one subtask (tools the plan names for the subtask always stay)."),
+        model: modelField("worker")
+          .optional()
+          .describe(
+            "A local GGUF embedding model that ranks the tools instead of BM25: cosine similarity of the instruction's embedding to each tool's (name, description, parameters), through node-llama-cpp's embedding context. A .gguf path (relative to this file), file:, hf:owner/repo[:quant] or fixture:NAME; loaded on the model manager like a worker's model (memory budget, shared by workers naming the same one). Absent: BM25.",
+          ),
       })
       .optional()
       .describe(
-        "Tool RAG for many tools in a small context: each subtask is offered only its k most relevant granted tools (BM25 over tool names, descriptions and parameters against its instruction), fewer when their documentation would not fit the context with maxTokens. Absent: every granted tool is offered.",
+        "Tool RAG for many tools in a small context: each subtask is offered only its k most relevant granted tools (BM25 over tool names, descriptions and parameters against its instruction, or an embedding model's cosine similarity with `model`), fewer when their documentation would not fit the context with maxTokens. Absent: every granted tool is offered.",
       ),
     output: answerSchemaField("output")
       .default(() => structuredClone(DEFAULT_WORKER_OUTPUT))

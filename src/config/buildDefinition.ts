@@ -58,7 +58,16 @@ function toWorker(worker: ValidatedAgentInput["workers"][number], baseDir: strin
     // `auto` is what an absent key means, so it is left out: definitions written in code stay equal to loaded ones.
     ...(worker.toolChoice === "required" ? { toolChoice: worker.toolChoice } : {}),
     ...(worker.maxToolCalls !== undefined ? { maxToolCalls: worker.maxToolCalls } : {}),
-    ...(worker.toolSearch !== undefined ? { toolSearch: { k: worker.toolSearch.k } } : {}),
+    ...(worker.toolSearch !== undefined
+      ? {
+          toolSearch: {
+            k: worker.toolSearch.k,
+            ...(worker.toolSearch.model === undefined
+              ? {}
+              : { model: localRef(worker.toolSearch.model, baseDir) }),
+          },
+        }
+      : {}),
     // The schema checked that this is plain JSON with `type: object`.
     output: worker.output as JsonSchema,
     contextSize: worker.context.size,

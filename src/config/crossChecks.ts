@@ -69,6 +69,13 @@ export function crossCheckAgent(
             checkModelFile(asMapping(worker)?.model, ["workers", index, "model"], baseDir),
           ),
           ...workers.flatMap((worker, index) => checkLoraFiles(asMapping(worker)?.lora, index, baseDir)),
+          ...workers.flatMap((worker, index) =>
+            checkModelFile(
+              asMapping(asMapping(worker)?.toolSearch)?.model,
+              ["workers", index, "toolSearch", "model"],
+              baseDir,
+            ),
+          ),
         ]
       : []),
     ...checkTimeouts(asMapping(agent.limits)),

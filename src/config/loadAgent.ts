@@ -140,6 +140,11 @@ async function checkModelFiles(
   const targets: { path: PathSegment[]; model: AgentDefinition["planner"]["model"] }[] = [
     { path: ["planner", "model"], model: agent.planner.model },
     ...agent.workers.map((w, i) => ({ path: ["workers", i, "model"] as PathSegment[], model: w.model })),
+    ...agent.workers.flatMap((w, i) =>
+      w.toolSearch?.model === undefined
+        ? []
+        : [{ path: ["workers", i, "toolSearch", "model"] as PathSegment[], model: w.toolSearch.model }],
+    ),
   ];
   const seen = new Map<string, Promise<string | undefined>>();
   const problems = await Promise.all(

@@ -32,12 +32,14 @@ import type {
 } from "../types.js";
 import { safeEmit, settleWithin } from "./asyncGuards.js";
 import { callSyntaxOf } from "./callSyntax.js";
+import { EmbeddingRanker } from "./embeddingRanker.js";
 import { chatWrapperFor, type Generation } from "./generate.js";
 import { ModelManager, type ModelManagerOptions, type SequenceLease } from "./ModelManager.js";
 import { offerTools } from "./offerTools.js";
 import { keepWorkerPrefix, workerPrefixTokens } from "./prefixReuse.js";
 import { DEFAULT_MAX_TOOL_CALLS, runSubtaskTurns } from "./subtaskTurns.js";
 import { ToolChatWrapper } from "./ToolChatWrapper.js";
+import type { RankedTool } from "./toolSearch.js";
 import { workerSystemPrompt, workerUserPrompt } from "./workerPrompts.js";
 import { type WorkerTools, workerTools } from "./workerTools.js";
 
@@ -95,6 +97,8 @@ export class LocalWorker implements WorkerPort {
   readonly #toolViews = new Map<string, ToolRegistryPort>();
   readonly #ownsManager: boolean;
   readonly #options: LocalWorkersOptions;
+  /** Tool RAG's embedding ranker (workers with `toolSearch: { model }`), caching tool embeddings per model. */
+  readonly #embeddings: EmbeddingRanker;
   #disposing: Promise<void> | undefined;
 
   constructor(options: LocalWorkersOptions) {
@@ -118,6 +122,10 @@ export class LocalWorker implements WorkerPort {
         { contextSize: worker.contextSize, sequences: Math.max(1, worker.parallel) },
         worker.lora,
       );
+    }
+    this.#embeddings = new EmbeddingRanker(this.manager);
+    for (const worker of options.workers) {
+      if (worker.toolSearch?.model !== undefined) this.#embeddings.declare(worker.toolSearch.model);
     }
   }
 
@@ -179,6 +187,9 @@ export class LocalWorker implements WorkerPort {
     const usage: UsageRecord[] = [];
     let lease: SequenceLease | undefined;
     try {
+      // An embedding ranking is made before the worker's own model is leased: a load under a tight budget must
+      // never wait on a lease its caller holds. A model that cannot rank fails the subtask (no BM25 fallback).
+      const ranking = await this.#embeddingRanking(request, context, signal);
       lease = await this.manager.acquire(worker.model, {
         contextSize: worker.contextSize,
         sequences: Math.max(1, worker.parallel),
@@ -186,7 +197,7 @@ export class LocalWorker implements WorkerPort {
         emit: context.emit,
         ...(worker.lora === undefined ? {} : { lora: worker.lora }),
       });
-      const result = await this.#turns(request, context, { lease, signal, usage });
+      const result = await this.#turns(request, context, { lease, signal, usage, ranking });
       return result.ok
         ? { ok: true, answer: result.answer, attempts: result.attempts, usage }
         : { ok: false, reason: "invalid-output", errors: result.errors, attempts: result.attempts, usage };
@@ -217,7 +228,12 @@ export class LocalWorker implements WorkerPort {
   async #turns(
     request: SubtaskRequest,
     context: CallContext,
-    run: { lease: SequenceLease; signal: AbortSignal; usage: UsageRecord[] },
+    run: {
+      lease: SequenceLease;
+      signal: AbortSignal;
+      usage: UsageRecord[];
+      ranking: readonly RankedTool[] | undefined;
+    },
   ): Promise<Awaited<ReturnType<typeof runSubtaskTurns>>> {
     const { lease, signal, usage } = run;
     const worker = request.worker;
@@ -249,8 +265,9 @@ export class LocalWorker implements WorkerPort {
     const offer =
       granted === undefined || worker.toolSearch === undefined
         ? undefined
-        : offerTools(lease, base, request, granted, history, worker.toolSearch.k, reserve);
+        : offerTools(lease, base, request, granted, history, worker.toolSearch.k, reserve, run.ranking);
     if (offer !== undefined) {
+      const model = worker.toolSearch?.model;
       safeEmit(context.emit, {
         type: "tools.offered",
         subtaskId: request.subtask.id,
@@ -258,6 +275,9 @@ export class LocalWorker implements WorkerPort {
         tools: offer.offered,
         ranked: offer.ranked,
         ...(offer.named.length === 0 ? {} : { named: offer.named }),
+        ...(model === undefined
+          ? { ranker: "bm25" as const }
+          : { ranker: "embedding" as const, model: model.raw }),
       });
     }
     const tools = offer?.tools ?? granted;
@@ -290,6 +310,25 @@ export class LocalWorker implements WorkerPort {
       grammarFor: (spec) => this.manager.turnGrammar(caps === undefined ? spec : { ...spec, caps }, signal),
       onGeneration: record,
       ...(context.stream === true ? { stream: true } : {}),
+    });
+  }
+
+  /**
+   * The embedding model's ranking of the worker's granted tools for this subtask (`toolSearch: { model }`);
+   * `undefined` when the worker ranks with BM25 or has no tools.
+   */
+  async #embeddingRanking(
+    request: SubtaskRequest,
+    context: CallContext,
+    signal: AbortSignal,
+  ): Promise<RankedTool[] | undefined> {
+    const model = request.worker.toolSearch?.model;
+    if (model === undefined) return undefined;
+    const granted = this.#toolsFor(request.worker);
+    if (granted === undefined) return undefined;
+    return await this.#embeddings.rank(model, granted.specs, request.subtask.instruction, {
+      signal,
+      emit: context.emit,
     });
   }
 

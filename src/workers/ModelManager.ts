@@ -20,13 +20,22 @@
  * themselves (their own signal or subtask timeout then ends it).
  */
 import type { LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import { abortErrorFor, DisposedError, raceAbort, throwIfAborted } from "../errors.js";
+import {
+  abortErrorFor,
+  DisposedError,
+  EdgecrewError,
+  ErrorCodes,
+  raceAbort,
+  throwIfAborted,
+} from "../errors.js";
 import type { LocalModelRef, LoraAdapter, RunEventInput } from "../types.js";
 import { safeEmit, settleWithin } from "./asyncGuards.js";
 import {
   type BudgetedLoad,
   type LoadedModel as Loaded,
+  type LoadedChatModel,
   loadWithinBudget,
+  type ModelKind,
   type SharedBase,
   type SharedBases,
 } from "./budgetedLoad.js";
@@ -35,6 +44,8 @@ import { type LlamaRuntime, startLlama } from "./llamaRuntime.js";
 import { MemoryBudget, type Reservation, type ResidentSnapshot } from "./MemoryBudget.js";
 import type {
   AcquireOptions,
+  EmbeddingAcquireOptions,
+  EmbeddingLease,
   ModelManagerOptions,
   ModelRequirements,
   ResidentModel,
@@ -47,6 +58,7 @@ export type * from "./modelManagerTypes.js";
 
 interface Entry {
   readonly key: string;
+  readonly kind: ModelKind;
   readonly ref: LocalModelRef;
   readonly lora: readonly LoraAdapter[];
   /** Aborts the load (on dispose, or when every caller waiting for it gave up). */
@@ -85,6 +97,14 @@ export function modelKey(ref: LocalModelRef, lora: readonly LoraAdapter[] = []):
 }
 
 const keyOf = modelKey;
+
+/**
+ * The key an embedding model is pooled under (`fixture:embed+embedding`): its embedding context is an entry of
+ * its own, next to any chat context on the same file (whose weights it shares).
+ */
+export function embeddingModelKey(ref: LocalModelRef): string {
+  return `${ref.raw}+embedding`;
+}
 
 /**
  * Loads local models lazily under a memory budget and pools their context sequences. One per crew; idempotent
@@ -137,7 +157,19 @@ export class ModelManager implements AsyncDisposable {
    */
   declare(ref: LocalModelRef, requirements: ModelRequirements, lora: readonly LoraAdapter[] = []): void {
     this.#assertUsable();
-    const key = keyOf(ref, lora);
+    this.#declareKey(keyOf(ref, lora), requirements);
+  }
+
+  /**
+   * Records the context an embedding model will be asked for (Tool RAG's ranker), as {@link declare} does for a
+   * chat model: its embedding context is created with the largest `contextSize` declared, one sequence.
+   */
+  declareEmbedding(ref: LocalModelRef, contextSize: number): void {
+    this.#assertUsable();
+    this.#declareKey(embeddingModelKey(ref), { contextSize, sequences: 1 });
+  }
+
+  #declareKey(key: string, requirements: ModelRequirements): void {
     const known = this.#requirements.get(key);
     this.#requirements.set(key, {
       contextSize: Math.max(known?.contextSize ?? 0, requirements.contextSize),
@@ -264,6 +296,8 @@ export class ModelManager implements AsyncDisposable {
     try {
       const loaded = await raceAbort(entry.ready, options.signal, `loading ${ref.raw}`);
       this.#assertUsable();
+      if (loaded.kind !== "chat")
+        throw new EdgecrewError(ErrorCodes.INTERNAL, `${entry.key} is not a chat model`);
       const sequence = await loaded.pool.take(options.signal);
       return this.#lease(entry, loaded, sequence, loadsHere ? loaded.loadMs : 0);
     } catch (error) {
@@ -274,6 +308,59 @@ export class ModelManager implements AsyncDisposable {
     } finally {
       entry.pending--;
       // This caller no longer keeps the model busy: a load waiting for room may now evict it.
+      this.#budget?.notify();
+    }
+  }
+
+  /**
+   * Borrows an embedding model's context (Tool RAG's ranker), loading the model first if needed, exactly as
+   * {@link acquire} does for a chat model: the same memory budget, events, eviction of idle models, shared
+   * weights (a model file also used for chat is loaded once) and errors (a ModelError MODEL_NOT_FOUND,
+   * MODEL_INVALID, MEMORY_BUDGET_EXCEEDED or MODEL_LOAD_FAILED; an AbortError; a DisposedError). The model is
+   * pooled under {@link embeddingModelKey}, so workers naming the same embedding model share it. One caller
+   * holds the context at a time; others wait, abortably.
+   */
+  async acquireEmbedding(ref: LocalModelRef, options: EmbeddingAcquireOptions = {}): Promise<EmbeddingLease> {
+    this.#assertUsable();
+    throwIfAborted(options.signal);
+    this.declareEmbedding(ref, options.contextSize ?? DEFAULT_CONTEXT_SIZE);
+    const key = embeddingModelKey(ref);
+    let entry = this.#entries.get(key);
+    const loadsHere = entry === undefined;
+    entry ??= this.#startLoad(ref, [], options.emit, "embedding");
+    entry.pending++;
+    try {
+      const loaded = await raceAbort(entry.ready, options.signal, `loading ${key}`);
+      this.#assertUsable();
+      if (loaded.kind !== "embedding")
+        throw new EdgecrewError(ErrorCodes.INTERNAL, `${key} is not an embedding model`);
+      const context = await loaded.pool.take(options.signal);
+      const owner = entry;
+      owner.lastUsedAt = performance.now();
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        loaded.pool.give(context);
+        owner.lastUsedAt = performance.now();
+        this.#budget?.notify();
+      };
+      return {
+        ref,
+        key,
+        model: loaded.model,
+        context,
+        contextSize: loaded.contextSize,
+        loadMs: loadsHere ? loaded.loadMs : 0,
+        release,
+        [Symbol.dispose]: release,
+      };
+    } catch (error) {
+      if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
+      if (options.signal?.aborted && entry.pending === 1 && !this.#loaded.has(entry)) this.#cancelLoad(entry);
+      throw error;
+    } finally {
+      entry.pending--;
       this.#budget?.notify();
     }
   }
@@ -319,10 +406,15 @@ export class ModelManager implements AsyncDisposable {
     if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
   }
 
-  #startLoad(ref: LocalModelRef, lora: readonly LoraAdapter[], emit: AcquireOptions["emit"]): Entry {
-    const key = keyOf(ref, lora);
+  #startLoad(
+    ref: LocalModelRef,
+    lora: readonly LoraAdapter[],
+    emit: AcquireOptions["emit"],
+    kind: ModelKind = "chat",
+  ): Entry {
+    const key = kind === "embedding" ? embeddingModelKey(ref) : keyOf(ref, lora);
     const abort = new AbortController();
-    const ready = this.#load(key, ref, lora, abort.signal, emit).then(
+    const ready = this.#load(key, kind, ref, lora, abort.signal, emit).then(
       async ({ loaded, reservation }) => {
         // Counted as resident and no longer reserved in one step, so the total never double counts or drops.
         this.#loaded.set(entry, loaded);
@@ -344,7 +436,7 @@ export class ModelManager implements AsyncDisposable {
     );
     // Callers that gave up (aborted) must not leave an unhandled rejection behind.
     ready.catch(() => undefined);
-    const entry: Entry = { key, ref, lora, abort, ready, lastUsedAt: performance.now(), pending: 0 };
+    const entry: Entry = { key, kind, ref, lora, abort, ready, lastUsedAt: performance.now(), pending: 0 };
     this.#entries.set(key, entry);
     return entry;
   }
@@ -357,6 +449,7 @@ export class ModelManager implements AsyncDisposable {
 
   async #load(
     key: string,
+    kind: ModelKind,
     ref: LocalModelRef,
     lora: readonly LoraAdapter[],
     signal: AbortSignal,
@@ -365,6 +458,7 @@ export class ModelManager implements AsyncDisposable {
     const startedAt = performance.now();
     return await loadWithinBudget({
       key,
+      kind,
       ref,
       lora,
       runtime: await this.runtime(signal),
@@ -534,7 +628,12 @@ export class ModelManager implements AsyncDisposable {
     return Promise.all(closing).then(() => undefined);
   }
 
-  #lease(entry: Entry, loaded: Loaded, sequence: LlamaContextSequence, loadMs: number): SequenceLease {
+  #lease(
+    entry: Entry,
+    loaded: LoadedChatModel,
+    sequence: LlamaContextSequence,
+    loadMs: number,
+  ): SequenceLease {
     entry.lastUsedAt = performance.now();
     const onRelease = () => {
       entry.lastUsedAt = performance.now();

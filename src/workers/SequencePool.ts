@@ -1,28 +1,35 @@
 /**
  * The sequences of one context, lent to one caller at a time. A context has a fixed number of sequences
  * (parallel generations); when all are busy, borrowers wait in order, abortably, and a returned sequence goes
- * straight to the next waiter.
+ * straight to the next waiter. An embedding context is lent the same way, as its own one "sequence".
  */
 
-import type { LlamaContext, LlamaContextSequence } from "node-llama-cpp";
+import type { LlamaContextSequence } from "node-llama-cpp";
 import { abortErrorFor } from "../errors.js";
 
-interface Waiter {
-  readonly resolve: (sequence: LlamaContextSequence) => void;
+interface Waiter<S> {
+  readonly resolve: (sequence: S) => void;
   readonly reject: (error: unknown) => void;
 }
 
+/** What a pool lends from: a llama.cpp context (its sequences), or anything shaped like one. */
+export interface SequenceSource<S> {
+  readonly totalSequences: number;
+  readonly sequencesLeft: number;
+  getSequence(): S;
+}
+
 /** Lends a context's sequences (see the file comment). */
-export class SequencePool {
-  readonly #context: LlamaContext;
-  readonly #free: LlamaContextSequence[] = [];
-  readonly #busy = new Set<LlamaContextSequence>();
-  readonly #waiters: Waiter[] = [];
+export class SequencePool<S extends { readonly disposed: boolean } = LlamaContextSequence> {
+  readonly #context: SequenceSource<S>;
+  readonly #free: S[] = [];
+  readonly #busy = new Set<S>();
+  readonly #waiters: Waiter<S>[] = [];
   readonly #idle: Array<() => void> = [];
   #draining = false;
   #closed: { readonly error: unknown } | undefined;
 
-  constructor(context: LlamaContext) {
+  constructor(context: SequenceSource<S>) {
     this.#context = context;
   }
 
@@ -40,7 +47,7 @@ export class SequencePool {
    * Borrows a sequence: a returned one, a new one while the context has sequences left, or the next one
    * returned (waiting; rejects with an AbortError when the signal fires first).
    */
-  take(signal?: AbortSignal): Promise<LlamaContextSequence> {
+  take(signal?: AbortSignal): Promise<S> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed.error);
     const ready =
       this.#free.pop() ?? (this.#context.sequencesLeft > 0 ? this.#context.getSequence() : undefined);
@@ -49,13 +56,13 @@ export class SequencePool {
       return Promise.resolve(ready);
     }
     if (signal?.aborted) return Promise.reject(abortErrorFor(signal, "waiting for a sequence"));
-    return new Promise<LlamaContextSequence>((resolve, reject) => {
+    return new Promise<S>((resolve, reject) => {
       const onAbort = () => {
         const index = this.#waiters.indexOf(waiter);
         if (index >= 0) this.#waiters.splice(index, 1);
         reject(abortErrorFor(signal as AbortSignal, "waiting for a sequence"));
       };
-      const waiter: Waiter = {
+      const waiter: Waiter<S> = {
         resolve: (sequence) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(sequence);
@@ -71,7 +78,7 @@ export class SequencePool {
   }
 
   /** Returns a borrowed sequence: to the next waiter, else to the free list (unless draining). */
-  give(sequence: LlamaContextSequence): void {
+  give(sequence: S): void {
     if (!this.#busy.delete(sequence)) return;
     if (!sequence.disposed) {
       const waiter = this.#waiters.shift();

@@ -9,8 +9,9 @@ import { dirname } from "node:path";
 import type { Llama } from "node-llama-cpp";
 import { ErrorCodes, isEdgecrewError, throwIfAborted } from "../errors.js";
 import type { AgentDefinition, LocalModelRef, LoraAdapter } from "../types.js";
+import { EMBEDDING_CONTEXT_SIZE } from "./embeddingRanker.js";
 import { inspectLoraFile, inspectModelFile } from "./ggufCheck.js";
-import { modelKey } from "./ModelManager.js";
+import { embeddingModelKey, modelKey } from "./ModelManager.js";
 import {
   estimateModelMemory,
   loraBytes,
@@ -44,9 +45,12 @@ export interface AgentMemoryOptions {
 
 /** One local model of an agent and its estimate. */
 export interface ModelMemoryRow {
-  /** The reference as written (with `+lora(path@scale,…)` for a worker's model with LoRA adapters). */
+  /**
+   * The reference as written (with `+lora(path@scale,…)` for a worker's model with LoRA adapters, `+embedding`
+   * for a Tool RAG embedding model: its embedding context is an entry of its own).
+   */
   readonly model: string;
-  /** Who runs on it: `planner` and/or worker names. */
+  /** Who runs on it: `planner` and/or worker names (`name (toolSearch)` for a worker's embedding model). */
   readonly usedBy: readonly string[];
   /** `estimated`, or `not-downloaded` for an `hf:` model not in the models directory (no numbers then). */
   readonly status: "estimated" | "not-downloaded";
@@ -98,6 +102,7 @@ export interface AgentMemoryEstimate {
 }
 
 interface Need {
+  readonly key: string;
   readonly ref: LocalModelRef;
   readonly lora: readonly LoraAdapter[];
   readonly usedBy: string[];
@@ -114,11 +119,12 @@ function localNeeds(agent: AgentDefinition): Need[] {
     contextSize: number,
     sequences: number,
     lora: readonly LoraAdapter[] = [],
+    key = modelKey(ref, lora),
   ) => {
-    const key = modelKey(ref, lora);
     const known = needs.get(key);
     if (known === undefined) {
       needs.set(key, {
+        key,
         ref,
         lora,
         usedBy: [user],
@@ -138,6 +144,19 @@ function localNeeds(agent: AgentDefinition): Need[] {
   for (const worker of agent.workers) {
     add(worker.model, worker.name, worker.contextSize, Math.max(1, worker.parallel), worker.lora);
   }
+  // Tool RAG's embedding models: one embedding context each (one sequence), shared by the workers naming it.
+  for (const worker of agent.workers) {
+    const embedding = worker.toolSearch?.model;
+    if (embedding === undefined) continue;
+    add(
+      embedding,
+      `${worker.name} (toolSearch)`,
+      EMBEDDING_CONTEXT_SIZE,
+      1,
+      [],
+      embeddingModelKey(embedding),
+    );
+  }
   return [...needs.values()];
 }
 
@@ -147,7 +166,8 @@ function baseDirOf(agent: AgentDefinition, options: AgentMemoryOptions): string 
 }
 
 /**
- * Estimates every local model of an agent (the planner when it is local, each worker model once) and the peak
+ * Estimates every local model of an agent (the planner when it is local, each worker model once, each Tool RAG
+ * embedding model once) and the peak
  * it can need, without loading anything. Throws a ModelError when a `file:` model is missing or not a usable
  * GGUF (MODEL_NOT_FOUND / MODEL_INVALID) or a fixture cannot be written; an AbortError when the signal fires.
  *
@@ -201,7 +221,7 @@ async function estimateNeed(
   limitBytes: number,
   options: AgentMemoryOptions,
 ): Promise<ModelMemoryRow> {
-  const common = { model: modelKey(need.ref, need.lora), usedBy: need.usedBy, sequences: need.sequences };
+  const common = { model: need.key, usedBy: need.usedBy, sequences: need.sequences };
   let path: string;
   try {
     path = await resolveModelPath(need.ref, resolve);

@@ -5,7 +5,7 @@
  * it, and only then open the model. The model manager owns the bookkeeping around it (entries, pools,
  * events); this file owns the order.
  */
-import type { LlamaContext, LlamaModel } from "node-llama-cpp";
+import type { LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
 import { ErrorCodes, ModelError } from "../errors.js";
 import type { LocalModelRef, LoraAdapter } from "../types.js";
 import { formatBytes } from "./formatBytes.js";
@@ -15,7 +15,7 @@ import { threadsForModel } from "./llamaRuntime.js";
 import type { MemoryBudget, Reservation, ResidentSnapshot } from "./MemoryBudget.js";
 import { estimateModelMemory, loraBytes, machineMemoryBytes } from "./memoryEstimate.js";
 import type { ModelRequirements } from "./modelManagerTypes.js";
-import { createModelContext, loadModelFile } from "./openModel.js";
+import { createEmbeddingModelContext, createModelContext, loadModelFile } from "./openModel.js";
 import { type ResolveModelOptions, resolveModelPath } from "./resolveModel.js";
 import { SequencePool } from "./SequencePool.js";
 
@@ -26,6 +26,11 @@ export interface BudgetedLoadOptions {
   readonly ref: LocalModelRef;
   /** LoRA adapters applied to the context (checked and counted in the estimate before anything loads). */
   readonly lora?: readonly LoraAdapter[];
+  /**
+   * What the context is for: `chat` (default; generation, `requirements.sequences` sequences) or `embedding`
+   * (node-llama-cpp's embedding context: one sequence, no adapters), estimated alike from the header.
+   */
+  readonly kind?: ModelKind;
   readonly runtime: LlamaRuntime;
   readonly requirements: ModelRequirements;
   readonly resolve: Omit<ResolveModelOptions, "signal" | "onProgress">;
@@ -77,14 +82,15 @@ export interface SharedBase {
   readonly opened: boolean;
 }
 
+/** What a context on a model is for: generation, or embeddings (Tool RAG's ranker). */
+export type ModelKind = "chat" | "embedding";
+
 /** A loaded model with its context, its sequence pool, its header facts and its memory. */
-export interface LoadedModel {
+interface LoadedParts {
   readonly path: string;
   readonly info: ModelFileInfo;
   /** The base model: shared with every other context on the same file (see SharedBases). */
   readonly model: LlamaModel;
-  readonly context: LlamaContext;
-  readonly pool: SequencePool;
   /** The estimate of this context and its adapters, counted against the budget (the weights are counted once, apart). */
   readonly estimatedBytes: number;
   /** The estimate of the base model's weights (counted once per file however many contexts share them). */
@@ -95,7 +101,26 @@ export interface LoadedModel {
   readonly base: Omit<SharedBase, "model">;
   /** Milliseconds from the start of the load (including resolving, checking and waiting for room). */
   readonly loadMs: number;
+  /** Tokens the context holds (per sequence). */
+  readonly contextSize: number;
 }
+
+/** A model loaded for generation: its context and the pool of that context's sequences. */
+export interface LoadedChatModel extends LoadedParts {
+  readonly kind: "chat";
+  readonly context: LlamaContext;
+  readonly pool: SequencePool<LlamaContextSequence>;
+}
+
+/** A model loaded for embeddings: its embedding context, lent whole to one caller at a time. */
+export interface LoadedEmbeddingModel extends LoadedParts {
+  readonly kind: "embedding";
+  readonly context: LlamaEmbeddingContext;
+  readonly pool: SequencePool<LlamaEmbeddingContext>;
+}
+
+/** A loaded model with its context, its pool, its header facts and its memory. */
+export type LoadedModel = LoadedChatModel | LoadedEmbeddingModel;
 
 /** A finished load and the reservation that holds its room until the manager counts it as resident. */
 export interface BudgetedLoad {
@@ -150,40 +175,65 @@ export async function loadWithinBudget(options: BudgetedLoadOptions): Promise<Bu
       signal,
     });
     const model = base.model;
-    let context: LlamaContext;
+    const open = {
+      model: key,
+      path,
+      contextSize: estimate.contextSize,
+      threads: threadsForModel(options.runtime, info.parameters),
+      signal,
+      disposeTimeoutMs: options.disposeTimeoutMs,
+    };
+    const parts = {
+      path,
+      info,
+      model,
+      estimatedBytes: ownBytes,
+      baseEstimatedBytes: estimate.modelBytes,
+      base: { bytes: base.bytes, opened: base.opened },
+      contextSize: estimate.contextSize,
+    };
+    let loaded: LoadedModel;
     try {
-      context = await createModelContext(model, {
-        model: key,
-        path,
-        contextSize: estimate.contextSize,
-        sequences: requirements.sequences,
-        lora,
-        threads: threadsForModel(options.runtime, info.parameters),
-        signal,
-        disposeTimeoutMs: options.disposeTimeoutMs,
-      });
+      if (options.kind === "embedding") {
+        const context = await createEmbeddingModelContext(model, open);
+        let lent = false;
+        // node-llama-cpp reports no memory of its own for an embedding context.
+        const pool = new SequencePool<LlamaEmbeddingContext>({
+          totalSequences: 1,
+          get sequencesLeft() {
+            return lent ? 0 : 1;
+          },
+          getSequence() {
+            lent = true;
+            return context;
+          },
+        });
+        loaded = { ...parts, kind: "embedding", context, pool, bytes: 0, loadMs: loadMsSince(options) };
+      } else {
+        const context = await createModelContext(model, { ...open, sequences: requirements.sequences, lora });
+        const bytes = context.memoryUsage.ram + context.memoryUsage.vram;
+        loaded = {
+          ...parts,
+          kind: "chat",
+          context,
+          pool: new SequencePool(context),
+          bytes,
+          loadMs: loadMsSince(options),
+        };
+      }
     } catch (error) {
       await options.bases.release(path);
       throw error;
     }
-    const measured = context.memoryUsage.ram + context.memoryUsage.vram;
-    const loaded: LoadedModel = {
-      path,
-      info,
-      model,
-      context,
-      pool: new SequencePool(context),
-      estimatedBytes: ownBytes,
-      baseEstimatedBytes: estimate.modelBytes,
-      bytes: measured,
-      base: { bytes: base.bytes, opened: base.opened },
-      loadMs: Math.max(1, Math.round(performance.now() - options.startedAt)),
-    };
     return { loaded, reservation };
   } catch (error) {
     reservation?.release();
     throw error;
   }
+}
+
+function loadMsSince(options: BudgetedLoadOptions): number {
+  return Math.max(1, Math.round(performance.now() - options.startedAt));
 }
 
 /** Without a budget, an estimate beyond the machine's memory is still refused rather than attempted. */

@@ -18,6 +18,14 @@ export {
   type StructuredOutputSchema,
 } from "./ChatNodeLlamaCpp.js";
 export { callSyntaxOf } from "./callSyntax.js";
+export {
+  cosineSimilarity,
+  EMBEDDING_CONTEXT_SIZE,
+  EmbeddingRanker,
+  type EmbeddingRankOptions,
+  embedText,
+  rankByEmbeddings,
+} from "./embeddingRanker.js";
 export { formatBytes } from "./formatBytes.js";
 export { inspectLoraFile, inspectModelFile, type LoraFileInfo, type ModelFileInfo } from "./ggufCheck.js";
 export { createLocalWorkers, LocalWorker, type LocalWorkersOptions } from "./LocalWorker.js";
@@ -31,6 +39,9 @@ export {
 } from "./llamaRuntime.js";
 export {
   type AcquireOptions,
+  type EmbeddingAcquireOptions,
+  type EmbeddingLease,
+  embeddingModelKey,
   MAX_SEQUENCES,
   ModelManager,
   type ModelManagerOptions,

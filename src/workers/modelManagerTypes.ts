@@ -3,7 +3,7 @@
  * sequence, and a resident model as the memory budget sees it. Kept apart from the manager's logic so that
  * file stays about loading, budgeting and lending; `ModelManager.ts` re-exports everything here.
  */
-import type { Llama, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
 import type { DeviceConfig, LocalModelRef, LoraAdapter, RunEventInput } from "../types.js";
 import type { LlamaRuntimeOptions } from "./llamaRuntime.js";
 import type { ResolveModelOptions } from "./resolveModel.js";
@@ -67,6 +67,34 @@ export interface SequenceLease extends Disposable {
   readonly loadMs: number;
   /** Whether the model has random weights (an edgecrew fixture), so generation must ban invalid UTF-8 bytes. */
   readonly randomWeights: boolean;
+  release(): void;
+}
+
+/** Options of `ModelManager.acquireEmbedding`. */
+export interface EmbeddingAcquireOptions {
+  /** Tokens the embedding context holds (capped at the model's trained context); longer inputs are cut. */
+  readonly contextSize?: number;
+  /** Aborts the wait (for the load, for room in the budget, for the context while another caller embeds). */
+  readonly signal?: AbortSignal;
+  /** As `AcquireOptions.emit`: the load's `model.loading` / `model.loaded` events when the manager has no `onEvent`. */
+  readonly emit?: (event: RunEventInput) => void;
+}
+
+/**
+ * An embedding model's context, borrowed whole (one caller embeds at a time). Give it back with `release()`
+ * (idempotent) or a `using` declaration; never dispose the context itself. While it is out, the budget never
+ * evicts the model.
+ */
+export interface EmbeddingLease extends Disposable {
+  readonly ref: LocalModelRef;
+  /** The key the model is pooled and reported under (`model.*` events, `residentModels`). */
+  readonly key: string;
+  readonly model: LlamaModel;
+  readonly context: LlamaEmbeddingContext;
+  /** Tokens the embedding context holds: an input must be shorter (see `embedText`). */
+  readonly contextSize: number;
+  /** Milliseconds this acquire spent loading the model; 0 when it was already resident. */
+  readonly loadMs: number;
   release(): void;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Tool RAG for one subtask (a worker with `toolSearch: { k }`): rank the worker's granted tools against the
- * subtask's instruction and task (toolSearch.ts), keep the plan's named tools and the best-ranked others up to
+ * subtask's instruction and task (toolSearch.ts's BM25, unless the caller brings the embedding ranker's
+ * ranking, embeddingRanker.ts), keep the plan's named tools and the best-ranked others up to
  * `k`, then drop the lowest-ranked unnamed ones until the first prompt — system prompt, the offered tools'
  * documentation, the instruction — leaves room in the context for a call and the answer after it (`reserve`:
  * twice `maxTokens` when the worker may call; the call's result is then shown cut to the room left, see
@@ -43,7 +44,7 @@ function narrow(tools: WorkerTools, names: ReadonlySet<string>): WorkerTools {
 /**
  * The tools to offer `request`'s subtask out of `tools` (see the file comment); `history` is the subtask's
  * first prompt (system and user turns), `base` the model's own chat wrapper, `reserve` the tokens the prompt must
- * leave free.
+ * leave free, `ranking` every granted tool ranked best first (default: BM25 against the instruction and task).
  */
 export function offerTools(
   lease: SequenceLease,
@@ -53,8 +54,10 @@ export function offerTools(
   history: readonly ChatHistoryItem[],
   k: number,
   reserve: number,
+  ranking?: readonly RankedTool[],
 ): OfferedTools {
-  const ranked = rankTools(tools.specs, { instruction: request.subtask.instruction, task: request.task });
+  const ranked =
+    ranking ?? rankTools(tools.specs, { instruction: request.subtask.instruction, task: request.task });
   const granted = new Set(tools.specs.map((spec) => spec.name));
   const named = (request.subtask.tools ?? []).filter((name) => granted.has(name));
   const isNamed = new Set(named);

@@ -3,7 +3,7 @@
  * backend error); a half-opened model is disposed with a bounded wait, because after a failed `createContext`
  * `model.dispose()` was once seen never to resolve.
  */
-import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
 import { abortErrorFor, ErrorCodes, ModelError, throwIfAborted } from "../errors.js";
 import type { LoraAdapter } from "../types.js";
 import { settleWithin } from "./asyncGuards.js";
@@ -88,6 +88,41 @@ export async function createModelContext(
   } catch (cause) {
     throwIfAborted(signal);
     throw loadFailed({ model: options.model, path: options.path ?? "" }, "could not create a context", cause);
+  }
+  if (signal.aborted) {
+    await settleWithin(context.dispose(), options.disposeTimeoutMs);
+    throw abortErrorFor(signal, `loading ${options.model}`);
+  }
+  return context;
+}
+
+/**
+ * Creates an embedding context (node-llama-cpp's `createEmbeddingContext`: a context of one sequence that
+ * returns the model's embedding of an input) on a loaded model. Throws a ModelError MODEL_LOAD_FAILED (an
+ * encoder-decoder model, memory, a backend error), or an AbortError when the signal fires; the model is left
+ * loaded either way (its owner disposes it).
+ */
+export async function createEmbeddingModelContext(
+  model: LlamaModel,
+  options: Pick<OpenModelOptions, "model" | "contextSize" | "threads" | "signal" | "disposeTimeoutMs"> & {
+    readonly path?: string;
+  },
+): Promise<LlamaEmbeddingContext> {
+  const { signal } = options;
+  let context: LlamaEmbeddingContext;
+  try {
+    context = await model.createEmbeddingContext({
+      contextSize: options.contextSize,
+      threads: options.threads,
+      createSignal: signal,
+    });
+  } catch (cause) {
+    throwIfAborted(signal);
+    throw loadFailed(
+      { model: options.model, path: options.path ?? "" },
+      "could not create an embedding context",
+      cause,
+    );
   }
   if (signal.aborted) {
     await settleWithin(context.dispose(), options.disposeTimeoutMs);

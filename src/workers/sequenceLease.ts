@@ -5,13 +5,13 @@
  */
 import type { LlamaContextSequence } from "node-llama-cpp";
 import type { LocalModelRef } from "../types.js";
-import type { LoadedModel } from "./budgetedLoad.js";
+import type { LoadedChatModel } from "./budgetedLoad.js";
 import type { SequenceLease } from "./modelManagerTypes.js";
 
 /** What a lease is made of. */
 export interface LeaseParts {
   readonly ref: LocalModelRef;
-  readonly loaded: LoadedModel;
+  readonly loaded: LoadedChatModel;
   readonly sequence: LlamaContextSequence;
   /** Milliseconds this acquire spent loading the model; 0 when it was already resident. */
   readonly loadMs: number;

@@ -6,7 +6,8 @@
  * model-free: the same tools and instruction always give the same ranking, ties broken by grant order.
  *
  * LocalWorker uses it when a worker has `toolSearch: { k }` (see {@link selectTools}); fitting the offered set
- * into the context is LocalWorker's part, since only the model's tokenizer can measure it.
+ * into the context is LocalWorker's part, since only the model's tokenizer can measure it. With
+ * `toolSearch: { model }` the embedding ranker (embeddingRanker.ts) ranks the same documents instead.
  */
 import type { JsonSchema } from "../types.js";
 
@@ -92,6 +93,20 @@ function schemaText(schema: unknown, depth: number, out: string[]): void {
     const list = node[key];
     if (Array.isArray(list)) for (const part of list) schemaText(part, depth + 1, out);
   }
+}
+
+/**
+ * One tool's document as text: its name, its description, and its parameters' names and descriptions, one
+ * per line — what BM25 indexes ({@link toolDocumentTerms}), and what the embedding ranker embeds.
+ *
+ * @example
+ * toolDocumentText({ name: "fs.read", description: "Read a file", input: { type: "object", properties: { path: { type: "string" } } } });
+ * // "fs.read\nRead a file\npath"
+ */
+export function toolDocumentText(tool: SearchableTool): string {
+  const parameters: string[] = [];
+  schemaText(tool.input, 0, parameters);
+  return [tool.name, tool.description, ...parameters].filter((part) => part.trim() !== "").join("\n");
 }
 
 /** The terms of one tool's document: its name (weighted), its description and its parameters. */

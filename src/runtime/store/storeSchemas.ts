@@ -177,6 +177,8 @@ const eventPayloadSchemas: Readonly<Record<string, z.ZodType>> = {
     tools: strings,
     ranked: z.array(z.looseObject({ tool: z.string(), score: z.number() })),
     named: strings.optional(),
+    ranker: z.enum(["bm25", "embedding"]).optional(),
+    model: z.string().optional(),
   }),
   "planner.request": z.looseObject({
     purpose: z.string(),

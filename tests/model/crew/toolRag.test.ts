@@ -130,6 +130,8 @@ describe("Tool RAG: a whole MCP server granted to a 4096-token worker", () => {
     expect(calls.map((event) => event.subtaskId)).toEqual(SUBTASKS.map((subtask) => subtask.id));
     for (const event of offered) {
       expect(event.worker).toBe("files");
+      expect(event.ranker).toBe("bm25");
+      expect(event.model).toBeUndefined();
       // Every granted tool is ranked; the offered ones are at most k, and each call is one of them.
       expect(event.ranked.length).toBeGreaterThanOrEqual(14);
       expect(event.tools.length).toBeGreaterThanOrEqual(1);

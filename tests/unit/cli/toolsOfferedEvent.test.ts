@@ -29,12 +29,26 @@ describe("tools.offered", () => {
     expect(renderEvent(event)).toBe("  s2 [files] offered 2 of 3 tools: fs.read_text_file, fs.read_file");
   });
 
+  it("names the embedding model when one ranked; a BM25 ranking reads as before", () => {
+    expect(renderEvent({ ...event, ranker: "embedding", model: "fixture:embed" })).toBe(
+      "  s2 [files] offered 2 of 3 tools (ranked by fixture:embed): fs.read_text_file, fs.read_file",
+    );
+    expect(renderEvent({ ...event, ranker: "bm25" })).toBe(renderEvent(event));
+  });
+
   it("is not a state change of the live view", () => {
     expect(isStateChange(event)).toBe(false);
   });
 
   it("is accepted by the store's event schema, and a malformed one is not", () => {
     expect(runEventSchema.safeParse(event).success).toBe(true);
+    // The ranker and its model (added with the embedding ranker); events stored without them still read.
+    expect(runEventSchema.safeParse({ ...event, ranker: "bm25" }).success).toBe(true);
+    expect(runEventSchema.safeParse({ ...event, ranker: "embedding", model: "fixture:embed" }).success).toBe(
+      true,
+    );
+    expect(runEventSchema.safeParse({ ...event, ranker: "cosine" }).success).toBe(false);
+    expect(runEventSchema.safeParse({ ...event, ranker: "embedding", model: 7 }).success).toBe(false);
     expect(runEventSchema.safeParse({ ...event, ranked: [{ tool: "x", score: "high" }] }).success).toBe(
       false,
     );
