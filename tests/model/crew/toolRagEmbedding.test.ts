@@ -234,7 +234,7 @@ describe("Tool RAG with an embedding model (toolSearch: { k, model })", () => {
     }
   });
 
-  it("a missing model file is refused when the agent is defined, at its line:col", () => {
+  it("a missing model file is refused when the agent is defined, naming the key", () => {
     let caught: unknown;
     try {
       agent({ k: 2, model: join(dir, "missing.gguf") });
