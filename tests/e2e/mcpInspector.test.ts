@@ -153,7 +153,8 @@ interface CallResult {
 
 /** Parses the JSON the inspector printed, with its output in the failure message otherwise. */
 function parsed<T>(result: Inspected): T {
-  expect(result.code, `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(0);
+  const why = `exit ${result.code} after ${result.ms} ms\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
+  expect(result.code, why).toBe(0);
   return JSON.parse(result.stdout) as T;
 }
 
