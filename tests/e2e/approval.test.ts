@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "../../src/types.js";
-import { bin, type CliResult, repoRoot, runCli } from "./cli.js";
+import { ANSI, bin, type CliResult, repoRoot, runCli, shellQuote } from "./cli.js";
 
 const agentFile = join(repoRoot, "tests/fixtures/agents/approval.yaml");
 const env = { EDGECREW_CACHE_DIR: mkdtempSync(join(tmpdir(), "edgecrew-e2e-cache-")) };
@@ -40,16 +40,13 @@ function firstShellResult(runDir: string): ToolResultEvent["result"] {
   return first.result;
 }
 
-const quote = (text: string): string => `'${text.replaceAll("'", `'\\''`)}'`;
-// Cursor movement and colours of the live progress display, removed before looking for the prompt.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences start with ESC
-const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
-
 /**
  * Runs `edgecrew run` on a pseudo-terminal (`script -qefc`) and types `answer` once the approval prompt shows.
  */
 function runOnTerminal(runDir: string, answer: string): Promise<CliResult & { readonly asked: boolean }> {
-  const command = [process.execPath, bin, "run", agentFile, TASK, "--run-dir", runDir].map(quote).join(" ");
+  const command = [process.execPath, bin, "run", agentFile, TASK, "--run-dir", runDir]
+    .map(shellQuote)
+    .join(" ");
   return new Promise((resolvePromise, reject) => {
     const child = spawn("script", ["-qefc", command, "/dev/null"], {
       cwd: repoRoot,

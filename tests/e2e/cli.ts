@@ -50,3 +50,42 @@ export function runNode(args: readonly string[], options: RunOptions = {}): Prom
     });
   });
 }
+
+/** An ANSI control sequence (cursor moves, clears, cursor visibility, colours). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences start with ESC
+export const ANSI = /\x1b\[[\d;?]*[A-Za-z]/g;
+
+/** `arg` quoted for a POSIX shell. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Runs `edgecrew ...args` under a pseudo-terminal (util-linux `script`), so that its stdout is a TTY of 100
+ * columns; stdout and stderr come back as one `output`, as a terminal shows them.
+ */
+export function runInPty(
+  args: readonly string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, bin, ...args].map(shellQuote).join(" ");
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("/usr/bin/script", ["-qefc", command, "/dev/null"], {
+      cwd: repoRoot,
+      env: { ...process.env, ...options.env, TERM: "xterm", COLUMNS: "100" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    const collect = (chunk: string) => {
+      output += chunk;
+    };
+    child.stdout.setEncoding("utf8").on("data", collect);
+    child.stderr.setEncoding("utf8").on("data", collect);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, output });
+    });
+  });
+}

@@ -1,50 +1,14 @@
-/**
- * Issue 14, Streaming (e2e, the built CLI on the offline demo's fixture models): `run --stream` prints the
- * planner's and each subtask's generated text as delta lines, and the run directory keeps no delta; with
- * `--json --stream`, stdout is exactly one JSON object; without `--stream`, no delta line; on a terminal, the
- * live view shows the running subtask's text under its row (and the planner's while it plans).
- */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../src/types.js";
-import { bin, repoRoot, runCli } from "./cli.js";
+import { ANSI, runCli, runInPty } from "./cli.js";
 
 const env = { EDGECREW_CACHE_DIR: mkdtempSync(join(tmpdir(), "edgecrew-e2e-cache-")) };
 const runDir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-runs-"));
 
 const DELTA = /^ {2}(s\d+|planner) ┆ /;
-const ESC = "\x1b";
-const ANSI = new RegExp(`${ESC}\\[[\\d;?]*[A-Za-z]`, "g");
-
-/** Runs the CLI under a pseudo-terminal with util-linux `script` (as tests/e2e/tty.test.ts does). */
-function runInPty(args: readonly string[]): Promise<{ code: number | null; output: string }> {
-  const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, bin, ...args].map(quote).join(" ");
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn("/usr/bin/script", ["-qefc", command, "/dev/null"], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env, TERM: "xterm", COLUMNS: "100" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, output });
-    });
-  });
-}
-
 describe("edgecrew run --stream (child process, real inference on fixture models)", () => {
   it("prints the planner's and each subtask's text as delta lines; the stored events hold none", async () => {
     const result = await runCli(
@@ -103,14 +67,10 @@ describe("edgecrew run --stream (child process, real inference on fixture models
   });
 
   it("on a terminal, the live view shows the running subtask's text under its row, clipped to the width", async () => {
-    const result = await runInPty([
-      "run",
-      "agents/offline-demo.yaml",
-      "--run-dir",
-      runDir,
-      "--stream",
-      "A week in Norway",
-    ]);
+    const result = await runInPty(
+      ["run", "agents/offline-demo.yaml", "--run-dir", runDir, "--stream", "A week in Norway"],
+      { env },
+    );
     expect(result.code).toBe(0);
     const text = result.output.replace(/\r/g, "").replace(ANSI, "");
     const lines = text.split("\n");

@@ -1,44 +1,13 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bin, repoRoot, runCli } from "./cli.js";
+import { ANSI, runCli, runInPty as runPty } from "./cli.js";
 
 const cacheDir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-cache-"));
 const runDir = mkdtempSync(join(tmpdir(), "edgecrew-e2e-runs-"));
 const ESC = "\x1b";
-/** An ANSI control sequence (cursor moves, clears, cursor visibility). */
-const ANSI = new RegExp(`${ESC}\\[[\\d;?]*[A-Za-z]`, "g");
-
-function quote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Runs the CLI under a pseudo-terminal with util-linux `script`, so that its stdout is a TTY. */
-function runInPty(args: readonly string[]): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, bin, ...args].map(quote).join(" ");
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn("/usr/bin/script", ["-qefc", command, "/dev/null"], {
-      cwd: repoRoot,
-      env: { ...process.env, EDGECREW_CACHE_DIR: cacheDir, TERM: "xterm", COLUMNS: "100" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, output });
-    });
-  });
-}
+const runInPty = (args: readonly string[]) => runPty(args, { env: { EDGECREW_CACHE_DIR: cacheDir } });
 
 describe("edgecrew run: live progress on a TTY", () => {
   it("redraws the plan tree in place, then prints the summary and shows the cursor again", async () => {
