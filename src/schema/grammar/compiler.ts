@@ -28,6 +28,7 @@ import {
   integerGrammar,
   MAX_DOCUMENT_MULTIPLE_STATES,
   type MultipleBudget,
+  type MultipleVerdict,
   type NumberBounds,
   type NumberGrammar,
   numberGrammar,
@@ -37,6 +38,7 @@ import { allPatterns, literalsPattern, patternComplement } from "./patterns.js";
 import { childPointer, type RefIndex } from "./refs.js";
 import { regexToExpr } from "./regex.js";
 import { GRAMMAR_KEYWORDS, type Report, VALIDATOR_KEYWORDS } from "./report.js";
+import { type MultipleFormula, multipleFormula } from "./residues.js";
 import { excludedStrings, patternContent } from "./strings.js";
 
 /** The bounds the grammar puts where the schema leaves lengths open (and on declared ones above them). */
@@ -132,6 +134,10 @@ export class SchemaCompiler {
   readonly #multipleBudget: MultipleBudget = { states: MAX_DOCUMENT_MULTIPLE_STATES };
   /** Conditionals being rewritten (nested) at this point of the walk. */
   #rewrites = 0;
+  /** While #residues folds an anyOf/oneOf into `not`: the verdicts #number gives that `not`. */
+  #folded: MultipleVerdict[] | undefined;
+  /** While #residues folds: whether the schema had a `not` of its own (which then gets the verdict too). */
+  #ownNot = false;
 
   constructor(index: RefIndex, builder: GrammarBuilder, report: Report, caps: Caps) {
     this.#index = index;
@@ -182,7 +188,8 @@ export class SchemaCompiler {
     for (const keyword of CONDITIONAL_KEYWORDS) {
       // A string exclusion under `type: "string"` gets its verdict from #string, a list's keywords from #literals.
       if (schema[keyword] === undefined || hasLiterals(schema)) continue;
-      if (!(keyword === "not" && schema.type === "string"))
+      // A numeric exclusion (multipleOfs) gets its verdict from #number.
+      if (!(keyword === "not" && (schema.type === "string" || numericExclusion(schema) !== undefined)))
         this.report.set(where.pointer, keyword, "validator");
     }
     if (typeof schema.$ref === "string") return this.#ref(schema, where);
@@ -326,7 +333,8 @@ export class SchemaCompiler {
         parts.push({ anyOf: [{ type: others }, { type: "string", not: schema.not as JsonValue }] });
         verdict(["not"], true);
       }
-    } else if (schema.not !== undefined) {
+    } else if (schema.not !== undefined && numericExclusion(schema) === undefined) {
+      // (A `not` made of multipleOfs under a numeric type is written by the number's automaton: numbers.ts.)
       const negated = complement(schema.not, resolve);
       if (negated !== undefined) {
         delete rest.not;
@@ -433,6 +441,8 @@ export class SchemaCompiler {
   #union(schema: JsonObject, keyword: "anyOf" | "oneOf", where: Where): GExpr {
     const { [keyword]: members, ...base } = schema;
     const list = members as JsonValue[];
+    const folded = this.#residues(base, keyword, list, where);
+    if (folded !== undefined) return folded;
     if (keyword === "oneOf" && list.length > 1 && list.length <= 6) {
       // Exactly one: each alternative also refuses the others (their complements), where those can be written.
       const resolve = this.#resolver(where);
@@ -447,13 +457,18 @@ export class SchemaCompiler {
               .map((item) => ({ anyOf: [...(item?.alternatives ?? [])] })),
           ],
         }));
-        this.report.set(
-          where.pointer,
-          "oneOf",
-          "grammar",
-          "each alternative written with the others' complements",
-        );
-        return this.#union({ ...base, anyOf: exclusive }, "anyOf", where);
+        // A merge narrower than the schema (two `contains` become one item that matches both) can leave every
+        // alternative nothing to write: then the plain union below, with exclusivity the validator's.
+        const written = exclusive.map((member) => this.#union({ ...base, anyOf: [member] }, "anyOf", where));
+        if (!written.every(isNever)) {
+          this.report.set(
+            where.pointer,
+            "oneOf",
+            "grammar",
+            "each alternative written with the others' complements",
+          );
+          return alt(...written);
+        }
       }
     }
     if (keyword === "oneOf" && list.length > 1) {
@@ -572,7 +587,11 @@ export class SchemaCompiler {
         // ajv-formats' int32 and int64 are integers (int32 within 32 bits) even under `type: number`.
         const format = schema.format;
         const integral = type === "integer" || format === "int32" || format === "int64";
-        const limits = format === "int32" ? int32Bounds(bounds(schema)) : bounds(schema);
+        const excluded = numericExclusion(schema);
+        const limits = {
+          ...(format === "int32" ? int32Bounds(bounds(schema)) : bounds(schema)),
+          ...(excluded === undefined ? {} : { excluded }),
+        };
         const grammar = integral
           ? integerGrammar(limits, this.builder, this.#multipleBudget)
           : numberGrammar(limits, this.builder, this.#multipleBudget);
@@ -624,7 +643,73 @@ export class SchemaCompiler {
     const multiple = grammar.multipleOf;
     if (multiple?.enforcement === "grammar") this.report.upgrade(where.pointer, "multipleOf", multiple.note);
     else if (multiple !== undefined) this.report.set(where.pointer, "multipleOf", "validator", multiple.note);
+    const excluded = grammar.excluded;
+    if (excluded !== undefined) {
+      this.#folded?.push(excluded);
+      // A `not` of the schema itself (one folded in by #residues has no place of its own).
+      if (this.#folded === undefined || this.#ownNot)
+        this.report.set(
+          where.pointer,
+          "not",
+          excluded.enforcement,
+          excluded.note ?? "with the multipleOf automaton",
+        );
+    }
     return grammar.expr;
+  }
+
+  /**
+   * An `anyOf` or `oneOf` of schemas made only of multipleOfs (residues.ts) next to a numeric `type`, folded
+   * into the schema's `not` (`anyOf: [A, B]` is `not: {not: {anyOf: [A, B]}}`), so that one automaton writes
+   * exactly the numbers the combination accepts, exclusivity included; undefined when that does not apply.
+   */
+  #residues(
+    base: JsonObject,
+    keyword: "anyOf" | "oneOf",
+    list: readonly JsonValue[],
+    where: Where,
+  ): GExpr | undefined {
+    if (list.length === 0 || numericExclusion({ ...base, not: { [keyword]: [...list] } }) === undefined)
+      return undefined;
+    const own = base.not;
+    if (own !== undefined && multipleFormula(own) === undefined) return undefined;
+    const negated: JsonValue = { not: { [keyword]: [...list] } };
+    const verdicts: MultipleVerdict[] = [];
+    const outer = { folded: this.#folded, ownNot: this.#ownNot };
+    this.#folded = verdicts;
+    this.#ownNot = own !== undefined;
+    let expr: GExpr;
+    try {
+      expr = this.value({ ...base, not: own === undefined ? negated : { anyOf: [own, negated] } }, where);
+    } finally {
+      this.#folded = outer.folded;
+      this.#ownNot = outer.ownNot;
+    }
+    const left = verdicts.find((verdict) => verdict.enforcement !== "grammar");
+    const enforcement = left === undefined ? "grammar" : "validator";
+    const note = left?.note ?? "written as one residue condition with the number's automaton";
+    this.report.set(where.pointer, keyword, enforcement, note);
+    list.forEach((member, index) => {
+      this.#formulaReport(member, childPointer(where.pointer, keyword, index), enforcement);
+    });
+    return expr;
+  }
+
+  /** The verdict of every keyword of a schema made only of multipleOfs (residues.ts), nested ones included. */
+  #formulaReport(schema: JsonValue, pointer: string, enforcement: "grammar" | "validator"): void {
+    if (!isObject(schema)) return;
+    for (const [keyword, value] of Object.entries(schema)) {
+      if (isAnnotation(keyword)) {
+        this.report.set(pointer, keyword, "annotation");
+        continue;
+      }
+      this.report.set(pointer, keyword, enforcement);
+      if (keyword === "not") this.#formulaReport(value, childPointer(pointer, "not"), enforcement);
+      else if (Array.isArray(value))
+        value.forEach((member, index) => {
+          this.#formulaReport(member, childPointer(pointer, keyword, index), enforcement);
+        });
+    }
   }
 
   #string(schema: JsonObject, where: Where): GExpr {
@@ -704,8 +789,19 @@ export class SchemaCompiler {
   }
 }
 
+/**
+ * The formula of a `not` made only of multipleOfs (residues.ts) under a numeric `type` (number or integer),
+ * which the number's automaton writes with `multipleOf`; undefined otherwise.
+ */
+function numericExclusion(schema: JsonObject): MultipleFormula | undefined {
+  const types = typeSet(schema.type);
+  if (schema.not === undefined || types === undefined || types.length === 0) return undefined;
+  if (!types.every((type) => type === "number" || type === "integer")) return undefined;
+  return multipleFormula(schema.not);
+}
+
 function bounds(schema: JsonObject): NumberBounds {
-  const out: { -readonly [K in keyof NumberBounds]: number } = {};
+  const out: { -readonly [K in keyof Omit<NumberBounds, "excluded">]: number } = {};
   for (const key of ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] as const) {
     const value = schema[key];
     if (typeof value === "number" && Number.isFinite(value)) out[key] = value;

@@ -6,16 +6,18 @@
  * `not {required: [a]}` is an object without `a`; `not {minimum: 5}` a number below 5; `not {enum: ["x", 1]}`
  * anything of another type, a number in one of the open intervals around 1, or a string other than "x". Every
  * alternative returned admits only values the schema refuses (soundness, which the grammar promises); a
- * `pattern`'s complement is a pattern too (patterns.ts: a negative lookahead the automata write). Where a
- * keyword's complement cannot be written (a `multipleOf`'s, say), its alternatives are left out: the
- * union is then smaller than the complement (`exact: false`), still sound, and the values left out are ones the
- * grammar will not write.
+ * `pattern`'s complement is a pattern too (patterns.ts: a negative lookahead the automata write), and a
+ * `multipleOf`'s (or one of multipleOfs under not/allOf/anyOf/oneOf) a `not` the number automaton writes
+ * (residues.ts). Where a keyword's complement cannot be written (a `format`'s, say), its alternatives are
+ * left out: the union is then smaller than the complement (`exact: false`), still sound, and the values left
+ * out are ones the grammar will not write.
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { count, isObject } from "../jsonShapes.js";
 import { isAnnotation, listedValues } from "./merge.js";
 import { patternComplement } from "./patterns.js";
 import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
+import { formulaOnOthers, multipleFormula } from "./residues.js";
 
 /** The union of schemas that make up (part of) a schema's complement. */
 export interface Complement {
@@ -146,6 +148,15 @@ function complementOf(
   if (schema === true) return { alternatives: [], exact: true };
   if (schema === false) return { alternatives: [true], exact: true };
   if (!isObject(schema) || depth > MAX_DEPTH || ++work.visits > MAX_VISITS) return undefined;
+  // Only multipleOfs (under not, allOf, anyOf, oneOf): the numbers it refuses are one `not` the number's
+  // automaton writes (residues.ts); the other values pass every multipleOf, so it refuses them all or none.
+  const formula = multipleFormula(schema);
+  if (formula !== undefined) {
+    const alternatives: JsonValue[] = [{ type: "number", not: schema }];
+    if (!formulaOnOthers(formula))
+      alternatives.push({ type: JSON_TYPES.filter((type) => type !== "number") });
+    return { alternatives, exact: true };
+  }
   const parts: (Complement | undefined)[] = [];
   for (const [keyword, value] of Object.entries(schema)) {
     // Annotations and words that are not keywords constrain nothing: their complement is empty.
@@ -286,6 +297,11 @@ function keywordComplement(
         exact: negated.exact,
       };
     }
+    case "multipleOf":
+      // The numbers that are not multiples: written by the number's automaton (residues.ts).
+      return typeof value === "number" && value > 0
+        ? exactly(typed("number", { not: { multipleOf: value } }))
+        : undefined;
     case "contains":
       // Arrays none of whose items match (minContains and maxContains change what contains means: left out).
       if (schema.minContains !== undefined || schema.maxContains !== undefined) return undefined;
@@ -308,7 +324,7 @@ function keywordComplement(
       return intersection(parts as Complement[]);
     }
     default:
-      // format, multipleOf, oneOf, if/then/else, patternProperties, propertyNames, uniqueItems, …
+      // format, oneOf, if/then/else, patternProperties, propertyNames, uniqueItems, …
       return undefined;
   }
 }

@@ -12,6 +12,13 @@
  */
 
 import { alt, chars, cls, EMPTY, type GExpr, type GrammarBuilder, lit, NEVER, opt, rep, seq } from "./ir.js";
+import {
+  bothFormulas,
+  type MultipleFormula,
+  offGridPart,
+  type ResidueCondition,
+  residueCondition,
+} from "./residues.js";
 
 /**
  * Numeric bounds of a JSON Schema (2020-12 spelling: exclusive bounds are numbers), and `multipleOf` (> 0). Any
@@ -23,6 +30,11 @@ export interface NumberBounds {
   readonly exclusiveMinimum?: number;
   readonly exclusiveMaximum?: number;
   readonly multipleOf?: number;
+  /**
+   * A condition the value must not meet, made only of `multipleOf`s (a schema's `not`, see residues.ts):
+   * written by the same automaton as `multipleOf`.
+   */
+  readonly excluded?: MultipleFormula;
 }
 
 /** How `multipleOf` came out: written by the grammar, or left to the validator (and why). */
@@ -50,6 +62,8 @@ export interface NumberGrammar {
   readonly approximated: readonly string[];
   /** The verdict on `multipleOf`; absent when the bounds have none. */
   readonly multipleOf?: MultipleVerdict;
+  /** The verdict on `excluded`; absent when the bounds have none. */
+  readonly excluded?: MultipleVerdict;
 }
 
 /**
@@ -82,10 +96,10 @@ export const MAX_EXPONENT_DIGITS = 2;
 export const MAX_MULTIPLE_STATES = 200;
 
 /** Integer digits a `multipleOf` grammar falls back to, in turn, when the whole range takes too many states. */
-export const MULTIPLE_DIGIT_LIMITS: readonly number[] = [9, 6];
+export const MULTIPLE_DIGIT_LIMITS: readonly number[] = [9, 6, 4];
 
 /** The fewest multiples a range limited to {@link MULTIPLE_DIGIT_LIMITS} must keep (else: the validator's). */
-const MIN_CAPPED_MULTIPLES = 100n;
+const MIN_CAPPED_MULTIPLES = 100;
 
 /**
  * The largest magnitude, in units of the divisor's last decimal place, of a number a `multipleOf` grammar writes:
@@ -145,20 +159,8 @@ export function integerGrammar(
           lows.length + highs.length > 0 ? "integer-range" : "integer",
           signed(lo, hi, 0, builder),
         );
-  const { multipleOf } = bounds;
-  if (multipleOf === undefined) return report(plain(), lows, highs);
-  // An integer n is a multiple of c × 10^-k exactly when n × 10^k is one of c: when n is one of c / gcd(c, 10^k).
-  const divisor = shortestDecimal(multipleOf);
-  const modulus = divisor.num / gcd(divisor.num, divisor.den);
-  if (modulus === 1n) return { ...report(plain(), lows, highs), multipleOf: { enforcement: "grammar" } };
-  if (lo > hi) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
-  // Within 15 digits, like numbers (see MULTIPLE_LIMIT): every length is then whole, and shares one automaton.
-  const from = extreme("max", lo, -MULTIPLE_LIMIT);
-  const to = extreme("min", hi, MULTIPLE_LIMIT);
-  if (from > to) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
-  const built = multiples(from, to, modulus, 0, false, builder, budget);
-  if ("verdict" in built) return { ...report(plain(), lows, highs), multipleOf: built.verdict };
-  return { ...report(built.expr, lows, highs), multipleOf: built.multipleOf };
+  const residues = multipleGrammar(bounds, true, lo, hi, builder, budget, plain);
+  return { ...report(residues?.expr ?? plain(), lows, highs), ...residues?.verdicts };
 }
 
 /**
@@ -206,41 +208,99 @@ export function numberGrammar(
       : -NUMBER_LIMIT - 1n;
     highs.push(numberBound("exclusiveMaximum", value, shortestDecimal(exclusiveMaximum)));
   }
-  const { multipleOf } = bounds;
-  if (multipleOf !== undefined) {
-    const divisor = shortestDecimal(multipleOf);
-    const digits = divisor.den.toString().length - 1;
-    if (digits <= MAX_FRACTION_DIGITS) {
-      // In units of the divisor's last place (10^-digits), the values are the integers divisible by its digits.
-      const lo = extreme("max", -NUMBER_LIMIT, ...lows.map((b) => b.value));
-      const hi = extreme("min", NUMBER_LIMIT, ...highs.map((b) => b.value));
-      const step = 10n ** BigInt(MAX_FRACTION_DIGITS - digits);
-      const from = extreme("max", -MULTIPLE_LIMIT, ceilDiv(lo, step));
-      const to = extreme("min", MULTIPLE_LIMIT, floorDiv(hi, step));
-      if (from > to) return { ...report(NEVER, lows, highs), multipleOf: { enforcement: "grammar" } };
-      const built = multiples(from, to, divisor.num, digits, true, builder, budget);
-      if ("expr" in built) return { ...report(built.expr, lows, highs), multipleOf: built.multipleOf };
-      return { ...numberGrammar(withoutMultiple(bounds), builder), multipleOf: built.verdict };
-    }
-    const note = `more than ${MAX_FRACTION_DIGITS} fraction digits, which the grammar does not write`;
-    return {
-      ...numberGrammar(withoutMultiple(bounds), builder),
-      multipleOf: { enforcement: "validator", note },
-    };
-  }
-  if (lows.length + highs.length === 0) {
+  const lo = extreme("max", -NUMBER_LIMIT, ...lows.map((b) => b.value));
+  const hi = extreme("min", NUMBER_LIMIT, ...highs.map((b) => b.value));
+  const plain = (): GExpr => {
+    if (lows.length + highs.length > 0)
+      return lo > hi ? NEVER : builder.rule("number-range", signed(lo, hi, MAX_FRACTION_DIGITS, builder));
     const integerPart = alt(lit("0"), seq(NONZERO, rep(DIGIT, 0, MAX_INTEGER_DIGITS - 1)));
     const exponent = builder.rule(
       "exponent",
       seq(chars("eE"), opt(chars("+-")), rep(DIGIT, 1, MAX_EXPONENT_DIGITS)),
     );
-    const expr = builder.rule("number", seq(opt(lit("-")), integerPart, anyFraction(builder), opt(exponent)));
-    return { expr, enforced: [], approximated: [] };
+    return builder.rule("number", seq(opt(lit("-")), integerPart, anyFraction(builder), opt(exponent)));
+  };
+  const residues = multipleGrammar(bounds, false, lo, hi, builder, budget, plain);
+  if (residues === undefined && lows.length + highs.length === 0)
+    return { expr: plain(), enforced: [], approximated: [] };
+  return { ...report(residues?.expr ?? plain(), lows, highs), ...residues?.verdicts };
+}
+
+/**
+ * `multipleOf` and the `excluded` formula as one residue condition (residues.ts), written by the automaton
+ * within `lo`…`hi` (integers, or numbers scaled by 10^{@link MAX_FRACTION_DIGITS}); undefined when the bounds
+ * have neither. Where the two together take too many states, `multipleOf` alone is tried (the exclusion is then
+ * the validator's); where that fails too, `plain` (the bounds alone) is written and both are the validator's.
+ */
+function multipleGrammar(
+  bounds: NumberBounds,
+  integer: boolean,
+  lo: bigint,
+  hi: bigint,
+  builder: GrammarBuilder,
+  budget: MultipleBudget,
+  plain: () => GExpr,
+): { expr: GExpr; verdicts: Pick<NumberGrammar, "multipleOf" | "excluded"> } | undefined {
+  const { multipleOf, excluded } = bounds;
+  if (multipleOf === undefined && excluded === undefined) return undefined;
+  const positive: MultipleFormula | undefined =
+    multipleOf === undefined ? undefined : { kind: "multiple", of: multipleOf };
+  const negative: MultipleFormula | undefined =
+    excluded === undefined ? undefined : { kind: "not", of: excluded };
+  const verdicts = (forMultiple: MultipleVerdict, forExcluded: MultipleVerdict) => ({
+    ...(multipleOf === undefined ? {} : { multipleOf: forMultiple }),
+    ...(excluded === undefined ? {} : { excluded: forExcluded }),
+  });
+  const attempts: { formula: MultipleFormula; alone: boolean }[] = [
+    { formula: bothFormulas(positive, negative) as MultipleFormula, alone: false },
+  ];
+  if (positive !== undefined && negative !== undefined) attempts.push({ formula: positive, alone: true });
+  let failed: MultipleVerdict = { enforcement: "validator", note: "" };
+  for (const { formula, alone } of attempts) {
+    const written = writeResidues(formula, integer, lo, hi, builder, budget, plain);
+    if (!("expr" in written)) {
+      if (!alone) failed = written.verdict;
+      continue;
+    }
+    const left: MultipleVerdict = { enforcement: "validator", note: `next to multipleOf: ${failed.note}` };
+    return { expr: written.expr, verdicts: verdicts(written.verdict, alone ? left : written.verdict) };
   }
-  const lo = extreme("max", -NUMBER_LIMIT, ...lows.map((b) => b.value));
-  const hi = extreme("min", NUMBER_LIMIT, ...highs.map((b) => b.value));
-  const expr = lo > hi ? NEVER : builder.rule("number-range", signed(lo, hi, MAX_FRACTION_DIGITS, builder));
-  return report(expr, lows, highs);
+  return { expr: plain(), verdicts: verdicts(failed, failed) };
+}
+
+/** The values within `lo`…`hi` that `formula` accepts (see {@link multipleGrammar}), or why not. */
+function writeResidues(
+  formula: MultipleFormula,
+  integer: boolean,
+  lo: bigint,
+  hi: bigint,
+  builder: GrammarBuilder,
+  budget: MultipleBudget,
+  plain: () => GExpr,
+): { expr: GExpr; verdict: MultipleVerdict } | { verdict: MultipleVerdict } {
+  const condition = residueCondition(formula, integer, MAX_FRACTION_DIGITS);
+  if (condition === undefined) {
+    const note = `more than ${MAX_FRACTION_DIGITS} fraction digits, which the grammar does not write`;
+    return { verdict: { enforcement: "validator", note } };
+  }
+  const grammar: MultipleVerdict = { enforcement: "grammar" };
+  // Every integer, or none: the bounds alone say it.
+  if (integer && condition.modulus === 1n)
+    return { expr: condition.accepts(0n) ? plain() : NEVER, verdict: grammar };
+  // Within 15 digits (see MULTIPLE_LIMIT): every length is then whole, and shares one automaton. A number is
+  // counted in units of the grid's last place (10^-digits).
+  const step = integer ? 1n : 10n ** BigInt(MAX_FRACTION_DIGITS - condition.digits);
+  const from = extreme("max", -MULTIPLE_LIMIT, ceilDiv(lo, step));
+  const to = extreme("min", MULTIPLE_LIMIT, floorDiv(hi, step));
+  if (from > to) return { expr: NEVER, verdict: grammar };
+  const built = multiples(from, to, condition, !integer, builder, budget);
+  if ("expr" in built) return { expr: built.expr, verdict: built.multipleOf };
+  if (!condition.offGrid) return built;
+  // Values a digit finer than every divisor are multiples of none: a small automaton writes those alone.
+  const part = multiples(from, to, offGridPart(condition), true, builder, budget);
+  if (!("expr" in part)) return built;
+  const note = `only values with ${condition.digits} fraction digits, the last not 0 (${built.verdict.note ?? ""})`;
+  return { expr: part.expr, verdict: { enforcement: "grammar", note } };
 }
 
 // ─── Bounds ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -256,11 +316,6 @@ function checked(bounds: NumberBounds): NumberBounds {
   if (multipleOf !== undefined && !(Number.isFinite(multipleOf) && multipleOf > 0))
     throw new RangeError("multipleOf must be a finite number above 0");
   return picked;
-}
-
-function withoutMultiple(bounds: NumberBounds): NumberBounds {
-  const { multipleOf: _multipleOf, ...rest } = bounds;
-  return rest;
 }
 
 function gcd(a: bigint, b: bigint): bigint {
@@ -498,21 +553,47 @@ class TooManyStates extends Error {}
 type Stretch = "int" | "first" | "frac";
 
 /**
- * The grammar of the multiples (see {@link automaton}) within `lo`…`hi`, or, when that takes more states than one
- * automaton or the document's `budget` allows, within {@link MULTIPLE_DIGIT_LIMITS} integer digits; a verdict for
- * the validator when neither fits. The states used are taken from the budget.
+ * The grammar of the values `condition` accepts (see {@link automaton}) within `lo`…`hi`, or, when that takes
+ * more states than one automaton or the document's `budget` allows, within {@link MULTIPLE_DIGIT_LIMITS} integer
+ * digits; a verdict for the validator when neither fits. The states used are taken from the budget.
  */
 function multiples(
   lo: bigint,
   hi: bigint,
-  modulus: bigint,
-  digits: number,
+  condition: ResidueCondition,
+  number: boolean,
+  builder: GrammarBuilder,
+  budget: MultipleBudget,
+): { expr: GExpr; multipleOf: MultipleVerdict } | { verdict: MultipleVerdict } {
+  // The same values within the same bounds (a schema's merged branches repeat them) are written once.
+  let written = built.get(builder);
+  if (written === undefined) {
+    written = new Map();
+    built.set(builder, written);
+  }
+  const key = `${condition.key}|${lo}|${hi}|${number}`;
+  const known = written.get(key);
+  if (known !== undefined) return known;
+  const result = multiplesOnce(lo, hi, condition, number, builder, budget);
+  // A verdict for the validator may depend on the budget left: only grammars are kept.
+  if ("expr" in result) written.set(key, result);
+  return result;
+}
+
+/** The grammars {@link multiples} wrote, by builder and by values. */
+const built = new WeakMap<GrammarBuilder, Map<string, { expr: GExpr; multipleOf: MultipleVerdict }>>();
+
+function multiplesOnce(
+  lo: bigint,
+  hi: bigint,
+  condition: ResidueCondition,
   number: boolean,
   builder: GrammarBuilder,
   budget: MultipleBudget,
 ): { expr: GExpr; multipleOf: MultipleVerdict } | { verdict: MultipleVerdict } {
   const limit = Math.min(MAX_MULTIPLE_STATES, budget.states);
-  const attempt = (from: bigint, to: bigint) => automaton(from, to, modulus, digits, number, builder, limit);
+  const { digits } = condition;
+  const attempt = (from: bigint, to: bigint) => automaton(from, to, condition, number, builder, limit);
   const full = attempt(lo, hi);
   if (full !== undefined) {
     budget.states -= full.states;
@@ -524,7 +605,7 @@ function multiples(
     const to = hi < edge ? hi : edge;
     // Only a limit that takes some of the range away and leaves a fair choice of values.
     if (from > to || (from === lo && to === hi)) continue;
-    if (floorDiv(to, modulus) - ceilDiv(from, modulus) + 1n < MIN_CAPPED_MULTIPLES) continue;
+    if (Number(to - from + 1n) * condition.share < MIN_CAPPED_MULTIPLES) continue;
     const capped = attempt(from, to);
     if (capped === undefined) continue;
     budget.states -= capped.states;
@@ -539,25 +620,26 @@ function multiples(
 }
 
 /**
- * Texts of the values N × 10^-`digits` with N from `lo` to `hi` and N divisible by `modulus` (`digits` is 0 for
- * integers; with `number`, a number's spellings: a fraction may stop early where the rest would be zeros, and may
- * run on with zeros up to {@link MAX_FRACTION_DIGITS} digits, as in `1.5`, `1.50` and `1.500`), and the states it
- * took. Undefined when the automaton would pass `limit` states.
+ * Texts of the values N × 10^-`digits` with N from `lo` to `hi` whose residue modulo the condition's `modulus`
+ * it accepts (`digits` is the condition's: 0 for integers; with `number`, a number's spellings: a fraction may
+ * stop early where the rest would be zeros, and may run on with zeros up to {@link MAX_FRACTION_DIGITS} digits,
+ * as in `1.5`, `1.50` and `1.500`), and the states it took. Undefined when the automaton would pass `limit`
+ * states. A negative value's residue is its magnitude's: N and -N are multiples of the same divisors.
  *
  * The value's digits are read left to right, zero-padded to a fixed width per length of the integer part; a
  * state keeps the remaining digit count, the bounds' digits while they still bind (as {@link digitRange} does),
- * and the residue the digits read so far leave: t = prefix × 10^remaining mod `modulus`, so that the whole is a
- * multiple exactly when t plus the rest is one. States are shared across lengths and signs.
+ * and the residue the digits read so far leave: t = prefix × 10^remaining mod `modulus`, so that the whole is
+ * accepted exactly when t plus the rest leaves an accepted residue. States are shared across lengths and signs.
  */
 function automaton(
   lo: bigint,
   hi: bigint,
-  modulus: bigint,
-  digits: number,
+  condition: ResidueCondition,
   number: boolean,
   builder: GrammarBuilder,
   limit: number,
 ): { expr: GExpr; states: number } | undefined {
+  const { modulus, digits, accepts, alive } = condition;
   const memo = new Map<string, GExpr>();
   const powers: bigint[] = [];
   const power = (n: number): bigint => {
@@ -565,15 +647,17 @@ function automaton(
       powers.push(i === 0 ? 1n % modulus : (powers[i - 1] as bigint) * 10n);
     return (powers[n] as bigint) % modulus;
   };
-  const hint = `mult-${modulus}${digits > 0 ? `e-${digits}` : ""}`;
+  const hint = `${condition.name}${digits > 0 ? `e-${digits}` : ""}`;
   const zeros = (text: string) => /^0*$/.test(text);
 
   /** Digit strings of `lo.length` digits from `lo` to `hi` completing residue `t` to a multiple. */
   const state = (lo: string, hi: string, t: bigint, stretch: Stretch): GExpr => {
     const n = lo.length;
-    // A free state (any digits) none of whose completions is a multiple: cut before it costs a state.
-    if (zeros(lo) && /^9*$/.test(hi) && (modulus - t) % modulus >= 10n ** BigInt(n)) return NEVER;
-    const key = `${lo}|${hi}|${t}|${stretch}`;
+    // A free state (any digits) none of whose completions is accepted: cut before it costs a state. Free states
+    // whose residues have the same completions are one state.
+    const free = zeros(lo) && /^9*$/.test(hi);
+    if (free && !alive(t, n)) return NEVER;
+    const key = `${lo}|${hi}|${(free && condition.future(t, n)) || t}|${stretch}`;
     const known = memo.get(key);
     if (known !== undefined) return known;
     if (memo.size >= limit) throw new TooManyStates();
@@ -586,13 +670,13 @@ function automaton(
   };
 
   const stateBody = (lo: string, hi: string, t: bigint, stretch: Stretch, n: number): GExpr => {
-    const stop = zeros(lo) && t === 0n; // the rest all zeros: a multiple, and within the bounds
+    const stop = zeros(lo) && accepts(t); // the rest all zeros: accepted, and within the bounds
     if (number && stretch === "int" && n === digits) {
       // The decimal point: no fraction (when the rest may be zeros), or a point and at least one digit.
       return alt(stop ? EMPTY : NEVER, seq(lit("."), state(lo, hi, t, "first")));
     }
     if (n === 0) {
-      if (t !== 0n) return NEVER;
+      if (!accepts(t)) return NEVER;
       // Past the divisor's last place, a number may run on with zeros.
       return number ? rep(lit("0"), stretch === "first" ? 1 : 0, MAX_FRACTION_DIGITS - digits) : EMPTY;
     }
@@ -629,11 +713,11 @@ function automaton(
    * the end of the integer part, the residue becomes the fraction's scaled one (r × 10^digits).
    */
   const lengths = (shortest: number, longest: number): GExpr => {
-    // Whether some completion of `count` digits with residue r is a multiple: r × 10^j + s ≡ 0 with s < 10^j.
+    // Whether some completion of `count` digits with residue r is accepted: r × 10^j + s with s < 10^j.
     const reachable = (count: number, r: bigint): boolean => {
       for (let more = Math.max(0, shortest - count); more <= longest - count; more++) {
         const j = more + digits;
-        if ((modulus - ((r * power(j)) % modulus)) % modulus < 10n ** BigInt(j)) return true;
+        if (alive((r * power(j)) % modulus, j)) return true;
       }
       return false;
     };

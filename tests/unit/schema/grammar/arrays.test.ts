@@ -80,6 +80,9 @@ describe("contains next to items", () => {
     const decoded = "[[81e93,-538e12,355117155550069]]";
     expect(grammar.valid(decoded)).toBe(false);
     expect(grammar.admits(decoded)).toBe(false);
-    expect(grammar.admits("[[132,8]]")).toBe(true);
+    // [[132,8]] matches both alternatives; with [121] (not a multiple of 4) only the first.
+    expect(grammar.valid("[[132,8]]")).toBe(false);
+    expect(grammar.valid("[[132,8],[121]]")).toBe(true);
+    expect(grammar.admits("[[132,8],[121]]")).toBe(true);
   });
 });

@@ -70,7 +70,7 @@ function randomBounds(rng: () => number, range: number, digits: number): NumberB
   ];
   if (rng() < 0.1) b = a;
   if (rng() < 0.05) [a, b] = [Number((b + 1).toFixed(digits)), a];
-  const out: { -readonly [K in keyof NumberBounds]: number } = {};
+  const out: { -readonly [K in keyof Omit<NumberBounds, "excluded">]: number } = {};
   const lower = int(rng, 0, 3); // none, minimum, exclusiveMinimum, both
   const upper = int(rng, 0, 3);
   // The second bound on a side, near the first (rounded: the sum of two decimals is not always one).
