@@ -435,7 +435,10 @@ export class SchemaCompiler {
     const refs = [...where.refs, target.pointer];
     const inner = this.#inline(target.schema, { pointer: target.pointer, refs });
     if (inner === undefined) return undefined;
-    return { schema: mergeSchemas(inner.schema, siblings).schema, pointer: target.pointer, refs: inner.refs };
+    const merged = mergeSchemas(inner.schema, siblings);
+    // The merge keeps the target's value where the two cannot be combined: the sibling's is the validator's.
+    for (const keyword of merged.inexact) this.report.set(where.pointer, keyword, "validator", "next to $ref");
+    return { schema: merged.schema, pointer: target.pointer, refs: inner.refs };
   }
 
   #union(schema: JsonObject, keyword: "anyOf" | "oneOf", where: Where): GExpr {
