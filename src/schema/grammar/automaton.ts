@@ -29,7 +29,7 @@ export const MAX_DFA_STATES = 2000;
 /** Most NFA states one pattern may build (`(.{100}){100}` would build ten thousand). */
 const MAX_NFA_STATES = 20000;
 /** Most grammar rules (state × length) one automaton is written with; longer strings are left out. */
-const MAX_RULES = 3000;
+const MAX_RULES = 800;
 
 /**
  * A deterministic automaton complete over {@link UNIVERSE}, start state 0. `edges[q]` are `[lo, hi, to]`
@@ -248,14 +248,47 @@ function zipEdges(
   return out;
 }
 
+/** The states from which no accepted string can be reached. */
+function deadStates(dfa: Dfa): boolean[] {
+  const live = dfa.accepting.map((accepts) => accepts);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let q = 0; q < live.length; q++) {
+      if (!live[q] && (dfa.edges[q] ?? []).some(([, , to]) => live[to])) {
+        live[q] = true;
+        changed = true;
+      }
+    }
+  }
+  return live.map((alive) => !alive);
+}
+
+/** Whether the DFA accepts finitely many strings (no cycle among its live states). */
+function isFinite(dfa: Dfa): boolean {
+  const dead = deadStates(dfa);
+  const state = new Uint8Array(dfa.accepting.length); // 0 new, 1 on the path, 2 done
+  const cyclic = (q: number): boolean => {
+    if (state[q] === 1) return true;
+    if (state[q] === 2 || dead[q]) return false;
+    state[q] = 1;
+    const found = (dfa.edges[q] ?? []).some(([, , to]) => cyclic(to));
+    state[q] = 2;
+    return found;
+  };
+  return !cyclic(0);
+}
+
 /** The DFA of the strings both accept. */
 export function intersectDfa(a: Dfa, b: Dfa): Dfa {
   const accepting: boolean[] = [];
   const edges: [number, number, number][][] = [];
   const index = new Map<string, number>();
   const pairs: [number, number][] = [];
+  // A pair with a dead side is dead: all of them are one state, so that what one side rules out is not explored.
+  const deadA = deadStates(a);
+  const deadB = deadStates(b);
   const intern = (p: number, q: number): number => {
-    const key = `${p},${q}`;
+    const key = deadA[p] || deadB[q] ? "dead" : `${p},${q}`;
     const known = index.get(key);
     if (known !== undefined) return known;
     if (pairs.length >= MAX_DFA_STATES)
@@ -381,12 +414,19 @@ export function patternDfa(pattern: string): Dfa {
   if (!anchored || rest.some(hasLook))
     throw new UnsupportedRegexError("a lookahead is written only at the start of a pattern, after ^");
   const START: RegexNode = { type: "start" };
-  let dfa = searchDfa({ type: "seq", items: [START, ...rest] });
-  for (const look of looks) {
-    const own = searchDfa({ type: "seq", items: [START, look.item] });
-    dfa = intersectDfa(dfa, look.negative ? complementDfa(own) : own);
-  }
-  return dfa;
+  const parts = [
+    searchDfa({ type: "seq", items: [START, ...rest] }),
+    ...looks.map((look) => {
+      const own = searchDfa({ type: "seq", items: [START, look.item] });
+      return look.negative ? complementDfa(own) : own;
+    }),
+  ];
+  // Finite languages first (a fixed length, a list of words), then the smaller: the products stay small when
+  // what the first parts rule out is never explored.
+  const ranked = parts
+    .map((dfa) => ({ dfa, finite: isFinite(dfa) }))
+    .sort((x, y) => Number(y.finite) - Number(x.finite) || x.dfa.accepting.length - y.dfa.accepting.length);
+  return ranked.slice(1).reduce((dfa, part) => intersectDfa(dfa, part.dfa), (ranked[0] as { dfa: Dfa }).dfa);
 }
 
 /** Whether the DFA accepts `text` (characters outside UNIVERSE: no). For tests and checks. */
@@ -417,32 +457,37 @@ export function dfaToExpr(
   const universal = dfa.accepting.map(
     (accepts, q) => accepts && (dfa.edges[q] ?? []).every(([, , to]) => to === q),
   );
+  // Each state's moves grouped by target: one class per (state, target).
+  const groups = dfa.edges.map((edges) => {
+    const byTarget = new Map<number, CodeRange[]>();
+    for (const [lo, hi, to] of edges) byTarget.set(to, [...(byTarget.get(to) ?? []), [lo, hi]]);
+    return [...byTarget].map(([to, ranges]) => ({ to, chars: cls(ranges) }));
+  });
   // viable[k][q]: from state q after k characters, some accepted string ends within [minLength, max].
-  const viability = (max: number): boolean[][] => {
-    const table: boolean[][] = [];
+  const viability = (max: number): Uint8Array[] => {
+    const table: Uint8Array[] = [];
     for (let k = max; k >= 0; k--) {
-      const row: boolean[] = [];
+      const row = new Uint8Array(n);
       const next = table[k + 1];
       for (let q = 0; q < n; q++) {
-        if (universal[q]) row.push(true);
-        else if (dfa.accepting[q] && k >= minLength) row.push(true);
-        else row.push(next !== undefined && (dfa.edges[q] ?? []).some(([, , to]) => next[to] === true));
+        if (universal[q] || (dfa.accepting[q] && k >= minLength)) row[q] = 1;
+        else if (next !== undefined && (groups[q] ?? []).some(({ to }) => next[to] === 1)) row[q] = 1;
       }
       table[k] = row;
     }
     return table;
   };
   // The rules writing needs: viable pairs reachable from the start, universal states counted once each.
-  const size = (max: number, table: boolean[][]): number => {
+  const size = (max: number, table: Uint8Array[]): number => {
     const seen = new Set<number>();
     const stack = [0];
     while (stack.length > 0) {
       const key = stack.pop() as number;
       const k = Math.floor(key / n);
       const q = key % n;
-      if (universal[q]) continue;
-      for (const [, , to] of dfa.edges[q] ?? []) {
-        if (k + 1 > max || table[k + 1]?.[to] !== true) continue;
+      if (universal[q] || k + 1 > max) continue;
+      for (const { to } of groups[q] ?? []) {
+        if (table[k + 1]?.[to] !== 1) continue;
         const child = (k + 1) * n + to;
         if (!seen.has(child)) {
           seen.add(child);
@@ -454,7 +499,7 @@ export function dfaToExpr(
   };
   let max = maxLength;
   let table = viability(max);
-  if (table[0]?.[0] !== true) return NEVER;
+  if (table[0]?.[0] !== 1) return NEVER;
   if (size(max, table) > MAX_RULES) {
     let low = minLength;
     let high = max - 1;
@@ -462,11 +507,11 @@ export function dfaToExpr(
     while (low <= high) {
       const middle = Math.floor((low + high) / 2);
       const t = viability(middle);
-      if (t[0]?.[0] === true && size(middle, t) <= MAX_RULES) {
+      if (t[0]?.[0] !== 1) low = middle + 1;
+      else if (size(middle, t) <= MAX_RULES) {
         best = middle;
         low = middle + 1;
-      } else if (t[0]?.[0] !== true) low = middle + 1;
-      else high = middle - 1;
+      } else high = middle - 1;
     }
     if (best === undefined) return undefined;
     max = best;
@@ -483,15 +528,16 @@ export function dfaToExpr(
       expr = rep(any, Math.max(0, minLength - k), max - k);
     } else {
       const parts: GExpr[] = dfa.accepting[q] && k >= minLength ? [EMPTY] : [];
-      const byTarget = new Map<number, CodeRange[]>();
-      for (const [lo, hi, to] of dfa.edges[q] ?? []) {
-        if (k + 1 > max || table[k + 1]?.[to] !== true) continue;
-        byTarget.set(to, [...(byTarget.get(to) ?? []), [lo, hi]]);
+      if (k + 1 <= max) {
+        for (const { to, chars } of groups[q] ?? []) {
+          if (table[k + 1]?.[to] === 1) parts.push(seq(chars, build(to, k + 1)));
+        }
       }
-      for (const [to, ranges] of byTarget) parts.push(seq(cls(ranges), build(to, k + 1)));
-      expr = alt(...parts);
+      // Distinct targets: no duplicates for alt() to look for.
+      expr =
+        parts.length === 1 ? (parts[0] as GExpr) : parts.length === 0 ? NEVER : { kind: "alt", items: parts };
     }
-    const named = builder.rule(`pat-${q}`, expr);
+    const named = builder.rule(`pat-${q}-${k}`, expr);
     memo.set(key, named);
     return named;
   };

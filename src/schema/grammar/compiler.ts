@@ -78,9 +78,12 @@ const MAX_REWRITES = 8;
 const MAX_MERGED_CONDITIONALS = 4;
 /** Most conditionals rewritten in one document; past it they stay the validator's (bounds grammar growth). */
 const MAX_DOCUMENT_REWRITES = 64;
+/** Deepest recursion root() tries when a shallower one leaves the schema nothing to write. */
+const MAX_RECURSION = 64;
 
 const TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"] as const;
 type TypeName = (typeof TYPES)[number];
+const SCALAR_TYPES: readonly TypeName[] = ["null", "boolean", "number", "string"];
 
 const OBJECT_KEYWORDS = [
   "properties",
@@ -134,6 +137,8 @@ export class SchemaCompiler {
   readonly #multipleBudget: MultipleBudget = { states: MAX_DOCUMENT_MULTIPLE_STATES };
   /** Conditionals being rewritten (nested) at this point of the walk. */
   #rewrites = 0;
+  /** Whether a recursion was cut at its depth bound (see root()). */
+  #cut = false;
   /** While #residues folds an anyOf/oneOf into `not`: the verdicts #number gives that `not`. */
   #folded: MultipleVerdict[] | undefined;
   /** While #residues folds: whether the schema had a `not` of its own (which then gets the verdict too). */
@@ -149,7 +154,34 @@ export class SchemaCompiler {
 
   /** The grammar of the whole document. */
   root(): GExpr {
-    return this.value(this.#index.root, { pointer: "#", refs: [] });
+    const expr = this.value(this.#index.root, { pointer: "#", refs: [] });
+    if (!isNever(expr)) return expr;
+    // Recursion cut at its depth bound left nothing (a schema whose smallest values are deep chains): deeper,
+    // up to MAX_RECURSION; past it the `$ref` is reported as what the grammar cannot write.
+    if (this.#cut && this.caps.recursion < MAX_RECURSION) {
+      const recursion = Math.min(MAX_RECURSION, this.caps.recursion * 4);
+      return new SchemaCompiler(this.#index, this.builder, this.report, { ...this.caps, recursion }).root();
+    }
+    // What left nothing: a complement written only in part (its keyword), else the recursion's depth.
+    const partial = this.report
+      .entries()
+      .filter((entry) => entry.enforcement === "grammar" && entry.note?.includes("part of its complement"));
+    for (const entry of partial) {
+      this.report.set(
+        entry.pointer,
+        entry.keyword,
+        "unsupported",
+        "the part of its complement the grammar writes leaves nothing",
+      );
+    }
+    if (partial.length === 0 && this.#cut)
+      this.report.set(
+        "#",
+        "$ref",
+        "unsupported",
+        `values need recursion deeper than ${MAX_RECURSION} levels`,
+      );
+    return expr;
   }
 
   /** The grammar of the JSON text of values valid against `schema`, found at `where`. */
@@ -198,7 +230,12 @@ export class SchemaCompiler {
     if (Array.isArray(schema.oneOf)) return this.#union(schema, "oneOf", where);
     if (schema.const !== undefined || Array.isArray(schema.enum)) return this.#literals(schema, where);
     const types = this.#types(schema, where);
-    return alt(...types.map((type) => this.#typed(schema, type, where)));
+    const written = alt(...types.map((type) => this.#typed(schema, type, where)));
+    if (!isNever(written) || schema.type !== undefined) return written;
+    // The type the keywords suggest admits nothing (`{required: [a], properties: {a: false}}`): values of the
+    // other scalar types pass those keywords, so they are the schema's values (oneOf's exclusivity makes these).
+    const others = SCALAR_TYPES.filter((type) => !types.includes(type));
+    return alt(...others.map((type) => this.#typed(schema, type, where)));
   }
 
   /** Any JSON value, bounded by the caps (for `{}`, `true` and unconstrained parts). */
@@ -233,6 +270,7 @@ export class SchemaCompiler {
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
     if (depth >= this.caps.recursion) {
+      this.#cut = true;
       this.report.set(
         where.pointer,
         "$ref",
@@ -430,14 +468,18 @@ export class SchemaCompiler {
       return { schema: {}, pointer: where.pointer, refs: where.refs };
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    if (depth >= this.caps.recursion) return undefined;
+    if (depth >= this.caps.recursion) {
+      this.#cut = true;
+      return undefined;
+    }
     const { $ref: _ref, ...siblings } = member;
     const refs = [...where.refs, target.pointer];
     const inner = this.#inline(target.schema, { pointer: target.pointer, refs });
     if (inner === undefined) return undefined;
     const merged = mergeSchemas(inner.schema, siblings);
     // The merge keeps the target's value where the two cannot be combined: the sibling's is the validator's.
-    for (const keyword of merged.inexact) this.report.set(where.pointer, keyword, "validator", "next to $ref");
+    for (const keyword of merged.inexact)
+      this.report.set(where.pointer, keyword, "validator", "next to $ref");
     return { schema: merged.schema, pointer: target.pointer, refs: inner.refs };
   }
 
@@ -759,14 +801,19 @@ export class SchemaCompiler {
       // Lookaheads, combined patterns, or lengths the pattern's grammar cannot meet: the pattern's automaton
       // writes them exactly (within its rule bound).
       const automaton = fits ? undefined : patternContent(this.builder, pattern, minLength, max);
-      if (automaton?.ok === true) {
+      // Nothing within the lengths: where the pattern alone can be written, the lengths stay the validator's
+      // (they may be the caps' rather than the schema's: a key's 64 characters, shortened to fit a budget).
+      if (automaton?.ok === true && (!isNever(automaton.expr) || !regex.ok)) {
         content = automaton.expr;
         this.report.set(where.pointer, "pattern", "grammar", "written through its automaton");
       } else if (regex.ok) {
         content = regex.expr;
         if (!regex.exact)
           this.report.set(where.pointer, "pattern", "grammar", `open repetitions bounded to ${regex.repeat}`);
-      } else this.report.set(where.pointer, "pattern", "validator", automaton?.reason ?? regex.reason);
+      } else {
+        const reason = automaton !== undefined && !automaton.ok ? automaton.reason : regex.reason;
+        this.report.set(where.pointer, "pattern", "validator", reason);
+      }
       if (format !== undefined) this.report.set(where.pointer, "format", "validator", "next to pattern");
     } else if (format !== undefined) {
       if (GRAMMAR_FORMATS.has(format)) content = formatExpr(format, this.builder);
@@ -774,6 +821,8 @@ export class SchemaCompiler {
       else this.report.set(where.pointer, "format", "annotation", `unknown format "${format}": not checked`);
     }
     if (content === undefined) return boundedString(this.builder, minLength, max);
+    // An automaton found no string of these lengths that the patterns accept.
+    if (isNever(content)) return NEVER;
     const shortest = this.builder.minLength(content);
     const longest = this.builder.maxLength(content);
     if (shortest < minLength || (declaredMax !== undefined && longest > declaredMax)) {

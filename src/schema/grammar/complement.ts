@@ -14,7 +14,7 @@
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { count, isObject } from "../jsonShapes.js";
-import { isAnnotation, listedValues } from "./merge.js";
+import { isAnnotation, listedValues, typeSet } from "./merge.js";
 import { patternComplement } from "./patterns.js";
 import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
 import { formulaOnOthers, multipleFormula } from "./residues.js";
@@ -88,8 +88,68 @@ function notIn(values: readonly JsonValue[]): Complement {
   }
   const strings = byType.get("string");
   if (strings !== undefined) alternatives.push({ type: "string", not: { enum: strings } });
-  // Arrays and objects other than a few given ones: the grammar has no way to say it.
-  if (byType.has("array") || byType.has("object")) exact = false;
+  // One given array or object: the others differ in length or size, or at some index or key. More than one
+  // would take the intersection of those unions: left out.
+  for (const type of ["array", "object"] as const) {
+    const listed = byType.get(type);
+    if (listed === undefined) continue;
+    const others =
+      listed.length === 1 && nodes(listed[0] as JsonValue) <= MAX_LISTED_NODES
+        ? otherThan(listed[0] as JsonValue)
+        : undefined;
+    if (others === undefined) exact = false;
+    else {
+      alternatives.push(...others.alternatives);
+      exact &&= others.exact;
+    }
+  }
+  return { alternatives, exact };
+}
+
+/** Most arrays, objects and scalars in a listed value whose complement is written (each nests a union). */
+const MAX_LISTED_NODES = 8;
+
+function nodes(value: JsonValue): number {
+  if (Array.isArray(value)) return 1 + value.reduce<number>((sum, item) => sum + nodes(item), 0);
+  if (isObject(value)) return 1 + Object.values(value).reduce<number>((sum, item) => sum + nodes(item), 0);
+  return 1;
+}
+
+/** The arrays (or objects) other than `value`, one: by length or size, or by an item or member. */
+function otherThan(value: JsonValue): Complement | undefined {
+  const differs = (item: JsonValue): { schema: JsonValue; exact: boolean } => {
+    const negated = notIn([item]);
+    return { schema: { anyOf: [...negated.alternatives] }, exact: negated.exact };
+  };
+  const alternatives: JsonValue[] = [];
+  let exact = true;
+  if (Array.isArray(value)) {
+    const n = value.length;
+    if (n > MAX_ALTERNATIVES) return undefined;
+    if (n > 0) alternatives.push({ type: "array", maxItems: n - 1 });
+    alternatives.push({ type: "array", minItems: n + 1 });
+    value.forEach((item, index) => {
+      const other = differs(item);
+      exact &&= other.exact;
+      alternatives.push({
+        type: "array",
+        minItems: index + 1,
+        prefixItems: [...Array.from({ length: index }, () => true), other.schema],
+      });
+    });
+    return { alternatives, exact };
+  }
+  if (!isObject(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length > MAX_ALTERNATIVES) return undefined;
+  // Every key there, and no more than those: the object itself.
+  alternatives.push({ type: "object", minProperties: keys.length + 1 });
+  for (const key of keys) {
+    const other = differs(value[key] as JsonValue);
+    exact &&= other.exact;
+    alternatives.push(typed("object", { properties: { [key]: false } }));
+    alternatives.push(typed("object", { required: [key], properties: { [key]: other.schema } }));
+  }
   return { alternatives, exact };
 }
 
@@ -108,11 +168,45 @@ function union(parts: readonly (Complement | undefined)[]): Complement | undefin
   return alternatives.length > MAX_ALTERNATIVES ? undefined : { alternatives, exact };
 }
 
+/** The names of `{type: "object", required: [...]}` and nothing else; undefined for any other schema. */
+function requiredOnly(schema: JsonValue): string[] | undefined {
+  if (!isObject(schema) || schema.type !== "object" || !Array.isArray(schema.required)) return undefined;
+  if (Object.keys(schema).length !== 2) return undefined;
+  return schema.required.every((name) => typeof name === "string")
+    ? (schema.required as string[])
+    : undefined;
+}
+
+/**
+ * Combinations whose members only require names are one object requiring them all; one that requires all a
+ * smaller one does (and more) adds nothing to the union. Keeps "some key of each list" (the complement of
+ * several `propertyNames`) at its minimal hitting sets.
+ */
+function absorb(combos: readonly JsonValue[][]): JsonValue[][] {
+  const plain: Set<string>[] = [];
+  const other: JsonValue[][] = [];
+  for (const combo of combos) {
+    const lists = combo.map(requiredOnly);
+    if (lists.every((list) => list !== undefined)) plain.push(new Set(lists.flat() as string[]));
+    else other.push(combo);
+  }
+  const minimal = plain.filter(
+    (set, i) =>
+      !plain.some(
+        (smaller, j) =>
+          j !== i && [...smaller].every((name) => set.has(name)) && (smaller.size < set.size || j < i),
+      ),
+  );
+  return [...minimal.map((set) => [typed("object", { required: [...set].sort() }) as JsonValue]), ...other];
+}
+
 /** The intersection of unions: every combination of one alternative from each (while that stays small). */
 function intersection(parts: readonly Complement[]): Complement | undefined {
   let combos: JsonValue[][] = [[]];
   for (const part of parts) {
-    combos = combos.flatMap((combo) => part.alternatives.map((alternative) => [...combo, alternative]));
+    combos = absorb(
+      combos.flatMap((combo) => part.alternatives.map((alternative) => [...combo, alternative])),
+    );
     if (combos.length > MAX_ALTERNATIVES) return undefined;
   }
   return {
@@ -306,6 +400,33 @@ function keywordComplement(
       // Arrays none of whose items match (minContains and maxContains change what contains means: left out).
       if (schema.minContains !== undefined || schema.maxContains !== undefined) return undefined;
       return exactly(typed("array", { items: { not: value } }));
+    case "propertyNames": {
+      // Some key the names' schema refuses: a listed one is required; non-strings are no keys at all.
+      const negated = inner(value);
+      if (negated === undefined) return undefined;
+      const alternatives: JsonValue[] = [];
+      let exact = negated.exact;
+      for (const alternative of negated.alternatives) {
+        const listed = listedValues(alternative);
+        const types = isObject(alternative) ? typeSet(alternative.type) : undefined;
+        if (alternative === true) alternatives.push(typed("object", { minProperties: 1 }));
+        else if (listed !== undefined) {
+          for (const name of listed)
+            if (typeof name === "string") alternatives.push(typed("object", { required: [name] }));
+        } else if (types !== undefined && !types.includes("string")) {
+          // No key is of these types: nothing to add.
+        } else {
+          // A key by pattern, or other than some names: not written (objects with more keys than excluded
+          // names would do for the latter, a subset).
+          const excluded =
+            isObject(alternative) && alternative.type === "string" ? stringExclusion(alternative) : undefined;
+          if (excluded !== undefined && Object.keys(alternative as JsonObject).length === 2)
+            alternatives.push(typed("object", { minProperties: excluded.length + 1 }));
+          exact = false;
+        }
+      }
+      return union([{ alternatives, exact }]);
+    }
     case "pattern": {
       // Strings the pattern does not match: patterns of their own (patterns.ts), written through automata.
       const parts = typeof value === "string" ? patternComplement(value) : undefined;

@@ -15,10 +15,11 @@ import { count, isObject } from "../jsonShapes.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
-import { patternMatches } from "./merge.js";
+import { isAnnotation, patternMatches } from "./merge.js";
+import { allPatterns } from "./patterns.js";
 import { childPointer } from "./refs.js";
 import { disjointPatterns, finiteMatches, regexToExpr } from "./regex.js";
-import { excludedStrings } from "./strings.js";
+import { excludedStrings, patternContent } from "./strings.js";
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
 const MAX_STATES = 2000;
@@ -195,7 +196,24 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   const keyFor = (content: GExpr) => compiler.strings.string(content);
   for (const [source, valueSchema] of Object.entries(patterns)) {
     if (finite.has(source)) continue;
-    const regex = regexToExpr(source, compiler.builder, { maxRepeat: Math.min(64, compiler.caps.stringMax) });
+    const limit = Math.min(64, compiler.caps.stringMax);
+    // Keys must pass propertyNames too: a pattern (and lengths) there meets this one in an automaton.
+    const names = namePattern(schema.propertyNames);
+    const both = names === undefined ? undefined : allPatterns([source, names.pattern]);
+    const regex =
+      schema.propertyNames === undefined
+        ? regexToExpr(source, compiler.builder, { maxRepeat: limit })
+        : both !== undefined && names !== undefined
+          ? (() => {
+              const written = patternContent(
+                compiler.builder,
+                both,
+                names.minLength,
+                Math.min(limit, names.maxLength),
+              );
+              return written.ok ? { ...written, exact: true } : written;
+            })()
+          : { ok: false as const, reason: "its keys must also pass propertyNames" };
     const pointer = childPointer(where.pointer, "patternProperties", source);
     if (!regex.ok) {
       compiler.report.set(
@@ -266,6 +284,27 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     maxProperties,
     extra,
     extraMax: compiler.caps.propsMax,
+  };
+}
+
+/**
+ * propertyNames as one pattern and length bounds, when it says no more than that (`{pattern, maxLength}`);
+ * undefined otherwise.
+ */
+function namePattern(
+  names: JsonValue | undefined,
+): { pattern: string; minLength: number; maxLength: number } | undefined {
+  if (names === true || (isObject(names) && Object.keys(names).length === 0))
+    return { pattern: "", minLength: 0, maxLength: Number.POSITIVE_INFINITY };
+  if (!isObject(names)) return undefined;
+  const known = ["pattern", "minLength", "maxLength", "type"];
+  if (Object.keys(names).some((key) => !known.includes(key) && !isAnnotation(key))) return undefined;
+  if (names.type !== undefined && names.type !== "string") return undefined;
+  if (names.pattern !== undefined && typeof names.pattern !== "string") return undefined;
+  return {
+    pattern: typeof names.pattern === "string" ? names.pattern : "",
+    minLength: count(names.minLength) ?? 0,
+    maxLength: count(names.maxLength) ?? Number.POSITIVE_INFINITY,
   };
 }
 

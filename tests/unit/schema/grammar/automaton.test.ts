@@ -198,3 +198,70 @@ describe("the compiler writes combined and negated patterns", () => {
     expectSound(excluded);
   });
 });
+
+describe("complements of object keywords and of listed values", () => {
+  function samples(schema: JsonSchema, count = 40): unknown[] {
+    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+    const validator = compileSchema(schema);
+    const random = seededRandom(4);
+    const out: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      const text = built.builder.sample(built.root, random);
+      const value = JSON.parse(text) as unknown;
+      const result = validator.validate(value);
+      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
+      out.push(value);
+    }
+    return out;
+  }
+  const validatorKeywords = (schema: JsonSchema) =>
+    compileGrammar(schema)
+      .report.filter((entry) => entry.enforcement !== "grammar" && entry.enforcement !== "annotation")
+      .map((entry) => entry.keyword);
+
+  it("oneOf whose only values are of a type no keyword names (the non-objects)", () => {
+    const schema: JsonSchema = { oneOf: [{ not: { required: ["id"] } }, { properties: { id: false } }] };
+    const values = samples(schema);
+    expect(values.every((value) => value === null || typeof value !== "object")).toBe(true);
+  });
+
+  it("not propertyNames: some key the names' schema refuses, as required names", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      not: {
+        anyOf: [
+          { propertyNames: { not: { enum: ["1", "3"] } } },
+          { propertyNames: { not: { enum: ["2", "3", "7"] } } },
+          { propertyNames: { not: { enum: ["1", "2", "5"] } } },
+          { propertyNames: { not: { enum: ["4", "5", "6"] } } },
+        ],
+      },
+      patternProperties: { "^[0-9]$": { type: "integer" } },
+      additionalProperties: false,
+      maxProperties: 3,
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    samples(schema);
+  });
+
+  it("patternProperties keys pass propertyNames", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      propertyNames: { pattern: "^(\\w\\d)+$" },
+      patternProperties: { "3": { type: "boolean" } },
+      required: ["a4"],
+    };
+    const values = samples(schema) as Record<string, unknown>[];
+    expect(values.some((value) => Object.keys(value).length > 1)).toBe(true);
+  });
+
+  it("not const of an object: the objects that differ", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      not: { const: { a: 1 } },
+      properties: { a: { type: "integer" } },
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    samples(schema);
+  });
+});

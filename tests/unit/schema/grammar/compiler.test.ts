@@ -420,8 +420,8 @@ describe("combinators and references", () => {
     // A oneOf whose members' complements cannot be written: exclusivity is the validator's.
     const patterned: JsonSchema = {
       oneOf: [
-        { type: "string", pattern: "^a" },
-        { type: "string", pattern: "b$" },
+        { type: "string", format: "email" },
+        { type: "string", format: "uri" },
       ],
     };
     expect(enforcement(patterned, "oneOf (exactly one)")).toBe("validator");
@@ -537,7 +537,7 @@ describe("combinators and references", () => {
   });
 
   it("a not whose complement cannot be written is the validator's, and so is a remote $ref", () => {
-    expect(enforcement({ type: "string", not: { pattern: "^a" } }, "not")).toBe("validator");
+    expect(enforcement({ type: "string", not: { format: "email" } }, "not")).toBe("validator");
     expect(
       enforcement({ type: "integer", not: { anyOf: [{ multipleOf: 7919 }, { multipleOf: 7907 }] } }, "not"),
     ).toBe("validator");
