@@ -61,8 +61,8 @@ export function arrayExpr(compiler: SchemaCompiler, schema: JsonObject, where: W
     if (disagree)
       compiler.report.set(where.pointer, "contains", "validator", "items and contains merged in part");
     if (isNever(matching) || max <= prefix.length) {
-      // No item at all: no array holds a match.
-      if (prefix.length === 0) return NEVER;
+      // No item at all (the schema allows none, not a cap): no array holds a match.
+      if (prefix.length === 0 && (isNever(item) || declaredMax === 0)) return NEVER;
       if (max <= prefix.length) {
         compiler.report.set(where.pointer, "contains", "validator", "only the prefix items could match it");
         matching = undefined;

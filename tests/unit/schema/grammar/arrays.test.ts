@@ -30,6 +30,15 @@ function expectSound(schema: JsonSchema, count = 150, seed = 1): void {
 }
 
 describe("contains next to items", () => {
+  it("an item cap of 0 (budget fitting) does not make a contains impossible (JSONSchemaBench test)", () => {
+    const nested: JsonSchema = {
+      type: "array",
+      items: { type: "array" },
+      contains: { contains: { const: 42 } },
+    };
+    expect(() => compileGrammar(nested, { maxTokens: 1024 })).not.toThrow();
+  });
+
   // Items are arrays holding a multiple of 11 (≥ 100); one item must also hold only multiples of 4.
   const schema: JsonSchema = {
     type: "array",
