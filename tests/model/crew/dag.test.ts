@@ -24,6 +24,7 @@ import { compileSchema } from "../../../src/schema/compile.js";
 import { ScriptedChatModel, type ScriptedReplyFunction } from "../../../src/testing/scriptedChatModel.js";
 import type { AgentDefinition, Plan, RunEvent, RunResult, SubtaskResult } from "../../../src/types.js";
 import { maxConcurrency, overlaps, type Span } from "../../helpers/fakes.js";
+import { ALL_CODES, TEN_DISTINCT_CODES } from "../workers/helpers.js";
 
 const MAX_PARALLEL = 3;
 
@@ -93,18 +94,13 @@ const WORKERS = [
   },
 ] as const satisfies AgentInput["workers"];
 
-/** The validator demands five x's; the grammar says only "five characters" (`not` is the validator's alone). */
+/** The validator demands ten different codes; the grammar only ten codes (`uniqueItems` is the validator's alone). */
 const STRICT_WORKER = {
   name: "coder",
   description: "Writes a booking code.",
   model: "fixture:coder?seed=17",
-  maxTokens: 60,
-  output: {
-    type: "object",
-    properties: { code: { type: "string", minLength: 5, maxLength: 5, not: { pattern: "[^x]" } } },
-    required: ["code"],
-    additionalProperties: false,
-  },
+  maxTokens: 120,
+  output: TEN_DISTINCT_CODES,
 } as const satisfies AgentInput["workers"][number];
 
 function agentInput(workers: AgentInput["workers"]): AgentInput {
@@ -360,7 +356,7 @@ describe("a DAG on fixture GGUF workers (real inference) through createCrew", ()
     };
     const planner = new ScriptedChatModel([
       JSON.stringify(plan),
-      recordingReply(solveCalls, () => ({ code: "xxxxx" })),
+      recordingReply(solveCalls, () => ALL_CODES),
       JSON.stringify({ answer: "Booked." }),
     ]);
     const crew = await crewFor(ESCALATING_AGENT, planner);
@@ -372,7 +368,7 @@ describe("a DAG on fixture GGUF workers (real inference) through createCrew", ()
     const s1 = result.results.find((r) => r.subtaskId === "s1");
     const s2 = result.results.find((r) => r.subtaskId === "s2");
     expect(s1).toMatchObject({ by: "worker", worker: "researcher" });
-    expect(s2).toMatchObject({ by: "planner", worker: "coder", answer: { code: "xxxxx" }, attempts: 1 });
+    expect(s2).toMatchObject({ by: "planner", worker: "coder", answer: ALL_CODES, attempts: 1 });
 
     // The worker was repaired once (escalation.retries: 1), then handed over with the validator's errors.
     const repairs = events.filter((e) => e.type === "subtask.repairing");

@@ -23,6 +23,7 @@ import {
   type CapturingOpenAIServer,
   startCapturingOpenAI,
 } from "../../fixtures/capturingOpenAI.mjs";
+import { ALL_CODES, TEN_DISTINCT_CODES } from "../workers/helpers.js";
 
 const TOOL_CANARY = "CANARY-7f3a-tool-91c2";
 const TASK_CANARY = "CANARY-7f3a-task-0b6f";
@@ -91,17 +92,12 @@ const agent = (policy: "strict" | "redact") =>
           },
         },
         {
-          // The validator wants five x's, the grammar only five characters: it escalates.
+          // The validator wants ten different codes, the grammar only ten codes: it escalates.
           name: "coder",
           description: "Writes a booking code",
           model: "fixture:coder?seed=17",
-          maxTokens: 60,
-          output: {
-            type: "object",
-            properties: { code: { type: "string", minLength: 5, maxLength: 5, not: { pattern: "[^x]" } } },
-            required: ["code"],
-            additionalProperties: false,
-          },
+          maxTokens: 120,
+          output: TEN_DISTINCT_CODES,
         },
       ],
       limits: {
@@ -134,7 +130,7 @@ function planFor(escalating: boolean): string {
 function script(escalating: boolean, answer: string) {
   return ({ schema, n }: { schema: string; n: number }): CapturingAnswer => {
     if (schema === "plan") return { content: n === 1 ? "{ not a plan" : planFor(escalating) };
-    if (schema === "answer") return { content: JSON.stringify({ code: "xxxxx" }) };
+    if (schema === "answer") return { content: JSON.stringify(ALL_CODES) };
     return {
       content: JSON.stringify(n === 1 ? { decision: { replan: "check it again" } } : { answer }),
     };

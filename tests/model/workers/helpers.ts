@@ -35,6 +35,29 @@ export const DISTINCT_CODES: JsonSchema = {
   required: ["codes"],
 };
 
+/**
+ * An answer a random-weights model all but never gets right, by a rule only the validator enforces: ten codes from
+ * ten letters, all different (`uniqueItems`; 10!/10^10, about 1 answer in 2,800, passes). A worker with it is repaired
+ * and then escalated; {@link ALL_CODES} is a valid answer for the planner to give.
+ */
+export const TEN_DISTINCT_CODES = {
+  type: "object",
+  properties: {
+    code: {
+      type: "array",
+      items: { enum: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] },
+      minItems: 10,
+      maxItems: 10,
+      uniqueItems: true,
+    },
+  },
+  required: ["code"],
+  additionalProperties: false,
+} as const satisfies JsonSchema;
+
+/** A valid answer of {@link TEN_DISTINCT_CODES}. */
+export const ALL_CODES = { code: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] };
+
 export function fixtureRef(seed = 1): LocalModelRef {
   return { kind: "fixture", raw: `fixture:tiny?seed=${seed}`, name: "fixture", seed, size: "tiny" };
 }
