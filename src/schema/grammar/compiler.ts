@@ -33,7 +33,7 @@ import {
   type NumberGrammar,
   numberGrammar,
 } from "./numbers.js";
-import { objectExpr } from "./objects.js";
+import { objectExpr, objectWitnesses } from "./objects.js";
 import { allPatterns, literalsPattern, patternComplement } from "./patterns.js";
 import { childPointer, type RefIndex } from "./refs.js";
 import { regexToExpr } from "./regex.js";
@@ -221,7 +221,13 @@ export class SchemaCompiler {
       // A string exclusion under `type: "string"` gets its verdict from #string, a list's keywords from #literals.
       if (schema[keyword] === undefined || hasLiterals(schema)) continue;
       // A numeric exclusion (multipleOfs) gets its verdict from #number.
-      if (!(keyword === "not" && (schema.type === "string" || numericExclusion(schema) !== undefined)))
+      // A `not` asking an object for keys gets its verdict from objects.ts.
+      const witnessed =
+        keyword === "not" && schema.type === "object" && objectWitnesses(schema.not) !== undefined;
+      if (
+        !witnessed &&
+        !(keyword === "not" && (schema.type === "string" || numericExclusion(schema) !== undefined))
+      )
         this.report.set(where.pointer, keyword, "validator");
     }
     if (typeof schema.$ref === "string") return this.#ref(schema, where);
@@ -370,6 +376,13 @@ export class SchemaCompiler {
         const others = (types ?? TYPES).filter((type) => type !== "string");
         parts.push({ anyOf: [{ type: others }, { type: "string", not: schema.not as JsonValue }] });
         verdict(["not"], true);
+      }
+    } else if (objectWitnesses(schema.not) !== undefined) {
+      // Keys an object must have: objects.ts writes them as members. Only objects can have them.
+      const types = typeSet(schema.type);
+      if (types === undefined || types.length !== 1 || types[0] !== "object") {
+        rest.type = types === undefined || types.includes("object") ? "object" : [];
+        changed = true;
       }
     } else if (schema.not !== undefined && numericExclusion(schema) === undefined) {
       // (A `not` made of multipleOfs under a numeric type is written by the number's automaton: numbers.ts.)

@@ -427,6 +427,15 @@ function keywordComplement(
       }
       return union([{ alternatives, exact }]);
     }
+    case "patternProperties":
+      // A key matching a pattern whose value its schema refuses: a `not` objects.ts writes as a member.
+      return isObject(value)
+        ? union(
+            Object.entries(value).map(([source, member]) =>
+              exactly(typed("object", { not: { patternProperties: { [source]: member } } })),
+            ),
+          )
+        : undefined;
     case "pattern": {
       // Strings the pattern does not match: patterns of their own (patterns.ts), written through automata.
       const parts = typeof value === "string" ? patternComplement(value) : undefined;

@@ -13,10 +13,11 @@ import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { compileSchema } from "../compile.js";
 import { count, isObject } from "../jsonShapes.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
+import { complement } from "./complement.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
-import { isAnnotation, patternMatches } from "./merge.js";
-import { allPatterns } from "./patterns.js";
+import { isAnnotation, patternMatches, typeSet } from "./merge.js";
+import { allPatterns, literalsPattern, patternComplement } from "./patterns.js";
 import { childPointer } from "./refs.js";
 import { disjointPatterns, finiteMatches, regexToExpr } from "./regex.js";
 import { excludedStrings, patternContent } from "./strings.js";
@@ -45,7 +46,16 @@ interface Plan {
 
 /** The grammar of an object schema (see the file comment). */
 export function objectExpr(compiler: SchemaCompiler, schema: JsonObject, where: Where): GExpr {
-  const plan = planObject(compiler, schema, where);
+  const written = objectWith(compiler, schema, where, true);
+  if (!isNever(written) || objectWitnesses(schema.not) === undefined) return written;
+  // One member per asked-for key can be too many (maxProperties below their number, where one key would do
+  // for several): the keys are then the validator's, not a reason to write nothing.
+  compiler.report.set(where.pointer, "not", "validator", "its keys, one member each, leave nothing to write");
+  return objectWith(compiler, schema, where, false);
+}
+
+function objectWith(compiler: SchemaCompiler, schema: JsonObject, where: Where, witnesses: boolean): GExpr {
+  const plan = planObject(compiler, schema, where, witnesses);
   if (plan === undefined) return NEVER;
   const built = buildStates(compiler, plan, true);
   if (built !== undefined) return seq(lit("{"), built, lit("}"));
@@ -79,7 +89,12 @@ function refusesDefault(compiler: SchemaCompiler, property: JsonObject, expr: GE
   return !compiler.builder.matches(expr, JSON.stringify(value));
 }
 
-function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where): Plan | undefined {
+function planObject(
+  compiler: SchemaCompiler,
+  schema: JsonObject,
+  where: Where,
+  witnesses: boolean,
+): Plan | undefined {
   const properties = isObject(schema.properties) ? schema.properties : {};
   const required = new Set(
     Array.isArray(schema.required) ? schema.required.filter((n) => typeof n === "string") : [],
@@ -166,6 +181,19 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
       const expr = undeclared(name);
       if (expr !== undefined && !isNever(expr)) members.push({ name, expr, required: false });
     }
+  }
+  // `not: {patternProperties: {p: S}}` and the like ask for a key of their own (witnesses): one member each.
+  const asked = witnesses ? objectWitnesses(schema.not) : undefined;
+  if (asked !== undefined) {
+    const written = asked.map((witness) =>
+      witnessMember(compiler, schema, where, witness, [...names, ...members.map((member) => member.name)]),
+    );
+    if (written.every((expr) => expr !== undefined)) {
+      written.forEach((expr, index) => {
+        members.push({ name: `\u0000witness-${index}`, expr: expr as GExpr, required: true });
+      });
+      compiler.report.set(where.pointer, "not", "grammar", "a member for each key it asks for");
+    } else compiler.report.set(where.pointer, "not", "validator", "a key it asks for cannot be written");
   }
   if (members.some((member) => member.required && isNever(member.expr))) return undefined;
 
@@ -287,6 +315,113 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
   };
 }
 
+/** A key the object must have (`not` of patternProperties or propertyNames): its patterns and its value. */
+export interface Witness {
+  /** The key matches one of these (a union). */
+  readonly keys: readonly string[];
+  readonly value: JsonValue;
+}
+
+/**
+ * The keys a `not` asks an object for, when it only does that: `{patternProperties: {p: S}}` (a key matching p
+ * whose value S refuses), `{propertyNames: N}` where N's complement is patterns (a key N refuses), or an
+ * `anyOf` of those (each one asked for: not (A or B) is not A and not B). Undefined for any other `not`.
+ */
+export function objectWitnesses(not: JsonValue | undefined): Witness[] | undefined {
+  if (!isObject(not)) return undefined;
+  const keys = Object.keys(not).filter((key) => !isAnnotation(key));
+  if (keys.length !== 1) return undefined;
+  if (Array.isArray(not.anyOf)) {
+    const all = not.anyOf.map(objectWitnesses);
+    return all.every((item) => item !== undefined) && all.length > 0
+      ? (all as Witness[][]).flat()
+      : undefined;
+  }
+  if (isObject(not.patternProperties)) {
+    const entries = Object.entries(not.patternProperties);
+    if (entries.length !== 1) return undefined;
+    const [source, member] = entries[0] as [string, JsonValue];
+    if (!validPattern(source)) return undefined;
+    return [{ keys: [source], value: member === true ? false : member === false ? true : { not: member } }];
+  }
+  if (not.propertyNames !== undefined) {
+    const names = not.propertyNames;
+    const refused = complement(names, () => undefined);
+    if (refused === undefined || !refused.exact) return undefined;
+    const patterns: string[] = [];
+    for (const alternative of refused.alternatives) {
+      if (!isObject(alternative)) return undefined;
+      const types = typeSet(alternative.type);
+      if (types !== undefined && !types.includes("string")) continue; // no key is of these types
+      const own = Object.keys(alternative).filter((key) => key !== "type");
+      if (own.length !== 1 || own[0] !== "pattern" || typeof alternative.pattern !== "string")
+        return undefined;
+      patterns.push(alternative.pattern);
+    }
+    return patterns.length === 0 ? undefined : [{ keys: patterns, value: true }];
+  }
+  return undefined;
+}
+
+function validPattern(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One member for a witness: a key it asks for that is none of `taken` and passes propertyNames, with a value
+ * the witness asks for and the schema gives that key (its patternProperties' schema, or additionalProperties
+ * where no pattern matches); undefined when such a key cannot be written.
+ */
+function witnessMember(
+  compiler: SchemaCompiler,
+  schema: JsonObject,
+  where: Where,
+  witness: Witness,
+  taken: readonly string[],
+): GExpr | undefined {
+  const names = namePattern(schema.propertyNames);
+  if (names === undefined) return undefined;
+  const patterns = isObject(schema.patternProperties) ? Object.entries(schema.patternProperties) : [];
+  const not = (source: string) => {
+    const parts = patternComplement(source);
+    return parts?.length === 1 ? parts[0] : undefined;
+  };
+  const others = patterns.map(([source]) => not(source));
+  const notTaken = taken.length === 0 ? "" : not(literalsPattern(taken));
+  if (others.some((part) => part === undefined) || notTaken === undefined) return undefined;
+  // Which schema the key gets: none of the patterns (additionalProperties), or pattern j alone.
+  const placements: { patterns: string[]; schema: JsonValue | undefined }[] = [
+    { patterns: others as string[], schema: schema.additionalProperties ?? true },
+    ...patterns.map(([source, valueSchema], j) => ({
+      patterns: [source, ...(others as string[]).filter((_, i) => i !== j)],
+      schema: valueSchema as JsonValue,
+    })),
+  ];
+  const options: GExpr[] = [];
+  for (const key of witness.keys) {
+    for (const placement of placements) {
+      if (placement.schema === false) continue;
+      const combined = allPatterns([key, names.pattern, notTaken, ...placement.patterns]);
+      if (combined === undefined) return undefined;
+      const limit = Math.min(64, compiler.caps.stringMax, names.maxLength);
+      const content = patternContent(compiler.builder, combined, names.minLength, limit);
+      if (!content.ok) return undefined;
+      if (isNever(content.expr)) continue;
+      const value = compiler.value(
+        { allOf: [witness.value, placement.schema ?? true] },
+        { pointer: where.pointer, refs: where.refs },
+      );
+      options.push(seq(compiler.strings.string(content.expr), COLON, value));
+    }
+  }
+  return alt(...options);
+}
+
 /**
  * propertyNames as one pattern and length bounds, when it says no more than that (`{pattern, maxLength}`);
  * undefined otherwise.
@@ -294,7 +429,7 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
 function namePattern(
   names: JsonValue | undefined,
 ): { pattern: string; minLength: number; maxLength: number } | undefined {
-  if (names === true || (isObject(names) && Object.keys(names).length === 0))
+  if (names === undefined || names === true || (isObject(names) && Object.keys(names).length === 0))
     return { pattern: "", minLength: 0, maxLength: Number.POSITIVE_INFINITY };
   if (!isObject(names)) return undefined;
   const known = ["pattern", "minLength", "maxLength", "type"];

@@ -265,3 +265,46 @@ describe("complements of object keywords and of listed values", () => {
     samples(schema);
   });
 });
+
+describe("keys an object must have (not of patternProperties, not of propertyNames)", () => {
+  function samples(schema: JsonSchema, count = 40): Record<string, unknown>[] {
+    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+    const validator = compileSchema(schema);
+    const random = seededRandom(6);
+    const out: Record<string, unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      const text = built.builder.sample(built.root, random);
+      const value = JSON.parse(text) as Record<string, unknown>;
+      const result = validator.validate(value);
+      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
+      out.push(value);
+    }
+    return out;
+  }
+  const notVerdict = (schema: JsonSchema) =>
+    compileGrammar(schema).report.find((entry) => entry.keyword === "not" && entry.pointer === "#")
+      ?.enforcement;
+
+  it("a key matching a pattern whose value the pattern's schema refuses", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      not: { patternProperties: { a: { not: { type: "string", pattern: "A" } } } },
+      propertyNames: { pattern: "^....$" },
+      patternProperties: { "^b": { type: "integer" } },
+    };
+    expect(notVerdict(schema)).toBe("grammar");
+    const values = samples(schema);
+    expect(values.every((value) => Object.keys(value).some((key) => /a/.test(key)))).toBe(true);
+  });
+
+  it("a key propertyNames refuses, several of them", () => {
+    const schema: JsonSchema = {
+      allOf: [
+        { not: { propertyNames: { not: { pattern: "a1" } } } },
+        { not: { propertyNames: { not: { pattern: "b2" } } } },
+      ],
+      propertyNames: { pattern: "^....$" },
+    };
+    samples(schema);
+  });
+});
