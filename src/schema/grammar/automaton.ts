@@ -388,6 +388,20 @@ function hasLook(node: RegexNode): boolean {
  * the state bound.
  */
 export function patternDfa(pattern: string): Dfa {
+  const known = dfaCache.get(pattern);
+  if (known !== undefined) return known;
+  const dfa = buildPatternDfa(pattern);
+  // A document is compiled several times while its caps are fitted: its patterns' automata are reused.
+  if (dfaCache.size >= DFA_CACHE_SIZE) dfaCache.delete(dfaCache.keys().next().value as string);
+  dfaCache.set(pattern, dfa);
+  return dfa;
+}
+
+/** Automata of recent patterns (the oldest dropped first). */
+const dfaCache = new Map<string, Dfa>();
+const DFA_CACHE_SIZE = 256;
+
+function buildPatternDfa(pattern: string): Dfa {
   try {
     new RegExp(pattern);
   } catch (error) {

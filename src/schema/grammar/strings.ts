@@ -80,6 +80,11 @@ function inRanges(ranges: readonly CodeRange[], code: number): boolean {
   return ranges.some(([lo, hi]) => code >= lo && code <= hi);
 }
 
+/** Most grammar rules one document's automata may take (each takes up to a few hundred): bounds compile time. */
+const MAX_DOCUMENT_AUTOMATON_RULES = 6000;
+/** Automaton rules written so far, by document (its builder). */
+const automatonRules = new WeakMap<GrammarBuilder, number>();
+
 /**
  * The decoded content of the strings of `minLength` to `maxLength` characters that `pattern` matches, through
  * its automaton (see automaton.ts): exact within those bounds, except that past the automaton's rule bound
@@ -92,8 +97,14 @@ export function patternContent(
   minLength: number,
   maxLength: number,
 ): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  const spent = automatonRules.get(builder) ?? 0;
+  if (spent >= MAX_DOCUMENT_AUTOMATON_RULES) {
+    return { ok: false, reason: `the document's patterns already took ${spent} automaton rules` };
+  }
   try {
+    const before = builder.rules.size;
     const expr = dfaToExpr(patternDfa(pattern), builder, minLength, maxLength);
+    automatonRules.set(builder, spent + builder.rules.size - before);
     return expr === undefined
       ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
       : { ok: true, expr };
