@@ -143,6 +143,8 @@ export class SchemaCompiler {
   #folded: MultipleVerdict[] | undefined;
   /** While #residues folds: whether the schema had a `not` of its own (which then gets the verdict too). */
   #ownNot = false;
+  /** Numeric exclusions (multipleOfs under not) left to the validator so far, which complements may rely on. */
+  #numbersLeft = 0;
 
   constructor(index: RefIndex, builder: GrammarBuilder, report: Report, caps: Caps) {
     this.#index = index;
@@ -434,6 +436,7 @@ export class SchemaCompiler {
       hasLiterals(rest) || (allOf as JsonValue[]).some((member) => isObject(member) && hasLiterals(member));
     const rewriteMembers = conditionals.length <= MAX_MERGED_CONDITIONALS && !listed;
     const seen: { readonly pointer: string; readonly schema: JsonValue }[] = [];
+    const complemented: { readonly pointer: string; readonly schema: JsonObject }[] = [];
     for (const [index, member] of (allOf as JsonValue[]).entries()) {
       const memberWhere = { pointer: childPointer(where.pointer, "allOf", index), refs };
       const resolved = this.#inline(member, memberWhere);
@@ -444,6 +447,8 @@ export class SchemaCompiler {
       const rewritten =
         (rewriteMembers && this.#conditionals(resolved.schema, memberWhere)) || resolved.schema;
       const step = mergeSchemas(merged, rewritten);
+      if (rewritten !== resolved.schema && isObject(resolved.schema))
+        complemented.push({ pointer: memberWhere.pointer, schema: resolved.schema });
       seen.push({ pointer: resolved.pointer, schema: resolved.schema });
       for (const keyword of step.inexact) {
         this.report.set(where.pointer, "allOf", "validator", `members disagree on ${keyword}`);
@@ -461,7 +466,24 @@ export class SchemaCompiler {
       }
       merged = step.schema;
     }
-    return this.value(merged, { pointer: where.pointer, refs });
+    const numbersLeft = this.#numbersLeft;
+    const expr = this.value(merged, { pointer: where.pointer, refs });
+    // A member's conditional written through a complement whose numbers the automaton could not write (past
+    // its caps): the validator's after all.
+    if (this.#numbersLeft > numbersLeft) {
+      for (const member of complemented) {
+        for (const keyword of CONDITIONAL_KEYWORDS) {
+          if (member.schema[keyword] !== undefined)
+            this.report.set(
+              member.pointer,
+              keyword,
+              "validator",
+              "written through complements the validator checks in part",
+            );
+        }
+      }
+    }
+    return expr;
   }
 
   /**
@@ -517,7 +539,11 @@ export class SchemaCompiler {
         }));
         // A merge narrower than the schema (two `contains` become one item that matches both) can leave every
         // alternative nothing to write: then the plain union below, with exclusivity the validator's.
+        const numbersLeft = this.#numbersLeft;
         const written = exclusive.map((member) => this.#union({ ...base, anyOf: [member] }, "anyOf", where));
+        // A complement's numbers the automaton could not write (past its caps): exclusivity is the validator's.
+        if (this.#numbersLeft > numbersLeft)
+          this.report.set(where.pointer, "oneOf (exactly one)", "validator", "complements written in part");
         if (!written.every(isNever)) {
           this.report.set(
             where.pointer,
@@ -704,6 +730,7 @@ export class SchemaCompiler {
     const excluded = grammar.excluded;
     if (excluded !== undefined) {
       this.#folded?.push(excluded);
+      if (excluded.enforcement !== "grammar") this.#numbersLeft++;
       // A `not` of the schema itself (one folded in by #residues has no place of its own).
       if (this.#folded === undefined || this.#ownNot)
         this.report.set(

@@ -173,4 +173,21 @@ describe("beyond the caps", () => {
     // The plain integer grammar: the validator refuses this one.
     expect(grammar.admits("7919")).toBe(true);
   });
+
+  it("an allOf member's not written through a complement the automaton could not write is the validator's", () => {
+    // Residues modulo 24024 on every position of an unbounded number: past the caps (JSONSchemaBench allany7).
+    const schema: JsonSchema = {
+      type: "number",
+      allOf: [
+        { anyOf: [{ multipleOf: 39 }, { multipleOf: 12 }, { multipleOf: 91 }] },
+        { anyOf: [{ allOf: [{ not: { multipleOf: 6 } }, { not: { multipleOf: 7 } }] }, { multipleOf: 52 }] },
+        { anyOf: [{ not: { multipleOf: 13 } }, { multipleOf: 11 }] },
+        { not: { multipleOf: 8 } },
+      ],
+    };
+    const grammar = compiled(schema);
+    expect(grammar.verdict("anyOf")?.enforcement).toBe("validator");
+    expect(grammar.verdict("not", "#/allOf/3")?.enforcement).toBe("validator");
+    expect(grammar.admits("8")).toBe(true); // the plain number grammar: the validator refuses 8
+  });
 });
