@@ -35,6 +35,7 @@ import type {
 import { startWorkerSide, type WorkerSide } from "../workerSide.js";
 import type { ModelManager } from "../workers/index.js";
 import { type Hub, openHub } from "./hub.js";
+import { fleetJournalStore, readFleetJournal } from "./journal.js";
 import { pause } from "./pause.js";
 import {
   cancelSubject,
@@ -46,8 +47,6 @@ import {
   eventsSubject,
   type Job,
   type JobResult,
-  journalKey,
-  journalPrefix,
   PROTOCOL_VERSION,
   type ServedWorker,
   SUBTASK_STREAM,
@@ -255,7 +254,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     const label = `${job.request.runId}/${job.request.subtask.id} (${s.agent.name}/${s.worker.name})`;
     log(`running ${label}${msg.info.deliveryCount > 1 ? ` (delivery ${msg.info.deliveryCount})` : ""}`);
     try {
-      const prior = await readJournal(open.journal, job.request.runId, job.request.subtask.id);
+      const prior = await readFleetJournal(open.journal, job.request.runId, job.request.subtask.id);
       s.router.begin(job, prior);
       let result: JobResult;
       try {
@@ -398,21 +397,6 @@ async function storeResult(results: KV, key: string, result: JobResult): Promise
   }
 }
 
-/** The fleet journal's entries of one subtask, as `journalTools` wants its prior journal. */
-async function readJournal(journal: KV, runId: string, subtaskId: string): Promise<ToolJournalEntry[]> {
-  const keys: string[] = [];
-  for await (const key of await journal.keys(`${journalPrefix(runId, subtaskId)}.>`)) keys.push(key);
-  const entries = await Promise.all(keys.map((key) => journal.get(key)));
-  return entries.flatMap((entry) => {
-    if (entry === null || entry.operation !== "PUT") return [];
-    try {
-      return [entry.json<ToolJournalEntry>()];
-    } catch {
-      return [];
-    }
-  });
-}
-
 /**
  * The tool journal of a device: one journaled registry per job (so call ids count from 1 for each execution, as
  * a resumed subtask's do), writing to the hub's journal bucket, and a router in front of them that the local
@@ -433,35 +417,7 @@ class JobToolRouter {
   }
 
   wrap(registry: ScopableToolRegistry, hub: Hub, redact: Parameters<typeof journalTools>[1]["redact"]) {
-    const store = {
-      async journalTool(runId: string, entry: ToolJournalEntry): Promise<void> {
-        const key = journalKey(runId, entry.subtaskId, entry.callId);
-        for (let tries = 0; ; tries++) {
-          try {
-            if (entry.result === undefined) {
-              // An intent never replaces a result already journaled under the same id.
-              await hub.journal.create(key, encode(entry)).catch(async (error) => {
-                if (!(error instanceof JetStreamApiError)) throw error;
-              });
-            } else {
-              await hub.journal.put(key, encode(entry));
-            }
-            return;
-          } catch (error) {
-            if (tries >= 60) {
-              throw new EdgecrewError(
-                ErrorCodes.RUN_STORE_FAILED,
-                `cannot write the fleet's tool journal at ${hub.address}`,
-                {
-                  cause: error,
-                },
-              );
-            }
-            await pause(500);
-          }
-        }
-      },
-    };
+    const store = fleetJournalStore(hub);
     const journaledFor = (context: ToolCallContext): ScopableToolRegistry => {
       const key = slot(context.runId, context.subtaskId);
       let journaled = this.#journaled.get(key);

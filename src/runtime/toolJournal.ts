@@ -233,7 +233,11 @@ function jsonEqual(a: JsonValue, b: JsonValue): boolean {
   );
 }
 
-function sideEffectUncertain(tool: string, entry: ToolJournalEntry): EdgecrewError {
+/**
+ * The SUBTASK_FAILED error of a non-idempotent call that may already have had its effect (`entry` is the intent
+ * journaled without a result). Also thrown by a journal store that finds the call journaled by another execution.
+ */
+export function sideEffectUncertain(tool: string, entry: ToolJournalEntry): EdgecrewError {
   return new EdgecrewError(
     ErrorCodes.SUBTASK_FAILED,
     `side effect uncertain: ${tool} may already have run before the crash (no result was journaled); not repeating a non-idempotent call`,
