@@ -11,7 +11,7 @@ import type { z } from "zod";
 import { EdgecrewError, ErrorCodes, ValidationError } from "../errors.js";
 import type { JsonSchema, JsonValue } from "../types.js";
 import { isMultipleOf } from "./multipleOf.js";
-import { normalizeSchema } from "./normalize.js";
+import { mapSchemas, normalizeSchema } from "./normalize.js";
 
 /** The outcome of validating one value: the (parsed) value, or `path: message` strings for every problem. */
 export type ValidationResult<T> =
@@ -73,6 +73,12 @@ function errorMessage(error: ErrorObject): string {
         ? "must be one of the allowed values"
         : `must be one of ${JSON.stringify(allowed)}`;
     }
+    case "contains": {
+      const { minContains, maxContains } = error.params as { minContains?: number; maxContains?: number };
+      return maxContains === undefined || maxContains >= UNREACHED_MAX_CONTAINS
+        ? `must contain at least ${minContains ?? 1} valid item(s)`
+        : (error.message ?? "fails contains");
+    }
     default:
       return error.message ?? `fails ${error.keyword}`;
   }
@@ -115,6 +121,23 @@ export function validatorEngine(): Ajv2020 {
   return ajv;
 }
 
+/** A `maxContains` no array reaches: it changes nothing but which of ajv's code paths checks `contains`. */
+const UNREACHED_MAX_CONTAINS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The schema with `maxContains` set on every `contains` that has none. ajv 8.20 checks a plain `contains` (at least
+ * one match) with a flag it never resets, so inside a loop — `items: {contains: …}` — an empty array after a
+ * matching one passes (`[[1], []]` against items that must contain 1). With a maximum it takes the path that
+ * counts from zero for each array.
+ */
+function boundContains(schema: JsonSchema): JsonSchema {
+  return mapSchemas(schema, (node) =>
+    node.contains !== undefined && node.maxContains === undefined
+      ? { ...node, maxContains: UNREACHED_MAX_CONTAINS }
+      : { ...node },
+  ) as JsonSchema;
+}
+
 const cache = new WeakMap<JsonSchema, CompiledSchema>();
 
 /** Compiles so far: each gets a base URI of its own (see compileSchema). */
@@ -141,7 +164,7 @@ export function compileSchema(jsonSchema: JsonSchema): CompiledSchema {
       typeof normalized.$id === "string"
         ? normalized
         : { ...normalized, $id: `urn:edgecrew:schema:${++compiles}` };
-    check = validatorEngine().compile(rooted);
+    check = validatorEngine().compile(boundContains(rooted));
   } catch (cause) {
     throw new EdgecrewError(
       ErrorCodes.SCHEMA_INVALID,

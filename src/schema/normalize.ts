@@ -49,11 +49,34 @@ const SCHEMA_MAPS = ["properties", "patternProperties", "$defs", "definitions", 
 export function normalizeSchema(schema: JsonSchema): JsonSchema {
   const { $schema: dialect, ...rest } = schema;
   const legacy = typeof dialect === "string" && /json-schema\.org\/draft-0[34]\//.test(dialect);
-  return normalizeNode(rest, legacy) as JsonSchema;
+  return mapSchemas(rest, (node) => normalizeNode(node, legacy)) as JsonSchema;
 }
 
-function normalizeNode(node: JsonValue, legacy: boolean): JsonValue {
+/**
+ * A copy of `node` with `rewrite` applied to it and then to every schema under it (top-down: a rewrite may move
+ * subschemas, as array-form `items` → `prefixItems`, before they are visited). Values that are not objects where a
+ * schema is expected are kept as they are; data (`const`, `enum`, `default`, …) is never visited.
+ */
+export function mapSchemas(node: JsonValue, rewrite: (schema: JsonObject) => JsonObject): JsonValue {
   if (!isObject(node)) return node;
+  const out = rewrite(node);
+  for (const key of SCHEMA_VALUED) if (out[key] !== undefined) out[key] = mapSchemas(out[key], rewrite);
+  for (const key of SCHEMA_ARRAYS) {
+    const value = out[key];
+    if (Array.isArray(value)) out[key] = value.map((member) => mapSchemas(member, rewrite));
+  }
+  for (const key of SCHEMA_MAPS) {
+    const value = out[key];
+    if (!isObject(value)) continue;
+    const mapped: JsonObject = {};
+    for (const [name, member] of Object.entries(value)) mapped[name] = mapSchemas(member, rewrite);
+    out[key] = mapped;
+  }
+  return out;
+}
+
+/** One schema object in the 2020-12 spelling (its subschemas are left to mapSchemas). Returns a copy. */
+function normalizeNode(node: JsonObject, legacy: boolean): JsonObject {
   const out: JsonObject = { ...node };
 
   if (legacy) delete out.$id;
@@ -105,17 +128,5 @@ function normalizeNode(node: JsonValue, legacy: boolean): JsonValue {
     delete out.nullable;
   }
 
-  for (const key of SCHEMA_VALUED) if (out[key] !== undefined) out[key] = normalizeNode(out[key], legacy);
-  for (const key of SCHEMA_ARRAYS) {
-    const value = out[key];
-    if (Array.isArray(value)) out[key] = value.map((member) => normalizeNode(member, legacy));
-  }
-  for (const key of SCHEMA_MAPS) {
-    const value = out[key];
-    if (!isObject(value)) continue;
-    const mapped: JsonObject = {};
-    for (const [name, member] of Object.entries(value)) mapped[name] = normalizeNode(member, legacy);
-    out[key] = mapped;
-  }
   return out;
 }

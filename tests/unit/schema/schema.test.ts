@@ -84,6 +84,28 @@ describe("compileSchema", () => {
     expect(joined).toMatch(/extra/);
   });
 
+  it("checks contains afresh for each array of a loop (ajv 8.20 let an empty array after a matching one pass)", () => {
+    const nested = compileSchema({ type: "array", items: { type: "array", contains: { const: 1 } } });
+    expect(nested.validate([[1], []])).toEqual({
+      ok: false,
+      errors: ["[1]: must contain at least 1 valid item(s)"],
+    });
+    expect(nested.validate([[1], [2, 1]]).ok).toBe(true);
+    expect(nested.validate([]).ok).toBe(true);
+    const counted = compileSchema({
+      type: "array",
+      items: { type: "array", contains: { const: 1 }, minContains: 2 },
+    });
+    expect(counted.validate([[1, 1], [1]])).toEqual({
+      ok: false,
+      errors: ["[1]: must contain at least 2 valid item(s)"],
+    });
+    // Data is not rewritten: a const that looks like a schema with contains stays as it is.
+    const data = compileSchema({ const: { contains: 1 } });
+    expect(data.validate({ contains: 1 }).ok).toBe(true);
+    expect(data.validate({ contains: 1, maxContains: Number.MAX_SAFE_INTEGER }).ok).toBe(false);
+  });
+
   it("caches per schema object", () => {
     expect(compileSchema(trip)).toBe(compileSchema(trip));
   });
