@@ -89,14 +89,18 @@ function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
   return [...new Set(errors.map((error) => `${errorPath(error)}: ${errorMessage(error)}`))];
 }
 
-let ajv: Ajv2020 | undefined;
+const engines = new Map<boolean, Ajv2020>();
 
-/** The one ajv instance: schemas are compiled without registering them, so they never clash by `$id`. */
-export function validatorEngine(): Ajv2020 {
-  if (ajv === undefined) {
-    ajv = new Ajv2020({
+/**
+ * The one ajv instance (all errors reported): schemas are compiled without registering them, so they never clash
+ * by `$id`. `allErrors: false` gives its twin that stops at the first error (see compileSchema's fallback).
+ */
+export function validatorEngine(allErrors = true): Ajv2020 {
+  let engine = engines.get(allErrors);
+  if (engine === undefined) {
+    engine = new Ajv2020({
       strict: false,
-      allErrors: true,
+      allErrors,
       useDefaults: true,
       // Properties are the value's own: without this ajv reads `toString` or `constructor` through the prototype
       // and refuses an object that simply does not have them.
@@ -107,18 +111,21 @@ export function validatorEngine(): Ajv2020 {
       addUsedSchema: false,
       logger: false,
     });
-    (addFormats as unknown as (instance: Ajv2020, options: { mode: "full" }) => void)(ajv, { mode: "full" });
+    (addFormats as unknown as (instance: Ajv2020, options: { mode: "full" }) => void)(engine, {
+      mode: "full",
+    });
     // ajv divides doubles (0.3 is not a multiple of 0.1 there); JSON numbers are decimals (see multipleOf.ts).
-    ajv.removeKeyword("multipleOf");
-    ajv.addKeyword({
+    engine.removeKeyword("multipleOf");
+    engine.addKeyword({
       keyword: "multipleOf",
       type: "number",
       schemaType: "number",
       error: { message: ({ schema }) => `must be multiple of ${String(schema)}` },
       validate: (divisor: number, data: number) => isMultipleOf(data, divisor),
     });
+    engines.set(allErrors, engine);
   }
-  return ajv;
+  return engine;
 }
 
 /** A `maxContains` no array reaches: it changes nothing but which of ajv's code paths checks `contains`. */
@@ -157,14 +164,15 @@ export function compileSchema(jsonSchema: JsonSchema): CompiledSchema {
   if (cached !== undefined) return cached;
   const normalized = normalizeSchema(jsonSchema);
   let check: ValidateFunction;
+  // Without a base URI of its own, ajv cannot resolve `$ref: "#"` (the root, as recursive schemas use it)
+  // when schemas are not registered; an id of its own per compile gives it one.
+  const rooted = boundContains(
+    typeof normalized.$id === "string"
+      ? normalized
+      : { ...normalized, $id: `urn:edgecrew:schema:${++compiles}` },
+  );
   try {
-    // Without a base URI of its own, ajv cannot resolve `$ref: "#"` (the root, as recursive schemas use it)
-    // when schemas are not registered; an id of its own per compile gives it one.
-    const rooted =
-      typeof normalized.$id === "string"
-        ? normalized
-        : { ...normalized, $id: `urn:edgecrew:schema:${++compiles}` };
-    check = validatorEngine().compile(boundContains(rooted));
+    check = validatorEngine().compile(rooted);
   } catch (cause) {
     throw new EdgecrewError(
       ErrorCodes.SCHEMA_INVALID,
@@ -172,15 +180,32 @@ export function compileSchema(jsonSchema: JsonSchema): CompiledSchema {
       { cause },
     );
   }
+  /** The first-error-only twin of `check`, compiled when `check` throws (see validate). */
+  let firstError: ValidateFunction | undefined;
   const compiled: CompiledSchema = {
     jsonSchema,
     normalized,
     validate(value) {
       // ajv fills defaults in place: validate a copy so that the caller's value stays as it was.
-      const copy = structuredClone(value) as JsonValue;
-      return check(copy)
-        ? { ok: true, value: copy }
-        : { ok: false, errors: formatAjvErrors(check.errors ?? []) };
+      let copy = structuredClone(value) as JsonValue;
+      try {
+        return check(copy)
+          ? { ok: true, value: copy }
+          : { ok: false, errors: formatAjvErrors(check.errors ?? []) };
+      } catch (thrown) {
+        // ajv 8.20's all-errors code can throw ("Cannot set properties of undefined") on patternProperties in
+        // anyOf branches with additionalProperties: false; its first-error code does not. Its verdict stands.
+        try {
+          firstError ??= validatorEngine(false).compile(rooted);
+          copy = structuredClone(value) as JsonValue;
+          return firstError(copy)
+            ? { ok: true, value: copy }
+            : { ok: false, errors: formatAjvErrors(firstError.errors ?? []) };
+        } catch {
+          const message = thrown instanceof Error ? thrown.message : String(thrown);
+          return { ok: false, errors: [`(root): the validator could not check this value (${message})`] };
+        }
+      }
     },
     parse(value) {
       const result = compiled.validate(value);

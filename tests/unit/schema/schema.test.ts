@@ -106,6 +106,24 @@ describe("compileSchema", () => {
     expect(data.validate({ contains: 1, maxContains: Number.MAX_SAFE_INTEGER }).ok).toBe(false);
   });
 
+  it("judges a value ajv's all-errors code throws on, with its first-error code (never throws)", () => {
+    // ajv 8.20 throws "Cannot set properties of undefined" here (JSONSchemaBench Handwritten allOfPProp9).
+    const schema = compileSchema({
+      allOf: [
+        {
+          anyOf: [
+            { patternProperties: { "^.$": true }, additionalProperties: false },
+            { patternProperties: { a$: true }, additionalProperties: false },
+          ],
+        },
+      ],
+      patternProperties: { a: {} },
+    });
+    expect(schema.validate({ b: 1, eXa: 1 })).toMatchObject({ ok: false });
+    expect(schema.validate({ b: 1, c: 2 }).ok).toBe(true);
+    expect(schema.validate({ xa: 1, yya: 2 }).ok).toBe(true);
+  });
+
   it("caches per schema object", () => {
     expect(compileSchema(trip)).toBe(compileSchema(trip));
   });
