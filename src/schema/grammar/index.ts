@@ -99,7 +99,9 @@ export function scaleCaps(caps: Caps, factor: number): Caps {
  * factor; 12 steps). When even the smallest scaling does not fit, optional properties are left out and the
  * search runs again; TOKEN_BUDGET_EXCEEDED when that does not fit either, with the tokens the smallest needs.
  */
-export function fitCaps<T extends { readonly builder: GrammarBuilder; readonly root: GExpr }>(
+export function fitCaps<
+  T extends { readonly builder: GrammarBuilder; readonly root: GExpr; readonly report?: Report },
+>(
   build: (caps: Caps) => T,
   base: Caps,
   budget: number,
@@ -107,7 +109,7 @@ export function fitCaps<T extends { readonly builder: GrammarBuilder; readonly r
 ): { readonly built: T; readonly caps: Caps; readonly fitted: boolean } {
   const longest = (built: T) => built.builder.maxLength(built.root);
   const full = build(base);
-  assertSatisfiable(full.root, what);
+  assertSatisfiable(full, what);
   if (longest(full) <= budget) return { built: full, caps: base, fitted: false };
   let start = base;
   let smallestCaps = scaleCaps(start, 0);
@@ -160,19 +162,27 @@ export function compileGrammar(schema: JsonSchema, options: GrammarOptions = {})
   return finishGrammar(built, caps, fitted);
 }
 
-/** Throws SCHEMA_INVALID when a grammar admits no text at all. */
-function assertSatisfiable(root: GExpr, what: string): void {
-  if (isNever(root)) {
-    throw new EdgecrewError(
-      ErrorCodes.SCHEMA_INVALID,
-      `nothing satisfies ${what} as the grammar writes it (contradictory keywords, or recursion with no end)`,
-    );
-  }
+/**
+ * Throws SCHEMA_INVALID when a grammar admits no text at all. When the report has keywords the grammar cannot
+ * express (a complement it could not write whole), the schema may well be satisfiable: the error names them.
+ */
+function assertSatisfiable(built: { readonly root: GExpr; readonly report?: Report }, what: string): void {
+  if (!isNever(built.root)) return;
+  const unsupported = (built.report?.entries() ?? [])
+    .filter((entry) => entry.enforcement === "unsupported")
+    .map((entry) => `${entry.keyword} at ${entry.pointer === "" ? "/" : entry.pointer}`);
+  throw new EdgecrewError(
+    ErrorCodes.SCHEMA_INVALID,
+    unsupported.length === 0
+      ? `nothing satisfies ${what} as the grammar writes it (contradictory keywords, or recursion with no end)`
+      : `the grammar can write nothing that satisfies ${what}: it cannot express ${unsupported.join(", ")} (unsupported), and without ${unsupported.length === 1 ? "it" : "them"} nothing is left`,
+    { context: { unsupported } },
+  );
 }
 
 /** A built grammar as compileGrammar returns it: its GBNF, report and token bounds (throws when unsatisfiable). */
 export function finishGrammar(built: BuiltGrammar, caps: Caps, fitted: boolean): SchemaGrammar {
-  assertSatisfiable(built.root, "the schema");
+  assertSatisfiable(built, "the schema");
   const gbnf = built.builder.toGbnf(built.root);
   return {
     gbnf,

@@ -603,6 +603,52 @@ describe("combinators and references", () => {
       expect.unreachable();
     } catch (error) {
       expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
+      expect(String(error)).toContain("contradictory keywords");
+    }
+  });
+
+  it("a satisfiable schema the grammar cannot write names the keyword it cannot express", () => {
+    // JSONSchemaBench Handwritten mod303: chains of "a" whose depth is a multiple of 2, 3 and 5, but not the
+    // 30-deep one; the complement of that 30-deep const is too large to write, and the rest leaves nothing.
+    let witness: JsonSchema = {};
+    for (let depth = 0; depth < 30; depth++) witness = { a: witness };
+    const cycle = (name: string, length: number): Record<string, JsonSchema> =>
+      Object.fromEntries(
+        Array.from({ length }, (_, i) => [
+          `${name}${i}`,
+          {
+            additionalProperties: { $ref: `#/definitions/${name}${(i + 1) % length}` },
+            ...(i === 0 ? {} : { minProperties: 1 }),
+          },
+        ]),
+      );
+    const schema: JsonSchema = {
+      allOf: [
+        { $ref: "#/definitions/word" },
+        { $ref: "#/definitions/x0" },
+        { $ref: "#/definitions/y0" },
+        { $ref: "#/definitions/z0" },
+        { minProperties: 1 },
+        { not: { $ref: "#/definitions/witness" } },
+      ],
+      definitions: {
+        word: {
+          type: "object",
+          properties: { a: { $ref: "#/definitions/word" } },
+          additionalProperties: false,
+        },
+        ...cycle("x", 2),
+        ...cycle("y", 3),
+        ...cycle("z", 5),
+        witness: { const: witness },
+      },
+    };
+    try {
+      compileGrammar(schema);
+      expect.unreachable();
+    } catch (error) {
+      expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
+      expect(String(error)).toContain("cannot express not at #/allOf/5 (unsupported)");
     }
   });
 });
