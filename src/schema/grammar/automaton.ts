@@ -13,7 +13,7 @@
  * complement here may admit it). Past {@link MAX_DFA_STATES} states the caller leaves the keyword to the
  * validator.
  */
-import { alt, type CodeRange, cls, EMPTY, type GExpr, type GrammarBuilder, NEVER, rep, seq } from "./ir.js";
+import { type CodeRange, cls, EMPTY, type GExpr, type GrammarBuilder, NEVER, rep, seq } from "./ir.js";
 import { parseRegex, type RegexNode, UnsupportedRegexError } from "./regexParser.js";
 
 /** The characters automata read (see the file comment). */
@@ -264,7 +264,7 @@ function deadStates(dfa: Dfa): boolean[] {
 }
 
 /** Whether the DFA accepts finitely many strings (no cycle among its live states). */
-function isFinite(dfa: Dfa): boolean {
+function acceptsFinitely(dfa: Dfa): boolean {
   const dead = deadStates(dfa);
   const state = new Uint8Array(dfa.accepting.length); // 0 new, 1 on the path, 2 done
   const cyclic = (q: number): boolean => {
@@ -438,7 +438,7 @@ function buildPatternDfa(pattern: string): Dfa {
   // Finite languages first (a fixed length, a list of words), then the smaller: the products stay small when
   // what the first parts rule out is never explored.
   const ranked = parts
-    .map((dfa) => ({ dfa, finite: isFinite(dfa) }))
+    .map((dfa) => ({ dfa, finite: acceptsFinitely(dfa) }))
     .sort((x, y) => Number(y.finite) - Number(x.finite) || x.dfa.accepting.length - y.dfa.accepting.length);
   return ranked.slice(1).reduce((dfa, part) => intersectDfa(dfa, part.dfa), (ranked[0] as { dfa: Dfa }).dfa);
 }

@@ -25,8 +25,10 @@ describe("an allOf member's $ref and its siblings", () => {
     // The grammar writes emails, which are no URIs: the report must not say the grammar enforces that format.
     expect(invalid.length).toBeGreaterThan(0);
     const report = compileGrammar(schema).report;
-    expect(report.find((entry) => entry.pointer === "#/allOf/0" && entry.keyword === "format")).toMatchObject({
-      enforcement: "validator",
-    });
+    expect(report.find((entry) => entry.pointer === "#/allOf/0" && entry.keyword === "format")).toMatchObject(
+      {
+        enforcement: "validator",
+      },
+    );
   });
 });
