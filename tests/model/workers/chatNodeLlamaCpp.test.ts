@@ -188,16 +188,21 @@ describe("ChatNodeLlamaCpp", () => {
 
   it("is abortable through the call options' signal", async () => {
     const controller = new AbortController();
-    // 2800 characters take the toy fixture 4.5 s or more to write; aborted after 200 ms, the call must end well
-    // before that (a generous bound: on a loaded machine the abort took 1.6 s to land).
+    // Aborted after 200 ms, a 1400-character answer (the most maxTokens 3000 holds at a token per character,
+    // escapes counted) ends in an abort error, not a value; the bound is generous (on a loaded machine the abort
+    // took 1.6 s to land).
     const pending = longWriter()
-      .withStructuredOutput(z.object({ text: z.string().min(2800).max(2800) }))
+      .withStructuredOutput(z.object({ text: z.string().min(1400).max(1400) }))
       .invoke("Write", { signal: controller.signal });
     setTimeout(() => controller.abort(), 200);
     const started = performance.now();
     const error = await pending.catch((e: unknown) => e);
     expect(performance.now() - started).toBeLessThan(3000);
-    expect(isAbortError(error) || (error instanceof Error && /abort/i.test(error.message))).toBe(true);
+    // edgecrew's AbortError when generation is under way; LangChain's own (a DOMException named AbortError) when the
+    // signal fires before the call reaches the model.
+    expect(isAbortError(error) || (error as { name?: unknown } | undefined)?.name === "AbortError").toBe(
+      true,
+    );
     // The model is usable afterwards.
     const reply = await planner().invoke("Hello");
     expect(reply.text.length).toBeGreaterThan(0);
