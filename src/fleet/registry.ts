@@ -32,10 +32,14 @@ export async function listDevices(kv: KV): Promise<ListedDevice[]> {
 
 async function readEntries(
   kv: KV,
+  known: Iterable<string> = [],
 ): Promise<{ key: string; info: DeviceInfo; revision: number; writtenAt: Date }[]> {
-  // A key rewritten while the listing runs (a heartbeat) comes back twice: the listing is a live consumer.
-  const keys = new Set<string>();
-  for await (const key of await kv.keys()) keys.add(key);
+  // The listing is a live consumer that ends when it has caught up: a key rewritten while it runs (a heartbeat)
+  // can come back twice, or not at all (its old revision is purged before the listing reaches it and the new one
+  // lands after the end). So keys are collected from two listings and from what the caller already knows, and
+  // each is read with get, which sees the latest revision.
+  const keys = new Set<string>(known);
+  for (let pass = 0; pass < 2; pass++) for await (const key of await kv.keys()) keys.add(key);
   const entries = await Promise.all([...keys].map((key) => kv.get(key)));
   return entries.flatMap((entry) => {
     if (entry === null || entry.operation !== "PUT") return [];
@@ -101,7 +105,7 @@ export class DeviceRegistry {
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
-        const entries = await readEntries(this.#kv);
+        const entries = await readEntries(this.#kv, this.#seen.keys());
         const now = this.#clock();
         const present = new Set<string>();
         for (const entry of entries) {
