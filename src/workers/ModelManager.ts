@@ -289,27 +289,13 @@ export class ModelManager implements AsyncDisposable {
       { contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE, sequences: options.sequences ?? 1 },
       lora,
     );
-    let entry = this.#entries.get(keyOf(ref, lora));
-    const loadsHere = entry === undefined;
-    entry ??= this.#startLoad(ref, lora, options.emit);
-    entry.pending++;
-    try {
-      const loaded = await raceAbort(entry.ready, options.signal, `loading ${ref.raw}`);
-      this.#assertUsable();
-      if (loaded.kind !== "chat")
-        throw new EdgecrewError(ErrorCodes.INTERNAL, `${entry.key} is not a chat model`);
-      const sequence = await loaded.pool.take(options.signal);
-      return this.#lease(entry, loaded, sequence, loadsHere ? loaded.loadMs : 0);
-    } catch (error) {
-      // A load (or a wait for room) stopped by dispose() reads as what it is, not as the abort used to stop it.
-      if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
-      if (options.signal?.aborted && entry.pending === 1 && !this.#loaded.has(entry)) this.#cancelLoad(entry);
-      throw error;
-    } finally {
-      entry.pending--;
-      // This caller no longer keeps the model busy: a load waiting for room may now evict it.
-      this.#budget?.notify();
-    }
+    return await this.#borrow(keyOf(ref, lora), "chat", options, (emit) => this.#startLoad(ref, lora, emit), {
+      label: `loading ${ref.raw}`,
+      take: async (entry, loaded, loadsHere) => {
+        const sequence = await loaded.pool.take(options.signal);
+        return this.#lease(entry, loaded, sequence, loadsHere ? loaded.loadMs : 0);
+      },
+    });
   }
 
   /**
@@ -325,44 +311,37 @@ export class ModelManager implements AsyncDisposable {
     throwIfAborted(options.signal);
     this.declareEmbedding(ref, options.contextSize ?? DEFAULT_CONTEXT_SIZE);
     const key = embeddingModelKey(ref);
-    let entry = this.#entries.get(key);
-    const loadsHere = entry === undefined;
-    entry ??= this.#startLoad(ref, [], options.emit, "embedding");
-    entry.pending++;
-    try {
-      const loaded = await raceAbort(entry.ready, options.signal, `loading ${key}`);
-      this.#assertUsable();
-      if (loaded.kind !== "embedding")
-        throw new EdgecrewError(ErrorCodes.INTERNAL, `${key} is not an embedding model`);
-      const context = await loaded.pool.take(options.signal);
-      const owner = entry;
-      owner.lastUsedAt = performance.now();
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        loaded.pool.give(context);
-        owner.lastUsedAt = performance.now();
-        this.#budget?.notify();
-      };
-      return {
-        ref,
-        key,
-        model: loaded.model,
-        context,
-        contextSize: loaded.contextSize,
-        loadMs: loadsHere ? loaded.loadMs : 0,
-        release,
-        [Symbol.dispose]: release,
-      };
-    } catch (error) {
-      if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
-      if (options.signal?.aborted && entry.pending === 1 && !this.#loaded.has(entry)) this.#cancelLoad(entry);
-      throw error;
-    } finally {
-      entry.pending--;
-      this.#budget?.notify();
-    }
+    return await this.#borrow(
+      key,
+      "embedding",
+      options,
+      (emit) => this.#startLoad(ref, [], emit, "embedding"),
+      {
+        label: `loading ${key}`,
+        take: async (entry, loaded, loadsHere) => {
+          const context = await loaded.pool.take(options.signal);
+          entry.lastUsedAt = performance.now();
+          let released = false;
+          const release = () => {
+            if (released) return;
+            released = true;
+            loaded.pool.give(context);
+            entry.lastUsedAt = performance.now();
+            this.#budget?.notify();
+          };
+          return {
+            ref,
+            key,
+            model: loaded.model,
+            context,
+            contextSize: loaded.contextSize,
+            loadMs: loadsHere ? loaded.loadMs : 0,
+            release,
+            [Symbol.dispose]: release,
+          };
+        },
+      },
+    );
   }
 
   /**
@@ -626,6 +605,42 @@ export class ModelManager implements AsyncDisposable {
       closing.push(this.#close(entry, loaded));
     }
     return Promise.all(closing).then(() => undefined);
+  }
+
+  /**
+   * The bookkeeping both kinds of acquire share: joins (or starts) the load of the entry under `key`, counts the
+   * caller as pending while it waits, and hands the loaded model to `take`. A load stopped by dispose() reads
+   * as a DisposedError; a load that every waiting caller gave up on is cancelled.
+   */
+  async #borrow<K extends ModelKind, T>(
+    key: string,
+    kind: K,
+    options: { readonly signal?: AbortSignal; readonly emit?: AcquireOptions["emit"] },
+    start: (emit: AcquireOptions["emit"]) => Entry,
+    how: {
+      readonly label: string;
+      readonly take: (entry: Entry, loaded: Extract<Loaded, { kind: K }>, loadsHere: boolean) => Promise<T>;
+    },
+  ): Promise<T> {
+    let entry = this.#entries.get(key);
+    const loadsHere = entry === undefined;
+    entry ??= start(options.emit);
+    entry.pending++;
+    try {
+      const loaded = await raceAbort(entry.ready, options.signal, how.label);
+      this.#assertUsable();
+      if (loaded.kind !== kind) throw new EdgecrewError(ErrorCodes.INTERNAL, `${key} is not a ${kind} model`);
+      return await how.take(entry, loaded as Extract<Loaded, { kind: K }>, loadsHere);
+    } catch (error) {
+      // A load (or a wait for room) stopped by dispose() reads as what it is, not as the abort used to stop it.
+      if (this.#disposing !== undefined) throw new DisposedError("ModelManager");
+      if (options.signal?.aborted && entry.pending === 1 && !this.#loaded.has(entry)) this.#cancelLoad(entry);
+      throw error;
+    } finally {
+      entry.pending--;
+      // This caller no longer keeps the model busy: a load waiting for room may now evict it.
+      this.#budget?.notify();
+    }
   }
 
   #lease(
