@@ -6,15 +6,15 @@
  * 246, `format: uri` never met, optional properties always written (a filesystem read with both `head` and
  * `tail`). Every call must now pass the tool's input schema and reach the server.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineAgent } from "../../../src/config/index.js";
 import { createCrew } from "../../../src/crew.js";
 import { compileSchema } from "../../../src/schema/compile.js";
 import { ScriptedChatModel } from "../../../src/testing/scriptedChatModel.js";
 import type { JsonObject, RunEvent } from "../../../src/types.js";
+import { useTestDirs } from "../../helpers/testDirs.js";
 
 const root = resolve(import.meta.dirname, "../../..");
 const serverBin = (name: string) => join(root, "node_modules/@modelcontextprotocol", name, "dist/index.js");
@@ -32,20 +32,9 @@ const TOOLS = [
 ] as const;
 const CALLS_PER_TOOL = 4;
 
-let dir: string;
-let fixtureCacheDir: string;
-let runDir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "edgecrew-real-mcp-"));
-  fixtureCacheDir = join(dir, "fixtures");
-  runDir = join(dir, "runs");
-  await writeFile(join(dir, "notes.txt"), "one\ntwo\nthree\n");
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dirs = useTestDirs("edgecrew-real-mcp-", (root) =>
+  writeFile(join(root, "notes.txt"), "one\ntwo\nthree\n"),
+);
 
 function workerName(tool: string): string {
   return `w${TOOLS.indexOf(tool as (typeof TOOLS)[number])}`;
@@ -75,13 +64,13 @@ function agent() {
       },
     })),
     tools: [
-      { mcp: { name: "fs", command: process.execPath, args: [serverBin("server-filesystem"), dir] } },
+      { mcp: { name: "fs", command: process.execPath, args: [serverBin("server-filesystem"), dirs.root] } },
       {
         mcp: {
           name: "memory",
           command: process.execPath,
           args: [serverBin("server-memory")],
-          env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") },
+          env: { MEMORY_FILE_PATH: join(dirs.root, "memory.jsonl") },
         },
       },
       { mcp: { name: "everything", command: process.execPath, args: [serverBin("server-everything")] } },
@@ -103,7 +92,7 @@ const PLAN = JSON.stringify({
     Array.from({ length: CALLS_PER_TOOL }, (_, i) => ({
       id: `s${t * CALLS_PER_TOOL + i + 1}`,
       worker: workerName(tool),
-      instruction: `Use ${tool} on ${dir}/notes.txt`,
+      instruction: `Use ${tool} on ${dirs.root}/notes.txt`,
       dependsOn: [],
     })),
   ),
@@ -113,8 +102,8 @@ describe("tool calls against real MCP servers from npm (fixture workers, toolCho
   it("every call passes its tool's input schema and runs; optional arguments are sometimes left out", async () => {
     const crew = await createCrew(agent(), {
       planner: new ScriptedChatModel([PLAN, '{"answer":"done"}']),
-      fixtureCacheDir,
-      runDir,
+      fixtureCacheDir: dirs.fixtures,
+      runDir: dirs.runs,
     });
     const events: RunEvent[] = [];
     try {

@@ -5,32 +5,21 @@
  * each subtask is offered the three tools its instruction is about (a `tools.offered` event), plus any the plan
  * names, and makes its required call among them.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineAgent } from "../../../src/config/index.js";
 import { createCrew } from "../../../src/crew.js";
 import { ScriptedChatModel } from "../../../src/testing/scriptedChatModel.js";
 import type { RunEvent } from "../../../src/types.js";
+import { useTestDirs } from "../../helpers/testDirs.js";
 
 const root = resolve(import.meta.dirname, "../../..");
 const serverBin = join(root, "node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
 
-let dir: string;
-let fixtureCacheDir: string;
-let runDir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "edgecrew-tool-rag-"));
-  fixtureCacheDir = join(dir, "fixtures");
-  runDir = join(dir, "runs");
-  await writeFile(join(dir, "notes.txt"), "one\ntwo\nthree\n");
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dirs = useTestDirs("edgecrew-tool-rag-", (root) =>
+  writeFile(join(root, "notes.txt"), "one\ntwo\nthree\n"),
+);
 
 function agent(toolSearch: { k: number } | undefined) {
   return defineAgent({
@@ -57,7 +46,7 @@ function agent(toolSearch: { k: number } | undefined) {
         },
       },
     ],
-    tools: [{ mcp: { name: "fs", command: process.execPath, args: [serverBin, dir] } }],
+    tools: [{ mcp: { name: "fs", command: process.execPath, args: [serverBin, dirs.root] } }],
     limits: {
       maxReplans: 0,
       maxSubtasks: 8,
@@ -96,8 +85,8 @@ function plan(subtasks: readonly PlannedSubtask[]) {
 async function run(toolSearch: { k: number } | undefined, subtasks: readonly PlannedSubtask[] = SUBTASKS) {
   const crew = await createCrew(agent(toolSearch), {
     planner: new ScriptedChatModel([plan(subtasks), '{"answer":"done"}']),
-    fixtureCacheDir,
-    runDir,
+    fixtureCacheDir: dirs.fixtures,
+    runDir: dirs.runs,
   });
   const events: RunEvent[] = [];
   try {

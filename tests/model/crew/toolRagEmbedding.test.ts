@@ -6,11 +6,10 @@
  * the same in two crews, planner-named tools stay, the offered set fits the room, and a model that cannot load
  * fails the subtask with its error code — never a silent BM25 ranking.
  */
-import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getLlama, type LlamaEmbedding } from "node-llama-cpp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineAgent } from "../../../src/config/index.js";
 import { createCrew } from "../../../src/crew.js";
@@ -20,22 +19,11 @@ import { ScriptedChatModel } from "../../../src/testing/scriptedChatModel.js";
 import { defineTool } from "../../../src/tools/index.js";
 import type { RunEvent } from "../../../src/types.js";
 import { toolDocumentText } from "../../../src/workers/toolSearch.js";
+import { useTestDirs } from "../../helpers/testDirs.js";
 
 const EMBED = "fixture:embed?seed=9";
 
-let dir: string;
-let fixtureCacheDir: string;
-let runDir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "edgecrew-tool-rag-embed-"));
-  fixtureCacheDir = join(dir, "fixtures");
-  runDir = join(dir, "runs");
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dirs = useTestDirs("edgecrew-tool-rag-embed-");
 
 const tool = (name: string, description: string, input: z.ZodObject) =>
   defineTool({ name, description, input, idempotent: true, run: async () => ({ ok: true }) });
@@ -101,8 +89,8 @@ async function run(definition: ReturnType<typeof agent>) {
   });
   const crew = await createCrew(definition, {
     planner: new ScriptedChatModel([plan, '{"answer":"done"}']),
-    fixtureCacheDir,
-    runDir,
+    fixtureCacheDir: dirs.fixtures,
+    runDir: dirs.runs,
     tools: TOOLS,
   });
   const events: RunEvent[] = [];
@@ -117,7 +105,7 @@ async function run(definition: ReturnType<typeof agent>) {
 
 /** Cosine similarities computed apart from edgecrew: node-llama-cpp's own embedding context and cosine. */
 function embedFixturePath(): Promise<string> {
-  return resolveFixtureModel({ name: "embed", seed: 9, size: "tiny" }, { cacheDir: fixtureCacheDir });
+  return resolveFixtureModel({ name: "embed", seed: 9, size: "tiny" }, { cacheDir: dirs.fixtures });
 }
 
 async function independentScores(): Promise<Map<string, Map<string, number>>> {
@@ -194,12 +182,12 @@ describe("Tool RAG with an embedding model (toolSearch: { k, model })", () => {
   });
 
   it("a model file that is not a GGUF fails the crew's start with MODEL_INVALID, before any run", async () => {
-    const bad = join(dir, "not-a-model.gguf");
+    const bad = join(dirs.root, "not-a-model.gguf");
     await writeFile(bad, "this is not a GGUF file");
     const error = await createCrew(agent({ k: 2, model: bad }), {
       planner: new ScriptedChatModel([]),
-      fixtureCacheDir,
-      runDir,
+      fixtureCacheDir: dirs.fixtures,
+      runDir: dirs.runs,
       tools: TOOLS,
     }).then(
       async (crew) => {
@@ -212,14 +200,14 @@ describe("Tool RAG with an embedding model (toolSearch: { k, model })", () => {
   });
 
   it("a model that cannot load mid-run fails the subtask with its code: no BM25 fallback, no offer, no call", async () => {
-    const file = join(dir, "embed.gguf");
+    const file = join(dirs.root, "embed.gguf");
     await copyFile(await embedFixturePath(), file);
     const crew = await createCrew(agent({ k: 2, model: file }), {
       planner: new ScriptedChatModel([
         JSON.stringify({ subtasks: [{ ...SUBTASKS[0], worker: "helper", dependsOn: [] }] }),
       ]),
-      fixtureCacheDir,
-      runDir,
+      fixtureCacheDir: dirs.fixtures,
+      runDir: dirs.runs,
       tools: TOOLS,
     });
     await rm(file); // gone after the start-up check: the load fails when the first subtask ranks
@@ -237,7 +225,7 @@ describe("Tool RAG with an embedding model (toolSearch: { k, model })", () => {
   it("a missing model file is refused when the agent is defined, naming the key", () => {
     let caught: unknown;
     try {
-      agent({ k: 2, model: join(dir, "missing.gguf") });
+      agent({ k: 2, model: join(dirs.root, "missing.gguf") });
     } catch (error) {
       caught = error;
     }
