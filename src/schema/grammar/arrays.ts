@@ -19,6 +19,7 @@ export function arrayExpr(compiler: SchemaCompiler, schema: JsonObject, where: W
   );
   const minItems = count(schema.minItems) ?? 0;
   const declaredMax = count(schema.maxItems);
+  if (declaredMax !== undefined && declaredMax < minItems) return NEVER; // (caps never go below minItems)
   let max = Math.max(
     minItems,
     declaredMax === undefined

@@ -80,6 +80,17 @@ const MAX_MERGED_CONDITIONALS = 4;
 const MAX_DOCUMENT_REWRITES = 64;
 /** Deepest recursion root() tries when a shallower one leaves the schema nothing to write. */
 const MAX_RECURSION = 64;
+/**
+ * Most schema nodes a deepened compilation (root() retrying with deeper recursion) visits. Recursion that branches
+ * (each level requires several recursive members) grows as the branching to the power of the depth; past this
+ * bound the deepening stops and the `$ref` is reported as what the grammar cannot write, so compiling never
+ * hangs. The first compilation, at the caps' depth, has no such bound (the largest real-world schema of the
+ * JSONSchemaBench sample visits about 64,000 nodes there).
+ */
+export const MAX_DEEPENED_VISITS = 20_000;
+
+/** Thrown inside a deepened compilation that visited more than {@link MAX_DEEPENED_VISITS} schema nodes. */
+class VisitLimit extends Error {}
 
 const TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"] as const;
 type TypeName = (typeof TYPES)[number];
@@ -139,6 +150,9 @@ export class SchemaCompiler {
   #rewrites = 0;
   /** Whether a recursion was cut at its depth bound (see root()). */
   #cut = false;
+  /** Schema nodes visited so far, and how many this compilation may visit (see MAX_DEEPENED_VISITS). */
+  #visits = 0;
+  #visitLimit = Number.POSITIVE_INFINITY;
   /** While #residues folds an anyOf/oneOf into `not`: the verdicts #number gives that `not`. */
   #folded: MultipleVerdict[] | undefined;
   /** While #residues folds: whether the schema had a `not` of its own (which then gets the verdict too). */
@@ -156,13 +170,27 @@ export class SchemaCompiler {
 
   /** The grammar of the whole document. */
   root(): GExpr {
-    const expr = this.value(this.#index.root, { pointer: "#", refs: [] });
+    let expr: GExpr;
+    try {
+      expr = this.value(this.#index.root, { pointer: "#", refs: [] });
+    } catch (error) {
+      if (!(error instanceof VisitLimit)) throw error;
+      this.report.set(
+        "#",
+        "$ref",
+        "unsupported",
+        `values need recursion ${this.caps.recursion} levels deep, which expands past ${MAX_DEEPENED_VISITS} schemas`,
+      );
+      return NEVER;
+    }
     if (!isNever(expr)) return expr;
     // Recursion cut at its depth bound left nothing (a schema whose smallest values are deep chains): deeper,
     // up to MAX_RECURSION; past it the `$ref` is reported as what the grammar cannot write.
     if (this.#cut && this.caps.recursion < MAX_RECURSION) {
       const recursion = Math.min(MAX_RECURSION, this.caps.recursion * 4);
-      return new SchemaCompiler(this.#index, this.builder, this.report, { ...this.caps, recursion }).root();
+      const deeper = new SchemaCompiler(this.#index, this.builder, this.report, { ...this.caps, recursion });
+      deeper.#visitLimit = MAX_DEEPENED_VISITS;
+      return deeper.root();
     }
     // What left nothing: a complement written only in part (its keyword), else the recursion's depth.
     const partial = this.report
@@ -188,6 +216,7 @@ export class SchemaCompiler {
 
   /** The grammar of the JSON text of values valid against `schema`, found at `where`. */
   value(schema: JsonValue | undefined, where: Where): GExpr {
+    if (++this.#visits > this.#visitLimit) throw new VisitLimit();
     if (schema === undefined || schema === true) return this.any();
     if (schema === false) return NEVER;
     if (!isObject(schema)) {
@@ -800,6 +829,7 @@ export class SchemaCompiler {
   #string(schema: JsonObject, where: Where): GExpr {
     const minLength = count(schema.minLength) ?? 0;
     const declaredMax = count(schema.maxLength);
+    if (declaredMax !== undefined && declaredMax < minLength) return NEVER; // (caps never go below minLength)
     const max = Math.max(
       minLength,
       declaredMax === undefined ? this.caps.stringMax : Math.min(declaredMax, this.caps.declaredStringMax),

@@ -93,10 +93,7 @@ function notIn(values: readonly JsonValue[]): Complement {
   for (const type of ["array", "object"] as const) {
     const listed = byType.get(type);
     if (listed === undefined) continue;
-    const others =
-      listed.length === 1 && nodes(listed[0] as JsonValue) <= MAX_LISTED_NODES
-        ? otherThan(listed[0] as JsonValue)
-        : undefined;
+    const others = listed.length === 1 ? otherThan(listed[0] as JsonValue) : undefined;
     if (others === undefined) exact = false;
     else {
       alternatives.push(...others.alternatives);
@@ -106,18 +103,12 @@ function notIn(values: readonly JsonValue[]): Complement {
   return { alternatives, exact };
 }
 
-/** Most arrays, objects and scalars in a listed value whose complement is written (each nests a union). */
-const MAX_LISTED_NODES = 8;
-
-function nodes(value: JsonValue): number {
-  if (Array.isArray(value)) return 1 + value.reduce<number>((sum, item) => sum + nodes(item), 0);
-  if (isObject(value)) return 1 + Object.values(value).reduce<number>((sum, item) => sum + nodes(item), 0);
-  return 1;
-}
-
 /** The arrays (or objects) other than `value`, one: by length or size, or by an item or member. */
 function otherThan(value: JsonValue): Complement | undefined {
   const differs = (item: JsonValue): { schema: JsonValue; exact: boolean } => {
+    // A nested array or object stays a `not` of its own, complemented when the compiler reaches it (one level
+    // at a time, reported where it is written), so a deep value costs one union per level reached.
+    if (Array.isArray(item) || isObject(item)) return { schema: { not: { const: item } }, exact: true };
     const negated = notIn([item]);
     return { schema: { anyOf: [...negated.alternatives] }, exact: negated.exact };
   };

@@ -56,6 +56,27 @@ function intersectTypes(a: JsonValue | undefined, b: JsonValue | undefined): Jso
 }
 
 /**
+ * `prefixItems` and `items` of two array schemas, merged position by position: item i must satisfy what each
+ * schema says of position i — its `prefixItems[i]` where it has one, else its `items` (which in 2020-12 covers
+ * only the positions after its own prefix). So `{items: X}` and `{prefixItems: [P]}` give `{prefixItems: [P and
+ * X], items: X}`, never a prefix that escapes X.
+ */
+function mergeItems(a: JsonObject, b: JsonObject, out: JsonObject): void {
+  const prefixA = Array.isArray(a.prefixItems) ? a.prefixItems : [];
+  const prefixB = Array.isArray(b.prefixItems) ? b.prefixItems : [];
+  const at = (prefix: readonly JsonValue[], rest: JsonValue | undefined, i: number): JsonValue | undefined =>
+    i < prefix.length ? prefix[i] : rest;
+  const length = Math.max(prefixA.length, prefixB.length);
+  if (length > 0) {
+    out.prefixItems = Array.from({ length }, (_, i) =>
+      bothOf(at(prefixA, a.items, i) ?? true, at(prefixB, b.items, i) ?? true),
+    );
+  }
+  if (a.items !== undefined && b.items !== undefined) out.items = bothOf(a.items, b.items);
+  else if (b.items !== undefined) out.items = b.items;
+}
+
+/**
  * The intersection of `a` and `b` (see the file comment). Neither input is changed.
  *
  * @example
@@ -65,7 +86,9 @@ function intersectTypes(a: JsonValue | undefined, b: JsonValue | undefined): Jso
 export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
   const out: JsonObject = { ...a };
   const inexact: string[] = [];
+  mergeItems(a, b, out);
   for (const [key, value] of Object.entries(b)) {
+    if (key === "items" || key === "prefixItems") continue; // mergeItems
     const mine = out[key];
     if (mine === undefined) {
       out[key] = value;
@@ -106,15 +129,6 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
         merged[name] = [...new Set([...before, ...(Array.isArray(list) ? list : [])])];
       }
       out[key] = merged;
-    } else if (key === "prefixItems" && Array.isArray(mine) && Array.isArray(value)) {
-      const length = Math.max(mine.length, value.length);
-      out.prefixItems = Array.from({ length }, (_, i) =>
-        mine[i] === undefined
-          ? (value[i] as JsonValue)
-          : value[i] === undefined
-            ? mine[i]
-            : bothOf(mine[i], value[i]),
-      );
     } else if (SCHEMA_VALUED.includes(key)) {
       out[key] = bothOf(mine, value);
     } else if ((key === "anyOf" || key === "oneOf") && Array.isArray(mine) && Array.isArray(value)) {

@@ -465,6 +465,17 @@ describe("combinators and references", () => {
     expectSound(schema);
   });
 
+  it("allOf merges items with another member's prefixItems position by position", () => {
+    const schema: JsonSchema = {
+      allOf: [
+        { type: "array", items: { type: "integer" } },
+        { prefixItems: [{ minimum: 5 }], items: { maximum: 9 } },
+      ],
+    };
+    expectTexts(schema, ["[]", "[5]", "[5,9]", "[7,1]"], ["[5.5]", "[4]", "[5,10]", '["x"]', "[5,1.5]"]);
+    expectSound(schema);
+  });
+
   it("$ref to $defs, definitions and nested pointers; recursion bounded", () => {
     const tree: JsonSchema = {
       $defs: {
@@ -523,6 +534,32 @@ describe("combinators and references", () => {
     expectSound(property);
     expectSound({ type: "array", maxItems: 4, not: { contains: { const: 3 } }, items: { enum: [1, 2, 3] } });
     expectSound({ not: { not: { type: "string", maxLength: 3 } } });
+    // A nested const: its members' complements are written as the compiler reaches them, level by level.
+    const nested: JsonSchema = {
+      type: "object",
+      properties: {
+        a: {
+          type: "array",
+          maxItems: 4,
+          items: { type: "object", properties: { b: { type: "integer" } }, additionalProperties: false },
+        },
+      },
+      additionalProperties: false,
+      not: { const: { a: [{ b: 1 }, { b: 2 }, { b: 3 }, { b: 4 }] } },
+    };
+    expectTexts(
+      nested,
+      [
+        "{}",
+        '{"a":[]}',
+        '{"a":[{"b":1},{"b":2},{"b":3}]}',
+        '{"a":[{"b":1},{"b":2},{"b":3},{"b":5}]}',
+        '{"a":[{"b":1},{"b":2},{"b":3},{}]}',
+      ],
+      ['{"a":[{"b":1},{"b":2},{"b":3},{"b":4}]}'],
+    );
+    expect(enforcement(nested, "not")).toBe("grammar");
+    expectSound(nested);
   });
 
   it("listed values next to not are filtered by the validator, not through a partial complement (Synthesized)", () => {
@@ -598,20 +635,31 @@ describe("combinators and references", () => {
   });
 
   it("a schema no value satisfies is SCHEMA_INVALID", () => {
-    try {
-      compileGrammar({ type: "object", properties: { a: false }, required: ["a"] });
-      expect.unreachable();
-    } catch (error) {
-      expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
-      expect(String(error)).toContain("contradictory keywords");
+    const contradictions: JsonSchema[] = [
+      { type: "object", properties: { a: false }, required: ["a"] },
+      // A minimum count above the maximum: never written as the minimum alone.
+      { type: "array", minItems: 5, maxItems: 4 },
+      { type: "string", minLength: 2, maxLength: 1 },
+      { type: "object", minProperties: 2, maxProperties: 1 },
+    ];
+    for (const schema of contradictions) {
+      try {
+        compileGrammar(schema);
+        expect.unreachable(JSON.stringify(schema));
+      } catch (error) {
+        expect(isEdgecrewError(error) && error.code, JSON.stringify(schema)).toBe("SCHEMA_INVALID");
+        expect(String(error)).toContain("contradictory keywords");
+      }
     }
   });
 
-  it("a satisfiable schema the grammar cannot write names the keyword it cannot express", () => {
-    // JSONSchemaBench Handwritten mod303: chains of "a" whose depth is a multiple of 2, 3 and 5, but not the
-    // 30-deep one; the complement of that 30-deep const is too large to write, and the rest leaves nothing.
-    let witness: JsonSchema = {};
-    for (let depth = 0; depth < 30; depth++) witness = { a: witness };
+  it("the complement of a deep const is written one level at a time (JSONSchemaBench Handwritten mod303)", () => {
+    // Chains of "a" whose depth is a multiple of 2, 3 and 5, but not the 30-deep one: the smallest value is 60 deep.
+    const chain = (depth: number): JsonSchema => {
+      let value: JsonSchema = {};
+      for (let i = 0; i < depth; i++) value = { a: value };
+      return value;
+    };
     const cycle = (name: string, length: number): Record<string, JsonSchema> =>
       Object.fromEntries(
         Array.from({ length }, (_, i) => [
@@ -640,7 +688,35 @@ describe("combinators and references", () => {
         ...cycle("x", 2),
         ...cycle("y", 3),
         ...cycle("z", 5),
-        witness: { const: witness },
+        witness: { const: chain(30) },
+      },
+    };
+    const { gbnf, report } = compileGrammar(schema);
+    expect(
+      report.find((entry) => entry.pointer === "#/allOf/5" && entry.keyword === "not")?.enforcement,
+    ).toBe("grammar");
+    const text = (depth: number) => JSON.stringify(chain(depth));
+    expect(gbnfAccepts(llama, gbnf, text(60))).toBe(true);
+    for (const depth of [0, 1, 2, 6, 10, 15, 30, 59])
+      expect(gbnfAccepts(llama, gbnf, text(depth)), `${depth}`).toBe(false);
+    const validator = compileSchema(schema);
+    expect(validator.validate(chain(60)).ok).toBe(true);
+    expect(validator.validate(chain(30)).ok).toBe(false);
+  });
+
+  it("a recursion that branches without end is refused within bounded work, naming the $ref", () => {
+    // Every object needs two children, each an allOf the compiler merges anew: no finite value exists, and
+    // deepening the recursion would visit 2^depth schemas. Without the bound on deepened compilations this hangs.
+    const child = (extra: JsonSchema): JsonSchema => ({ allOf: [{ $ref: "#/$defs/t" }, extra] });
+    const schema: JsonSchema = {
+      $ref: "#/$defs/t",
+      $defs: {
+        t: {
+          type: "object",
+          required: ["a", "b"],
+          additionalProperties: false,
+          properties: { a: child({ minProperties: 1 }), b: child({ maxProperties: 3 }) },
+        },
       },
     };
     try {
@@ -648,7 +724,7 @@ describe("combinators and references", () => {
       expect.unreachable();
     } catch (error) {
       expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
-      expect(String(error)).toContain("cannot express not at #/allOf/5 (unsupported)");
+      expect(String(error)).toContain("cannot express $ref at # (unsupported)");
     }
   });
 });
