@@ -772,7 +772,10 @@ export class SchemaCompiler {
     }
     const left = verdicts.find((verdict) => verdict.enforcement !== "grammar");
     const enforcement = left === undefined ? "grammar" : "validator";
-    const note = left?.note ?? "written as one residue condition with the number's automaton";
+    // A grammar's own note (a subset of the values, see numbers.ts) is the report's too.
+    const note =
+      (left ?? verdicts.find((verdict) => verdict.note !== undefined))?.note ??
+      "written as one residue condition with the number's automaton";
     this.report.set(where.pointer, keyword, enforcement, note);
     list.forEach((member, index) => {
       this.#formulaReport(member, childPointer(where.pointer, keyword, index), enforcement);
