@@ -803,6 +803,8 @@ export class SchemaCompiler {
   #string(schema: JsonObject, where: Where): GExpr {
     const minLength = count(schema.minLength) ?? 0;
     const declaredMax = count(schema.maxLength);
+    // No string has both lengths (a product of anyOf members, minLength of one and maxLength of another).
+    if (declaredMax !== undefined && declaredMax < minLength) return NEVER;
     const max = Math.max(
       minLength,
       declaredMax === undefined ? this.caps.stringMax : Math.min(declaredMax, this.caps.declaredStringMax),
