@@ -845,12 +845,20 @@ export class SchemaCompiler {
         (declaredMax === undefined || this.builder.maxLength(regex.expr) <= declaredMax);
       // Lookaheads, combined patterns, or lengths the pattern's grammar cannot meet: the pattern's automaton
       // writes them exactly (within its rule bound).
-      const automaton = fits ? undefined : patternContent(this.builder, pattern, minLength, max);
+      const automaton = fits
+        ? undefined
+        : patternContent(this.builder, pattern, minLength, max, { witnesses: !regex.ok });
       // Nothing within the lengths: where the pattern alone can be written, the lengths stay the validator's
       // (they may be the caps' rather than the schema's: a key's 64 characters, shortened to fit a budget).
       if (automaton?.ok === true && (!isNever(automaton.expr) || !regex.ok)) {
         content = automaton.expr;
-        this.report.set(where.pointer, "pattern", "grammar", "written through its automaton");
+        this.report.set(
+          where.pointer,
+          "pattern",
+          "grammar",
+          // (No note for an empty branch: another branch's note, a subset's, then stands.)
+          automaton.note ?? (isNever(automaton.expr) ? undefined : "written through its automaton"),
+        );
       } else if (regex.ok) {
         content = regex.expr;
         if (!regex.exact)

@@ -160,6 +160,17 @@ export function mergedPatternMembers(members: readonly JsonValue[]): JsonValue[]
   );
 }
 
+/**
+ * Whether a lookahead conjunction requires one part and also its absence (`^(?=X)(?!X)`, as the complement of
+ * an anyOf of negated patterns puts next to them): no string matches it.
+ */
+export function contradictoryPattern(source: string): boolean {
+  const parts = patternParts(source);
+  if (parts === undefined) return false;
+  const positive = new Set(parts.looks.filter((look) => !look.negative).map((look) => look.source));
+  return parts.looks.some((look) => look.negative && positive.has(look.source));
+}
+
 /** A pattern matching exactly the given strings (for a string `not: {enum}` next to a pattern). */
 export function literalsPattern(values: readonly string[]): string {
   const escaped = values.map((value) => value.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&"));
