@@ -10,8 +10,9 @@
  * no control character but tab, newline and carriage return). On such strings a regex without the `u` flag
  * sees one code unit per code point, so the automaton's language is exactly the regex's there; strings with
  * other characters are never written, so complements stay sound (`^..$` matches one astral character: no
- * complement here may admit it). Past {@link MAX_DFA_STATES} states the caller leaves the keyword to the
- * validator.
+ * complement here may admit it). Past {@link MAX_DFA_STATES} states the caller may ask for a few strings the
+ * pattern matches instead ({@link patternWitnesses}: a bounded search over the parts' NFAs, a reported subset),
+ * or leaves the keyword to the validator.
  */
 import { type CodeRange, cls, EMPTY, type GExpr, type GrammarBuilder, NEVER, rep, seq } from "./ir.js";
 import { parseRegex, type RegexNode, UnsupportedRegexError } from "./regexParser.js";
@@ -148,8 +149,15 @@ export function intersectRanges(a: readonly CodeRange[], b: readonly CodeRange[]
   return merged;
 }
 
-/** The DFA of the strings over UNIVERSE on which `node` matches somewhere (`new RegExp(p).test(s)`). */
-function searchDfa(node: RegexNode): Dfa {
+/** An NFA of the strings on which a regex matches somewhere: `final` loops on every character. */
+interface SearchNfa {
+  readonly nfa: Nfa;
+  readonly start: number;
+  readonly final: number;
+}
+
+/** The NFA of the strings over UNIVERSE on which `node` matches somewhere (`new RegExp(p).test(s)`). */
+function searchNfa(node: RegexNode): SearchNfa {
   const nfa = new Nfa();
   const start = nfa.add();
   nfa.char(start, UNIVERSE, start);
@@ -157,7 +165,7 @@ function searchDfa(node: RegexNode): Dfa {
   const final = nfa.add();
   nfa.epsilon(exit, final);
   nfa.char(final, UNIVERSE, final);
-  return determinize(nfa, start, final);
+  return { nfa, start, final };
 }
 
 function closure(nfa: Nfa, states: Iterable<number>, allowStart: boolean, allowEnd: boolean): Set<number> {
@@ -401,14 +409,15 @@ export function patternDfa(pattern: string): Dfa {
 const dfaCache = new Map<string, Dfa>();
 const DFA_CACHE_SIZE = 256;
 
-function buildPatternDfa(pattern: string): Dfa {
+/** A pattern as the parts it must (or, `negative`, must not) match: its body and its leading lookaheads. */
+function patternSearches(pattern: string): { search: SearchNfa; negative: boolean }[] {
   try {
     new RegExp(pattern);
   } catch (error) {
     throw new UnsupportedRegexError(`not a valid regular expression: ${(error as Error).message}`);
   }
   const node = parseRegex(pattern);
-  if (!hasLook(node)) return searchDfa(node);
+  if (!hasLook(node)) return [{ search: searchNfa(node), negative: false }];
   const items: RegexNode[] = [];
   const flatten = (n: RegexNode): void => {
     if (n.type === "seq") for (const item of n.items) flatten(item);
@@ -428,19 +437,217 @@ function buildPatternDfa(pattern: string): Dfa {
   if (!anchored || rest.some(hasLook))
     throw new UnsupportedRegexError("a lookahead is written only at the start of a pattern, after ^");
   const START: RegexNode = { type: "start" };
-  const parts = [
-    searchDfa({ type: "seq", items: [START, ...rest] }),
-    ...looks.map((look) => {
-      const own = searchDfa({ type: "seq", items: [START, look.item] });
-      return look.negative ? complementDfa(own) : own;
-    }),
+  return [
+    { search: searchNfa({ type: "seq", items: [START, ...rest] }), negative: false },
+    ...looks.map((look) => ({
+      search: searchNfa({ type: "seq", items: [START, look.item] }),
+      negative: look.negative,
+    })),
   ];
+}
+
+function buildPatternDfa(pattern: string): Dfa {
+  const parts = patternSearches(pattern).map(({ search, negative }) => {
+    const own = determinize(search.nfa, search.start, search.final);
+    return negative ? complementDfa(own) : own;
+  });
   // Finite languages first (a fixed length, a list of words), then the smaller: the products stay small when
   // what the first parts rule out is never explored.
   const ranked = parts
     .map((dfa) => ({ dfa, finite: acceptsFinitely(dfa) }))
     .sort((x, y) => Number(y.finite) - Number(x.finite) || x.dfa.accepting.length - y.dfa.accepting.length);
   return ranked.slice(1).reduce((dfa, part) => intersectDfa(dfa, part.dfa), (ranked[0] as { dfa: Dfa }).dfa);
+}
+
+/** Characters a witness is written with, in the order they are tried (printable ASCII but `"` and `\\`). */
+const WITNESS_CHARS: readonly number[] = [
+  ...range(0x61, 0x7a), // a-z
+  ...range(0x30, 0x39), // 0-9
+  ...range(0x41, 0x5a), // A-Z
+  ...[...range(0x20, 0x7e)].filter(
+    (code) =>
+      !(code >= 0x61 && code <= 0x7a) && !(code >= 0x30 && code <= 0x39) && !(code >= 0x41 && code <= 0x5a),
+  ),
+].filter((code) => code !== 0x22 && code !== 0x5c);
+
+function* range(from: number, to: number): Generator<number> {
+  for (let code = from; code <= to; code++) yield code;
+}
+
+/** Most search nodes {@link patternWitnesses} expands (each a set of NFA states per part). */
+const MAX_WITNESS_NODES = 10000;
+/** Most strings {@link patternWitnesses} returns. */
+const MAX_WITNESSES = 8;
+
+/**
+ * A few strings of `minLength` to `maxLength` printable ASCII characters that `pattern` matches, found by a
+ * bounded depth-first search over its parts' NFAs (subsets built as the search reaches them), for a pattern
+ * whose automaton is too large to write: a sound subset of its strings. Each part bounds the characters still
+ * needed (fewest and most, from its NFA's graph), which prunes the search; undefined when none is found within
+ * {@link MAX_WITNESS_NODES} nodes.
+ */
+export function patternWitnesses(
+  pattern: string,
+  minLength: number,
+  maxLength: number,
+): string[] | undefined {
+  try {
+    return witnesses(pattern, minLength, maxLength);
+  } catch (error) {
+    // Too deep a graph for the longest-path recursion, or a pattern the automata cannot read: no witness.
+    if (error instanceof RangeError || error instanceof UnsupportedRegexError) return undefined;
+    throw error;
+  }
+}
+
+function witnesses(pattern: string, minLength: number, maxLength: number): string[] | undefined {
+  const parts = patternSearches(pattern).map(({ search, negative }) => ({
+    ...search,
+    negative,
+    ...remainingLengths(search),
+  }));
+  type Node = readonly (readonly number[])[];
+  const step = (node: Node, code: number): Node | undefined => {
+    const out: number[][] = [];
+    for (const [i, part] of parts.entries()) {
+      const states = node[i] as readonly number[];
+      if (states.length === 1 && states[0] === part.final) {
+        out.push([part.final]);
+        continue;
+      }
+      const targets = new Set<number>();
+      for (const q of states)
+        for (const move of part.nfa.chars[q] ?? [])
+          if (move.ranges.some(([lo, hi]) => code >= lo && code <= hi)) targets.add(move.to);
+      const next = closure(part.nfa, targets, false, false);
+      if (next.has(part.final)) {
+        if (part.negative) return undefined;
+        out.push([part.final]);
+        continue;
+      }
+      const live = [...next].filter((q) => (part.fewest[q] as number) < Infinity).sort((x, y) => x - y);
+      if (live.length === 0 && !part.negative) return undefined;
+      out.push(live);
+    }
+    return out;
+  };
+  const accepted = (node: Node): boolean =>
+    parts.every(
+      (part, i) => closure(part.nfa, node[i] as number[], false, true).has(part.final) !== part.negative,
+    );
+  /** The characters still needed: [fewest, most] over the positive parts. */
+  const needed = (node: Node): [number, number] => {
+    let fewest = 0;
+    let most = Infinity;
+    for (const [i, part] of parts.entries()) {
+      const states = node[i] as readonly number[];
+      if (part.negative || (states.length === 1 && states[0] === part.final)) continue;
+      fewest = Math.max(fewest, Math.min(...states.map((q) => part.fewest[q] as number)));
+      most = Math.min(most, Math.max(...states.map((q) => part.most[q] as number)));
+    }
+    return [fewest, most];
+  };
+  /** The characters the positive parts still need, summed (0 where matched). */
+  const progress = (node: Node): number =>
+    parts.reduce((sum, part, i) => {
+      const states = node[i] as readonly number[];
+      if (part.negative || states.length === 0) return sum;
+      return sum + Math.min(...states.map((q) => part.fewest[q] as number));
+    }, 0);
+  const start: Node = parts.map((part) => {
+    const first = closure(part.nfa, [part.start], true, false);
+    // At the start, `^` edges have passed: the states before them no longer count.
+    return first.has(part.final) ? [part.final] : [...first].sort((x, y) => x - y);
+  });
+  const found: string[] = [];
+  const failed = new Set<string>();
+  let expanded = 0;
+  const search = (node: Node, text: number[]): boolean => {
+    if (found.length >= MAX_WITNESSES || ++expanded > MAX_WITNESS_NODES) return false;
+    const depth = text.length;
+    const key = `${depth}|${node.map((states) => states.join(",")).join("|")}`;
+    if (failed.has(key)) return false;
+    const [fewest, most] = needed(node);
+    const low = Math.max(fewest, minLength - depth);
+    const high = Math.min(most, maxLength - depth);
+    let any = false;
+    if (low <= high) {
+      if (depth >= minLength && accepted(node)) {
+        found.push(String.fromCharCode(...text));
+        any = true;
+      }
+      // Characters that lead to the same sets are one choice; those that bring the parts nearest to a match
+      // are tried first.
+      const children = new Map<string, { code: number; next: Node; rank: number }>();
+      if (depth < maxLength)
+        for (const code of WITNESS_CHARS) {
+          const next = step(node, code);
+          if (next === undefined) continue;
+          const nextKey = next.map((states) => states.join(",")).join("|");
+          if (!children.has(nextKey)) children.set(nextKey, { code, next, rank: progress(next) });
+        }
+      for (const { code, next } of [...children.values()].sort((x, y) => x.rank - y.rank)) {
+        if (found.length >= MAX_WITNESSES || expanded > MAX_WITNESS_NODES) break;
+        text.push(code);
+        if (search(next, text)) any = true;
+        text.pop();
+      }
+    }
+    if (!any && expanded <= MAX_WITNESS_NODES) failed.add(key);
+    return any;
+  };
+  search(start, []);
+  return found.length === 0 ? undefined : found;
+}
+
+/**
+ * Per NFA state, the fewest and the most characters that lead from it to `final` (`^` edges closed: they pass
+ * only at the start; `$` edges end the string; Infinity where a cycle or the `final` state's loop is reachable,
+ * or `final` is not).
+ */
+function remainingLengths(search: SearchNfa): { fewest: number[]; most: number[] } {
+  const { nfa, final } = search;
+  const n = nfa.chars.length;
+  // Backwards from `final`: a 0-1 breadth-first search (epsilons cost 0, characters 1).
+  const back: { from: number; cost: 0 | 1 }[][] = Array.from({ length: n }, () => []);
+  for (let q = 0; q < n; q++) {
+    for (const { to, kind } of nfa.eps[q] ?? []) if (kind !== 1) back[to]?.push({ from: q, cost: 0 });
+    for (const { to } of nfa.chars[q] ?? []) back[to]?.push({ from: q, cost: 1 });
+  }
+  const fewest = new Array<number>(n).fill(Infinity);
+  fewest[final] = 0;
+  const deque: number[] = [final];
+  for (let head = 0; head < deque.length; head++) {
+    const q = deque[head] as number;
+    for (const { from, cost } of back[q] ?? []) {
+      const d = (fewest[q] as number) + cost;
+      if (d < (fewest[from] as number)) {
+        fewest[from] = d;
+        deque.push(from); // re-queued when improved (a state's cost only drops, at most a few times)
+      }
+    }
+  }
+  const most = new Array<number>(n).fill(-1);
+  const state = new Uint8Array(n); // 0 new, 1 on the path, 2 done
+  const longest = (q: number): number => {
+    if (state[q] === 2) return most[q] as number;
+    if (state[q] === 1 || q === final) return Infinity;
+    state[q] = 1;
+    let best = -Infinity;
+    for (const { to, kind } of nfa.eps[q] ?? []) {
+      if (kind === 1 || (fewest[to] as number) === Infinity) continue;
+      best = Math.max(best, kind === 2 ? 0 : longest(to));
+    }
+    for (const { to } of nfa.chars[q] ?? []) {
+      if ((fewest[to] as number) === Infinity) continue;
+      best = Math.max(best, longest(to) + 1);
+    }
+    state[q] = 2;
+    most[q] = best === -Infinity ? Infinity : best;
+    return most[q] as number;
+  };
+  for (let q = 0; q < n; q++) if ((fewest[q] as number) < Infinity) longest(q);
+  return { fewest, most };
 }
 
 /** Whether the DFA accepts `text` (characters outside UNIVERSE: no). For tests and checks. */

@@ -801,7 +801,10 @@ export class SchemaCompiler {
     }
     const left = verdicts.find((verdict) => verdict.enforcement !== "grammar");
     const enforcement = left === undefined ? "grammar" : "validator";
-    const note = left?.note ?? "written as one residue condition with the number's automaton";
+    // A grammar's own note (a subset of the values, see numbers.ts) is the report's too.
+    const note =
+      (left ?? verdicts.find((verdict) => verdict.note !== undefined))?.note ??
+      "written as one residue condition with the number's automaton";
     this.report.set(where.pointer, keyword, enforcement, note);
     list.forEach((member, index) => {
       this.#formulaReport(member, childPointer(where.pointer, keyword, index), enforcement);
@@ -829,7 +832,8 @@ export class SchemaCompiler {
   #string(schema: JsonObject, where: Where): GExpr {
     const minLength = count(schema.minLength) ?? 0;
     const declaredMax = count(schema.maxLength);
-    if (declaredMax !== undefined && declaredMax < minLength) return NEVER; // (caps never go below minLength)
+    // No string has both lengths (a product of anyOf members, minLength of one and maxLength of another).
+    if (declaredMax !== undefined && declaredMax < minLength) return NEVER;
     const max = Math.max(
       minLength,
       declaredMax === undefined ? this.caps.stringMax : Math.min(declaredMax, this.caps.declaredStringMax),
@@ -870,12 +874,20 @@ export class SchemaCompiler {
         (declaredMax === undefined || this.builder.maxLength(regex.expr) <= declaredMax);
       // Lookaheads, combined patterns, or lengths the pattern's grammar cannot meet: the pattern's automaton
       // writes them exactly (within its rule bound).
-      const automaton = fits ? undefined : patternContent(this.builder, pattern, minLength, max);
+      const automaton = fits
+        ? undefined
+        : patternContent(this.builder, pattern, minLength, max, { witnesses: !regex.ok });
       // Nothing within the lengths: where the pattern alone can be written, the lengths stay the validator's
       // (they may be the caps' rather than the schema's: a key's 64 characters, shortened to fit a budget).
       if (automaton?.ok === true && (!isNever(automaton.expr) || !regex.ok)) {
         content = automaton.expr;
-        this.report.set(where.pointer, "pattern", "grammar", "written through its automaton");
+        this.report.set(
+          where.pointer,
+          "pattern",
+          "grammar",
+          // (No note for an empty branch: another branch's note, a subset's, then stands.)
+          automaton.note ?? (isNever(automaton.expr) ? undefined : "written through its automaton"),
+        );
       } else if (regex.ok) {
         content = regex.expr;
         if (!regex.exact)

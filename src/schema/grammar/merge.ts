@@ -9,7 +9,7 @@
 import type { JsonObject, JsonValue } from "../../types.js";
 import { isObject } from "../jsonShapes.js";
 import { decimalLcm } from "../multipleOf.js";
-import { allPatterns } from "./patterns.js";
+import { allPatterns, mergedPatternMembers } from "./patterns.js";
 
 /** A merged schema and the keywords the merge could not combine exactly. */
 export interface Merged {
@@ -132,9 +132,12 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     } else if (SCHEMA_VALUED.includes(key)) {
       out[key] = bothOf(mine, value);
     } else if ((key === "anyOf" || key === "oneOf") && Array.isArray(mine) && Array.isArray(value)) {
-      // (a1 | a2) & (b1 | b2) = a1&b1 | a1&b2 | …, while that stays small.
-      if (mine.length * value.length <= 64) {
-        out[key] = mine.flatMap((left) => value.map((right) => bothOf(left, right)));
+      // (a1 | a2) & (b1 | b2) = a1&b1 | a1&b2 | …, while that stays small (an anyOf's members that are only a
+      // pattern are one alternative: patterns.ts).
+      const left = key === "anyOf" ? mergedPatternMembers(mine) : mine;
+      const right = key === "anyOf" ? mergedPatternMembers(value) : value;
+      if (left.length * right.length <= 64) {
+        out[key] = left.flatMap((l) => right.map((r) => bothOf(l, r)));
       } else inexact.push(key);
     } else if (key === "not") {
       // Neither A nor B: not (A or B); two excluded value lists become one.

@@ -91,7 +91,9 @@ export const MAX_EXPONENT_DIGITS = 2;
  * the text, integer part or fraction, with the bounds' digits still binding or not; most become a GBNF rule of up
  * to ten alternatives). 7 on all the safe integers takes about 110, 11 on them about 180, 77 about 1 200. Past
  * it, the values are limited to {@link MULTIPLE_DIGIT_LIMITS} integer digits (sound: fewer values, each valid);
- * past it even then, the validator keeps `multipleOf` and the grammar writes the bounds alone.
+ * past it even then, the grammar lists the accepted values nearest zero (up to {@link MAX_LISTED_MULTIPLES}, and
+ * at least 8 of them, reported); failing that, the validator keeps `multipleOf` and the grammar writes the bounds
+ * alone.
  */
 export const MAX_MULTIPLE_STATES = 200;
 
@@ -295,12 +297,69 @@ function writeResidues(
   if (from > to) return { expr: NEVER, verdict: grammar };
   const built = multiples(from, to, condition, !integer, builder, budget);
   if ("expr" in built) return { expr: built.expr, verdict: built.multipleOf };
-  if (!condition.offGrid) return built;
-  // Values a digit finer than every divisor are multiples of none: a small automaton writes those alone.
-  const part = multiples(from, to, offGridPart(condition), true, builder, budget);
-  if (!("expr" in part)) return built;
-  const note = `only values with ${condition.digits} fraction digits, the last not 0 (${built.verdict.note ?? ""})`;
-  return { expr: part.expr, verdict: { enforcement: "grammar", note } };
+  if (condition.offGrid) {
+    // Values a digit finer than every divisor are multiples of none: a small automaton writes those alone.
+    const part = multiples(from, to, offGridPart(condition), true, builder, budget);
+    if ("expr" in part) {
+      const note = `only values with ${condition.digits} fraction digits, the last not 0 (${built.verdict.note ?? ""})`;
+      return { expr: part.expr, verdict: { enforcement: "grammar", note } };
+    }
+  }
+  // The last resort before the validator: the accepted values nearest zero, listed (sound: fewer values).
+  // A list takes the document's budget too (its search costs time): LISTED_STATES each.
+  if (budget.states < LISTED_STATES) return built;
+  const listed = listedValues(from, to, condition);
+  if (listed.length < MIN_LISTED_MULTIPLES) return built;
+  budget.states -= LISTED_STATES;
+  const note = `only the ${listed.length} accepted values nearest zero within the bounds (${listed.slice(0, 3).join(", ")}, …): ${built.verdict.note}`;
+  return {
+    expr: builder.rule(`${condition.name}-list`, alt(...listed.map(lit))),
+    verdict: { enforcement: "grammar", note },
+  };
+}
+
+/** The most values {@link listedValues} lists. */
+export const MAX_LISTED_MULTIPLES = 32;
+/** The fewest values a list must hold (fewer: the validator's, rather than a grammar of a few constants). */
+const MIN_LISTED_MULTIPLES = 8;
+/** The most grid values {@link listedValues} tries. */
+const MAX_LISTING_TRIES = 1 << 16;
+/** What one list takes of the document's {@link MultipleBudget} (so that at most 64 lists are searched). */
+const LISTED_STATES = 16;
+
+/**
+ * Texts of up to {@link MAX_LISTED_MULTIPLES} values N × 10^-digits, N from `from` to `to`, whose residue the
+ * condition accepts, nearest zero first (of {@link MAX_LISTING_TRIES} grid values tried): what a `multipleOf`
+ * formula falls back to where its automaton would take too many states (a union of residue classes modulo a
+ * large lcm, such as `anyOf`/`not` of ten divisors). Empty when none is found.
+ */
+function listedValues(from: bigint, to: bigint, condition: ResidueCondition): string[] {
+  const { modulus, digits, accepts } = condition;
+  const out: string[] = [];
+  const consider = (n: bigint) => {
+    const magnitude = n < 0n ? -n : n;
+    if (accepts(magnitude % modulus)) out.push(gridText(n, digits));
+  };
+  // Magnitudes from the one nearest zero outwards, both signs where the range spans zero.
+  const start = from > 0n ? from : to < 0n ? -to : 0n;
+  for (let k = 0n, tries = 0; out.length < MAX_LISTED_MULTIPLES && tries < MAX_LISTING_TRIES; k++) {
+    const magnitude = start + k;
+    const positive = magnitude >= from && magnitude <= to;
+    const negative = magnitude > 0n && -magnitude >= from && -magnitude <= to;
+    if (!positive && !negative) break;
+    if (positive) consider(magnitude);
+    if (negative && out.length < MAX_LISTED_MULTIPLES) consider(-magnitude);
+    tries += (positive ? 1 : 0) + (negative ? 1 : 0);
+  }
+  return out;
+}
+
+/** `n` × 10^-`digits` as JSON text, without trailing fraction zeros (`-15`, 1 → `-1.5`). */
+function gridText(n: bigint, digits: number): string {
+  const sign = n < 0n ? "-" : "";
+  const abs = (n < 0n ? -n : n).toString().padStart(digits + 1, "0");
+  const fraction = abs.slice(abs.length - digits).replace(/0+$/, "");
+  return `${sign}${abs.slice(0, abs.length - digits)}${fraction === "" ? "" : `.${fraction}`}`;
 }
 
 // ─── Bounds ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -10,6 +10,9 @@
  * inside another; the complement of a conjunction is the union of its parts' complements (complement.ts).
  */
 
+import type { JsonValue } from "../../types.js";
+import { isObject } from "../jsonShapes.js";
+
 /** A lookahead-anchored conjunction: `^(?=X)(?!Y)…rest` read into its parts (sources as written). */
 export interface PatternParts {
   readonly looks: readonly { readonly negative: boolean; readonly source: string }[];
@@ -124,6 +127,48 @@ export function patternComplement(source: string): string[] | undefined {
           ...(parts.rest === "" ? [] : [`^(?!${parts.rest})`]),
         ];
   return out.every(valid) ? out : undefined;
+}
+
+/**
+ * One pattern that matches exactly the strings one of `sources` matches (`(?:a)|(?:b)`), or undefined when they
+ * cannot be put together safely ({@link combinable}) or one has a lookahead, which the automata read only at
+ * the start of a pattern.
+ */
+export function eitherPattern(sources: readonly string[]): string | undefined {
+  if (!sources.every((source) => valid(source) && combinable(source) && !/\(\?<?[=!]/.test(source)))
+    return undefined;
+  const combined = [...new Set(sources)].map((source) => `(?:${source})`).join("|");
+  return valid(combined) ? combined : undefined;
+}
+
+/**
+ * The members of an `anyOf` with those that are only a `pattern` put into one (see {@link eitherPattern}), in
+ * the place of the first: `anyOf: [{pattern: "^a"}, {pattern: "^b"}, X]` is `anyOf: [{pattern:
+ * "(?:^a)|(?:^b)"}, X]`, the same values (non-strings pass both), and one alternative where the products of
+ * allOf merges (merge.ts) multiply alternatives. The members unchanged where fewer than two are only a pattern.
+ */
+export function mergedPatternMembers(members: readonly JsonValue[]): JsonValue[] {
+  const only = (member: JsonValue): member is { pattern: string } =>
+    isObject(member) && Object.keys(member).length === 1 && typeof member.pattern === "string";
+  const patterns = members.filter(only).map((member) => member.pattern);
+  if (patterns.length < 2) return [...members];
+  const either = eitherPattern(patterns);
+  if (either === undefined) return [...members];
+  const first = members.findIndex(only);
+  return members.flatMap((member, index) =>
+    index === first ? [{ pattern: either }] : only(member) ? [] : [member],
+  );
+}
+
+/**
+ * Whether a lookahead conjunction requires one part and also its absence (`^(?=X)(?!X)`, as the complement of
+ * an anyOf of negated patterns puts next to them): no string matches it.
+ */
+export function contradictoryPattern(source: string): boolean {
+  const parts = patternParts(source);
+  if (parts === undefined) return false;
+  const positive = new Set(parts.looks.filter((look) => !look.negative).map((look) => look.source));
+  return parts.looks.some((look) => look.negative && positive.has(look.source));
 }
 
 /** A pattern matching exactly the given strings (for a string `not: {enum}` next to a pattern). */

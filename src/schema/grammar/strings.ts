@@ -4,7 +4,7 @@
  * excluded strings; and the strings a pattern's automaton accepts within exact length bounds (patterns
  * combined or negated, lookaheads, lengths a pattern's own grammar cannot meet).
  */
-import { dfaToExpr, patternDfa } from "./automaton.js";
+import { AutomatonLimitError, dfaToExpr, patternDfa, patternWitnesses } from "./automaton.js";
 import {
   alt,
   type CodeRange,
@@ -19,6 +19,7 @@ import {
   subtractRanges,
 } from "./ir.js";
 import type { JsonStringEncoder } from "./jsonText.js";
+import { contradictoryPattern } from "./patterns.js";
 import { UnsupportedRegexError } from "./regexParser.js";
 
 interface TrieNode {
@@ -85,22 +86,33 @@ const MAX_DOCUMENT_AUTOMATON_RULES = 6000;
 /** Automaton rules written so far, by document (its builder). */
 const automatonRules = new WeakMap<GrammarBuilder, number>();
 
+/** Witness searches one document may run (each may take a second or two): bounds compile time. */
+const MAX_DOCUMENT_WITNESS_SEARCHES = 4;
+/** Witness searches run so far, by document (its builder). */
+const witnessSearches = new WeakMap<GrammarBuilder, number>();
+
 /**
  * The decoded content of the strings of `minLength` to `maxLength` characters that `pattern` matches, through
  * its automaton (see automaton.ts): exact within those bounds, except that past the automaton's rule bound
  * the longest strings are left out. NEVER when there is no such string; `ok: false` with a reason when the
- * pattern cannot be read or its automaton is too large.
+ * pattern cannot be read or its automaton is too large. With `witnesses`, an automaton too large to build
+ * gives way to a few strings the pattern matches, found by a bounded search (patternWitnesses): a subset,
+ * which `note` then says.
  */
 export function patternContent(
   builder: GrammarBuilder,
   pattern: string,
   minLength: number,
   maxLength: number,
-): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  options: { readonly witnesses?: boolean } = {},
+):
+  | { readonly ok: true; readonly expr: GExpr; readonly note?: string }
+  | { readonly ok: false; readonly reason: string } {
   const spent = automatonRules.get(builder) ?? 0;
   if (spent >= MAX_DOCUMENT_AUTOMATON_RULES) {
     return { ok: false, reason: `the document's patterns already took ${spent} automaton rules` };
   }
+  if (contradictoryPattern(pattern)) return { ok: true, expr: NEVER };
   try {
     const before = builder.rules.size;
     const expr = dfaToExpr(patternDfa(pattern), builder, minLength, maxLength);
@@ -109,7 +121,18 @@ export function patternContent(
       ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
       : { ok: true, expr };
   } catch (error) {
-    if (error instanceof UnsupportedRegexError) return { ok: false, reason: error.message };
-    throw error;
+    if (!(error instanceof UnsupportedRegexError)) throw error;
+    const searches = witnessSearches.get(builder) ?? 0;
+    if (
+      !(error instanceof AutomatonLimitError) ||
+      options.witnesses !== true ||
+      searches >= MAX_DOCUMENT_WITNESS_SEARCHES
+    )
+      return { ok: false, reason: error.message };
+    witnessSearches.set(builder, searches + 1);
+    const found = patternWitnesses(pattern, minLength, maxLength);
+    if (found === undefined) return { ok: false, reason: error.message };
+    const note = `only ${found.length} strings a bounded search found (${error.message})`;
+    return { ok: true, expr: alt(...found.map(lit)), note };
   }
 }

@@ -12,10 +12,15 @@ import {
   dfaToExpr,
   intersectDfa,
   patternDfa,
+  patternWitnesses,
 } from "../../../../src/schema/grammar/automaton.js";
 import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
 import { GrammarBuilder } from "../../../../src/schema/grammar/ir.js";
-import { allPatterns, patternComplement } from "../../../../src/schema/grammar/patterns.js";
+import {
+  allPatterns,
+  contradictoryPattern,
+  patternComplement,
+} from "../../../../src/schema/grammar/patterns.js";
 import { normalizeSchema } from "../../../../src/schema/normalize.js";
 import type { JsonSchema } from "../../../../src/types.js";
 import { seededRandom } from "./seeded.js";
@@ -306,5 +311,41 @@ describe("keys an object must have (not of patternProperties, not of propertyNam
       propertyNames: { pattern: "^....$" },
     };
     samples(schema);
+  });
+});
+
+describe("patterns whose automaton is too large", () => {
+  // Blocks of "k5m7" with gaps of 4 to 8 characters, anywhere: the search automaton alone passes MAX_DFA_STATES.
+  const blocks = "((k5m7).{4,8}){6,6}";
+  const combined = allPatterns(["^([a-z][0-9])+$", blocks, "^q8(.{10}){8}q8$"]) as string;
+
+  it("a bounded search finds strings the combined pattern matches; each is matched", () => {
+    expect(() => patternDfa(combined)).toThrow(/automaton states/);
+    const found = patternWitnesses(combined, 0, 256) ?? [];
+    expect(found.length).toBeGreaterThan(0);
+    for (const text of found) expect(new RegExp(combined).test(text), text).toBe(true);
+    // Within length bounds, or none.
+    expect(patternWitnesses(combined, 0, 50)).toBeUndefined();
+  });
+
+  it("the compiler writes those strings as a reported subset; a part and its negation is nothing", () => {
+    const schema: JsonSchema = {
+      type: "string",
+      allOf: [{ pattern: "^([a-z][0-9])+$" }, { pattern: blocks }, { pattern: "^q8(.{10}){8}q8$" }],
+    };
+    const { report } = compileGrammar(schema);
+    expect(report.find((entry) => entry.keyword === "pattern" && entry.pointer === "#")).toMatchObject({
+      enforcement: "grammar",
+      note: /strings a bounded search found/,
+    });
+    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+    const validator = compileSchema(schema);
+    const random = seededRandom(3);
+    for (let i = 0; i < 20; i++) {
+      const text = built.builder.sample(built.root, random);
+      expect(validator.validate(JSON.parse(text) as unknown).ok, text).toBe(true);
+    }
+    expect(contradictoryPattern(`${combined}(?![\\s\\S]*?(?:${blocks}))`)).toBe(true);
+    expect(contradictoryPattern(combined)).toBe(false);
   });
 });

@@ -289,6 +289,28 @@ describe("arrays", () => {
 });
 
 describe("scalars", () => {
+  it("a string with minLength above maxLength admits nothing (an anyOf alternative of them is dropped)", () => {
+    expectTexts(
+      {
+        anyOf: [
+          { type: "string", minLength: 11, maxLength: 5 },
+          { type: "integer", minimum: 0, maximum: 9 },
+        ],
+      },
+      ["3"],
+      ['"abcdefghijk"', '"abcde"'],
+    );
+    const schema: JsonSchema = {
+      type: "string",
+      allOf: [
+        { anyOf: [{ pattern: "^p" }, { minLength: 11 }] },
+        { anyOf: [{ pattern: "55" }, { maxLength: 5 }] },
+      ],
+    };
+    expectTexts(schema, ['"p55"', '"p"', '"abcdefgh55k"'], ['"abcdefghijk"']);
+    expectSound(schema, 200);
+  });
+
   it("numbers stay finite and within minimum/maximum", () => {
     const schema: JsonSchema = {
       type: "object",
@@ -313,11 +335,17 @@ describe("scalars", () => {
     const values = expectSound(schema, 300) as { ratio: number }[];
     expect(values.every((value) => Number.isFinite(value.ratio))).toBe(true);
     expect(enforcement(schema, "minimum", "#/properties/count")).toBe("grammar");
-    // multipleOf is a remainder automaton in the grammar, unless that automaton would be too large.
+    // multipleOf is a remainder automaton in the grammar; where that automaton would be too large, a list of the
+    // multiples nearest zero; where fewer than 8 of those are found, the validator's.
     expect(enforcement({ type: "number", multipleOf: 0.5 }, "multipleOf")).toBe("grammar");
-    expect(enforcement({ type: "integer", minimum: 1, maximum: 99999, multipleOf: 1009 }, "multipleOf")).toBe(
-      "validator",
+    const listed = { type: "integer", minimum: 1, maximum: 99999, multipleOf: 1009 } as const;
+    expect(compileGrammar(listed).report.find((entry) => entry.keyword === "multipleOf")?.note).toMatch(
+      /nearest zero/,
     );
+    expectTexts(listed, ["1009", "32288"], ["0", "1010", "33297"]);
+    expect(
+      enforcement({ type: "integer", minimum: 1, maximum: 99999999, multipleOf: 1000003 }, "multipleOf"),
+    ).toBe("validator");
   });
 
   it("unbounded numbers never overflow to Infinity", () => {
@@ -575,10 +603,62 @@ describe("combinators and references", () => {
 
   it("a not whose complement cannot be written is the validator's, and so is a remote $ref", () => {
     expect(enforcement({ type: "string", not: { format: "email" } }, "not")).toBe("validator");
-    expect(
-      enforcement({ type: "integer", not: { anyOf: [{ multipleOf: 7919 }, { multipleOf: 7907 }] } }, "not"),
-    ).toBe("validator");
+    // (A not of multipleOfs whose automaton is too large is written as the accepted values nearest zero.)
+    const coprime: JsonSchema = {
+      type: "integer",
+      not: { anyOf: [{ multipleOf: 7919 }, { multipleOf: 7907 }] },
+    };
+    expect(compileGrammar(coprime).report.find((entry) => entry.keyword === "not")).toMatchObject({
+      enforcement: "grammar",
+      note: /nearest zero/,
+    });
+    expectSound(coprime, 50);
     expect(enforcement({ $ref: "https://example.com/schema.json" }, "$ref")).toBe("unsupported");
+  });
+
+  it("allOf of anyOfs of patterns: an anyOf's pattern-only members are one alternative in the product", () => {
+    // 6 × 5 × 5 alternatives would pass the merge's product bound; as 2 × 2 × 2 they are written exactly.
+    const schema: JsonSchema = {
+      type: "string",
+      minLength: 4,
+      maxLength: 12,
+      allOf: [
+        {
+          anyOf: [
+            { pattern: "^p" },
+            { pattern: "^q" },
+            { pattern: "^r" },
+            { pattern: "^s" },
+            { pattern: "^t" },
+            { minLength: 11 },
+          ],
+        },
+        {
+          anyOf: [
+            { pattern: "k$" },
+            { pattern: "m$" },
+            { pattern: "n$" },
+            { pattern: "w$" },
+            { not: { pattern: "^[pq]" } },
+          ],
+        },
+        {
+          anyOf: [
+            { pattern: "55" },
+            { pattern: "66" },
+            { pattern: "77" },
+            { pattern: "88" },
+            { maxLength: 5 },
+          ],
+        },
+      ],
+    };
+    for (const keyword of ["allOf", "anyOf"]) {
+      for (const entry of compileGrammar(schema).report.filter((e) => e.keyword === keyword))
+        expect(entry.enforcement, `${entry.pointer} ${keyword}`).toBe("grammar");
+    }
+    expectTexts(schema, ['"p55k"', '"t6677k"', '"r12k"', '"abcdefgh55k"'], ['"p55x"', '"p1234k"', '"a55k"']);
+    expectSound(schema, 100);
   });
 
   it("if/then/else: (if and then) or (not-if and else)", () => {

@@ -210,12 +210,22 @@ describe("combinations and the report", () => {
   });
 
   it("the report never claims more than the grammar holds: merged divisors it cannot write stay the validator's", () => {
-    // lcm(77, 13) = 1001: too many states on all the safe integers, and too few multiples within 6 digits.
-    const grammar = compiled({ type: "integer", allOf: [{ multipleOf: 77 }, { multipleOf: 13 }] });
+    // lcm(1009, 1013) = 1022117: too many states, too few multiples within 6 digits, none to list near zero.
+    const grammar = compiled({ type: "integer", allOf: [{ multipleOf: 1009 }, { multipleOf: 1013 }] });
     expect(grammar.verdict("multipleOf")?.enforcement).toBe("validator");
     for (const pointer of ["#/allOf/0", "#/allOf/1"])
       expect(grammar.verdict("multipleOf", pointer)?.enforcement, pointer).toBe("validator");
     expect(grammar.admits("78")).toBe(true); // the plain integer grammar: the validator refuses it
+  });
+
+  it("merged divisors with too many states but multiples near zero are listed, and the report says so", () => {
+    // lcm(77, 13) = 1001: too many states on all the safe integers, and too few multiples within 6 digits.
+    const grammar = compiled({ type: "integer", allOf: [{ multipleOf: 77 }, { multipleOf: 13 }] });
+    expect(grammar.verdict("multipleOf")).toMatchObject({ enforcement: "grammar", note: /nearest zero/ });
+    for (const text of ["0", "1001", "-1001", "16016", "-15015"])
+      expect(grammar.admits(text), text).toBe(true);
+    for (const text of ["78", "77", "13", "17017", "-16016"]) expect(grammar.admits(text), text).toBe(false);
+    expectSound({ type: "integer", allOf: [{ multipleOf: 77 }, { multipleOf: 13 }] }, 100);
   });
 
   it("merging divisors takes their exact decimal least common multiple", () => {
@@ -277,6 +287,35 @@ describe("combinations and the report", () => {
           expect(isMultipleOf(value[`p${p}`] as number, p), `p${p}: ${value[`p${p}`]}`).toBe(true);
       });
     }
+  });
+
+  it("a residue set too large for any automaton is written as the accepted values nearest zero, and says so", () => {
+    // The lcm is 17 × 19 × 23 × 29 × 4: neither the whole range nor 9, 6 or 4 integer digits fit the automaton.
+    const schema: JsonSchema = {
+      type: "number",
+      maximum: -5000,
+      allOf: [
+        { anyOf: [{ multipleOf: 17 }, { multipleOf: 19 }] },
+        { anyOf: [{ multipleOf: 23 }, { multipleOf: 29 }] },
+      ],
+      not: { multipleOf: 4 },
+    };
+    const grammar = compiled(schema);
+    expect(grammar.verdict("anyOf") ?? grammar.verdict("allOf")).toMatchObject({
+      enforcement: "grammar",
+      note: /only the 32 accepted values nearest zero/,
+    });
+    expect(grammar.rules).toBeLessThanOrEqual(3);
+    // Every admitted value is valid; the first valid values below the bound are admitted, later ones not.
+    const valid: string[] = [];
+    for (let n = -5000; valid.length < 40; n--) if (grammar.valid(String(n))) valid.push(String(n));
+    valid.forEach((text, index) => {
+      expect(grammar.admits(text), text).toBe(index < 32);
+    });
+    for (let n = -5000; n > -12000; n--)
+      if (grammar.admits(String(n))) expect(grammar.valid(String(n)), String(n)).toBe(true);
+    for (const text of valid.slice(0, 5)) expect(gbnfAccepts(llama, grammar.gbnf, text), text).toBe(true);
+    expect(new Set(expectSound(schema, 100)).size).toBeGreaterThan(8);
   });
 
   it("a huge divisor leaves only zero, written exactly", () => {

@@ -163,19 +163,33 @@ describe("anyOf and oneOf of multipleOfs next to a numeric type", () => {
 });
 
 describe("beyond the caps", () => {
-  it("a condition the automaton cannot write within its states stays the validator's, as the report says", () => {
+  it("a condition the automaton cannot write within its states is a list of accepted values near zero, as the report says", () => {
     const schema: JsonSchema = {
       type: "integer",
       not: { anyOf: [{ multipleOf: 7919 }, { multipleOf: 7907 }] },
     };
     const grammar = compiled(schema);
-    expect(grammar.verdict("not")).toMatchObject({ enforcement: "validator", note: /states/ });
+    expect(grammar.verdict("not")).toMatchObject({
+      enforcement: "grammar",
+      note: /32 accepted values nearest zero/,
+    });
+    for (const text of ["1", "-1", "16", "-15"]) expect(grammar.admits(text), text).toBe(true);
+    for (const text of ["0", "7919", "17", "100"]) expect(grammar.admits(text), text).toBe(false);
+  });
+
+  it("past the lists too (fewer than 8 accepted values found), the condition stays the validator's", () => {
+    const schema: JsonSchema = {
+      type: "integer",
+      anyOf: [{ multipleOf: 1000003 }, { multipleOf: 1000033 }],
+    };
+    const grammar = compiled(schema);
+    expect(grammar.verdict("anyOf")).toMatchObject({ enforcement: "validator", note: /states/ });
     // The plain integer grammar: the validator refuses this one.
     expect(grammar.admits("7919")).toBe(true);
   });
 
-  it("an allOf member's not written through a complement the automaton could not write is the validator's", () => {
-    // Residues modulo 24024 on every position of an unbounded number: past the caps (JSONSchemaBench allany7).
+  it("an allOf of anyOfs of multipleOfs past the caps is written as the values nearest zero it accepts", () => {
+    // Residues modulo 24024 on every position of an unbounded number: past the automaton's caps.
     const schema: JsonSchema = {
       type: "number",
       allOf: [
@@ -186,8 +200,17 @@ describe("beyond the caps", () => {
       ],
     };
     const grammar = compiled(schema);
-    expect(grammar.verdict("anyOf")?.enforcement).toBe("validator");
-    expect(grammar.verdict("not", "#/allOf/3")?.enforcement).toBe("validator");
-    expect(grammar.admits("8")).toBe(true); // the plain number grammar: the validator refuses 8
+    expect(grammar.verdict("anyOf")).toMatchObject({ enforcement: "grammar", note: /nearest zero/ });
+    expect(grammar.verdict("not", "#/allOf/3")?.enforcement).toBe("grammar");
+    expect(grammar.admits("8")).toBe(false);
+    // Every value of a window is admitted only if valid; the smallest valid ones are admitted.
+    let admitted = 0;
+    for (let n = -3000; n <= 3000; n++) {
+      const text = String(n);
+      if (!grammar.admits(text)) continue;
+      admitted++;
+      expect(grammar.valid(text), text).toBe(true);
+    }
+    expect(admitted).toBeGreaterThanOrEqual(8);
   });
 });
