@@ -4,7 +4,8 @@
 // comparison. Random-weight models get a token ban unless the grammar can only be finished with non-ASCII text
 // (`requiresNonAscii`), when the product lifts it too: for the toy fixture the byte tokens 0x80–0xFF (what
 // src/workers/generate.ts `fixtureByteBan` bans in the committed product), for other random-weight models
-// (family fixtures) the product's current `fixtureByteBan`.
+// (family fixtures) the product's current `fixtureByteBan`; and for every model, under a grammar, the control
+// tokens (see controlTokens).
 //
 // Why not the product's function for the toy fixture too: its working-tree version (being rewritten while this
 // bench was written) bans every token that detokenizes to "" alone, which includes the toy fixture's "▁" space
@@ -13,8 +14,8 @@
 import { LlamaCompletion, TokenBias } from "node-llama-cpp";
 import { parseModelRef } from "../../dist/config/modelRef.js";
 import { fixtureVocabulary } from "../../dist/testing/fixtureModel.js";
-import { fixtureByteBan } from "../../dist/workers/generate.js";
 import { inspectModelFile } from "../../dist/workers/ggufCheck.js";
+import { vocabularyIndex, vocabularySize } from "../../dist/workers/grammarBias.js";
 import { resolveModelPath } from "../../dist/workers/resolveModel.js";
 
 /** The default model: the toy fixture (random weights, ~0.5 MB), generated into the fixture cache. */
@@ -29,13 +30,32 @@ function isToyFixture(model) {
   );
 }
 
-/** The token ban of a random-weight model (see the file comment). */
-function tokenBan(model) {
-  if (!isToyFixture(model)) return { ban: fixtureByteBan(model), banKind: "product fixtureByteBan" };
-  const ban = new TokenBias(model.tokenizer);
+/**
+ * Control tokens other than end-of-generation: llama.cpp's grammar reads them by their special spelling
+ * (`<|im_start|>` passes inside a string) while the text handed on leaves them out, so the product forbids them
+ * under every grammar (src/workers/grammarBias.ts) and so does the bench, for every model.
+ */
+function controlTokens(model) {
+  const control = [];
+  for (let id = 0; id < vocabularySize(model); id++) {
+    const attributes = model.getTokenAttributes(id);
+    if ((attributes.control || attributes.unused || attributes.undefined) && !model.isEogToken(id))
+      control.push(id);
+  }
+  return control;
+}
+
+/** The token ban of a random-weight model (see the file comment), control tokens included. */
+function tokenBan(model, control) {
+  if (!isToyFixture(model)) {
+    // The tokens the product's fixtureByteBan forbids (src/workers/generate.ts reads the same index).
+    const ban = new TokenBias(model.tokenizer).set([...vocabularyIndex(model).pieces, ...control], "never");
+    return { ban, banKind: "product fixtureByteBan + control tokens" };
+  }
+  const ban = new TokenBias(model.tokenizer).set(control, "never");
   const { firstByteId } = fixtureVocabulary();
   for (let byte = 0x80; byte <= 0xff; byte++) ban.set(firstByteId + byte, "never");
-  return { ban, banKind: "toy fixture byte tokens 0x80-0xFF" };
+  return { ban, banKind: "toy fixture byte tokens 0x80-0xFF + control tokens" };
 }
 
 /** The prompt of every generation (the model never sees the grammar). */
@@ -62,7 +82,11 @@ export async function openDecoder(llama, modelRef, maxTokens) {
   const context = await model.createContext({ contextSize, sequences: 1, threads: 1 });
   const sequence = context.getSequence();
   const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
-  const { ban, banKind } = randomWeights ? tokenBan(model) : { ban: undefined, banKind: "none" };
+  const control = controlTokens(model);
+  const controlBan = new TokenBias(model.tokenizer).set(control, "never");
+  const { ban, banKind } = randomWeights
+    ? tokenBan(model, control)
+    : { ban: undefined, banKind: "control tokens under a grammar" };
   const grammars = new Map();
 
   /**
@@ -83,6 +107,7 @@ export async function openDecoder(llama, modelRef, maxTokens) {
       }
     }
     const banned = ban !== undefined && asciiOnly;
+    const bias = banned ? ban : grammar !== undefined && control.length > 0 ? controlBan : undefined;
     // No clearHistory: LlamaCompletion keeps the evaluated prefix that the new prompt shares (the same prompt for
     // every seed of a schema), which saves the prompt evaluation and changes no output.
     const before = sequence.tokenMeter.getState();
@@ -101,7 +126,7 @@ export async function openDecoder(llama, modelRef, maxTokens) {
       temperature: 0.8,
       seed,
       signal: AbortSignal.timeout(timeoutMs),
-      ...(banned ? { tokenBias: ban } : {}),
+      ...(bias === undefined ? {} : { tokenBias: bias }),
       ...(grammar === undefined ? {} : { grammar }),
     });
     const ms = performance.now() - started;

@@ -57,6 +57,12 @@ interface VocabularyIndex {
    * so inside strings each is checked against the state.
    */
   readonly structural: readonly { readonly id: Token; readonly text: string }[];
+  /**
+   * Control, unused and undefined tokens other than end-of-generation. llama.cpp's grammar reads a token by its
+   * special spelling (`<|im_start|>` passes where a string allows `<`, `|`, …) while the text handed on leaves
+   * it out, so under a grammar they are always forbidden: the output would not be the text the grammar checked.
+   */
+  readonly control: readonly Token[];
   /** The other tokens (none of those characters), shortest first. */
   readonly plain: readonly Token[];
   /** `plainFrom[n]`: where the tokens of `plain` with at least `n` characters start (up to the longest + 1). */
@@ -99,6 +105,7 @@ export function vocabularyIndex(model: LlamaModel): VocabularyIndex {
   const structural: { id: Token; text: string }[] = [];
   const plainTokens: { id: Token; length: number }[] = [];
   const hidden: Token[] = [];
+  const control: Token[] = [];
   const pieces: Token[] = [];
   const size = vocabularySize(model);
   for (let id = 0; id < size; id++) {
@@ -110,6 +117,7 @@ export function vocabularyIndex(model: LlamaModel): VocabularyIndex {
     const attributes = model.getTokenAttributes(token);
     if (attributes.control || attributes.unused || attributes.undefined) {
       hidden.push(token);
+      control.push(token);
       continue;
     }
     const text = model.detokenize([token], false, context);
@@ -140,6 +148,7 @@ export function vocabularyIndex(model: LlamaModel): VocabularyIndex {
     plain: plainTokens.map((token) => token.id),
     plainFrom,
     hidden,
+    control,
     endOfGeneration,
     pieces,
     context,
@@ -210,13 +219,14 @@ export function grammarBiasSession(
   model: LlamaModel,
   byteBan: ByteBan | undefined,
 ): BiasSession {
-  const fallback = byteBan?.bias;
+  const index = vocabularyIndex(model);
+  const always = [...(byteBan?.tokens ?? []), ...index.control];
+  const fallback = always.length === 0 ? undefined : new TokenBias(model.tokenizer).set(always, "never");
   let matcher = matchers.get(turn);
   if (matcher === undefined) {
     matcher = new GrammarMatcher(turn.ir.builder);
     matchers.set(turn, matcher);
   }
-  const index = vocabularyIndex(model);
   const cache = cacheFor(turn, model);
   const active = matcher;
   let state: MatchState | undefined = active.start(turn.ir.root);
@@ -258,9 +268,9 @@ export function grammarBiasSession(
         // Near the end of a bounded string: the tokens that still fit may be fewer than those that do not.
         if (cut < index.plain.length - cut) {
           if (cut + valid.length === 0) return null;
-          return new TokenBias(model.tokenizer).set([...index.plain.slice(0, cut), ...valid], {
-            logit: BOOST,
-          });
+          return new TokenBias(model.tokenizer)
+            .set([...index.plain.slice(0, cut), ...valid], { logit: BOOST })
+            .set([...index.control], "never");
         }
         forbidden.push(...index.plain.slice(cut));
       }
@@ -277,9 +287,7 @@ export function grammarBiasSession(
     }
     if (current.accepting) allowed.push(...index.endOfGeneration);
     if (allowed.length === 0) return null;
-    const bias = new TokenBias(model.tokenizer);
-    bias.set(allowed, { logit: BOOST });
-    return bias;
+    return new TokenBias(model.tokenizer).set(allowed, { logit: BOOST }).set([...index.control], "never");
   };
 
   return {

@@ -137,5 +137,30 @@ describe.each(families)(
       expect(seen.ban).toBeGreaterThan(5);
       expect(seen.lengthBan).toBeGreaterThan(0);
     }, 120_000);
+
+    it("forbids control tokens at every position: llama.cpp's grammar reads them by their special spelling", async () => {
+      const model = lease.model;
+      const judge = await judgeOf(model);
+      const control = Array.from({ length: vocabularySize(model) }, (_, id) => id as Token).filter(
+        (token) => model.getTokenAttributes(token).control && !model.isEogToken(token),
+      );
+      expect(control.length).toBeGreaterThan(0);
+      const spelled = control.filter((token) => model.detokenize([token], true).startsWith("<"));
+      expect(spelled.length).toBeGreaterThan(0);
+      const state = new LlamaGrammarEvaluationState({ model, grammar });
+      const session = grammarBiasSession(turn.turn, model, undefined);
+      let inside = 0;
+      for (const next of model.tokenize(TEXT)) {
+        const entries = (session.bias() as unknown as { _biases: Map<Token, number> })._biases;
+        for (const token of control)
+          expect(entries.get(token), `token ${token}`).toBe(Number.NEGATIVE_INFINITY);
+        // Inside a string llama.cpp itself lets one through (its text is "<|…|>"), and the text handed on would
+        // leave it out: what the grammar checked would not be the answer.
+        if (spelled.some((token) => judge.canBeNext(state, token))) inside++;
+        judge.accept(state, next);
+        session.push([next]);
+      }
+      expect(inside).toBeGreaterThan(0);
+    }, 120_000);
   },
 );
