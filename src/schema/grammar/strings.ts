@@ -4,7 +4,7 @@
  * excluded strings; and the strings a pattern's automaton accepts within exact length bounds (patterns
  * combined or negated, lookaheads, lengths a pattern's own grammar cannot meet).
  */
-import { dfaToExpr, patternDfa } from "./automaton.js";
+import { type Dfa, dfaToExpr, patternDfa } from "./automaton.js";
 import {
   alt,
   type CodeRange,
@@ -97,19 +97,32 @@ export function patternContent(
   minLength: number,
   maxLength: number,
 ): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
-  const spent = automatonRules.get(builder) ?? 0;
-  if (spent >= MAX_DOCUMENT_AUTOMATON_RULES) {
-    return { ok: false, reason: `the document's patterns already took ${spent} automaton rules` };
-  }
   try {
-    const before = builder.rules.size;
-    const expr = dfaToExpr(patternDfa(pattern), builder, minLength, maxLength);
-    automatonRules.set(builder, spent + builder.rules.size - before);
-    return expr === undefined
-      ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
-      : { ok: true, expr };
+    return dfaContent(builder, patternDfa(pattern), minLength, maxLength);
   } catch (error) {
     if (error instanceof UnsupportedRegexError) return { ok: false, reason: error.message };
     throw error;
   }
+}
+
+/**
+ * The decoded content of the strings of `minLength` to `maxLength` characters an automaton accepts (one built
+ * from several patterns, say), within the document's bound on automaton rules; see {@link patternContent}.
+ */
+export function dfaContent(
+  builder: GrammarBuilder,
+  dfa: Dfa,
+  minLength: number,
+  maxLength: number,
+): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  const spent = automatonRules.get(builder) ?? 0;
+  if (spent >= MAX_DOCUMENT_AUTOMATON_RULES) {
+    return { ok: false, reason: `the document's patterns already took ${spent} automaton rules` };
+  }
+  const before = builder.rules.size;
+  const expr = dfaToExpr(dfa, builder, minLength, maxLength);
+  automatonRules.set(builder, spent + builder.rules.size - before);
+  return expr === undefined
+    ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
+    : { ok: true, expr };
 }

@@ -1,0 +1,130 @@
+/**
+ * Keys an object must have (objects.ts, keyGroups.ts): `not: {propertyNames: {not: …}}` and `not:
+ * {patternProperties: {p: false}}` ask for a key matching a pattern; under `maxProperties` several of those asks
+ * must share keys. The grammar distributes them over the keys it may write (groups of asks, each group one key
+ * from the intersection of its patterns), so that the validator has nothing left to check. Every text drawn from
+ * a grammar must pass the validator (ajv).
+ */
+import { describe, expect, it } from "vitest";
+import { compileSchema } from "../../../../src/schema/compile.js";
+import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
+import { normalizeSchema } from "../../../../src/schema/normalize.js";
+import type { JsonSchema } from "../../../../src/types.js";
+import { seededRandom } from "./seeded.js";
+
+function samples(schema: JsonSchema, count = 60, seed = 3): Record<string, unknown>[] {
+  const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+  const validator = compileSchema(schema);
+  const random = seededRandom(seed);
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const text = built.builder.sample(built.root, random);
+    const value = JSON.parse(text) as Record<string, unknown>;
+    const result = validator.validate(value);
+    expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
+    out.push(value);
+  }
+  return out;
+}
+
+function validatorKeywords(schema: JsonSchema): string[] {
+  return compileGrammar(schema)
+    .report.filter((entry) => entry.enforcement === "validator")
+    .map((entry) => `${entry.pointer} ${entry.keyword}`);
+}
+
+const someKey = (pattern: string) => ({ not: { propertyNames: { not: { pattern } } } });
+
+describe("keys an object must have, shared under maxProperties", () => {
+  it("three asked-for patterns, one key: a key matching all three", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        someKey("x9"),
+        someKey("9y"),
+        someKey("^y"),
+        { propertyNames: { pattern: "^.{4}$" } },
+        { maxProperties: 1 },
+      ],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    expect(values.every((value) => Object.keys(value).length === 1)).toBe(true);
+  });
+
+  it("four asked-for letters over two keys of two characters", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        someKey("p"),
+        someKey("q"),
+        someKey("r"),
+        someKey("s"),
+        { propertyNames: { pattern: "^..$" } },
+        { maxProperties: 2 },
+        { minProperties: 1 },
+      ],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    expect(values.every((value) => Object.keys(value).length === 2)).toBe(true);
+  });
+
+  it("a required name covers the asks it matches; a key whose pattern's value is false is never written", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        someKey("p"),
+        someKey("q"),
+        someKey("r"),
+        someKey("s"),
+        { anyOf: [{ required: ["sp"] }, { required: ["sq"] }] },
+        { propertyNames: { pattern: "^..$" } },
+        { maxProperties: 2 },
+        { patternProperties: { "(q|r){2}": false } },
+      ],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    // Only the `sq` branch can be written: `sp` leaves q and r to one key, which the false pattern refuses.
+    expect(values.every((value) => "sq" in value)).toBe(true);
+  });
+
+  it("keys of two groups never repeat one another", () => {
+    // Groups {p} and {^[pq]} could both write "p": one key in the parsed object, below minProperties.
+    const schema: JsonSchema = {
+      type: "object",
+      properties: { y: { type: "integer" }, z: { type: "integer" } },
+      allOf: [
+        someKey("p"),
+        someKey("^[pq]"),
+        { propertyNames: { pattern: "^[pqyz]$" } },
+        { maxProperties: 2 },
+        { minProperties: 2 },
+      ],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema, 200);
+    expect(values.some((value) => "p" in value && "q" in value)).toBe(true);
+  });
+
+  it("asks no key can share within maxProperties: no object at all, said as much", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [someKey("^p"), someKey("^q"), { maxProperties: 1 }],
+    };
+    expect(() => compileGrammar(schema)).toThrow(/nothing satisfies/);
+    // Inside a union, the branch admits nothing and the other branch is written whole.
+    const union: JsonSchema = { anyOf: [schema, { type: "object", required: ["r"], maxProperties: 1 }] };
+    expect(validatorKeywords(union)).toEqual([]);
+    expect(samples(union).every((value) => Object.keys(value).join() === "r")).toBe(true);
+  });
+
+  it("asks a longer key than the grammar writes would answer: the validator's, not nothing", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [someKey("^p.{80}"), { maxProperties: 1 }],
+    };
+    expect(validatorKeywords(schema)).toContain("# not");
+  });
+});
