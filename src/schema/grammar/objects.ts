@@ -19,10 +19,11 @@ import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
 import { acceptsNothing, allDfa, anyDfa, keyGroupings, MAX_KEY_GROUPINGS, unionDfa } from "./keyGroups.js";
 import { isAnnotation, patternMatches, typeSet } from "./merge.js";
-import { allPatterns, literalsPattern } from "./patterns.js";
+import { allPatterns, literalsPattern, patternParts } from "./patterns.js";
 import { childPointer } from "./refs.js";
 import { disjointPatterns, finiteMatches, regexToExpr } from "./regex.js";
 import { UnsupportedRegexError } from "./regexParser.js";
+import { patternsDisjoint } from "./regions.js";
 import { dfaContent, excludedStrings, patternContent } from "./strings.js";
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
@@ -305,8 +306,9 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
     // Keys must pass propertyNames too: a pattern (and lengths) there meets this one in an automaton.
     const names = namePattern(schema.propertyNames);
     const both = names === undefined ? undefined : allPatterns([source, names.pattern]);
+    // A region of merged members' keys (regions.ts) is a lookahead pattern, which only automata write.
     const regex =
-      schema.propertyNames === undefined
+      schema.propertyNames === undefined && patternParts(source) === undefined
         ? regexToExpr(source, compiler.builder, { maxRepeat: limit })
         : both !== undefined && names !== undefined
           ? (() => {
@@ -338,7 +340,12 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
         schema !== true &&
         !(isObject(schema) && Object.keys(schema).length === 0) &&
         JSON.stringify(schema) !== JSON.stringify(valueSchema) &&
-        !disjointPatterns(source, other),
+        !disjointPatterns(source, other) &&
+        !(
+          patternParts(source) !== undefined &&
+          patternParts(other) !== undefined &&
+          patternsDisjoint(source, other)
+        ),
     );
     if (overlapping) {
       compiler.report.set(

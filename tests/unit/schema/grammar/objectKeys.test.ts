@@ -128,3 +128,71 @@ describe("keys an object must have, shared under maxProperties", () => {
     expect(validatorKeywords(schema)).toContain("# not");
   });
 });
+
+describe("allOf of objects whose patterns and additionalProperties constrain the same keys", () => {
+  it("keys every member allows: the intersection of their patterns, minus a refused region", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        { patternProperties: { "^.{1,2}$": false }, additionalProperties: true },
+        { patternProperties: { x: true }, additionalProperties: false },
+        { patternProperties: { y: true }, additionalProperties: false },
+      ],
+      minProperties: 2,
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    for (const value of values) {
+      for (const key of Object.keys(value)) expect(key).toMatch(/^(?=.*x)(?=.*y).{3,}$/s);
+    }
+  });
+
+  it("a key matching two members' patterns holds what both patterns' schemas allow", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        {
+          additionalProperties: { type: "array", minItems: 1 },
+          patternProperties: { p: { type: "array", items: { type: "integer", minimum: 3 } } },
+        },
+        { patternProperties: { q: { type: "array", items: { type: "integer", maximum: 5 } }, z: false } },
+      ],
+      required: ["pq", "qr"],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    for (const value of values) {
+      for (const [key, item] of Object.entries(value)) {
+        expect(key).not.toMatch(/z/);
+        if (/p/.test(key) && /q/.test(key)) {
+          for (const n of item as number[]) expect(n >= 3 && n <= 5).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("a declared name gets what each member gives it, not the regions' values", () => {
+    const schema: JsonSchema = {
+      allOf: [
+        {
+          type: "object",
+          properties: { ab: { type: "integer" } },
+          patternProperties: { "^a": { minimum: 10 } },
+          additionalProperties: false,
+        },
+        {
+          type: "object",
+          patternProperties: { b: { maximum: 20 } },
+          additionalProperties: { type: "string" },
+        },
+      ],
+      required: ["ab"],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    for (const value of values) {
+      expect(value.ab as number).toBeGreaterThanOrEqual(10);
+      expect(value.ab as number).toBeLessThanOrEqual(20);
+    }
+  });
+});
