@@ -97,3 +97,20 @@ export function acceptsNothing(dfa: Dfa): boolean {
   }
   return true;
 }
+
+/** The length of the shortest string the DFA accepts (undefined when it accepts none). */
+export function shortestAccepted(dfa: Dfa): number | undefined {
+  const distance = new Map<number, number>([[0, 0]]);
+  const queue = [0];
+  for (let head = 0; head < queue.length; head++) {
+    const q = queue[head] as number;
+    const d = distance.get(q) as number;
+    if (dfa.accepting[q]) return d;
+    for (const [, , to] of dfa.edges[q] ?? []) {
+      if (distance.has(to)) continue;
+      distance.set(to, d + 1);
+      queue.push(to);
+    }
+  }
+  return undefined;
+}

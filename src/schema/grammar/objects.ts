@@ -17,17 +17,30 @@ import type { SchemaCompiler, Where } from "./compiler.js";
 import { complement } from "./complement.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
-import { acceptsNothing, allDfa, anyDfa, keyGroupings, MAX_KEY_GROUPINGS, unionDfa } from "./keyGroups.js";
+import {
+  acceptsNothing,
+  allDfa,
+  anyDfa,
+  keyGroupings,
+  MAX_KEY_GROUPINGS,
+  shortestAccepted,
+  unionDfa,
+} from "./keyGroups.js";
 import { isAnnotation, patternMatches, typeSet } from "./merge.js";
 import { allPatterns, literalsPattern, patternParts } from "./patterns.js";
 import { childPointer } from "./refs.js";
 import { disjointPatterns, finiteMatches, regexToExpr } from "./regex.js";
 import { UnsupportedRegexError } from "./regexParser.js";
 import { patternsDisjoint } from "./regions.js";
-import { dfaContent, excludedStrings, patternContent } from "./strings.js";
+import { dfaContent, excludedStrings } from "./strings.js";
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
 const MAX_STATES = 2000;
+/**
+ * Longest key written from a product of automata (a merged region's lookahead pattern, a group of asked-for
+ * keys), unless a key must be longer: each length costs a rule per automaton state.
+ */
+const MAX_REGION_KEY = 32;
 /** A pattern matching at most this many keys has them written as names (see planObject). */
 const MAX_PATTERN_NAMES = 16;
 
@@ -312,12 +325,10 @@ function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where):
         ? regexToExpr(source, compiler.builder, { maxRepeat: limit })
         : both !== undefined && names !== undefined
           ? (() => {
-              const written = patternContent(
-                compiler.builder,
-                both,
-                names.minLength,
-                Math.min(limit, names.maxLength),
-              );
+              // Keys of merged regions (lookaheads) are written up to MAX_REGION_KEY characters: their automata
+              // are products, each length a rule per state.
+              const longest = patternParts(source) === undefined ? 64 : MAX_REGION_KEY;
+              const written = keyContent(compiler, both, names.minLength, names.maxLength, longest);
               return written.ok ? { ...written, exact: true } : written;
             })()
           : { ok: false as const, reason: "its keys must also pass propertyNames" };
@@ -504,11 +515,10 @@ function groupMember(
       ...(schema.additionalProperties === false ? [anyDfa(welcome)] : []),
     ]);
     const empty = acceptsNothing(allowed);
-    const limit = Math.min(64, compiler.caps.stringMax, names.maxLength);
     const options: GExpr[] = [];
     for (const placement of placements) {
       if (placement.schema === false) continue;
-      const content = dfaContent(compiler.builder, placement.dfa, names.minLength, limit);
+      const content = keyContent(compiler, placement.dfa, names.minLength, names.maxLength, MAX_REGION_KEY);
       if (!content.ok) return undefined;
       if (isNever(content.expr)) continue;
       const value = compiler.value(
@@ -520,6 +530,29 @@ function groupMember(
     return { expr: alt(...options), keys: base, empty };
   } catch (error) {
     if (error instanceof UnsupportedRegexError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The content of keys from a pattern or an automaton, of `minLength` to `maxLength` characters and at most
+ * min(`longest`, stringMax) — but never fewer than its shortest key: at the smallest caps a key is as short as
+ * the pattern allows, not left out.
+ */
+function keyContent(
+  compiler: SchemaCompiler,
+  keys: string | Dfa,
+  minLength: number,
+  maxLength: number,
+  longest: number,
+): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  try {
+    const dfa = typeof keys === "string" ? patternDfa(keys) : keys;
+    const shortest = shortestAccepted(dfa) ?? 0;
+    const limit = Math.min(maxLength, Math.max(Math.min(longest, compiler.caps.stringMax), shortest));
+    return dfaContent(compiler.builder, dfa, minLength, limit);
+  } catch (error) {
+    if (error instanceof UnsupportedRegexError) return { ok: false, reason: error.message };
     throw error;
   }
 }

@@ -120,10 +120,19 @@ describe("keys an object must have, shared under maxProperties", () => {
     expect(samples(union).every((value) => Object.keys(value).join() === "r")).toBe(true);
   });
 
-  it("asks a longer key than the grammar writes would answer: the validator's, not nothing", () => {
+  it("asks for a key longer than the caps: written at the shortest length that answers", () => {
     const schema: JsonSchema = {
       type: "object",
       allOf: [someKey("^p.{80}"), { maxProperties: 1 }],
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    samples(schema, 10);
+  });
+
+  it("asks for a key the automata cannot read: the validator's, not nothing", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [someKey("(p)\\1"), { maxProperties: 1 }],
     };
     expect(validatorKeywords(schema)).toContain("# not");
   });
@@ -145,6 +154,8 @@ describe("allOf of objects whose patterns and additionalProperties constrain the
     for (const value of values) {
       for (const key of Object.keys(value)) expect(key).toMatch(/^(?=.*x)(?=.*y).{3,}$/s);
     }
+    // Fitted to a small budget, the keys shrink to the shortest the regions allow, not to none.
+    expect(compileGrammar(schema, { maxTokens: 128 }).fitted).toBe(true);
   });
 
   it("a key matching two members' patterns holds what both patterns' schemas allow", () => {
