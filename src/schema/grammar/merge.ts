@@ -229,6 +229,8 @@ function keyRegions(a: JsonObject, b: JsonObject): KeySpace | undefined {
   const patterned = (side: JsonObject) =>
     isObject(side.patternProperties) && Object.keys(side.patternProperties).length > 0;
   if (!(patterned(a) || patterned(b)) || !constrainsKeys(a) || !constrainsKeys(b)) return undefined;
+  // Which keys count as evaluated would change with the keywords' shape.
+  if (a.unevaluatedProperties !== undefined || b.unevaluatedProperties !== undefined) return undefined;
   return mergeKeySpaces(a, b);
 }
 

@@ -206,4 +206,23 @@ describe("allOf of objects whose patterns and additionalProperties constrain the
       expect(value.ab as number).toBeLessThanOrEqual(20);
     }
   });
+
+  it("a member with unevaluatedProperties keeps its keywords as they are (its evaluated keys would change)", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        { patternProperties: { "^a": true }, unevaluatedProperties: false },
+        { patternProperties: { b: true }, additionalProperties: false },
+      ],
+      minProperties: 1,
+    };
+    // Regions would write only keys containing b; the plain merge (its keys the validator checks) writes `^a` too.
+    expect(validatorKeywords(schema)).toContain("#/allOf/0 unevaluatedProperties");
+    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
+    const random = seededRandom(5);
+    const keys = Array.from({ length: 100 }, () =>
+      Object.keys(JSON.parse(built.builder.sample(built.root, random)) as object),
+    ).flat();
+    expect(keys.some((key) => !key.includes("b"))).toBe(true);
+  });
 });
