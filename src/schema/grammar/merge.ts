@@ -5,6 +5,8 @@
  * `required` unite, `type` and `enum` intersect, two `pattern`s become one (patterns.ts). Where two values
  * cannot be combined exactly (two different `format`s, say), the first one stays for the grammar and the
  * keyword is named in `inexact`: the validator, which always checks the original schema, enforces the rest.
+ * Two members that both constrain undeclared keys (one with `patternProperties`) split the key space into
+ * regions, each a pattern with the allOf of the value schemas that apply to it (regions.ts).
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { isObject } from "../jsonShapes.js";

@@ -8,6 +8,11 @@
  *
  * When `additionalProperties` is absent but properties are declared, the grammar writes only the declared ones
  * (a subset of what the schema allows: a model should not invent keys); the report says so.
+ *
+ * Keys a `not` asks for (`not: {propertyNames: {not: …}}`, `not: {patternProperties: {p: S}}`) are required
+ * members whose keys come from automata: one per ask, or, under `maxProperties`, the asks grouped so that one key
+ * answers several (keyGroups.ts); a required name answers the asks it matches. Patterns of merged allOf members
+ * (regions.ts) are lookahead patterns, written through automata too.
  */
 import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { compileSchema } from "../compile.js";
