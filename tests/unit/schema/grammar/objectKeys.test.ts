@@ -225,4 +225,28 @@ describe("allOf of objects whose patterns and additionalProperties constrain the
     ).flat();
     expect(keys.some((key) => !key.includes("b"))).toBe(true);
   });
+
+  it("anyOf branches of key regions, each with a key asked for, under maxProperties", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [
+        {
+          anyOf: [
+            { patternProperties: { "^.{1,2}$": true }, additionalProperties: false },
+            { patternProperties: { q$: { type: "integer", minimum: 2 } }, additionalProperties: false },
+          ],
+        },
+        {
+          anyOf: [
+            { not: { patternProperties: { "^x": false } } },
+            { not: { patternProperties: { "^yz": false } } },
+          ],
+        },
+      ],
+      maxProperties: 1,
+    };
+    expect(validatorKeywords(schema)).toEqual([]);
+    const values = samples(schema);
+    expect(values.every((value) => Object.keys(value).length === 1)).toBe(true);
+  });
 });
