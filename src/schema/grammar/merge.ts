@@ -5,11 +5,14 @@
  * `required` unite, `type` and `enum` intersect, two `pattern`s become one (patterns.ts). Where two values
  * cannot be combined exactly (two different `format`s, say), the first one stays for the grammar and the
  * keyword is named in `inexact`: the validator, which always checks the original schema, enforces the rest.
+ * Two members that both constrain undeclared keys (one with `patternProperties`) split the key space into
+ * regions, each a pattern with the allOf of the value schemas that apply to it (regions.ts).
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { isObject } from "../jsonShapes.js";
 import { decimalLcm } from "../multipleOf.js";
 import { allPatterns, mergedPatternMembers } from "./patterns.js";
+import { constrainsKeys, type KeySpace, mergeKeySpaces } from "./regions.js";
 
 /** A merged schema and the keywords the merge could not combine exactly. */
 export interface Merged {
@@ -170,11 +173,19 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
       inexact.push(key);
     }
   }
+  // Both members say what keys they do not declare may hold, one with patterns: the key space splits into
+  // regions, each a pattern of its own (regions.ts).
+  const regions = keyRegions(a, b);
+  if (regions !== undefined) {
+    if (Object.keys(regions.properties).length > 0) out.properties = regions.properties;
+    out.patternProperties = regions.patternProperties;
+    out.additionalProperties = false;
+  }
   // A member with `additionalProperties: false` allows only the keys it declares: a property the other member
   // declares stays when it is one of those names or matches one of its patterns. A pattern only the other
   // member has stays too, but its keys would need to match both members' patterns — an intersection the
   // grammar cannot write — so the validator checks that part.
-  for (const side of [a, b]) {
+  for (const side of regions === undefined ? [a, b] : []) {
     if (side.additionalProperties !== false) continue;
     const ownNames = isObject(side.properties) ? side.properties : {};
     const ownPatterns = isObject(side.patternProperties) ? Object.keys(side.patternProperties) : [];
@@ -198,10 +209,12 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
   }
   // A key only the other member declares is an additional one for a member whose `additionalProperties` is a
   // schema: that schema applies to it too.
-  for (const [side, other] of [
-    [a, b],
-    [b, a],
-  ] as const) {
+  for (const [side, other] of regions === undefined
+    ? ([
+        [a, b],
+        [b, a],
+      ] as const)
+    : []) {
     const extra = side.additionalProperties;
     if (extra === undefined || extra === true || extra === false) continue;
     const ownNames = isObject(side.properties) ? side.properties : {};
@@ -228,6 +241,16 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
     delete out.const;
   }
   return { schema: out, inexact };
+}
+
+/** The merged key space of two members that both constrain undeclared keys, one with patterns (regions.ts). */
+function keyRegions(a: JsonObject, b: JsonObject): KeySpace | undefined {
+  const patterned = (side: JsonObject) =>
+    isObject(side.patternProperties) && Object.keys(side.patternProperties).length > 0;
+  if (!(patterned(a) || patterned(b)) || !constrainsKeys(a) || !constrainsKeys(b)) return undefined;
+  // Which keys count as evaluated would change with the keywords' shape.
+  if (a.unevaluatedProperties !== undefined || b.unevaluatedProperties !== undefined) return undefined;
+  return mergeKeySpaces(a, b);
 }
 
 const ANNOTATIONS = new Set([

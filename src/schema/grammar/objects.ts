@@ -8,22 +8,44 @@
  *
  * When `additionalProperties` is absent but properties are declared, the grammar writes only the declared ones
  * (a subset of what the schema allows: a model should not invent keys); the report says so.
+ *
+ * Keys a `not` asks for (`not: {propertyNames: {not: …}}`, `not: {patternProperties: {p: S}}`) are required
+ * members whose keys come from automata: one per ask, or, under `maxProperties`, the asks grouped so that one key
+ * answers several (keyGroups.ts); a required name answers the asks it matches. Patterns of merged allOf members
+ * (regions.ts) are lookahead patterns, written through automata too.
  */
 import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { compileSchema } from "../compile.js";
 import { count, isObject } from "../jsonShapes.js";
+import { complementDfa, type Dfa, patternDfa } from "./automaton.js";
 import type { SchemaCompiler, Where } from "./compiler.js";
 import { complement } from "./complement.js";
 import { alt, EMPTY, type GExpr, isNever, lit, NEVER, opt, rep, seq } from "./ir.js";
 import { COLON, COMMA, TEXT_CHARS } from "./jsonText.js";
+import {
+  acceptsNothing,
+  allDfa,
+  anyDfa,
+  keyGroupings,
+  MAX_KEY_GROUPINGS,
+  shortestAccepted,
+  unionDfa,
+} from "./keyGroups.js";
 import { isAnnotation, patternMatches, typeSet } from "./merge.js";
-import { allPatterns, literalsPattern, patternComplement } from "./patterns.js";
+import { allPatterns, literalsPattern, patternParts } from "./patterns.js";
 import { childPointer } from "./refs.js";
 import { disjointPatterns, finiteMatches, regexToExpr } from "./regex.js";
-import { excludedStrings, patternContent } from "./strings.js";
+import { UnsupportedRegexError } from "./regexParser.js";
+import { patternsDisjoint } from "./regions.js";
+import { dfaContent, excludedStrings } from "./strings.js";
 
 /** Beyond this many automaton states the counting and dependency keywords are left to the validator. */
 const MAX_STATES = 2000;
+/**
+ * Longest key written from a product of automata (a merged region's lookahead pattern, a group of asked-for
+ * keys), unless a key must be longer: each length costs a rule per automaton state.
+ */
+const MAX_REGION_KEY = 32;
 /** A pattern matching at most this many keys has them written as names (see planObject). */
 const MAX_PATTERN_NAMES = 16;
 
@@ -46,17 +68,27 @@ interface Plan {
 
 /** The grammar of an object schema (see the file comment). */
 export function objectExpr(compiler: SchemaCompiler, schema: JsonObject, where: Where): GExpr {
-  const written = objectWith(compiler, schema, where, true);
-  if (!isNever(written) || objectWitnesses(schema.not) === undefined) return written;
-  // One member per asked-for key can be too many (maxProperties below their number, where one key would do
-  // for several): the keys are then the validator's, not a reason to write nothing.
-  compiler.report.set(where.pointer, "not", "validator", "its keys, one member each, leave nothing to write");
-  return objectWith(compiler, schema, where, false);
+  const plan = planObject(compiler, schema, where);
+  if (plan === undefined) return NEVER;
+  const asked = objectWitnesses(schema.not);
+  if (asked === undefined) return objectFrom(compiler, schema, where, plan);
+  const written = witnessed(compiler, schema, where, plan, asked);
+  if (written !== undefined && (!isNever(written.expr) || written.proved)) return written.expr;
+  // The keys it asks for cannot be written within the object's counts (or at all): they are the validator's,
+  // not a reason to write nothing.
+  compiler.report.set(
+    where.pointer,
+    "not",
+    "validator",
+    written === undefined
+      ? "a key it asks for cannot be written"
+      : "the keys it asks for leave nothing to write within maxProperties",
+  );
+  return objectFrom(compiler, schema, where, plan);
 }
 
-function objectWith(compiler: SchemaCompiler, schema: JsonObject, where: Where, witnesses: boolean): GExpr {
-  const plan = planObject(compiler, schema, where, witnesses);
-  if (plan === undefined) return NEVER;
+/** The object of a plan: `{`, its members within the counts (or, past MAX_STATES, without them), `}`. */
+function objectFrom(compiler: SchemaCompiler, schema: JsonObject, where: Where, plan: Plan): GExpr {
   const built = buildStates(compiler, plan, true);
   if (built !== undefined) return seq(lit("{"), built, lit("}"));
   for (const keyword of ["dependentRequired", "minProperties", "maxProperties"]) {
@@ -70,6 +102,88 @@ function objectWith(compiler: SchemaCompiler, schema: JsonObject, where: Where, 
     false,
   );
   return simple === undefined ? NEVER : seq(lit("{"), simple, lit("}"));
+}
+
+/**
+ * The object with the keys `asked` for (keyGroups.ts): an ask with no value of its own that a required name
+ * matches is answered by that name; the others are grouped, each group one key matching all of its patterns,
+ * every grouping into as many keys as `maxProperties` leaves (one key per ask when it sets no bound) one
+ * alternative. Undefined when a key cannot be written (propertyNames or a pattern the automata cannot read);
+ * NEVER when no grouping leaves anything to write, `proved` when that is because no object has the keys.
+ */
+function witnessed(
+  compiler: SchemaCompiler,
+  schema: JsonObject,
+  where: Where,
+  plan: Plan,
+  asked: readonly Witness[],
+): { expr: GExpr; proved: boolean } | undefined {
+  const required = plan.members.filter((member) => member.required);
+  const open = asked.filter(
+    (witness) =>
+      witness.value !== true ||
+      !required.some((member) => witness.keys.some((source) => patternMatches(source, member.name))),
+  );
+  if (open.length === 0) {
+    compiler.report.set(where.pointer, "not", "grammar", "required names have the keys it asks for");
+    return { expr: objectFrom(compiler, schema, where, plan), proved: false };
+  }
+  const room = plan.maxProperties === undefined ? open.length : plan.maxProperties - required.length;
+  const { groupings, truncated } =
+    plan.maxProperties === undefined
+      ? { groupings: [open.map((_, index) => [index])], truncated: false }
+      : keyGroupings(open.length, room);
+  const declared = isObject(schema.properties) ? Object.keys(schema.properties) : [];
+  const taken = [...new Set([...declared, ...plan.members.map((member) => member.name)])];
+  // Nothing to write is the schema's own answer (no object has the keys asked for) when every grouping was
+  // tried, no name the grammar leaves out of the keys could answer an ask, and each grouping has a group no
+  // key at all may answer (see groupMember's `empty`).
+  let proved =
+    !truncated && !taken.some((name) => open.some((w) => w.keys.some((k) => patternMatches(k, name))));
+  const written: GExpr[] = [];
+  for (const grouping of groupings) {
+    const members: Member[] = [];
+    const earlier: Dfa[] = [];
+    let empty = false;
+    for (const group of grouping) {
+      const key = groupMember(
+        compiler,
+        schema,
+        where,
+        group.map((index) => open[index] as Witness),
+        taken,
+        earlier,
+      );
+      if (key === undefined) return undefined;
+      if (isNever(key.expr)) {
+        empty = key.empty;
+        break;
+      }
+      earlier.push(key.keys);
+      members.push({ name: `\u0000witness-${members.length}`, expr: key.expr, required: true });
+    }
+    if (!empty) proved = false;
+    if (members.length < grouping.length) continue;
+    const object = objectFrom(compiler, schema, where, { ...plan, members: [...plan.members, ...members] });
+    if (!isNever(object)) written.push(object);
+  }
+  if (written.length === 0 && proved) {
+    compiler.report.set(where.pointer, "not", "grammar", "no object has the keys it asks for");
+    return { expr: NEVER, proved: true };
+  }
+  if (written.length > 0) {
+    compiler.report.set(
+      where.pointer,
+      "not",
+      "grammar",
+      plan.maxProperties === undefined
+        ? "a member for each key it asks for"
+        : `the keys it asks for, shared among the keys maxProperties allows${
+            truncated ? ` (the first ${MAX_KEY_GROUPINGS} groupings only)` : ""
+          }`,
+    );
+  }
+  return { expr: alt(...written), proved: false };
 }
 
 /**
@@ -89,12 +203,7 @@ function refusesDefault(compiler: SchemaCompiler, property: JsonObject, expr: GE
   return !compiler.builder.matches(expr, JSON.stringify(value));
 }
 
-function planObject(
-  compiler: SchemaCompiler,
-  schema: JsonObject,
-  where: Where,
-  witnesses: boolean,
-): Plan | undefined {
+function planObject(compiler: SchemaCompiler, schema: JsonObject, where: Where): Plan | undefined {
   const properties = isObject(schema.properties) ? schema.properties : {};
   const required = new Set(
     Array.isArray(schema.required) ? schema.required.filter((n) => typeof n === "string") : [],
@@ -182,19 +291,6 @@ function planObject(
       if (expr !== undefined && !isNever(expr)) members.push({ name, expr, required: false });
     }
   }
-  // `not: {patternProperties: {p: S}}` and the like ask for a key of their own (witnesses): one member each.
-  const asked = witnesses ? objectWitnesses(schema.not) : undefined;
-  if (asked !== undefined) {
-    const written = asked.map((witness) =>
-      witnessMember(compiler, schema, where, witness, [...names, ...members.map((member) => member.name)]),
-    );
-    if (written.every((expr) => expr !== undefined)) {
-      written.forEach((expr, index) => {
-        members.push({ name: `\u0000witness-${index}`, expr: expr as GExpr, required: true });
-      });
-      compiler.report.set(where.pointer, "not", "grammar", "a member for each key it asks for");
-    } else compiler.report.set(where.pointer, "not", "validator", "a key it asks for cannot be written");
-  }
   if (members.some((member) => member.required && isNever(member.expr))) return undefined;
 
   const indexOf = new Map(members.map((member, index) => [member.name, index]));
@@ -228,17 +324,16 @@ function planObject(
     // Keys must pass propertyNames too: a pattern (and lengths) there meets this one in an automaton.
     const names = namePattern(schema.propertyNames);
     const both = names === undefined ? undefined : allPatterns([source, names.pattern]);
+    // A region of merged members' keys (regions.ts) is a lookahead pattern, which only automata write.
     const regex =
-      schema.propertyNames === undefined
+      schema.propertyNames === undefined && patternParts(source) === undefined
         ? regexToExpr(source, compiler.builder, { maxRepeat: limit })
         : both !== undefined && names !== undefined
           ? (() => {
-              const written = patternContent(
-                compiler.builder,
-                both,
-                names.minLength,
-                Math.min(limit, names.maxLength),
-              );
+              // Keys of merged regions (lookaheads) are written up to MAX_REGION_KEY characters: their automata
+              // are products, each length a rule per state.
+              const longest = patternParts(source) === undefined ? 64 : MAX_REGION_KEY;
+              const written = keyContent(compiler, both, names.minLength, names.maxLength, longest);
               return written.ok ? { ...written, exact: true } : written;
             })()
           : { ok: false as const, reason: "its keys must also pass propertyNames" };
@@ -261,7 +356,12 @@ function planObject(
         schema !== true &&
         !(isObject(schema) && Object.keys(schema).length === 0) &&
         JSON.stringify(schema) !== JSON.stringify(valueSchema) &&
-        !disjointPatterns(source, other),
+        !disjointPatterns(source, other) &&
+        !(
+          patternParts(source) !== undefined &&
+          patternParts(other) !== undefined &&
+          patternsDisjoint(source, other)
+        ),
     );
     if (overlapping) {
       compiler.report.set(
@@ -373,53 +473,93 @@ function validPattern(source: string): boolean {
 }
 
 /**
- * One member for a witness: a key it asks for that is none of `taken` and passes propertyNames, with a value
- * the witness asks for and the schema gives that key (its patternProperties' schema, or additionalProperties
- * where no pattern matches); undefined when such a key cannot be written.
+ * One member for a group of witnesses: a key all of them ask for that is none of `taken`, none of the keys
+ * `earlier` groups may write, and passes propertyNames, with a value each witness asks for and the schema gives
+ * that key (its patternProperties' schema, or additionalProperties where no pattern matches); `expr` NEVER when
+ * there is none, undefined when the key's automaton cannot be built or written. `keys`: the keys it may write;
+ * `empty`: whether no key the schema allows (lengths, values and the other groups aside) answers the group.
  */
-function witnessMember(
+function groupMember(
   compiler: SchemaCompiler,
   schema: JsonObject,
   where: Where,
-  witness: Witness,
+  group: readonly Witness[],
   taken: readonly string[],
-): GExpr | undefined {
+  earlier: readonly Dfa[],
+): { expr: GExpr; keys: Dfa; empty: boolean } | undefined {
   const names = namePattern(schema.propertyNames);
   if (names === undefined) return undefined;
   const patterns = isObject(schema.patternProperties) ? Object.entries(schema.patternProperties) : [];
-  const not = (source: string) => {
-    const parts = patternComplement(source);
-    return parts?.length === 1 ? parts[0] : undefined;
-  };
-  const others = patterns.map(([source]) => not(source));
-  const notTaken = taken.length === 0 ? "" : not(literalsPattern(taken));
-  if (others.some((part) => part === undefined) || notTaken === undefined) return undefined;
-  // Which schema the key gets: none of the patterns (additionalProperties), or pattern j alone.
-  const placements: { patterns: string[]; schema: JsonValue | undefined }[] = [
-    { patterns: others as string[], schema: schema.additionalProperties ?? true },
-    ...patterns.map(([source, valueSchema], j) => ({
-      patterns: [source, ...(others as string[]).filter((_, i) => i !== j)],
-      schema: valueSchema as JsonValue,
-    })),
-  ];
-  const options: GExpr[] = [];
-  for (const key of witness.keys) {
+  try {
+    const own = patterns.map(([source]) => patternDfa(source));
+    const base = allDfa([
+      ...group.map((witness) => unionDfa(witness.keys)),
+      patternDfa(names.pattern),
+      ...(taken.length === 0 ? [] : [complementDfa(patternDfa(literalsPattern(taken)))]),
+      ...earlier.map(complementDfa),
+    ]);
+    // Which schema the key gets: none of the patterns (additionalProperties), or pattern j alone.
+    const placements: { dfa: Dfa; schema: JsonValue }[] = [
+      {
+        dfa: allDfa([base, ...own.map(complementDfa)]),
+        schema: schema.additionalProperties ?? true,
+      },
+      ...patterns.map(([, valueSchema], j) => ({
+        dfa: allDfa([base, ...own.map((dfa, i) => (i === j ? dfa : complementDfa(dfa)))]),
+        schema: valueSchema as JsonValue,
+      })),
+    ];
+    // Every key the schema allows that answers the group's asks, lengths and values aside: when there is none,
+    // no object has such a key.
+    const refused = patterns.flatMap(([, valueSchema], i) => (valueSchema === false ? [own[i] as Dfa] : []));
+    const welcome = patterns.flatMap(([, valueSchema], i) => (valueSchema === false ? [] : [own[i] as Dfa]));
+    const allowed = allDfa([
+      ...group.map((witness) => unionDfa(witness.keys)),
+      patternDfa(names.pattern),
+      ...refused.map(complementDfa),
+      ...(schema.additionalProperties === false ? [anyDfa(welcome)] : []),
+    ]);
+    const empty = acceptsNothing(allowed);
+    const options: GExpr[] = [];
     for (const placement of placements) {
       if (placement.schema === false) continue;
-      const combined = allPatterns([key, names.pattern, notTaken, ...placement.patterns]);
-      if (combined === undefined) return undefined;
-      const limit = Math.min(64, compiler.caps.stringMax, names.maxLength);
-      const content = patternContent(compiler.builder, combined, names.minLength, limit);
+      const content = keyContent(compiler, placement.dfa, names.minLength, names.maxLength, MAX_REGION_KEY);
       if (!content.ok) return undefined;
       if (isNever(content.expr)) continue;
       const value = compiler.value(
-        { allOf: [witness.value, placement.schema ?? true] },
+        { allOf: [...group.map((witness) => witness.value), placement.schema] },
         { pointer: where.pointer, refs: where.refs },
       );
       options.push(seq(compiler.strings.string(content.expr), COLON, value));
     }
+    return { expr: alt(...options), keys: base, empty };
+  } catch (error) {
+    if (error instanceof UnsupportedRegexError) return undefined;
+    throw error;
   }
-  return alt(...options);
+}
+
+/**
+ * The content of keys from a pattern or an automaton, of `minLength` to `maxLength` characters and at most
+ * min(`longest`, stringMax) — but never fewer than its shortest key: at the smallest caps a key is as short as
+ * the pattern allows, not left out.
+ */
+function keyContent(
+  compiler: SchemaCompiler,
+  keys: string | Dfa,
+  minLength: number,
+  maxLength: number,
+  longest: number,
+): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  try {
+    const dfa = typeof keys === "string" ? patternDfa(keys) : keys;
+    const shortest = shortestAccepted(dfa) ?? 0;
+    const limit = Math.min(maxLength, Math.max(Math.min(longest, compiler.caps.stringMax), shortest));
+    return dfaContent(compiler.builder, dfa, minLength, limit);
+  } catch (error) {
+    if (error instanceof UnsupportedRegexError) return { ok: false, reason: error.message };
+    throw error;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * excluded strings; and the strings a pattern's automaton accepts within exact length bounds (patterns
  * combined or negated, lookaheads, lengths a pattern's own grammar cannot meet).
  */
-import { AutomatonLimitError, dfaToExpr, patternDfa, patternWitnesses } from "./automaton.js";
+import { AutomatonLimitError, type Dfa, dfaToExpr, patternDfa, patternWitnesses } from "./automaton.js";
 import {
   alt,
   type CodeRange,
@@ -108,18 +108,9 @@ export function patternContent(
 ):
   | { readonly ok: true; readonly expr: GExpr; readonly note?: string }
   | { readonly ok: false; readonly reason: string } {
-  const spent = automatonRules.get(builder) ?? 0;
-  if (spent >= MAX_DOCUMENT_AUTOMATON_RULES) {
-    return { ok: false, reason: `the document's patterns already took ${spent} automaton rules` };
-  }
   if (contradictoryPattern(pattern)) return { ok: true, expr: NEVER };
   try {
-    const before = builder.rules.size;
-    const expr = dfaToExpr(patternDfa(pattern), builder, minLength, maxLength);
-    automatonRules.set(builder, spent + builder.rules.size - before);
-    return expr === undefined
-      ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
-      : { ok: true, expr };
+    return dfaContent(builder, patternDfa(pattern), minLength, maxLength);
   } catch (error) {
     if (!(error instanceof UnsupportedRegexError)) throw error;
     const searches = witnessSearches.get(builder) ?? 0;
@@ -135,4 +126,26 @@ export function patternContent(
     const note = `only ${found.length} strings a bounded search found (${error.message})`;
     return { ok: true, expr: alt(...found.map(lit)), note };
   }
+}
+
+/**
+ * The decoded content of the strings of `minLength` to `maxLength` characters an automaton accepts (one built
+ * from several patterns, say), within the document's bound on automaton rules; see {@link patternContent}.
+ */
+export function dfaContent(
+  builder: GrammarBuilder,
+  dfa: Dfa,
+  minLength: number,
+  maxLength: number,
+): { readonly ok: true; readonly expr: GExpr } | { readonly ok: false; readonly reason: string } {
+  const spent = automatonRules.get(builder) ?? 0;
+  if (spent >= MAX_DOCUMENT_AUTOMATON_RULES) {
+    return { ok: false, reason: `the document's patterns already took ${spent} automaton rules` };
+  }
+  const before = builder.rules.size;
+  const expr = dfaToExpr(dfa, builder, minLength, maxLength);
+  automatonRules.set(builder, spent + builder.rules.size - before);
+  return expr === undefined
+    ? { ok: false, reason: "the pattern's automaton is too large to write within the length bounds" }
+    : { ok: true, expr };
 }
