@@ -12,7 +12,7 @@ import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { type CompiledSchema, compileSchema } from "../compile.js";
 import { count, isObject } from "../jsonShapes.js";
 import { arrayExpr } from "./arrays.js";
-import { complement, type RefResolver, stringExclusion } from "./complement.js";
+import { type Complement, complement, jointly, type RefResolver, stringExclusion } from "./complement.js";
 import { formatExpr, GRAMMAR_FORMATS } from "./formats.js";
 import { alt, type GExpr, type GrammarBuilder, isNever, lit, NEVER, ref, seq } from "./ir.js";
 import {
@@ -145,6 +145,8 @@ export class SchemaCompiler {
   #ownNot = false;
   /** Numeric exclusions (multipleOfs under not) left to the validator so far, which complements may rely on. */
   #numbersLeft = 0;
+  /** oneOf alternatives written with the others' complements, nested, at this point of the walk (see exclusive). */
+  #exclusive = 0;
 
   constructor(index: RefIndex, builder: GrammarBuilder, report: Report, caps: Caps) {
     this.#index = index;
@@ -152,6 +154,16 @@ export class SchemaCompiler {
     this.report = report;
     this.caps = caps;
     this.strings = new JsonStringEncoder(builder);
+  }
+
+  /**
+   * Whether a oneOf's alternative is being written with the others' complements: a complement the grammar cannot
+   * write must then make the alternative write nothing (the oneOf falls back to the plain union, exclusivity the
+   * validator's, when every alternative does), not be left to the validator, which would let the alternative
+   * write values of the other alternatives.
+   */
+  get exclusive(): boolean {
+    return this.#exclusive > 0;
   }
 
   /** The grammar of the whole document. */
@@ -530,17 +542,18 @@ export class SchemaCompiler {
       // Only exact complements: a partial one could leave an alternative (or all of them) with nothing to write.
       if (negated.every((item) => item?.exact === true)) {
         const exclusive = list.map((member, index) => ({
-          allOf: [
-            member,
-            ...negated
-              .filter((_, other) => other !== index)
-              .map((item) => ({ anyOf: [...(item?.alternatives ?? [])] })),
-          ],
+          allOf: [member, ...jointly(negated.filter((_, other) => other !== index) as Complement[])],
         }));
         // A merge narrower than the schema (two `contains` become one item that matches both) can leave every
         // alternative nothing to write: then the plain union below, with exclusivity the validator's.
         const numbersLeft = this.#numbersLeft;
-        const written = exclusive.map((member) => this.#union({ ...base, anyOf: [member] }, "anyOf", where));
+        this.#exclusive++;
+        let written: GExpr[];
+        try {
+          written = exclusive.map((member) => this.#union({ ...base, anyOf: [member] }, "anyOf", where));
+        } finally {
+          this.#exclusive--;
+        }
         // A complement's numbers the automaton could not write (past its caps): exclusivity is the validator's.
         if (this.#numbersLeft > numbersLeft)
           this.report.set(where.pointer, "oneOf (exactly one)", "validator", "complements written in part");

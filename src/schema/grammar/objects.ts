@@ -47,7 +47,8 @@ interface Plan {
 /** The grammar of an object schema (see the file comment). */
 export function objectExpr(compiler: SchemaCompiler, schema: JsonObject, where: Where): GExpr {
   const written = objectWith(compiler, schema, where, true);
-  if (!isNever(written) || objectWitnesses(schema.not) === undefined) return written;
+  // Inside a oneOf's exclusive alternative the keys are a complement's: nothing written is the sound answer there.
+  if (!isNever(written) || objectWitnesses(schema.not) === undefined || compiler.exclusive) return written;
   // One member per asked-for key can be too many (maxProperties below their number, where one key would do
   // for several): the keys are then the validator's, not a reason to write nothing.
   compiler.report.set(where.pointer, "not", "validator", "its keys, one member each, leave nothing to write");
