@@ -77,7 +77,7 @@ const MAX_REWRITES = 8;
 /** Most `if`s among one allOf's members that are written by the grammar (each doubles the alternatives). */
 const MAX_MERGED_CONDITIONALS = 4;
 /** Most conditionals rewritten in one document; past it they stay the validator's (bounds grammar growth). */
-const MAX_DOCUMENT_REWRITES = 64;
+const MAX_DOCUMENT_REWRITES = 128;
 /** Deepest recursion root() tries when a shallower one leaves the schema nothing to write. */
 const MAX_RECURSION = 64;
 
@@ -530,6 +530,17 @@ export class SchemaCompiler {
     return { schema: merged.schema, pointer: target.pointer, refs: inner.refs };
   }
 
+  /** How many conditionals (`not`, `if`, …) the report leaves to the validator so far. */
+  #conditionalsLeft(): number {
+    return this.report
+      .entries()
+      .filter(
+        (entry) =>
+          entry.enforcement === "validator" &&
+          (CONDITIONAL_KEYWORDS as readonly string[]).includes(entry.keyword),
+      ).length;
+  }
+
   #union(schema: JsonObject, keyword: "anyOf" | "oneOf", where: Where): GExpr {
     const { [keyword]: members, ...base } = schema;
     const list = members as JsonValue[];
@@ -547,6 +558,7 @@ export class SchemaCompiler {
         // A merge narrower than the schema (two `contains` become one item that matches both) can leave every
         // alternative nothing to write: then the plain union below, with exclusivity the validator's.
         const numbersLeft = this.#numbersLeft;
+        const conditionalsLeft = this.#conditionalsLeft();
         this.#exclusive++;
         let written: GExpr[];
         try {
@@ -555,7 +567,9 @@ export class SchemaCompiler {
           this.#exclusive--;
         }
         // A complement's numbers the automaton could not write (past its caps): exclusivity is the validator's.
-        if (this.#numbersLeft > numbersLeft)
+        // So does a complement's own `not` (or conditional) the grammar left to the validator (past
+        // MAX_DOCUMENT_REWRITES, say): the alternative then writes values the others' complements refuse.
+        if (this.#numbersLeft > numbersLeft || this.#conditionalsLeft() > conditionalsLeft)
           this.report.set(where.pointer, "oneOf (exactly one)", "validator", "complements written in part");
         if (!written.every(isNever)) {
           this.report.set(

@@ -18,7 +18,7 @@
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { count, isObject } from "../jsonShapes.js";
-import { isAnnotation, listedValues, typeSet } from "./merge.js";
+import { isAnnotation, listedValues, MORE_CONTAINS, typeSet } from "./merge.js";
 import { allPatterns, patternComplement } from "./patterns.js";
 import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
 import { formulaOnOthers, multipleFormula } from "./residues.js";
@@ -304,6 +304,16 @@ function complementOf(
   }
   const parts: (Complement | undefined)[] = [];
   for (const [keyword, value] of Object.entries(schema)) {
+    // A merge's further contains (merge.ts): arrays without an item matching one of them.
+    if (keyword === MORE_CONTAINS) {
+      const others = Array.isArray(value) ? value : [];
+      parts.push(
+        schema.minContains !== undefined || schema.maxContains !== undefined
+          ? undefined
+          : { alternatives: others.map((other) => typed("array", { items: { not: other } })), exact: true },
+      );
+      continue;
+    }
     // Annotations and words that are not keywords constrain nothing: their complement is empty.
     if (isAnnotation(keyword) || (!GRAMMAR_KEYWORDS.has(keyword) && !VALIDATOR_KEYWORDS.has(keyword)))
       continue;
@@ -325,12 +335,13 @@ function keywordComplement(
   depth: number,
   work: Work,
 ): Complement | undefined {
-  const inner = (member: JsonValue) => complementOf(member, resolve, depth + 1, work);
+  // Depth counts the `$ref`s followed (recursion); a schema's own nesting is finite, and visits bound it too.
+  const inner = (member: JsonValue) => complementOf(member, resolve, depth, work);
   const exactly = (...alternatives: JsonValue[]): Complement => ({ alternatives, exact: true });
   switch (keyword) {
     case "$ref": {
       const target = typeof value === "string" ? resolve(value) : undefined;
-      return target === undefined ? undefined : inner(target);
+      return target === undefined ? undefined : complementOf(target, resolve, depth + 1, work);
     }
     case "type": {
       const types = typeof value === "string" ? [value] : Array.isArray(value) ? value : [];
