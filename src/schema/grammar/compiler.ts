@@ -289,7 +289,9 @@ export class SchemaCompiler {
       return this.any();
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    if (depth >= this.caps.recursion) {
+    // Only a reference cycle recurses: a definition used again on one path (merged with a complement that names it,
+    // say) is no recursion, and ends by itself.
+    if (depth >= this.caps.recursion && this.#index.cycleOf(target.pointer).length > 0) {
       this.#cut = true;
       this.report.set(
         where.pointer,
@@ -515,7 +517,7 @@ export class SchemaCompiler {
       return { schema: {}, pointer: where.pointer, refs: where.refs };
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    if (depth >= this.caps.recursion) {
+    if (depth >= this.caps.recursion && this.#index.cycleOf(target.pointer).length > 0) {
       this.#cut = true;
       return undefined;
     }

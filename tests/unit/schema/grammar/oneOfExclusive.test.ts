@@ -89,3 +89,62 @@ describe("oneOf of objects whose alternatives differ by patternProperties", () =
     expect(verdicts(schema).get("oneOf (exactly one)")).toBeUndefined();
   });
 });
+
+describe("a definition used twice on one path is no recursion", () => {
+  it("is expanded again under the smallest recursion cap (only reference cycles are cut)", () => {
+    const schema: JsonSchema = {
+      type: "object",
+      allOf: [{ $ref: "#/$defs/named" }],
+      properties: { child: { $ref: "#/$defs/named" } },
+      required: ["child"],
+      $defs: { named: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } },
+    };
+    const built = buildSchemaGrammar(normalizeSchema(schema), { ...DEFAULT_CAPS, recursion: 1 });
+    const cut = built.report.entries().filter((entry) => entry.note?.includes("recursion expanded"));
+    expect(cut).toEqual([]);
+    // A reference cycle still is.
+    const tree: JsonSchema = {
+      type: "object",
+      properties: { kids: { type: "array", items: { $ref: "#" } } },
+    };
+    const cyclic = buildSchemaGrammar(normalizeSchema(tree), { ...DEFAULT_CAPS, recursion: 1 });
+    expect(cyclic.report.entries().some((entry) => entry.note?.includes("recursion expanded"))).toBe(true);
+  });
+
+  it("oneOf whose alternatives' complements name the same definitions, at the caps a token budget gives", () => {
+    // Each alternative: keys matching a pattern hold a definition, and some such key holds it (not (all keys
+    // refuse it)); its complement names the definition again, inside the definition's own expansion.
+    const schema: JsonSchema = {
+      type: "object",
+      oneOf: [
+        {
+          allOf: [
+            { patternProperties: { a: { $ref: "#/$defs/left" } } },
+            { not: { patternProperties: { a: { not: { $ref: "#/$defs/left" } } } } },
+          ],
+        },
+        {
+          allOf: [
+            { patternProperties: { b: { $ref: "#/$defs/right" } } },
+            { not: { patternProperties: { b: { not: { $ref: "#/$defs/right" } } } } },
+          ],
+        },
+      ],
+      $defs: {
+        left: { type: "object", not: { properties: { c: { not: { type: "string", pattern: "99" } } } } },
+        right: { type: "object", properties: { c: { type: "string", pattern: "99" } } },
+      },
+    };
+    const fitted = compileGrammar(schema, { maxTokens: 1024 });
+    expect(fitted.caps.recursion).toBe(1);
+    expect(fitted.report.find((entry) => entry.keyword === "oneOf (exactly one)")).toBeUndefined();
+    const built = buildSchemaGrammar(normalizeSchema(schema), fitted.caps);
+    const validator = compileSchema(schema);
+    const random = seededRandom(1);
+    for (let i = 0; i < 100; i++) {
+      const text = built.builder.sample(built.root, random);
+      const result = validator.validate(JSON.parse(text) as unknown);
+      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
+    }
+  });
+});
