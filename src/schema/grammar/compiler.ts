@@ -78,6 +78,8 @@ const MAX_REWRITES = 8;
 const MAX_MERGED_CONDITIONALS = 4;
 /** Most conditionals rewritten in one document; past it they stay the validator's (bounds grammar growth). */
 const MAX_DOCUMENT_REWRITES = 128;
+/** Most expansions of a definition on one path where it is not recursive (see #refLimit). */
+const MIN_REPEATED_DEFINITION = 2;
 /** Deepest recursion root() tries when a shallower one leaves the schema nothing to write. */
 const MAX_RECURSION = 64;
 
@@ -289,9 +291,7 @@ export class SchemaCompiler {
       return this.any();
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    // Only a reference cycle recurses: a definition used again on one path (merged with a complement that names it,
-    // say) is no recursion, and ends by itself.
-    if (depth >= this.caps.recursion && this.#index.cycleOf(target.pointer).length > 0) {
+    if (depth >= this.#refLimit(target.pointer)) {
       this.#cut = true;
       this.report.set(
         where.pointer,
@@ -517,7 +517,7 @@ export class SchemaCompiler {
       return { schema: {}, pointer: where.pointer, refs: where.refs };
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    if (depth >= this.caps.recursion && this.#index.cycleOf(target.pointer).length > 0) {
+    if (depth >= this.#refLimit(target.pointer)) {
       this.#cut = true;
       return undefined;
     }
@@ -530,6 +530,18 @@ export class SchemaCompiler {
     for (const keyword of merged.inexact)
       this.report.set(where.pointer, keyword, "validator", "next to $ref");
     return { schema: merged.schema, pointer: target.pointer, refs: inner.refs };
+  }
+
+  /**
+   * How many times a `$ref` to `target` may be expanded inside itself: `Caps.recursion` for a reference cycle; a
+   * definition used again on one path without a cycle (merged with a complement that names it, say) is no
+   * recursion and ends by itself, but each use multiplies the work: it may be expanded at least
+   * MIN_REPEATED_DEFINITION times.
+   */
+  #refLimit(target: string): number {
+    return this.#index.cycleOf(target).length > 0
+      ? this.caps.recursion
+      : Math.max(this.caps.recursion, MIN_REPEATED_DEFINITION);
   }
 
   /** How many conditionals (`not`, `if`, …) the report leaves to the validator so far. */
