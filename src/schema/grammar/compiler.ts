@@ -12,7 +12,7 @@ import type { JsonObject, JsonSchema, JsonValue } from "../../types.js";
 import { type CompiledSchema, compileSchema } from "../compile.js";
 import { count, isObject } from "../jsonShapes.js";
 import { arrayExpr } from "./arrays.js";
-import { complement, type RefResolver, stringExclusion } from "./complement.js";
+import { type Complement, complement, jointly, type RefResolver, stringExclusion } from "./complement.js";
 import { formatExpr, GRAMMAR_FORMATS } from "./formats.js";
 import { alt, type GExpr, type GrammarBuilder, isNever, lit, NEVER, ref, seq } from "./ir.js";
 import {
@@ -77,7 +77,9 @@ const MAX_REWRITES = 8;
 /** Most `if`s among one allOf's members that are written by the grammar (each doubles the alternatives). */
 const MAX_MERGED_CONDITIONALS = 4;
 /** Most conditionals rewritten in one document; past it they stay the validator's (bounds grammar growth). */
-const MAX_DOCUMENT_REWRITES = 64;
+const MAX_DOCUMENT_REWRITES = 128;
+/** Most expansions of a definition on one path where it is not recursive (see #refLimit). */
+const MIN_REPEATED_DEFINITION = 2;
 /** Deepest recursion root() tries when a shallower one leaves the schema nothing to write. */
 const MAX_RECURSION = 64;
 /**
@@ -159,6 +161,8 @@ export class SchemaCompiler {
   #ownNot = false;
   /** Numeric exclusions (multipleOfs under not) left to the validator so far, which complements may rely on. */
   #numbersLeft = 0;
+  /** oneOf alternatives written with the others' complements, nested, at this point of the walk (see exclusive). */
+  #exclusive = 0;
 
   constructor(index: RefIndex, builder: GrammarBuilder, report: Report, caps: Caps) {
     this.#index = index;
@@ -166,6 +170,16 @@ export class SchemaCompiler {
     this.report = report;
     this.caps = caps;
     this.strings = new JsonStringEncoder(builder);
+  }
+
+  /**
+   * Whether a oneOf's alternative is being written with the others' complements: a complement the grammar cannot
+   * write must then make the alternative write nothing (the oneOf falls back to the plain union, exclusivity the
+   * validator's, when every alternative does), not be left to the validator, which would let the alternative
+   * write values of the other alternatives.
+   */
+  get exclusive(): boolean {
+    return this.#exclusive > 0;
   }
 
   /** The grammar of the whole document. */
@@ -306,7 +320,7 @@ export class SchemaCompiler {
       return this.any();
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    if (depth >= this.caps.recursion) {
+    if (depth >= this.#refLimit(target.pointer)) {
       this.#cut = true;
       this.report.set(
         where.pointer,
@@ -532,7 +546,7 @@ export class SchemaCompiler {
       return { schema: {}, pointer: where.pointer, refs: where.refs };
     }
     const depth = where.refs.filter((pointer) => pointer === target.pointer).length;
-    if (depth >= this.caps.recursion) {
+    if (depth >= this.#refLimit(target.pointer)) {
       this.#cut = true;
       return undefined;
     }
@@ -547,6 +561,29 @@ export class SchemaCompiler {
     return { schema: merged.schema, pointer: target.pointer, refs: inner.refs };
   }
 
+  /**
+   * How many times a `$ref` to `target` may be expanded inside itself: `Caps.recursion` for a reference cycle; a
+   * definition used again on one path without a cycle (merged with a complement that names it, say) is no
+   * recursion and ends by itself, but each use multiplies the work: it may be expanded at least
+   * MIN_REPEATED_DEFINITION times.
+   */
+  #refLimit(target: string): number {
+    return this.#index.cycleOf(target).length > 0
+      ? this.caps.recursion
+      : Math.max(this.caps.recursion, MIN_REPEATED_DEFINITION);
+  }
+
+  /** How many conditionals (`not`, `if`, …) the report leaves to the validator so far. */
+  #conditionalsLeft(): number {
+    return this.report
+      .entries()
+      .filter(
+        (entry) =>
+          entry.enforcement === "validator" &&
+          (CONDITIONAL_KEYWORDS as readonly string[]).includes(entry.keyword),
+      ).length;
+  }
+
   #union(schema: JsonObject, keyword: "anyOf" | "oneOf", where: Where): GExpr {
     const { [keyword]: members, ...base } = schema;
     const list = members as JsonValue[];
@@ -559,19 +596,23 @@ export class SchemaCompiler {
       // Only exact complements: a partial one could leave an alternative (or all of them) with nothing to write.
       if (negated.every((item) => item?.exact === true)) {
         const exclusive = list.map((member, index) => ({
-          allOf: [
-            member,
-            ...negated
-              .filter((_, other) => other !== index)
-              .map((item) => ({ anyOf: [...(item?.alternatives ?? [])] })),
-          ],
+          allOf: [member, ...jointly(negated.filter((_, other) => other !== index) as Complement[])],
         }));
         // A merge narrower than the schema (two `contains` become one item that matches both) can leave every
         // alternative nothing to write: then the plain union below, with exclusivity the validator's.
         const numbersLeft = this.#numbersLeft;
-        const written = exclusive.map((member) => this.#union({ ...base, anyOf: [member] }, "anyOf", where));
+        const conditionalsLeft = this.#conditionalsLeft();
+        this.#exclusive++;
+        let written: GExpr[];
+        try {
+          written = exclusive.map((member) => this.#union({ ...base, anyOf: [member] }, "anyOf", where));
+        } finally {
+          this.#exclusive--;
+        }
         // A complement's numbers the automaton could not write (past its caps): exclusivity is the validator's.
-        if (this.#numbersLeft > numbersLeft)
+        // So does a complement's own `not` (or conditional) the grammar left to the validator (past
+        // MAX_DOCUMENT_REWRITES, say): the alternative then writes values the others' complements refuse.
+        if (this.#numbersLeft > numbersLeft || this.#conditionalsLeft() > conditionalsLeft)
           this.report.set(where.pointer, "oneOf (exactly one)", "validator", "complements written in part");
         if (!written.every(isNever)) {
           this.report.set(

@@ -11,11 +11,15 @@
  * (residues.ts). Where a keyword's complement cannot be written (a `format`'s, say), its alternatives are
  * left out: the union is then smaller than the complement (`exact: false`), still sound, and the values left
  * out are ones the grammar will not write.
+ *
+ * A oneOf's alternative is written with every other alternative's complement ({@link jointly}): where two of
+ * those ask an object for a key (`not: {patternProperties}`), one key may answer both, which an object with
+ * few properties needs.
  */
 import type { JsonObject, JsonValue } from "../../types.js";
 import { count, isObject } from "../jsonShapes.js";
-import { isAnnotation, listedValues, typeSet } from "./merge.js";
-import { patternComplement } from "./patterns.js";
+import { isAnnotation, listedValues, MORE_CONTAINS, typeSet } from "./merge.js";
+import { allPatterns, patternComplement } from "./patterns.js";
 import { GRAMMAR_KEYWORDS, VALIDATOR_KEYWORDS } from "./report.js";
 import { formulaOnOthers, multipleFormula } from "./residues.js";
 
@@ -211,6 +215,53 @@ function typed(type: string, rest: JsonObject): JsonObject {
   return { type, ...rest };
 }
 
+/** The key `{type: "object", not: {patternProperties: {p: S}}}` asks for (p, and the S its value fails). */
+function askedKey(alternative: JsonValue): { source: string; schema: JsonValue } | undefined {
+  if (!isObject(alternative) || alternative.type !== "object" || Object.keys(alternative).length !== 2)
+    return undefined;
+  const not = alternative.not;
+  if (!isObject(not) || Object.keys(not).length !== 1 || !isObject(not.patternProperties)) return undefined;
+  const entries = Object.entries(not.patternProperties);
+  if (entries.length !== 1) return undefined;
+  const [source, schema] = entries[0] as [string, JsonValue];
+  return { source, schema };
+}
+
+/**
+ * What all of `parts` hold (the complements of a oneOf's other alternatives), as members of an allOf: one
+ * `anyOf` per part; or, where two or more parts ask an object for a key (`not: {patternProperties}`), one
+ * `anyOf` of their combinations, each combination also written a second way with a single key for all those
+ * it asks for: a key matching all their patterns whose value all their schemas refuse. That second way holds
+ * only values the first does (sound either way); the first alone writes one member per asked key, which an
+ * object with few properties (`maxProperties`) may not have room for. Past {@link MAX_ALTERNATIVES}
+ * combinations, the plain form.
+ */
+export function jointly(parts: readonly Complement[]): JsonValue[] {
+  const plain = parts.map((part) => ({ anyOf: [...part.alternatives] }));
+  if (parts.filter((part) => part.alternatives.some((item) => askedKey(item) !== undefined)).length < 2)
+    return plain;
+  let combos: JsonValue[][] = [[]];
+  for (const part of parts) {
+    combos = combos.flatMap((combo) => part.alternatives.map((alternative) => [...combo, alternative]));
+    if (combos.length > MAX_ALTERNATIVES) return plain;
+  }
+  const alternatives: JsonValue[] = [];
+  for (const combo of combos) {
+    alternatives.push(combo.length === 1 ? (combo[0] as JsonValue) : { allOf: combo });
+    const asked = combo.map(askedKey);
+    const keys = asked.filter((key) => key !== undefined);
+    if (keys.length < 2) continue;
+    const pattern = allPatterns(keys.map((key) => key.source));
+    if (pattern === undefined) continue;
+    const shared = typed("object", {
+      not: { patternProperties: { [pattern]: { anyOf: keys.map((key) => key.schema) } } },
+    });
+    const rest = combo.filter((_, index) => asked[index] === undefined);
+    alternatives.push(rest.length === 0 ? shared : { allOf: [shared, ...rest] });
+  }
+  return [{ anyOf: alternatives }];
+}
+
 /**
  * The complement of `schema` (see the file comment), or undefined when nothing of it can be written (or it
  * would take more than {@link MAX_ALTERNATIVES} alternatives).
@@ -244,6 +295,16 @@ function complementOf(
   }
   const parts: (Complement | undefined)[] = [];
   for (const [keyword, value] of Object.entries(schema)) {
+    // A merge's further contains (merge.ts): arrays without an item matching one of them.
+    if (keyword === MORE_CONTAINS) {
+      const others = Array.isArray(value) ? value : [];
+      parts.push(
+        schema.minContains !== undefined || schema.maxContains !== undefined
+          ? undefined
+          : { alternatives: others.map((other) => typed("array", { items: { not: other } })), exact: true },
+      );
+      continue;
+    }
     // Annotations and words that are not keywords constrain nothing: their complement is empty.
     if (isAnnotation(keyword) || (!GRAMMAR_KEYWORDS.has(keyword) && !VALIDATOR_KEYWORDS.has(keyword)))
       continue;
@@ -265,12 +326,13 @@ function keywordComplement(
   depth: number,
   work: Work,
 ): Complement | undefined {
-  const inner = (member: JsonValue) => complementOf(member, resolve, depth + 1, work);
+  // Depth counts the `$ref`s followed (recursion); a schema's own nesting is finite, and visits bound it too.
+  const inner = (member: JsonValue) => complementOf(member, resolve, depth, work);
   const exactly = (...alternatives: JsonValue[]): Complement => ({ alternatives, exact: true });
   switch (keyword) {
     case "$ref": {
       const target = typeof value === "string" ? resolve(value) : undefined;
-      return target === undefined ? undefined : inner(target);
+      return target === undefined ? undefined : complementOf(target, resolve, depth + 1, work);
     }
     case "type": {
       const types = typeof value === "string" ? [value] : Array.isArray(value) ? value : [];

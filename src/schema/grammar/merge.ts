@@ -22,6 +22,13 @@ export interface Merged {
 
 const LOWER = ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"];
 const UPPER = ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"];
+/**
+ * Further `contains` of a merged schema (each needs an item of its own, or one item matching several): the merge
+ * keeps two different `contains` apart here, where `minContains`/`maxContains` do not count them, and arrays.ts
+ * writes them. No JSON Schema keyword (it cannot clash with one); only merged schemas hold it.
+ */
+export const MORE_CONTAINS = "\u0000contains";
+
 /** Keywords whose values become one `allOf` of both. */
 const SCHEMA_VALUED = ["additionalProperties", "items", "propertyNames", "contains", "unevaluatedProperties"];
 
@@ -132,6 +139,13 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): Merged {
         merged[name] = [...new Set([...before, ...(Array.isArray(list) ? list : [])])];
       }
       out[key] = merged;
+    } else if (
+      key === "contains" &&
+      [a, b].every((side) => side.minContains === undefined && side.maxContains === undefined)
+    ) {
+      out[MORE_CONTAINS] = [...(Array.isArray(out[MORE_CONTAINS]) ? out[MORE_CONTAINS] : []), value];
+    } else if (key === MORE_CONTAINS && Array.isArray(mine) && Array.isArray(value)) {
+      out[key] = [...mine, ...value];
     } else if (SCHEMA_VALUED.includes(key)) {
       out[key] = bothOf(mine, value);
     } else if ((key === "anyOf" || key === "oneOf") && Array.isArray(mine) && Array.isArray(value)) {

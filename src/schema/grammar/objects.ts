@@ -74,6 +74,8 @@ export function objectExpr(compiler: SchemaCompiler, schema: JsonObject, where: 
   if (asked === undefined) return objectFrom(compiler, schema, where, plan);
   const written = witnessed(compiler, schema, where, plan, asked);
   if (written !== undefined && (!isNever(written.expr) || written.proved)) return written.expr;
+  // Inside a oneOf's exclusive alternative the keys are a complement's: nothing written is the sound answer there.
+  if (compiler.exclusive) return written?.expr ?? NEVER;
   // The keys it asks for cannot be written within the object's counts (or at all): they are the validator's,
   // not a reason to write nothing.
   compiler.report.set(

@@ -43,7 +43,15 @@ export const VALIDATOR_KEYWORDS: ReadonlySet<string> = new Set([
   "$recursiveRef",
 ]);
 
-const COMPILER_DECIDES: ReadonlySet<string> = new Set(["not", "if", "then", "else", "dependentSchemas"]);
+const COMPILER_DECIDES: ReadonlySet<string> = new Set([
+  "not",
+  "if",
+  "then",
+  "else",
+  "dependentSchemas",
+  // A merge's further `contains` (merge.ts MORE_CONTAINS): the `contains` it came from has its verdict.
+  "\u0000contains",
+]);
 
 /** Keywords that constrain nothing, or only hold other schemas for `$ref`s. */
 export const ANNOTATION_KEYWORDS: ReadonlySet<string> = new Set([

@@ -95,3 +95,55 @@ describe("contains next to items", () => {
     expect(grammar.admits("[[132,8],[121]]")).toBe(true);
   });
 });
+
+describe("several contains (allOf members, a oneOf's complements)", () => {
+  it("two contains merged: an item for each, or one item for both", () => {
+    const schema: JsonSchema = {
+      type: "array",
+      items: { type: "integer" },
+      allOf: [{ contains: { const: 1 } }, { contains: { const: 2 } }],
+    };
+    const grammar = compiled(schema);
+    for (const text of ["[1,2]", "[2,1]", "[0,2,5,1]", "[1,1,2]"])
+      expect(grammar.admits(text), text).toBe(true);
+    for (const text of ["[]", "[1]", "[2,2]", "[0,3]"]) expect(grammar.admits(text), text).toBe(false);
+    expectSound(schema);
+  });
+
+  it("room for one item only: that item matches both", () => {
+    const schema: JsonSchema = {
+      type: "array",
+      maxItems: 1,
+      items: { type: "integer" },
+      allOf: [{ contains: { minimum: 0 } }, { contains: { maximum: 5 } }],
+    };
+    const grammar = compiled(schema);
+    for (const text of ["[0]", "[3]", "[5]"]) expect(grammar.admits(text), text).toBe(true);
+    for (const text of ["[]", "[7]", "[-1]", "[1,2]"]) expect(grammar.admits(text), text).toBe(false);
+    expectSound(schema);
+  });
+
+  it("oneOf of items and contains over nested arrays: exactly one alternative, written by the grammar", () => {
+    // Each alternative's complement is a contains (of an item the other's items refuse) or an items (of items the
+    // other's contains refuses): written with the alternative, an array needs two contains, nested two deep.
+    const schema: JsonSchema = {
+      type: "array",
+      oneOf: [
+        { allOf: [{ items: { $ref: "#/$defs/some" } }, { contains: { $ref: "#/$defs/every" } }] },
+        { allOf: [{ items: { $ref: "#/$defs/every" } }, { contains: { $ref: "#/$defs/some" } }] },
+      ],
+      $defs: {
+        some: { type: "array", items: { $ref: "#/$defs/hasBig" } },
+        every: { type: "array", items: { $ref: "#/$defs/allBig" } },
+        hasBig: { type: "array", contains: { type: "number", minimum: 100 } },
+        allBig: { type: "array", items: { type: "number", minimum: 100 } },
+      },
+    };
+    const report = compileGrammar(schema).report;
+    expect(report.find((entry) => entry.keyword === "oneOf (exactly one)")).toBeUndefined();
+    expect(report.find((entry) => entry.pointer === "#" && entry.keyword === "oneOf")?.note).toContain(
+      "complements",
+    );
+    for (const seed of [1, 2, 3]) expectSound(schema, 100, seed);
+  });
+});
