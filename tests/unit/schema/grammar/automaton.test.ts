@@ -5,7 +5,6 @@
  * text drawn from a compiled grammar against the validator.
  */
 import { describe, expect, it } from "vitest";
-import { compileSchema } from "../../../../src/schema/compile.js";
 import {
   complementDfa,
   dfaAccepts,
@@ -24,6 +23,7 @@ import {
 import { normalizeSchema } from "../../../../src/schema/normalize.js";
 import type { JsonSchema } from "../../../../src/types.js";
 import { seededRandom } from "./seeded.js";
+import { expectSound as sampledSound } from "./sound.js";
 
 /** Random strings over a small alphabet that patterns below care about. */
 function strings(count: number, seed: number, alphabet = "ab12xyzA_ -\n"): string[] {
@@ -148,16 +148,7 @@ describe("dfaToExpr", () => {
 });
 
 describe("the compiler writes combined and negated patterns", () => {
-  function expectSound(schema: JsonSchema, count = 60): void {
-    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-    const validator = compileSchema(schema);
-    const random = seededRandom(2);
-    for (let i = 0; i < count; i++) {
-      const text = built.builder.sample(built.root, random);
-      const result = validator.validate(JSON.parse(text));
-      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-    }
-  }
+  const expectSound = (schema: JsonSchema, count = 60) => sampledSound(schema, count, 2);
   const grammarOf = (schema: JsonSchema, keyword: string) =>
     compileGrammar(schema).report.filter(
       (entry) => entry.keyword === keyword && entry.enforcement === "validator",
@@ -205,20 +196,7 @@ describe("the compiler writes combined and negated patterns", () => {
 });
 
 describe("complements of object keywords and of listed values", () => {
-  function samples(schema: JsonSchema, count = 40): unknown[] {
-    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-    const validator = compileSchema(schema);
-    const random = seededRandom(4);
-    const out: unknown[] = [];
-    for (let i = 0; i < count; i++) {
-      const text = built.builder.sample(built.root, random);
-      const value = JSON.parse(text) as unknown;
-      const result = validator.validate(value);
-      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-      out.push(value);
-    }
-    return out;
-  }
+  const samples = (schema: JsonSchema, count = 40) => sampledSound<unknown>(schema, count, 4);
   const validatorKeywords = (schema: JsonSchema) =>
     compileGrammar(schema)
       .report.filter((entry) => entry.enforcement !== "grammar" && entry.enforcement !== "annotation")
@@ -272,20 +250,7 @@ describe("complements of object keywords and of listed values", () => {
 });
 
 describe("keys an object must have (not of patternProperties, not of propertyNames)", () => {
-  function samples(schema: JsonSchema, count = 40): Record<string, unknown>[] {
-    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-    const validator = compileSchema(schema);
-    const random = seededRandom(6);
-    const out: Record<string, unknown>[] = [];
-    for (let i = 0; i < count; i++) {
-      const text = built.builder.sample(built.root, random);
-      const value = JSON.parse(text) as Record<string, unknown>;
-      const result = validator.validate(value);
-      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-      out.push(value);
-    }
-    return out;
-  }
+  const samples = (schema: JsonSchema, count = 40) => sampledSound<Record<string, unknown>>(schema, count, 6);
   const notVerdict = (schema: JsonSchema) =>
     compileGrammar(schema).report.find((entry) => entry.keyword === "not" && entry.pointer === "#")
       ?.enforcement;
@@ -338,13 +303,7 @@ describe("patterns whose automaton is too large", () => {
       enforcement: "grammar",
       note: /strings a bounded search found/,
     });
-    const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-    const validator = compileSchema(schema);
-    const random = seededRandom(3);
-    for (let i = 0; i < 20; i++) {
-      const text = built.builder.sample(built.root, random);
-      expect(validator.validate(JSON.parse(text) as unknown).ok, text).toBe(true);
-    }
+    sampledSound(schema, 20, 3);
     expect(contradictoryPattern(`${combined}(?![\\s\\S]*?(?:${blocks}))`)).toBe(true);
     expect(contradictoryPattern(combined)).toBe(false);
   });

@@ -7,11 +7,10 @@ import type { Llama } from "node-llama-cpp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isEdgecrewError } from "../../../../src/errors.js";
 import { compileSchema } from "../../../../src/schema/compile.js";
-import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
-import { normalizeSchema } from "../../../../src/schema/normalize.js";
+import { compileGrammar } from "../../../../src/schema/grammar/index.js";
 import type { JsonSchema } from "../../../../src/types.js";
 import { gbnfAccepts, llamaBackend } from "./llamaGrammar.js";
-import { seededRandom } from "./seeded.js";
+import { expectSound } from "./sound.js";
 
 let llama: Llama;
 beforeAll(async () => {
@@ -23,22 +22,6 @@ function expectTexts(schema: JsonSchema, admitted: readonly string[], rejected: 
   const { gbnf } = compileGrammar(schema);
   for (const text of admitted) expect(gbnfAccepts(llama, gbnf, text), `admits ${text}`).toBe(true);
   for (const text of rejected) expect(gbnfAccepts(llama, gbnf, text), `rejects ${text}`).toBe(false);
-}
-
-/** Draws texts from the grammar; each must be JSON the validator accepts. Returns the parsed values. */
-function expectSound(schema: JsonSchema, count = 150, seed = 1): unknown[] {
-  const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-  const validator = compileSchema(schema);
-  const random = seededRandom(seed);
-  const values: unknown[] = [];
-  for (let i = 0; i < count; i++) {
-    const text = built.builder.sample(built.root, random);
-    const value = JSON.parse(text) as unknown;
-    const result = validator.validate(value);
-    expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-    values.push(value);
-  }
-  return values;
 }
 
 function enforcement(schema: JsonSchema, keyword: string, pointer = "#"): string | undefined {

@@ -6,25 +6,14 @@
  * a grammar must pass the validator (ajv).
  */
 import { describe, expect, it } from "vitest";
-import { compileSchema } from "../../../../src/schema/compile.js";
 import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
 import { normalizeSchema } from "../../../../src/schema/normalize.js";
 import type { JsonSchema } from "../../../../src/types.js";
 import { seededRandom } from "./seeded.js";
+import { expectSound } from "./sound.js";
 
 function samples(schema: JsonSchema, count = 60, seed = 3): Record<string, unknown>[] {
-  const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-  const validator = compileSchema(schema);
-  const random = seededRandom(seed);
-  const out: Record<string, unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    const text = built.builder.sample(built.root, random);
-    const value = JSON.parse(text) as Record<string, unknown>;
-    const result = validator.validate(value);
-    expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-    out.push(value);
-  }
-  return out;
+  return expectSound<Record<string, unknown>>(schema, count, seed);
 }
 
 function validatorKeywords(schema: JsonSchema): string[] {

@@ -4,27 +4,10 @@
  * the grammar's.
  */
 import { describe, expect, it } from "vitest";
-import { compileSchema } from "../../../../src/schema/compile.js";
 import { buildSchemaGrammar, compileGrammar, DEFAULT_CAPS } from "../../../../src/schema/grammar/index.js";
 import { normalizeSchema } from "../../../../src/schema/normalize.js";
 import type { JsonSchema } from "../../../../src/types.js";
-import { seededRandom } from "./seeded.js";
-
-/** Draws texts from the grammar; each must be JSON the validator accepts. */
-function expectSound(schema: JsonSchema, count = 150, seed = 1): unknown[] {
-  const built = buildSchemaGrammar(normalizeSchema(schema), DEFAULT_CAPS);
-  const validator = compileSchema(schema);
-  const random = seededRandom(seed);
-  const values: unknown[] = [];
-  for (let i = 0; i < count; i++) {
-    const text = built.builder.sample(built.root, random);
-    const value = JSON.parse(text) as unknown;
-    const result = validator.validate(value);
-    expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-    values.push(value);
-  }
-  return values;
-}
+import { expectSound } from "./sound.js";
 
 /** Texts the grammar admits and rejects (the JS matcher). */
 function expectTexts(schema: JsonSchema, admitted: readonly string[], rejected: readonly string[]): void {
@@ -138,13 +121,6 @@ describe("a definition used twice on one path is no recursion", () => {
     const fitted = compileGrammar(schema, { maxTokens: 1024 });
     expect(fitted.caps.recursion).toBe(1);
     expect(fitted.report.find((entry) => entry.keyword === "oneOf (exactly one)")).toBeUndefined();
-    const built = buildSchemaGrammar(normalizeSchema(schema), fitted.caps);
-    const validator = compileSchema(schema);
-    const random = seededRandom(1);
-    for (let i = 0; i < 100; i++) {
-      const text = built.builder.sample(built.root, random);
-      const result = validator.validate(JSON.parse(text) as unknown);
-      expect(result.ok ? [] : result.errors, `sample ${text}`).toEqual([]);
-    }
+    expectSound(schema, 100, 1, fitted.caps);
   });
 });
