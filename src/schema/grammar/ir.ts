@@ -338,7 +338,10 @@ export class GrammarBuilder {
           ready.kind === "class" ||
           ready.kind === "ref" ||
           (ready.kind === "lit" && [...ready.text].length === 1);
-        const item = atomic || (expr.max !== null && expr.max <= 1) ? ready : this.rule("item", ready);
+        // An optional item stays inline unless it holds repetitions: llama.cpp counts the rules a group's
+        // repetitions expand into against the repetition of the group, `?` included (a list of long strings).
+        const inline = atomic || (expr.max !== null && expr.max <= 1 && !repeats(ready));
+        const item = inline ? ready : this.rule("item", ready);
         return chunkRepetition(item, expr.min, expr.max);
       }
       case "ref":
@@ -579,6 +582,19 @@ function directRefs(expr: GExpr): string[] {
       return [expr.rule];
     default:
       return [];
+  }
+}
+
+/** Whether `expr` repeats something more than once (through sequences and alternatives, not into rules). */
+function repeats(expr: GExpr): boolean {
+  switch (expr.kind) {
+    case "rep":
+      return expr.max === null || expr.max > 1 || repeats(expr.item);
+    case "seq":
+    case "alt":
+      return expr.items.some(repeats);
+    default:
+      return false;
   }
 }
 

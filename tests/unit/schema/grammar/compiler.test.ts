@@ -9,7 +9,7 @@ import { isEdgecrewError } from "../../../../src/errors.js";
 import { compileSchema } from "../../../../src/schema/compile.js";
 import { compileGrammar } from "../../../../src/schema/grammar/index.js";
 import type { JsonSchema } from "../../../../src/types.js";
-import { gbnfAccepts, llamaBackend } from "./llamaGrammar.js";
+import { gbnfAccepts, gbnfParses, llamaBackend } from "./llamaGrammar.js";
 import { expectSound } from "./sound.js";
 
 let llama: Llama;
@@ -791,6 +791,23 @@ describe("combinators and references", () => {
       expect(isEdgecrewError(error) && error.code).toBe("SCHEMA_INVALID");
       expect(String(error)).toContain("cannot express $ref at # (unsupported)");
     }
+  });
+});
+
+describe("GBNF llama.cpp parses", () => {
+  it("an optional group holding long repetitions is its own rule (JSONSchemaBench Snowplow sp_265)", () => {
+    // llama.cpp refuses a repetition (`?` included) of a group whose expansion makes over ~2000 rules; strings of up
+    // to 4096 characters expand into thousands, so the optional list of them must repeat one rule, not the group.
+    const schema: JsonSchema = {
+      type: "object",
+      properties: { tags: { type: "array", maxItems: 16, items: { type: "string", maxLength: 4096 } } },
+      required: ["tags"],
+      additionalProperties: false,
+    };
+    const { gbnf } = compileGrammar(schema);
+    expect(gbnfParses(llama, gbnf), gbnf).toBe(true);
+    expect(gbnfAccepts(llama, gbnf, '{"tags":["a","b"]}')).toBe(true);
+    expect(gbnfAccepts(llama, gbnf, '{"tags":[]}')).toBe(true);
   });
 });
 
