@@ -291,7 +291,9 @@ describe("ChatNodeLlamaCpp", () => {
     expect(latency).toBeLessThan(1000);
     expect(isAbortError(error) || (error instanceof Error && error.name === "AbortError")).toBe(true);
     console.info(`stream abort: ended ${latency.toFixed(1)} ms after abort(), after ${chunks} chunks`);
-    const reply = await planner().invoke("Hello");
+    // A fixed seed: with a fresh random one, random weights may end at once (an empty reply, seen once in CI)
+    // whether or not the abort left the model usable.
+    const reply = await planner({ seed: 7 }).invoke("Hello");
     expect(reply.text.length).toBeGreaterThan(0);
   });
 
