@@ -5,7 +5,7 @@
 // (`requiresNonAscii`), when the product lifts it too: for the toy fixture the byte tokens 0x80–0xFF (what
 // src/workers/generate.ts `fixtureByteBan` bans in the committed product), for other random-weight models
 // (family fixtures) the product's current `fixtureByteBan`; and for every model, under a grammar, the control
-// tokens (see controlTokens).
+// tokens, read from the product's vocabulary index.
 //
 // Why not the product's function for the toy fixture too: its working-tree version (being rewritten while this
 // bench was written) bans every token that detokenizes to "" alone, which includes the toy fixture's "▁" space
@@ -15,7 +15,7 @@ import { LlamaCompletion, TokenBias } from "node-llama-cpp";
 import { parseModelRef } from "../../dist/config/modelRef.js";
 import { fixtureVocabulary } from "../../dist/testing/fixtureModel.js";
 import { inspectModelFile } from "../../dist/workers/ggufCheck.js";
-import { vocabularyIndex, vocabularySize } from "../../dist/workers/grammarBias.js";
+import { vocabularyIndex } from "../../dist/workers/grammarBias.js";
 import { resolveModelPath } from "../../dist/workers/resolveModel.js";
 
 /** The default model: the toy fixture (random weights, ~0.5 MB), generated into the fixture cache. */
@@ -28,21 +28,6 @@ function isToyFixture(model) {
   return (
     Array.isArray(tokens) && tokens.length === toy.length && tokens.every((token, i) => token === toy[i])
   );
-}
-
-/**
- * Control tokens other than end-of-generation: llama.cpp's grammar reads them by their special spelling
- * (`<|im_start|>` passes inside a string) while the text handed on leaves them out, so the product forbids them
- * under every grammar (src/workers/grammarBias.ts) and so does the bench, for every model.
- */
-function controlTokens(model) {
-  const control = [];
-  for (let id = 0; id < vocabularySize(model); id++) {
-    const attributes = model.getTokenAttributes(id);
-    if ((attributes.control || attributes.unused || attributes.undefined) && !model.isEogToken(id))
-      control.push(id);
-  }
-  return control;
 }
 
 /** The token ban of a random-weight model (see the file comment), control tokens included. */
@@ -82,7 +67,8 @@ export async function openDecoder(llama, modelRef, maxTokens) {
   const context = await model.createContext({ contextSize, sequences: 1, threads: 1 });
   const sequence = context.getSequence();
   const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
-  const control = controlTokens(model);
+  // Control tokens other than end-of-generation, as the product's grammar bias forbids them (grammarBias.ts).
+  const control = [...vocabularyIndex(model).control];
   const controlBan = new TokenBias(model.tokenizer).set(control, "never");
   const { ban, banKind } = randomWeights
     ? tokenBan(model, control)
